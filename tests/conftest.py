@@ -1,0 +1,40 @@
+"""Shared fixtures: real footage from ../shared (skip on a user's machine, fail in CI) and an isolated cache."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_MEDIA = REPO.parent / "shared" / "media"
+PIANO_DIR = SHARED_MEDIA / "piano-furelise"
+
+
+def require_shared(path: Path) -> Path:
+    """Real recordings live in ../shared: skip with a reason without them, but never skip in CI."""
+    if path.exists():
+        return path
+    message = f"real footage not found at {path} (see ../shared/README.md)"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message + " and CI=true requires it")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def piano_video() -> Path:
+    return require_shared(PIANO_DIR / "video.mp4")
+
+
+@pytest.fixture(scope="session")
+def piano_midi() -> Path:
+    return require_shared(PIANO_DIR / "performance.mid")
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test session gets its own keypoint cache, so tests never see a developer's cache."""
+    cache = tmp_path_factory.getbasetemp() / "foley-cache"
+    monkeypatch.setenv("FOLEY_CACHE_DIR", str(cache))
+    return cache
