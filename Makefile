@@ -1,0 +1,36 @@
+# Foley — `make demo` and `make test` set up everything they need on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+SHARED_CLIP := ../shared/media/piano-furelise/video.mp4
+CLIP ?= $(if $(wildcard $(SHARED_CLIP)),$(SHARED_CLIP),)
+INSTRUMENT ?= piano
+OUT ?= out/demo
+
+.PHONY: demo test bench system-deps venv clean
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Foley needs Python 3.11 (mediapipe 0.10.21 and torch 2.13.0 wheels); set PYTHON=python3.11")'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+system-deps:
+	@bash scripts/system-deps.sh
+
+demo: system-deps venv
+	@test -n "$(CLIP)" || { echo "make demo: no clip given and ../shared is not here; run: make demo CLIP=path/to/video.mp4"; exit 2; }
+	$(VENV)/bin/foley generate "$(CLIP)" --instrument $(INSTRUMENT) -o $(OUT) --force --preview
+	@echo "Listen to $(OUT)/$$(basename "$(CLIP)" | sed 's/\.[^.]*$$//').foley.wav (MIDI and keypoints beside it)"
+
+test: system-deps venv
+	$(PY) -m pytest -q -ra
+
+bench: system-deps venv
+	$(PY) bench/pipeline_bench.py $(if $(CLIP),--clip "$(CLIP)",)
+
+clean:
+	rm -rf $(VENV) out build *.egg-info

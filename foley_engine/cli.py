@@ -1,0 +1,181 @@
+"""`foley` command line: mirrors the engine's API, prints one-line errors and documented exit codes.
+
+Exit codes: 0 ok, 1 internal error, 2 usage, 3 bad input, 4 no performer, 5 output exists/unwritable,
+6 FluidSynth/soundfont missing, 7 model problem, 130 cancelled (Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Callable, Sequence
+
+from . import __version__
+from .errors import INTERRUPTED_EXIT_CODE, FoleyError
+from .instruments import INSTRUMENTS
+from .progress import JsonLinesProgress, ProgressCallback, TerminalBar
+
+
+def _add_range_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--start", type=float, default=None, help="range start, seconds (default: 0)")
+    parser.add_argument("--end", type=float, default=None, help="range end, seconds (default: the video's end)")
+
+
+def _add_progress_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--progress", choices=("auto", "bar", "json", "none"), default="auto",
+                        help="bar on a terminal (default there), json = one JSON object per line on stdout")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="foley", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"foley {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    gen = commands.add_parser("generate", help="video -> NAME.foley.mid, NAME.foley.wav, NAME.keypoints.npz")
+    gen.add_argument("video", type=Path)
+    gen.add_argument("-i", "--instrument", default="piano", help="see `foley instruments` (default: piano)")
+    gen.add_argument("-o", "--out-dir", type=Path, default=None, help="default: the video's folder")
+    _add_range_args(gen)
+    gen.add_argument("--seed", type=int, default=None, help="makes generation reproducible")
+    gen.add_argument("--model", default="baseline", help="note generator (default: baseline)")
+    gen.add_argument("--soundfont", type=Path, default=None, help="GM soundfont (.sf2); else $FOLEY_SOUNDFONT")
+    gen.add_argument("--allow-silence", action="store_true",
+                     help="with no performer in view, write a silent track of the right length instead of failing")
+    gen.add_argument("--preview", action="store_true", help="also write NAME.preview.png: the skeleton over frames")
+    gen.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    gen.add_argument("--json", action="store_true", help="print a JSON summary on stdout when done")
+    _add_progress_args(gen)
+    gen.set_defaults(handler=_cmd_generate)
+
+    inst = commands.add_parser("instruments", help="list instruments with their General MIDI programs")
+    inst.add_argument("--json", action="store_true")
+    inst.set_defaults(handler=_cmd_instruments)
+
+    render = commands.add_parser("render-keypoints", help="draw what the pose stage saw, as PNG or MP4")
+    render.add_argument("video", type=Path)
+    render.add_argument("-o", "--output", type=Path, default=None,
+                        help="NAME.preview.png (default) or .mp4 for a video")
+    _add_range_args(render)
+    render.add_argument("--force", action="store_true")
+    _add_progress_args(render)
+    render.set_defaults(handler=_cmd_render_keypoints)
+
+    from .timeline_cli import add_timeline_command
+    add_timeline_command(commands)
+    from .training import add_train_command
+    add_train_command(commands)
+    from .eval_cli import add_eval_commands
+    add_eval_commands(commands)
+    return parser
+
+
+def _progress_sink(mode: str) -> ProgressCallback | None:
+    if mode == "auto":
+        mode = "bar" if sys.stderr.isatty() else "none"
+    if mode == "bar":
+        return TerminalBar()
+    if mode == "json":
+        return JsonLinesProgress(sys.stdout)
+    return None
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from .pipeline import generate_files
+    from .preview import render_preview
+
+    out_dir = args.out_dir if args.out_dir is not None else args.video.parent
+    preview = Path(out_dir) / f"{args.video.stem}.preview.png"
+    if args.preview:
+        _refuse_existing(preview, args.force)
+    result, paths = generate_files(
+        args.video, out_dir, force=args.force, progress=_progress_sink(args.progress),
+        instrument=args.instrument, start=args.start, end=args.end, seed=args.seed, model=args.model,
+        soundfont=args.soundfont, allow_silence=args.allow_silence)
+    if args.preview:
+        render_preview(args.video, result.keypoints, preview, start=result.start, end=result.end)
+        paths["preview"] = preview
+    summary = result.summary() | {"outputs": {kind: str(path) for kind, path in paths.items()}}
+    if args.json:
+        print(json.dumps(summary))
+    elif args.progress != "json":
+        print(f"{summary['notes']} notes ({result.performance.generator}, {summary['instrument']}) "
+              f"for {result.duration:.2f}s of {args.video.name}:")
+        for path in paths.values():
+            print(f"  {path}")
+    return 0
+
+
+def _cmd_instruments(args: argparse.Namespace) -> int:
+    rows = [{"name": i.name, "program": i.program, "gm_name": i.gm_name, "family": i.family,
+             "lowest": i.lowest, "highest": i.highest} for i in INSTRUMENTS.values()]
+    if args.json:
+        print(json.dumps(rows))
+        return 0
+    print(f"{'instrument':<16}{'GM program':>11}  {'family':<10}{'range':<9}  GM name")
+    for row in rows:
+        print(f"{row['name']:<16}{row['program']:>11}  {row['family']:<10}{row['lowest']:>3}-{row['highest']:<5}  "
+              f"{row['gm_name']}")
+    return 0
+
+
+def _refuse_existing(path: Path, force: bool) -> None:
+    from .errors import OutputError
+
+    if path.exists() and not force:
+        raise OutputError(f"output exists: {path} (use --force to overwrite)")
+
+
+def _cmd_render_keypoints(args: argparse.Namespace) -> int:
+    from .outputs import ensure_writable_dir
+    from .pose import extract_keypoints
+    from .preview import render_preview
+    from .progress import StageProgress
+    from .video import probe, resolve_range
+
+    output = args.output or args.video.with_name(f"{args.video.stem}.preview.png")
+    if output.suffix.lower() not in (".png", ".mp4"):
+        from .errors import InputError
+        raise InputError(f"--output must end in .png or .mp4, got {output.name}")
+    ensure_writable_dir(output.parent if str(output.parent) else Path("."))
+    _refuse_existing(output, args.force)
+    stages = StageProgress({"pose": 0.8, "render": 0.2}, _progress_sink(args.progress))
+    info = probe(args.video)
+    start, end = resolve_range(info, args.start, args.end)
+    keypoints = extract_keypoints(info.path, start, end, progress=stages.stage("pose"))
+    render_preview(info.path, keypoints, output, start=start, end=end, progress=stages.stage("render"))
+    print(output)
+    return 0
+
+
+def _emit_json_error(args: argparse.Namespace | None, message: str, code: int) -> None:
+    if args is not None and getattr(args, "progress", None) == "json":
+        print(json.dumps({"type": "error", "message": message, "exit_code": code}), flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except FoleyError as error:
+        message = str(error)
+        code = error.exit_code
+    except KeyboardInterrupt:
+        message, code = "cancelled; no partial files were left", INTERRUPTED_EXIT_CODE
+    except Exception as error:  # noqa: BLE001 - last line of defence: one line, not a traceback dump
+        if os.environ.get("FOLEY_DEBUG"):
+            traceback.print_exc()
+        message = f"internal error: {type(error).__name__}: {error} (set FOLEY_DEBUG=1 for details)"
+        code = 1
+    _emit_json_error(args, message, code)
+    print(f"foley: error: {message}", file=sys.stderr)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,282 @@
+"""Keypoint extraction with the real MediaPipe models, plus the pure steps (mapping, tracking, resampling)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from media import make_video, truncated_copy
+
+from foley_engine.errors import Cancelled, InputError
+from foley_engine.pose import Keypoints, PoseSettings, default_cache_dir, extract_keypoints
+from foley_engine.pose_mediapipe import body25_from_mediapipe, drop_ghost_bodies
+from foley_engine.pose_tracking import assign_performers, resample
+from foley_engine.skeleton import BODY_INDEX, LEFT, RIGHT
+
+PIANO_RANGE = (10.0, 13.0)  # both hands on the keys throughout
+
+
+@pytest.fixture(scope="module")
+def piano_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The session's cache folder (conftest points FOLEY_CACHE_DIR there), so other tests reuse the result."""
+    return tmp_path_factory.getbasetemp() / "foley-cache" / "keypoints"
+
+
+@pytest.fixture(scope="module")
+def piano_keypoints(piano_video: Path, piano_cache: Path) -> Keypoints:
+    return extract_keypoints(piano_video, *PIANO_RANGE, cache_dir=piano_cache)
+
+
+@pytest.mark.real_media
+def test_piano_hands_are_tracked_with_the_right_sides(piano_keypoints: Keypoints) -> None:
+    kp = piano_keypoints
+    assert kp.num_performers >= 1
+    assert kp.num_frames == 90
+    assert kp.body.shape == (kp.num_performers, 90, 25, 3) and kp.body.dtype == np.float32
+    assert kp.hands.shape == (kp.num_performers, 90, 2, 21, 3) and kp.hands.dtype == np.float32
+    assert kp.frame_size == (1920, 1080)
+    assert kp.times[0] == pytest.approx(10.0) and kp.times[-1] == pytest.approx(10.0 + 89 / 30)
+
+    left, right = kp.hands[0, :, LEFT], kp.hands[0, :, RIGHT]
+    assert (left[:, 0, 2] > 0).mean() > 0.9
+    assert (right[:, 0, 2] > 0).mean() > 0.9
+    both = (left[:, 0, 2] > 0) & (right[:, 0, 2] > 0)
+    # Hands enter from the bottom: the pianist's left hand plays the bass, on the image's left.
+    assert (left[both, 0, 0] < right[both, 0, 0]).mean() > 0.95
+    seen = left[left[..., 2] > 0]
+    assert np.all((seen[:, :2] > -0.1) & (seen[:, :2] < 1.1)) and np.all(seen[:, 2] <= 1)
+    # Top-down view: no body, even though MediaPipe Pose hallucinates one from the forearms.
+    assert np.all(kp.body[..., 2] == 0)
+
+
+@pytest.mark.real_media
+def test_second_extraction_is_a_cache_hit(piano_video: Path, piano_keypoints: Keypoints, piano_cache: Path) -> None:
+    calls: list[tuple[float, str]] = []
+    began = time.perf_counter()
+    again = extract_keypoints(
+        piano_video, *PIANO_RANGE, cache_dir=piano_cache, progress=lambda f, m: calls.append((f, m))
+    )
+    assert time.perf_counter() - began < 1.5
+    assert calls == [(1.0, "cached")]
+    np.testing.assert_array_equal(again.body, piano_keypoints.body)
+    np.testing.assert_array_equal(again.hands, piano_keypoints.hands)
+    assert again.rate == piano_keypoints.rate and again.start == piano_keypoints.start
+    assert again.frame_size == piano_keypoints.frame_size
+
+
+def test_save_load_round_trip_and_foreign_files(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    body, hands = rng.random((2, 7, 25, 3), np.float32), rng.random((2, 7, 2, 21, 3), np.float32)
+    kp = Keypoints(30.0, 1.5, body, hands, (640, 480))
+    kp.save(tmp_path / "kp.npz")
+    loaded = Keypoints.load(tmp_path / "kp.npz")
+    np.testing.assert_array_equal(loaded.body, kp.body)
+    np.testing.assert_array_equal(loaded.hands, kp.hands)
+    assert (loaded.rate, loaded.start, loaded.frame_size) == (30.0, 1.5, (640, 480))
+    assert [p.name for p in tmp_path.iterdir()] == ["kp.npz"], "no temporary file left behind"
+
+    (tmp_path / "garbage.npz").write_bytes(b"PK\x03\x04 not really a zip")
+    np.savez(tmp_path / "foreign.npz", body=np.zeros(3))
+    (tmp_path / "cut.npz").write_bytes((tmp_path / "kp.npz").read_bytes()[:200])
+    for name in ("garbage.npz", "foreign.npz", "cut.npz", "missing.npz"):
+        with pytest.raises(InputError, match="keypoints file"):
+            Keypoints.load(tmp_path / name)
+
+
+def test_video_without_a_person_gives_zero_performers_and_corrupt_cache_is_recomputed(tmp_path: Path) -> None:
+    clip = make_video(tmp_path / "empty-room.mp4", seconds=2.0, rate=30)
+    calls: list[float] = []
+    kp = extract_keypoints(clip, cache_dir=tmp_path / "cache", progress=lambda f, m: calls.append(f))
+    assert kp.num_performers == 0
+    assert kp.body.shape == (0, 60, 25, 3) and kp.hands.shape == (0, 60, 2, 21, 3)
+    assert calls[-1] == 1.0 and calls == sorted(calls) and len(calls) >= 3
+    [cached] = list((tmp_path / "cache").iterdir())
+    cached.write_bytes(b"damaged")
+    again = extract_keypoints(clip, cache_dir=tmp_path / "cache")
+    assert again.num_performers == 0 and again.num_frames == 60
+    assert Keypoints.load(cached).num_frames == 60, "the damaged cache file was replaced"
+
+
+def test_cancelling_stops_the_workers_and_leaves_no_cache(tmp_path: Path) -> None:
+    clip = make_video(tmp_path / "clip.mp4", seconds=3.0, rate=30)
+
+    def cancel(fraction: float, message: str) -> None:
+        if fraction > 0:
+            raise Cancelled("cancelled by the test")
+
+    with pytest.raises(Cancelled):
+        extract_keypoints(clip, cache_dir=tmp_path / "cache", progress=cancel)
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())
+    assert not _processes_mentioning(str(clip)), "worker processes were stopped"
+
+
+def _processes_mentioning(text: str) -> list[str]:
+    """Command lines of running processes that contain `text` (Linux /proc)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            line = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in line:
+            found.append(line)
+    return found
+
+
+def test_damaged_video_fails_in_the_workers_with_input_error(tmp_path: Path) -> None:
+    full = make_video(tmp_path / "full.mkv", seconds=4.0, rate=30)
+    cut = truncated_copy(full, tmp_path / "cut.mkv", 0.6)  # the header survives: probing succeeds
+    with pytest.raises(InputError, match="truncated or corrupt"):
+        extract_keypoints(cut, cache_dir=tmp_path / "cache")
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())
+
+
+def test_bad_input_and_settings_raise_input_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="not found"):
+        extract_keypoints(tmp_path / "nope.mp4", cache_dir=tmp_path)
+    clip = make_video(tmp_path / "clip.mp4", seconds=1.0, rate=30)
+    with pytest.raises(InputError, match="past the end"):
+        extract_keypoints(clip, 0.0, 5.0, cache_dir=tmp_path)
+    with pytest.raises(InputError, match="complexity"):
+        PoseSettings(model_complexity=2)
+
+
+def test_default_cache_dir_follows_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("FOLEY_CACHE_DIR", str(tmp_path))
+    assert default_cache_dir() == tmp_path / "keypoints"
+
+
+# --- MediaPipe -> BODY_25 ------------------------------------------------------------------------------
+
+
+def test_body25_mapping_derives_neck_and_hip_and_never_invents_small_toes() -> None:
+    landmarks = np.zeros((1, 33, 3), np.float32)
+    landmarks[0, :, 0] = np.arange(33) / 33
+    landmarks[0, :, 1] = 0.5
+    landmarks[0, :, 2] = 0.9
+    landmarks[0, 11, 2], landmarks[0, 12, 2] = 0.8, 0.6
+    body = body25_from_mediapipe(landmarks)[0]
+    assert body[BODY_INDEX["nose"], 0] == pytest.approx(0 / 33)
+    assert body[BODY_INDEX["left_wrist"], 0] == pytest.approx(15 / 33)
+    assert body[BODY_INDEX["right_heel"], 0] == pytest.approx(30 / 33)
+    assert body[BODY_INDEX["neck"], 0] == pytest.approx((11 + 12) / 2 / 33)
+    assert body[BODY_INDEX["neck"], 2] == pytest.approx(0.6), "derived joint takes the lower confidence"
+    assert body[BODY_INDEX["mid_hip"], 0] == pytest.approx((23 + 24) / 2 / 33)
+    assert body[BODY_INDEX["left_small_toe"], 2] == 0 and body[BODY_INDEX["right_small_toe"], 2] == 0
+
+
+def test_ghost_bodies_are_dropped() -> None:
+    times = np.arange(60) / 30
+    body = np.zeros((60, 25, 3), np.float32)
+    body[:, :, 2] = 0.9
+    body[:, :, :2] = 0.5
+    body[:10, BODY_INDEX["neck"], 1] = 1.15  # neck below the frame: the top-down forearm "person"
+    body[20:23, BODY_INDEX["neck"], 1] = 1.15  # a 0.1 s burst between two gaps is too short to trust...
+    body[13:17, BODY_INDEX["neck"], 1] = 1.15
+    cleaned = drop_ghost_bodies(times, body)
+    assert np.all(cleaned[:10, :, 2] == 0)
+    assert np.all(cleaned[10:13, :, 2] == 0)
+    assert np.all(cleaned[17:20, :, 2] == 0)
+    assert np.all(cleaned[23:, :, 2] == 0.9)
+
+
+# --- performers -------------------------------------------------------------------------------------
+
+
+def _hand(x: float, y: float, size: float = 0.03) -> np.ndarray:
+    """21 hand landmarks around a wrist at (x, y), fingers pointing up."""
+    xy = np.zeros((21, 2), np.float32)
+    xy[:, 0] = x + np.linspace(-size, size, 21) * 0.5
+    xy[:, 1] = y - np.linspace(0, 2 * size, 21)
+    xy[0] = (x, y)
+    return xy
+
+
+def _frames(hands_per_frame: list[list[tuple[float, float, int]]], slots: int = 4):
+    n = len(hands_per_frame)
+    xy = np.zeros((n, slots, 21, 2), np.float32)
+    label = np.full((n, slots), -1, np.int8)
+    score = np.zeros((n, slots), np.float32)
+    for i, hands in enumerate(hands_per_frame):
+        for h, (x, y, side) in enumerate(hands):
+            xy[i, h], label[i, h], score[i, h] = _hand(x, y), side, 0.95
+    return np.arange(n) / 30, xy, label, score
+
+
+def test_hands_without_body_form_one_performer_and_same_labels_use_x_order() -> None:
+    times, xy, label, score = _frames([
+        [(0.3, 0.7, LEFT), (0.6, 0.7, RIGHT)],
+        [(0.31, 0.7, LEFT), (0.61, 0.7, RIGHT)],
+        [(0.6, 0.7, LEFT), (0.3, 0.7, LEFT)],  # a label flip: continuity keeps each hand on its side
+    ] + [[(0.3, 0.7, RIGHT), (0.6, 0.7, RIGHT)]] * 2)
+    body = np.zeros((len(times), 25, 3), np.float32)
+    bodies, hands = assign_performers(times, body, xy, label, score, (640, 360))
+    assert bodies.shape[0] == hands.shape[0] == 1
+    assert np.all(hands[0, :, LEFT, 0, 0] < 0.35) and np.all(hands[0, :, RIGHT, 0, 0] > 0.55)
+    assert np.all(hands[0, :, :, :, 2] == pytest.approx(0.95))
+
+    # Two hands with the same label and no history: x-order decides (left hand on the image's left here).
+    times, xy, label, score = _frames([[(0.7, 0.5, RIGHT), (0.2, 0.5, RIGHT)]])
+    _, hands = assign_performers(times, np.zeros((1, 25, 3), np.float32), xy, label, score, (640, 360))
+    assert hands[0, 0, LEFT, 0, 0] == pytest.approx(0.2) and hands[0, 0, RIGHT, 0, 0] == pytest.approx(0.7)
+
+
+def test_duplicate_detection_of_one_hand_is_dropped() -> None:
+    times, xy, label, score = _frames([[(0.3, 0.7, LEFT), (0.302, 0.701, LEFT), (0.6, 0.7, RIGHT)]])
+    _, hands = assign_performers(times, np.zeros((1, 25, 3), np.float32), xy, label, score, (640, 360))
+    assert hands.shape[0] == 1
+
+
+def test_hands_go_to_the_nearest_body_wrist_and_far_hands_form_another_performer() -> None:
+    body = np.zeros((2, 25, 3), np.float32)
+    body[:, :, 2] = 0.9
+    body[:, :, :2] = 0.3
+    body[:, BODY_INDEX["left_shoulder"], :2] = (0.35, 0.3)
+    body[:, BODY_INDEX["right_shoulder"], :2] = (0.25, 0.3)
+    body[:, BODY_INDEX["left_wrist"], :2] = (0.36, 0.5)  # a performer facing the camera: left on image right
+    body[:, BODY_INDEX["right_wrist"], :2] = (0.24, 0.5)
+    # MediaPipe's labels are wrong here on purpose: the body's wrists decide.
+    times, xy, label, score = _frames([
+        [(0.24, 0.51, LEFT), (0.36, 0.51, RIGHT), (0.8, 0.6, LEFT), (0.9, 0.6, RIGHT)],
+    ] * 2)
+    bodies, hands = assign_performers(times, body, xy, label, score, (640, 360))
+    assert bodies.shape[0] == 2
+    assert np.all(bodies[0, :, :, 2] > 0) and np.all(bodies[1, :, :, 2] == 0)
+    assert np.all(hands[0, :, LEFT, 0, 0] == pytest.approx(0.36))
+    assert np.all(hands[0, :, RIGHT, 0, 0] == pytest.approx(0.24))
+    assert np.all(hands[1, :, LEFT, 0, 0] == pytest.approx(0.8))
+    assert np.all(hands[1, :, RIGHT, 0, 0] == pytest.approx(0.9))
+
+
+# --- resampling --------------------------------------------------------------------------------------
+
+
+def test_resampling_interpolates_between_neighbours_and_never_bridges_gaps() -> None:
+    times = np.array([0.0, 0.1, 0.2, 0.3, 0.7, 0.8])  # 10 fps, with a 0.4 s hole
+    values = np.zeros((1, 6, 2, 3), np.float32)
+    values[0, :, 0] = [(t, 1 - t, 1.0) for t in times]  # joint 0: seen in every frame
+    values[0, :, 1] = [(t, t, 1.0) for t in times]
+    values[0, 2, 1, 2] = 0.0  # joint 1: missed at 0.2
+    out = resample(times, values, 0.0, 0.9, 20.0)  # samples at 0, 0.05, ..., 0.85
+    sample = {round(k / 20, 2): out[0, k] for k in range(out.shape[1])}
+    assert out.shape == (1, 18, 2, 3)
+    assert sample[0.05][0] == pytest.approx((0.05, 0.95, 1.0))  # halfway between two frames
+    assert sample[0.3][0] == pytest.approx((0.3, 0.7, 1.0))  # on a frame
+    for t in (0.4, 0.45, 0.5, 0.55, 0.6):
+        assert sample[t][0, 2] == 0, f"no joint invented inside the hole at {t}"
+    assert sample[0.35][0] == pytest.approx((0.3, 0.7, 1.0)), "nearest frame within half an interval"
+    assert sample[0.65][0] == pytest.approx((0.7, 0.3, 1.0))
+    assert sample[0.15][1] == pytest.approx((0.1, 0.1, 1.0)), "next frame lacks it: nearest one that has it"
+    assert sample[0.2][1, 2] == 0, "missed in the only frame within reach"
+    assert sample[0.85][0, 2] == pytest.approx(1.0) and sample[0.85][0, 0] == pytest.approx(0.8)
+
+
+def test_resampling_uses_real_times_of_an_ntsc_clip() -> None:
+    times = np.arange(10) * 1001 / 30000
+    values = np.zeros((1, 10, 1, 3), np.float32)
+    values[0, :, 0, 0] = times
+    values[0, :, 0, 2] = 1
+    out = resample(times, values, 0.0, float(times[-1]), 30.0)
+    np.testing.assert_allclose(out[0, :, 0, 0], np.arange(out.shape[1]) / 30, atol=1e-6)
