@@ -17,8 +17,6 @@ from .camera import CameraView
 from .hands import CURVED, HandGeometry, aim
 from .keys import key_position
 from .motion import (
-    EASE_IN,
-    EASE_OUT,
     LINEAR,
     SMOOTH,
     Cue,
@@ -26,6 +24,7 @@ from .motion import (
     Motion,
     glide,
     onset_groups,
+    reversing_stroke,
     strike,
     velocity_scale,
 )
@@ -57,15 +56,8 @@ def _bellows(strokes: list[list[Note]], rng: np.random.Generator) -> Keyframes:
         end = strokes[i + 1][0].start if i + 1 < len(strokes) else max(n.end for n in stroke)
         span = max(end - onset, 0.05)
         speed = velocity_scale(np.mean([n.velocity for n in stroke]), 0.03, 0.12)
-        room = _OPEN - opening if direction > 0 else opening - _SHUT
-        distance = max(min(speed * span, room), min(0.01, room))
-        accel = min(0.1, span / 3.0)
-        cruise = distance / (span - accel)
-        bellows.add(onset, opening, LINEAR)
-        bellows.add(onset + accel, opening + direction * cruise * accel / 2.0, EASE_IN)
-        bellows.add(onset + span - accel, opening + direction * (distance - cruise * accel / 2.0), LINEAR)
-        opening += direction * distance
-        bellows.add(onset + span, opening, EASE_OUT)
+        opening = reversing_stroke(bellows, onset, span, opening, direction, speed, _SHUT, _OPEN,
+                                   min_distance=0.01, max_accel=0.1)
         direction = -direction
     return bellows
 

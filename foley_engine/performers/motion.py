@@ -167,6 +167,23 @@ def pluck(notes: list, amplitude: tuple[float, float] = (0.5, 1.0), span: float 
     return curve
 
 
+def reversing_stroke(curve: Keyframes, onset: float, span: float, position: float, direction: float,
+                     speed: float, low: float, high: float, min_distance: float, max_accel: float) -> float:
+    """One stroke of something that travels and turns round at onsets (a bow, bellows): it accelerates from
+    rest at `onset`, cruises, and settles at the stroke's end; returns where it stopped. The stroke never
+    leaves [low, high], however fast the note asks it to go."""
+    room = high - position if direction > 0 else position - low
+    distance = max(min(speed * span, room), min(min_distance, room))
+    accel = min(max_accel, span / 3.0)
+    cruise = distance / (span - accel)
+    curve.add(onset, position, LINEAR)
+    curve.add(onset + accel, position + direction * cruise * accel / 2.0, EASE_IN)
+    curve.add(onset + span - accel, position + direction * (distance - cruise * accel / 2.0), LINEAR)
+    position += direction * distance
+    curve.add(onset + span, position, EASE_OUT)
+    return position
+
+
 def glide(start: np.ndarray, targets: list[tuple[float, np.ndarray]], lead: float = 0.1,
           longest: float = 0.2) -> Keyframes:
     """A hand moving between positions: it leaves at most `longest` s before a note and is settled `lead` s

@@ -14,13 +14,18 @@ import numpy as np
 
 from ..instruments import Instrument
 from ..notes import Note
-from ..skeleton import BODY_INDEX, FINGERTIPS, LEFT, LEFT_HAND_OFFSET, RIGHT, RIGHT_HAND_OFFSET
+from ..skeleton import (
+    BODY_INDEX,
+    FINGERTIPS,
+    LEFT,
+    LEFT_HAND_OFFSET,
+    RIGHT,
+    RIGHT_HAND_OFFSET,
+)
 from .body import ArmPlan, Physique, Posture, Rig, new_arm_plan
 from .camera import CameraView
 from .hands import GRIP, RELAXED, aim
 from .motion import (
-    EASE_IN,
-    EASE_OUT,
     LINEAR,
     SMOOTH,
     Cue,
@@ -29,6 +34,7 @@ from .motion import (
     glide,
     onset_groups,
     pluck,
+    reversing_stroke,
     strike,
     velocity_scale,
 )
@@ -315,14 +321,7 @@ def _bow_strokes(groups: list[list[Note]], rng: np.random.Generator) -> Keyframe
             end = following
         span = max(min(end, onset + 4.0) - onset, 0.02)
         speed = velocity_scale(max(n.velocity for n in group), 0.25, 1.2)  # bow lengths per second
-        room = 1.0 - position if direction > 0 else position
-        distance = max(min(speed * span, room), min(0.03, room))
-        accel = min(0.06, span / 3.0)
-        cruise = distance / (span - accel)
-        bow.add(onset, position, LINEAR)
-        bow.add(onset + accel, position + direction * cruise * accel / 2.0, EASE_IN)
-        bow.add(onset + span - accel, position + direction * (distance - cruise * accel / 2.0), LINEAR)
-        position += direction * distance
-        bow.add(onset + span, position, EASE_OUT)
+        position = reversing_stroke(bow, onset, span, position, direction, speed, 0.0, 1.0,
+                                    min_distance=0.03, max_accel=0.06)
         direction = -direction
     return bow
