@@ -14,6 +14,8 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
+	# basic-pitch's wheel ships its ONNX model; --no-deps keeps TensorFlow out (onnxruntime runs it)
+	$(PY) -m pip install --quiet --no-deps basic-pitch==0.4.0
 	touch $@
 
 venv: $(VENV)/.installed
