@@ -207,9 +207,17 @@ def keypoints_from_detections(
     )
 
 
+#: Caps the pose worker processes of one extraction, for callers that already run clips in parallel (a Ray
+#: task holds one CPU). It does not change the keypoints' values beyond chunk borders, so it is not cached on.
+WORKERS_ENV = "FOLEY_POSE_WORKERS"
+
+
 def worker_count(start: float, end: float) -> int:
     """One worker per available core, but no chunk shorter than MIN_CHUNK_SECONDS (a worker takes ~2 s to start)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cap = os.environ.get(WORKERS_ENV, "")
+    if cap.isdigit() and int(cap) > 0:
+        cores = min(cores, int(cap))
     return max(1, min(cores, int((end - start) // MIN_CHUNK_SECONDS)))
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import Cancelled, FoleyError, InputError, NoPerformerError
+from .pose import WORKERS_ENV
 
 #: Environment the engine reads in its workers; forwarded to Ray tasks, which may run on other machines.
 FORWARDED_ENV = ("FOLEY_CACHE_DIR", "FOLEY_SOUNDFONT")
@@ -146,7 +147,8 @@ def run_ray(jobs: list[ClipJob], address: str, on_done: Callable[[ClipRender], N
         except (ConnectionError, ValueError, RuntimeError) as error:
             raise InputError(f"cannot join the Ray cluster at {address}: {_first_line(error)}") from None
     env = {name: os.environ[name] for name in FORWARDED_ENV if name in os.environ}
-    task = ray.remote(num_cpus=1)(render_clip).options(**({"runtime_env": {"env_vars": env}} if env else {}))
+    env[WORKERS_ENV] = "1"  # a task holds one CPU: its pose stage must not spread over the node's cores
+    task = ray.remote(num_cpus=1)(render_clip).options(runtime_env={"env_vars": env})
     pending = [task.remote(job) for job in sorted(jobs, key=lambda job: job.samples, reverse=True)]
     try:
         while pending:

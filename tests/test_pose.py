@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -280,3 +281,16 @@ def test_resampling_uses_real_times_of_an_ntsc_clip() -> None:
     values[0, :, 0, 2] = 1
     out = resample(times, values, 0.0, float(times[-1]), 30.0)
     np.testing.assert_allclose(out[0, :, 0, 0], np.arange(out.shape[1]) / 30, atol=1e-6)
+
+
+def test_worker_cap_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from foley_engine.pose import WORKERS_ENV, worker_count
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    monkeypatch.delenv(WORKERS_ENV, raising=False)
+    assert worker_count(0.0, 10.0) == 4
+    assert worker_count(0.0, 1.5) == 1  # no chunk shorter than a second
+    monkeypatch.setenv(WORKERS_ENV, "1")
+    assert worker_count(0.0, 10.0) == 1
+    monkeypatch.setenv(WORKERS_ENV, "not-a-number")
+    assert worker_count(0.0, 10.0) == 4
