@@ -1,0 +1,161 @@
+"""Running the engine: `foley timeline` as a subprocess of the user's engine environment, JSON in and out.
+
+The engine is found as $FOLEY_ENGINE, else the path `foley install-resolve-script` recorded, else `foley` on
+PATH. Its `--progress json` lines become progress callbacks; its `--json` summary lists every clip with its
+place on the timeline (relative to the timeline start, in timeline frames) and its WAV, which is all the
+script needs to lay the audio down.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional
+
+from . import FoleyScriptError
+
+Progress = Callable[[float, str], None]
+
+#: Set by Resolve's embedded Python; they would make the engine's own Python load Resolve's libraries.
+EMBEDDED_PYTHON_ENV = ("PYTHONHOME", "PYTHONPATH", "PYTHONSTARTUP", "PYTHONEXECUTABLE", "__PYVENV_LAUNCHER__")
+#: Resolve reports NTSC rates rounded; the engine's frames are counted at the exact rate.
+NTSC_RATES = {23.976: Fraction(24000, 1001), 29.97: Fraction(30000, 1001), 47.952: Fraction(48000, 1001),
+              59.94: Fraction(60000, 1001), 119.88: Fraction(120000, 1001)}
+
+
+@dataclass(frozen=True)
+class FoleyClip:
+    """One rendered WAV and where it goes: record frames, timeline start included."""
+
+    wav: Path
+    record: int
+    frames: int
+
+    @property
+    def end(self) -> int:
+        return self.record + self.frames
+
+
+def find_engine(configured: Optional[str] = None, env: Optional[Dict[str, str]] = None) -> str:
+    """The `foley` executable to run; a clear error naming every place looked at when there is none."""
+    env = dict(os.environ if env is None else env)
+    if env.get("FOLEY_ENGINE"):
+        if os.path.isfile(env["FOLEY_ENGINE"]) and os.access(env["FOLEY_ENGINE"], os.X_OK):
+            return env["FOLEY_ENGINE"]
+        raise FoleyScriptError(f"FOLEY_ENGINE={env['FOLEY_ENGINE']} is not an executable `foley` command")
+    if configured and os.path.isfile(configured):
+        return configured
+    on_path = shutil.which("foley", path=env.get("PATH"))
+    if on_path:
+        return on_path
+    tried = [f"recorded at install: {configured}"] if configured else []
+    raise FoleyScriptError("cannot find the Foley engine (" + "; ".join(tried + ["not on PATH"]) + "): run "
+                           "`foley install-resolve-script` from the engine's environment, or set FOLEY_ENGINE to "
+                           "its `foley` command")
+
+
+def engine_env() -> Dict[str, str]:
+    return {name: value for name, value in os.environ.items() if name not in EMBEDDED_PYTHON_ENV}
+
+
+def _popen(command: List[str], cwd: Path, stderr: Any) -> subprocess.Popen:
+    flags = getattr(subprocess, "CREATE_NO_WINDOW", 0)  # no console window flashing up on Windows
+    try:
+        return subprocess.Popen(command, cwd=str(cwd), stdout=subprocess.PIPE, stderr=stderr, env=engine_env(),
+                                universal_newlines=True, encoding="utf-8", creationflags=flags)
+    except OSError as error:
+        raise FoleyScriptError(f"cannot start the Foley engine {command[0]}: {error.strerror or error}") from None
+
+
+def instruments(engine: str) -> List[str]:
+    """The engine's instrument names, for the dialog."""
+    try:
+        done = subprocess.run([engine, "instruments", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              env=engine_env(), universal_newlines=True, timeout=120,
+                              creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0))
+        return [row["name"] for row in json.loads(done.stdout)]
+    except (OSError, ValueError, KeyError, TypeError, subprocess.TimeoutExpired) as error:
+        raise FoleyScriptError(f"the Foley engine {engine} does not answer `foley instruments`: {error}") from None
+
+
+def run_timeline(engine: str, selection: Path, output: Path, instrument: str,
+                 progress: Optional[Progress] = None) -> Dict[str, Any]:
+    """`foley timeline` on the selection; returns its JSON summary or raises with the engine's own message."""
+    run_dir = Path(output).parent
+    command = [engine, "timeline", str(selection), "-o", str(output), "--media-dir", str(run_dir),
+               "--instrument", instrument, "--progress", "json", "--json"]
+    log = run_dir / "engine.log"
+    objects: List[Dict[str, Any]] = []
+    with open(log, "w", encoding="utf-8") as stderr:
+        process = _popen(command, run_dir, stderr)
+        for line in process.stdout:
+            try:
+                data = json.loads(line)
+            except ValueError:
+                continue  # a stray print; stdout is otherwise one JSON object per line
+            if not isinstance(data, dict):
+                continue
+            if data.get("type") == "progress":
+                if progress is not None:
+                    progress(float(data.get("overall", 0.0)), str(data.get("message", "")))
+            else:
+                objects.append(data)
+        code = process.wait()
+    errors = [data for data in objects if data.get("type") == "error"]
+    summaries = [data for data in objects if "type" not in data and "clips" in data]
+    if code != 0 or errors or not summaries:
+        raise FoleyScriptError(_failure(code, errors, log))
+    return summaries[-1]
+
+
+def _failure(code: int, errors: List[Dict[str, Any]], log: Path) -> str:
+    """The engine's one-line message (JSON error line, else its `foley: error:` line), with where the log is."""
+    message = str(errors[-1].get("message", "")) if errors else ""
+    if not message:
+        lines = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+        message = next((line[len("foley: error: "):] for line in reversed(lines)
+                        if line.startswith("foley: error: ")), "")
+    return (f"the Foley engine failed: {message or f'exit code {code}'} (nothing was changed in Resolve; "
+            f"engine log: {log})")
+
+
+def exact_rate(fps: float) -> Fraction:
+    return NTSC_RATES.get(round(fps, 3), Fraction(fps).limit_denominator(1001))
+
+
+def parse_rate(setting: str) -> float:
+    """A frame rate from Resolve's "timelineFrameRate" setting ("24", "29.97", "59.94 DF", ...)."""
+    try:
+        return float(str(setting).split()[0])
+    except (IndexError, ValueError):
+        raise FoleyScriptError(f"cannot read the timeline's frame rate from {setting!r}") from None
+
+
+def _frames(value: float, rate: float, fps: float) -> int:
+    """An engine frame count at `rate` in timeline frames; the same number when the rates agree."""
+    return int(round(Fraction(value) * exact_rate(fps) / exact_rate(rate)))
+
+
+def foley_clips(summary: Dict[str, Any], start_frame: int, fps: float, base: Path) -> List[FoleyClip]:
+    """The rendered clips of a `--json` summary, each at the timeline start plus its place in the timeline."""
+    clips = []
+    for row in summary.get("clips", []):
+        if row.get("status") != "ok":
+            continue
+        place = row["timeline"]
+        clips.append(FoleyClip(Path(base, row["wav"]),
+                               start_frame + _frames(place["start"], place["rate"], fps),
+                               _frames(place["duration"], place["rate"], fps)))
+    return clips
+
+
+def skipped(summary: Dict[str, Any]) -> List[str]:
+    """Why each chosen clip got no foley ("name: reason"), to tell the user."""
+    return [f"{row['name']}: {row.get('reason', row['status'])}" for row in summary.get("clips", [])
+            if row.get("status") != "ok" and row.get("reason") != "disabled"]
+
