@@ -1,13 +1,14 @@
 # Foley — `make demo` and `make test` set up everything they need on a fresh machine.
 PYTHON ?= python3
 VENV := .venv
+BPY_VENV := .venv-blender
 PY := $(VENV)/bin/python
 SHARED_CLIP := ../shared/media/piano-furelise/video.mp4
 CLIP ?= $(if $(wildcard $(SHARED_CLIP)),$(SHARED_CLIP),)
 INSTRUMENT ?= piano
 OUT ?= out/demo
 
-.PHONY: demo test bench system-deps venv clean
+.PHONY: demo test bench system-deps venv clean blender-venv blender-extension blender-screenshots
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Foley needs Python 3.11 (mediapipe 0.10.21 and torch 2.13.0 wheels); set PYTHON=python3.11")'
@@ -20,6 +21,18 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed
 
+# Blender as a Python module (bpy, ~1 GB) in its own venv: the add-on's tests prove it runs without the engine's packages.
+$(BPY_VENV)/.installed: scripts/blender-venv.sh
+	BPY_PYTHON=$(PYTHON) bash scripts/blender-venv.sh $(BPY_VENV)
+
+blender-venv: $(BPY_VENV)/.installed
+
+blender-extension:
+	$(PYTHON) scripts/blender-extension.py --out dist
+
+blender-screenshots: venv blender-venv
+	$(PY) scripts/blender-screenshots.py
+
 system-deps:
 	@bash scripts/system-deps.sh
 
@@ -28,7 +41,7 @@ demo: system-deps venv
 	$(VENV)/bin/foley generate "$(CLIP)" --instrument $(INSTRUMENT) -o $(OUT) --force --preview
 	@echo "Listen to $(OUT)/$$(basename "$(CLIP)" | sed 's/\.[^.]*$$//').foley.wav (MIDI and keypoints beside it)"
 
-test: system-deps venv
+test: system-deps venv blender-venv
 	$(PY) -m pytest -q -ra
 
 bench: system-deps venv
@@ -36,4 +49,4 @@ bench: system-deps venv
 	$(PY) bench/timeline_bench.py $(if $(CLIP),--clip "$(CLIP)",)
 
 clean:
-	rm -rf $(VENV) out build *.egg-info
+	rm -rf $(VENV) $(BPY_VENV) out build dist *.egg-info

@@ -1,0 +1,177 @@
+"""Generate Foley: the operator, its menu entries, the add-on preferences and the status-bar progress.
+
+Invoked from a menu it asks for the settings, then runs in the background: a window-manager timer polls the
+engine, the status bar shows progress, Esc cancels, and every other event passes through so the user keeps
+working. When Blender has no event loop (background mode, or `wait=True` from a script) it runs to the end.
+The generated strips land in one undo step, pushed when the operator finishes.
+"""
+
+# No `from __future__ import annotations` here: Blender reads the bpy.props annotations as objects.
+from typing import Any
+
+import bpy
+
+from . import compat
+from .engine import find_engine
+from .errors import UserError
+from .run import DEFAULT_TEMPERATURE, FoleyRun, Settings
+from .strips import movie_strips
+
+#: The engine's instruments (`foley instruments`); tests/test_blender_addon.py keeps this list in sync.
+INSTRUMENTS = ("piano", "organ", "accordion", "guitar", "ukulele", "electric-guitar", "bass", "harp", "violin",
+               "viola", "cello", "double-bass", "flute", "clarinet", "oboe", "bassoon", "saxophone", "trumpet",
+               "trombone", "french-horn", "tuba", "xylophone", "marimba")
+TIMER_SECONDS = 0.1
+
+
+def _preferences(context: Any) -> Any:
+    addon = context.preferences.addons.get(__package__)
+    return addon.preferences if addon is not None else None
+
+
+class FoleyPreferences(bpy.types.AddonPreferences):
+    bl_idname = __package__
+
+    engine_path: bpy.props.StringProperty(
+        name="Foley engine", subtype="FILE_PATH",
+        description="The foley command, or the virtual environment it is installed in (empty: find it on "
+                    "FOLEY_ENGINE, PATH or in a common venv)")
+
+    def draw(self, context: Any) -> None:
+        layout = self.layout
+        layout.prop(self, "engine_path")
+        try:
+            found, origin = find_engine(self.engine_path)
+            layout.label(text=f"Using {found} (from {origin})", icon="CHECKMARK")
+        except UserError as error:
+            layout.label(text=str(error), icon="ERROR")
+
+
+class SEQUENCER_OT_foley_generate(bpy.types.Operator):
+    """Generate music for the selected movie strips and add it as sound strips that start and end with them"""
+
+    bl_idname = "sequencer.foley_generate"
+    bl_label = "Generate Foley"
+    # UNDO: the finished run is one undo step. No REGISTER: a redo panel would re-run the engine.
+    bl_options = {"UNDO"}
+
+    instrument: bpy.props.EnumProperty(
+        name="Instrument", default="piano",
+        items=[(name, name.replace("-", " ").title(), f"Play the notes on a General MIDI {name}")
+               for name in INSTRUMENTS])
+    seed: bpy.props.IntProperty(name="Seed", default=0, min=0, description="Same seed, same notes")
+    temperature: bpy.props.FloatProperty(
+        name="Temperature", default=DEFAULT_TEMPERATURE, min=0.0, max=2.0, step=10,
+        description="Note sampling of the learned model: 0 is its single most likely take")
+    channel: bpy.props.IntProperty(
+        name="Target Channel", default=0, min=0, max=128,
+        description="Channel for the sound strips; 0 takes the nearest free channel to each movie strip")
+    wait: bpy.props.BoolProperty(
+        name="Wait", default=False, options={"HIDDEN", "SKIP_SAVE"},
+        description="Block until done (scripts); background Blender always waits")
+
+    _run = None  # the FoleyRun of a modal run (not an annotation: Blender would read it as a property)
+    _timer = None
+
+    @classmethod
+    def poll(cls, context: Any) -> bool:
+        if compat.sequencer_scene(context) is None or not movie_strips(context):
+            cls.poll_message_set("Select one or more movie strips")
+            return False
+        return True
+
+    def invoke(self, context: Any, event: Any) -> set[str]:
+        return context.window_manager.invoke_props_dialog(self, title="Generate Foley", confirm_text="Generate")
+
+    def draw(self, context: Any) -> None:
+        layout = self.layout
+        layout.use_property_split = True
+        for name in ("instrument", "seed", "temperature", "channel"):
+            layout.prop(self, name)
+
+    def execute(self, context: Any) -> set[str]:
+        prefs = _preferences(context)
+        settings = Settings(self.instrument, self.seed, round(self.temperature, 3), self.channel,
+                            prefs.engine_path if prefs is not None else "")
+        try:
+            self._run = FoleyRun(context, settings)
+        except UserError as error:
+            self.report({"ERROR"}, str(error))
+            return {"CANCELLED"}
+        self._run.start()
+        if self.wait or context.window is None:  # no window, no event loop: background Blender, scripts
+            self._run.wait()
+            return self._finish(context)
+        self._timer = context.window_manager.event_timer_add(TIMER_SECONDS, window=context.window)
+        context.window_manager.modal_handler_add(self)
+        self._status(context)
+        return {"RUNNING_MODAL"}
+
+    def modal(self, context: Any, event: Any) -> set[str]:
+        if event.type == "ESC" and event.value == "PRESS":
+            self._run.cancel()
+            self._stop(context)
+            self.report({"WARNING"}, "Foley cancelled; nothing was changed")
+            return {"CANCELLED"}
+        if event.type == "TIMER":  # any window timer: polling is cheap and never blocks
+            if self._run.update():
+                self._stop(context)
+                return self._finish(context)
+            self._status(context)
+        return {"PASS_THROUGH"}
+
+    def cancel(self, context: Any) -> None:
+        """Blender ends the operator (file load, quit): end the engine too."""
+        if self._run is not None:
+            self._run.cancel()
+        self._stop(context)
+
+    def _finish(self, context: Any) -> set[str]:
+        try:
+            outcome = self._run.finish()
+        except UserError as error:
+            self.report({"ERROR"}, str(error))
+            return {"CANCELLED"}
+        for warning in outcome.warnings:
+            self.report({"WARNING"}, warning)
+        self.report({"INFO"}, f"Foley added: {', '.join(outcome.created)}")
+        return {"FINISHED"}
+
+    def _status(self, context: Any) -> None:
+        text = f"Foley {self._run.progress:4.0%}  {self._run.message}  ·  Esc to cancel"
+        if context.workspace is not None:
+            context.workspace.status_text_set(text)
+        if context.area is not None:
+            context.area.header_text_set(text)
+
+    def _stop(self, context: Any) -> None:
+        if self._timer is not None:
+            context.window_manager.event_timer_remove(self._timer)
+            self._timer = None
+        if context.workspace is not None:
+            context.workspace.status_text_set(None)
+        if context.area is not None:
+            context.area.header_text_set(None)
+
+
+def draw_menu_entry(menu: Any, context: Any) -> None:
+    menu.layout.separator()
+    menu.layout.operator(SEQUENCER_OT_foley_generate.bl_idname, text="Generate Foley", icon="SOUND")
+
+
+MENUS = ("SEQUENCER_MT_context_menu", "SEQUENCER_MT_strip")
+CLASSES = (FoleyPreferences, SEQUENCER_OT_foley_generate)
+
+
+def register() -> None:
+    for cls in CLASSES:
+        bpy.utils.register_class(cls)
+    for menu in MENUS:
+        getattr(bpy.types, menu).append(draw_menu_entry)
+
+
+def unregister() -> None:
+    for menu in MENUS:
+        getattr(bpy.types, menu).remove(draw_menu_entry)
+    for cls in reversed(CLASSES):
+        bpy.utils.unregister_class(cls)

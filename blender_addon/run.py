@@ -1,0 +1,168 @@
+"""One Generate Foley run: selection -> OTIO -> `foley timeline` subprocess -> sound strips.
+
+The engine writes into a private job folder beside the outputs; only a finished run moves its WAVs out, so
+a cancelled or failed run leaves nothing behind however the engine ended. The operator drives a run from a
+modal timer; scripts and background Blender call `wait()` instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import bpy
+
+from . import compat
+from .audio import stretch_wav, wav_samples
+from .engine import EngineJob, find_engine
+from .errors import UserError
+from .strips import Generated, movie_strips, place_sound, strip_source
+from .timeline_io import FoleyClip, read_foley_clips, slug, write_timeline
+
+SAMPLE_RATE = 48000  # the engine's WAVs
+DEFAULT_TEMPERATURE = 0.8  # the learned model's own default
+ALLOW_SILENCE_HINT = " (use --allow-silence"
+
+
+@dataclass(frozen=True)
+class Settings:
+    instrument: str = "piano"
+    seed: int = 0
+    temperature: float = DEFAULT_TEMPERATURE
+    channel: int = 0  # 0: the nearest free channel to each movie strip
+    engine_path: str = ""  # the add-on preference; empty: detect
+
+
+@dataclass
+class Outcome:
+    created: list[str] = field(default_factory=list)  # sound strip names
+    warnings: list[str] = field(default_factory=list)
+
+
+def output_dir() -> Path:
+    """`//foley` beside a saved .blend (stored as relative paths); a temp folder until it is saved."""
+    if bpy.data.filepath:
+        return Path(bpy.path.abspath("//foley"))
+    return Path(tempfile.gettempdir()) / "foley-blender"
+
+
+class FoleyRun:
+    def __init__(self, context: Any, settings: Settings):
+        scene = compat.sequencer_scene(context)
+        movies = movie_strips(context)
+        if not movies:
+            raise UserError("Select one or more movie strips first")
+        self.settings = settings
+        self.scene_name = scene.name
+        self.rate = compat.scene_rate(scene)
+        self.sources = {source.name: source for source in (strip_source(movie, self.rate) for movie in movies)}
+        engine, _ = find_engine(settings.engine_path)
+        self.folder = output_dir()
+        self.made_folder = not self.folder.exists()
+        self.job_dir: Path | None = None
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self.job_dir = Path(tempfile.mkdtemp(prefix=".foley-job-", dir=self.folder))
+            selection, self.result = self.job_dir / "selection.otio", self.job_dir / "selection.foley.otio"
+            write_timeline(list(self.sources.values()), self.rate, selection, scene.name)
+        except OSError as error:
+            self.cleanup()
+            raise UserError(f"Cannot write foley audio to {self.folder}: {error.strerror or error}") from None
+        self.job = EngineJob(engine, [
+            str(selection), "-o", str(self.result), "--media-dir", str(self.job_dir), "--progress", "json",
+            "--json", "--force", "--instrument", settings.instrument, "--seed", str(settings.seed),
+            "--track-name", "Foley"], optional={"--temperature": f"{settings.temperature:g}"})
+        self.progress, self.message = 0.0, "starting the engine"
+
+    def start(self) -> None:
+        self.job.start()
+
+    def update(self) -> bool:
+        """Take in the engine's progress lines; True once it has finished."""
+        for event in self.job.poll():
+            if event.get("type") == "progress":
+                self.progress = float(event.get("overall", self.progress))
+                self.message = str(event.get("message") or event.get("stage", ""))
+        return self.job.done
+
+    def wait(self) -> None:
+        self.job.wait()
+        self.update()
+
+    def cancel(self) -> None:
+        self.job.cancel()
+        self.cleanup()
+
+    def cleanup(self) -> None:
+        """The job folder always goes; the output folder too if this run made it and left it empty."""
+        if self.job_dir is not None:
+            shutil.rmtree(self.job_dir, ignore_errors=True)
+        if self.made_folder and self.folder.is_dir() and not any(self.folder.iterdir()):
+            self.folder.rmdir()
+
+    def finish(self) -> Outcome:
+        """Sound strips from the engine's timeline; raises UserError when there is nothing to place."""
+        try:
+            return self._finish()
+        finally:
+            self.cleanup()
+
+    def _finish(self) -> Outcome:
+        if self.job.cancelled:
+            raise UserError("Foley cancelled; nothing was changed")
+        if self.job.returncode != 0 or self.job.summary is None:
+            raise UserError(f"Foley failed: {self.job.failure()}")
+        outcome = Outcome()
+        for row in self.job.summary.get("clips", []):
+            if row.get("status") != "ok":
+                reason = str(row.get("reason", row.get("status"))).split(ALLOW_SILENCE_HINT)[0]
+                outcome.warnings.append(f"No foley for strip '{row.get('name')}': {reason}")
+        clips = read_foley_clips(self.result)
+        if not clips:
+            raise UserError(outcome.warnings[0] if outcome.warnings else "Foley generated no audio")
+        scene = bpy.data.scenes.get(self.scene_name)
+        if scene is None:
+            raise UserError(f"Scene '{self.scene_name}' was deleted while foley was generated")
+        if self.job.ignored and self.settings.temperature != DEFAULT_TEMPERATURE:
+            outcome.warnings.append("This engine has no --temperature yet; it used its default")
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        for clip in clips:
+            name = self._place(scene, clip, stamp, outcome)
+            if name:
+                outcome.created.append(name)
+        if not outcome.created:
+            raise UserError(outcome.warnings[-1])
+        return outcome
+
+    def _place(self, scene: Any, clip: FoleyClip, stamp: str, outcome: Outcome) -> str:
+        source = self.sources.get(clip.strip)
+        if source is None:
+            outcome.warnings.append(f"The engine returned foley for an unknown strip '{clip.strip}'")
+            return ""
+        movie = next((strip for strip in compat.all_strips(scene) if strip.name == source.name), None)
+        if movie is None:
+            outcome.warnings.append(f"Strip '{source.name}' was deleted while foley was generated")
+            return ""
+        if compat.visible_range(movie) != (source.start, source.start + source.duration):
+            outcome.warnings.append(f"Strip '{source.name}' was moved or trimmed meanwhile; generate again")
+            return ""
+        settings = self.settings
+        stem = f"{slug(source.name)}.{settings.instrument}.seed{settings.seed}.{stamp}"
+        wav, number = self.folder / f"{stem}.foley.wav", 1
+        while wav.exists():  # a run within the same second: earlier strips (and undo) keep their audio
+            number += 1
+            wav = self.folder / f"{stem}-{number}.foley.wav"
+        samples = round(source.duration / self.rate * SAMPLE_RATE)
+        if wav_samples(clip.wav) == samples:
+            os.replace(clip.wav, wav)
+        else:  # a movie Blender plays slower or faster than real time: stretch the audio under it
+            stretch_wav(clip.wav, wav, samples)
+        generated = Generated(source.name, settings.instrument, settings.seed, settings.temperature,
+                              str(source.filepath), str(self.job.summary.get("engine_version", "")),
+                              int(clip.metadata.get("notes", 0)))
+        return place_sound(scene, movie, wav, generated, settings.channel).name
