@@ -8,13 +8,13 @@ CLIP ?= $(if $(wildcard $(SHARED_CLIP)),$(SHARED_CLIP),)
 INSTRUMENT ?= piano
 OUT ?= out/demo
 
-.PHONY: demo test bench system-deps venv clean blender-venv blender-extension blender-screenshots
+.PHONY: demo test bench screenshots system-deps venv clean blender-venv blender-extension blender-screenshots
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Foley needs Python 3.11 (mediapipe 0.10.21 and torch 2.13.0 wheels); set PYTHON=python3.11")'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,formats,cluster]'
+	$(PY) -m pip install --quiet -e '.[dev,formats,cluster,ui]'
 	# basic-pitch's wheel ships its ONNX model; --no-deps keeps TensorFlow out (onnxruntime runs it)
 	$(PY) -m pip install --quiet --no-deps basic-pitch==0.4.0
 	touch $@
@@ -47,6 +47,9 @@ test: system-deps venv blender-venv
 bench: system-deps venv
 	$(PY) bench/pipeline_bench.py $(if $(CLIP),--clip "$(CLIP)",)
 	$(PY) bench/timeline_bench.py $(if $(CLIP),--clip "$(CLIP)",)
+
+screenshots: system-deps venv
+	QT_QPA_PLATFORM=offscreen $(PY) -m ui.screenshots $(if $(CLIP),--video "$(CLIP)",)
 
 clean:
 	rm -rf $(VENV) $(BPY_VENV) out build dist *.egg-info

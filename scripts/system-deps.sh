@@ -5,6 +5,12 @@ set -euo pipefail
 need=()
 ldconfig -p 2>/dev/null | grep -q 'libfluidsynth\.so' || need+=(libfluidsynth3)
 [ -e /usr/share/sounds/sf2/FluidR3_GM.sf2 ] || [ -n "${FOLEY_SOUNDFONT:-}" ] || need+=(fluid-soundfont-gm)
+# Qt (the panel) loads these system libraries even offscreen.
+for pair in libEGL.so.1:libegl1 libGL.so.1:libgl1 libxkbcommon.so.0:libxkbcommon0 libfontconfig.so.1:libfontconfig1 \
+            libdbus-1.so.3:libdbus-1-3 libpulse.so.0:libpulse0 libxcb-cursor.so.0:libxcb-cursor0 \
+            libxcb-icccm.so.4:libxcb-icccm4 libxcb-keysyms.so.1:libxcb-keysyms1 libxkbcommon-x11.so.0:libxkbcommon-x11-0; do
+    ldconfig -p 2>/dev/null | grep -q "${pair%%:*}" || need+=("${pair#*:}")
+done
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
     echo "installing ${need[*]} with apt-get"
@@ -14,6 +20,6 @@ elif command -v apt-get >/dev/null; then
     echo "Foley needs ${need[*]}: run  sudo apt-get install -y ${need[*]}  and then make again" >&2
     exit 1
 else
-    echo "Foley needs FluidSynth and a GM soundfont (${need[*]}); e.g. macOS: brew install fluid-synth, then set FOLEY_SOUNDFONT=/path/to/GM.sf2" >&2
+    echo "Foley needs ${need[*]} (FluidSynth, a GM soundfont, Qt libraries); e.g. macOS: brew install fluid-synth, then set FOLEY_SOUNDFONT=/path/to/GM.sf2" >&2
     exit 1
 fi

@@ -1,0 +1,177 @@
+"""The panel's views and plumbing without running the engine: fast, offscreen, no real footage needed."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+try:
+    import pytestqt  # noqa: F401
+    from PySide6.QtCore import QPoint, QSettings, Qt
+except ImportError:
+    if os.environ.get("CI", "").lower() == "true":
+        raise
+    pytest.skip("the panel needs pip install 'foley[ui]' (PySide6, pytest-qt)", allow_module_level=True)
+
+from foley_engine.instruments import get_instrument
+from foley_engine.notes import Note, Performance
+from foley_engine.pose import Keypoints
+from ui import app, theme
+from ui.generation import BASELINE, SHIPPED, Settings, Take
+from ui.player import Player
+from ui.timestate import MIN_SPAN, TimeState
+from ui.views.piano_roll import PianoRoll, pitch_name, tick_step, time_label
+from ui.views.waveform import Waveform, peaks
+from ui.window import MainWindow
+
+RATE = 48000
+
+
+def fake_take(number: int, notes: list[Note], duration: float = 4.0) -> Take:
+    """A take as the engine would return it, with silent keypoints, without running the engine."""
+    frames = int(duration * 30)
+    keypoints = Keypoints(30.0, 0.0, np.zeros((1, frames, 25, 3), np.float32),
+                          np.zeros((1, frames, 2, 21, 3), np.float32), (640, 360))
+    performance = Performance(get_instrument("piano"), duration, [sorted(notes)], generator="test")
+    audio = np.zeros((int(duration * RATE), 2), np.int16)
+    audio[: RATE // 2, :] = 1000 * number
+    result = SimpleNamespace(keypoints=keypoints, sample_rate=RATE, duration=duration, start=0.0, end=duration)
+    return Take(number, performance, audio, result)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> QSettings:
+    return QSettings(str(tmp_path / "panel.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def window(qtbot, qapp, store: QSettings) -> MainWindow:
+    theme.apply(qapp)
+    made = MainWindow(store, audible=False)
+    qtbot.addWidget(made)
+    made.show()
+    return made
+
+
+def test_pitch_names_and_ruler_steps() -> None:
+    assert [pitch_name(p) for p in (21, 60, 61, 108)] == ["A0", "C4", "C♯4", "C8"]
+    assert time_label(75.25, 0.01) == "1:15.25" and time_label(3.0, 1.0) == "0:03"
+    assert tick_step(10.0, 1000) == 1.0 and tick_step(1.0, 1000) == 0.1
+
+
+def test_time_state_zoom_pan_and_follow(qtbot) -> None:
+    state = TimeState()
+    state.reset(10.0)
+    state.zoom(0.5, anchor=5.0)
+    assert (state.view_start, state.view_end) == pytest.approx((2.5, 7.5))
+    state.pan(100.0)
+    assert (state.view_start, state.view_end) == pytest.approx((5.0, 10.0))
+    state.zoom(1e-6, anchor=7.0)
+    assert state.view_end - state.view_start == pytest.approx(MIN_SPAN)
+    state.set_view(0.0, 2.0)
+    state.set_cursor(3.0, follow=True)  # playback past the view pages it
+    assert state.view_start <= 3.0 <= state.view_end
+    state.set_cursor(-4.0)
+    assert state.cursor == 0.0
+
+
+def test_piano_roll_draws_each_note_at_its_time_and_pitch(qtbot) -> None:
+    state = TimeState()
+    roll = PianoRoll(state)
+    qtbot.addWidget(roll)
+    roll.resize(800, 300)
+    state.reset(4.0)
+    notes = [Note(0.5, 1.0, 60, 30), Note(2.0, 3.0, 72, 120)]
+    roll.set_tracks([notes])
+    assert [note for _, note in roll.notes] == notes
+    quiet, loud = (roll.note_rect(note) for note in notes)
+    assert quiet.left() == pytest.approx(roll.x_of(0.5)) and loud.right() == pytest.approx(roll.x_of(3.0))
+    assert loud.top() < quiet.top()  # higher pitch is higher up
+    assert theme.velocity_colour(30) != theme.velocity_colour(120)
+    state.set_cursor(2.5)
+    assert roll.sounding() == {72}
+    state.zoom(0.25, anchor=0.75)
+    assert [note for _, note in roll.visible_notes()] == [notes[0]]
+    roll.grab()  # paints without error
+
+
+def test_scrubbing_with_the_mouse_moves_the_shared_cursor(qtbot) -> None:
+    state = TimeState()
+    roll, wave = PianoRoll(state), Waveform(state)
+    for view in (roll, wave):
+        qtbot.addWidget(view)
+        view.resize(600, 200)
+    state.reset(6.0)
+    x = round(roll.x_of(3.0))
+    qtbot.mouseClick(roll, Qt.MouseButton.LeftButton, pos=QPoint(x, 100))
+    assert state.cursor == pytest.approx(3.0, abs=6.0 / roll.plot_width())
+    assert wave.x_of(state.cursor) == pytest.approx(roll.x_of(state.cursor))  # one cursor line across views
+
+
+def test_waveform_peaks_follow_the_audio() -> None:
+    audio = np.zeros((48000, 2), np.int16)
+    audio[24000:24100] = 16384
+    result = peaks(audio)
+    assert result.shape == (48000 // 64, 2)
+    assert result[:, 1].max() == pytest.approx(0.5) and result[:300, 1].max() == 0
+
+
+def test_silent_player_drives_the_cursor_and_stops_at_the_end(qtbot) -> None:
+    player = Player(audible=False)
+    assert not player.audible and player.silent_reason
+    player.load(np.zeros((RATE // 2, 2), np.int16), RATE)
+    positions: list[float] = []
+    player.positionChanged.connect(positions.append)
+    with qtbot.waitSignal(player.playingChanged, timeout=3000, check_params_cb=lambda playing: not playing):
+        player.play()
+    assert positions and positions[-1] == pytest.approx(0.5)
+    assert positions == sorted(positions)
+
+
+def test_variations_side_by_side_choose_a_take(window: MainWindow, qtbot) -> None:
+    takes = [fake_take(n, [Note(0.2 * n, 0.2 * n + 0.5, 60 + n, 40 + 20 * n)]) for n in (1, 2, 3)]
+    window.state.reset(4.0)
+    window._generated(takes)
+    assert [card.take.number for card in window.strip.cards] == [1, 2, 3]
+    assert window.take.number == 1 and [n for _, n in window.roll.notes] == takes[0].notes
+    qtbot.mouseClick(window.strip.cards[1], Qt.MouseButton.LeftButton)
+    assert window.take.number == 2 and [n for _, n in window.roll.notes] == takes[1].notes
+    assert window.strip.cards[1].selected and not window.strip.cards[0].selected
+    assert window.wave.peaks.max() == pytest.approx(2000 / 32768, rel=1e-3)
+
+
+def test_settings_are_remembered(qtbot, store: QSettings) -> None:
+    first = MainWindow(store, audible=False)
+    qtbot.addWidget(first)
+    first.inspector.apply_settings(Settings(instrument="cello", model=SHIPPED, temperature=1.1, seed=42,
+                                            variations=3))
+    first.close()
+    second = MainWindow(store, audible=False)
+    qtbot.addWidget(second)
+    assert second.inspector.settings() == Settings(instrument="cello", model=SHIPPED, temperature=1.1, seed=42,
+                                                   variations=3)
+
+
+def test_baseline_disables_what_only_a_sampling_model_uses(window: MainWindow) -> None:
+    inspector = window.inspector
+    inspector.apply_settings(Settings(model=BASELINE))
+    assert not any(w.isEnabled() for w in (inspector.temperature, inspector.seed, inspector.variations))
+    inspector.apply_settings(Settings(model=SHIPPED))
+    assert all(w.isEnabled() for w in (inspector.temperature, inspector.seed, inspector.variations))
+    names = [inspector.instrument.itemText(i) for i in range(inspector.instrument.count())]
+    assert "Acoustic Grand Piano" in names and "Cello" in names  # General MIDI names
+
+
+def test_command_line_arguments() -> None:
+    args = app.parse(["--video", "clip.mp4", "--range", "12", "15", "--result-json", "out.json"])
+    assert args.video == Path("clip.mp4") and args.range == [12.0, 15.0] and args.result_json == Path("out.json")
+    for bad in (["--video", "a.mp4", "--timeline", "b.otio"], ["--timeline", "b.otio", "--range", "1", "2"],
+                ["--video", "a.mp4", "--range", "5", "2"], ["--video", "a.mp4", "--clip", "x"]):
+        with pytest.raises(SystemExit) as exit_info:
+            app.parse(bad)
+        assert exit_info.value.code == 2

@@ -1,0 +1,108 @@
+"""What the panel asks the engine for, and the takes it gets back.
+
+Variations come from one engine call (the learned model samples all takes in one batch); the engine renders
+audio for the first, and the panel renders the others with the engine's synthesiser so each can be played.
+Seed, temperature and variations are only sent to a generator that samples: the baseline is deterministic
+and refuses them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.resources
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from foley_engine.notes import Note, Performance
+from foley_engine.progress import ProgressEvent, StageProgress
+
+#: Model choices in the panel; a checkpoint file is passed to the engine as its path.
+SHIPPED, BASELINE, FILE = "default", "baseline", "file"
+
+
+def shipped_model_installed() -> bool:
+    """Whether the package carries its trained checkpoint (without importing torch to find out)."""
+    return (importlib.resources.files("foley_engine") / "checkpoints" / "default.pt").is_file()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The controls' values; saved between sessions."""
+
+    instrument: str = "piano"
+    model: str = BASELINE  # SHIPPED, BASELINE or FILE
+    model_file: str = ""
+    temperature: float = 0.8
+    seed: int = 0
+    variations: int = 1
+
+    def model_spec(self) -> str:
+        """What `generate(model=...)` takes: "default", "baseline" or a checkpoint path."""
+        return self.model_file if self.model == FILE else self.model
+
+    def samples(self) -> bool:
+        """Whether the generator draws at random: only then do seed, temperature and variations matter."""
+        return self.model != BASELINE
+
+
+@dataclass(frozen=True)
+class Request:
+    video: Path
+    start: float | None
+    end: float | None
+    settings: Settings
+    soundfont: Path | None = None
+
+
+@dataclass
+class Take:
+    """One variation: its notes and audio, plus the engine result it shares with its siblings (keypoints,
+    video, range)."""
+
+    number: int  # 1-based, as shown
+    performance: Performance
+    audio: np.ndarray  # (samples, 2) int16 at result.sample_rate
+    result: Any  # foley_engine.pipeline.FoleyResult (imported lazily: loading the engine takes seconds)
+
+    @property
+    def tracks(self) -> list[list[Note]]:
+        return self.performance.tracks
+
+    @property
+    def notes(self) -> list[Note]:
+        return self.performance.notes
+
+    @property
+    def duration(self) -> float:
+        return self.result.duration
+
+
+def generate_takes(request: Request, progress: Callable[[ProgressEvent], None],
+                   should_cancel: Callable[[], bool]) -> list[Take]:
+    """Run the engine once; progress events carry the engine's stage names."""
+    from foley_engine.pipeline import generate
+    from foley_engine.synth import render
+
+    settings = request.settings
+    options: dict[str, Any] = {"start": request.start, "end": request.end, "model": settings.model_spec(),
+                               "soundfont": request.soundfont}
+    if settings.samples():
+        options |= {"seed": settings.seed, "temperature": settings.temperature, "variations": settings.variations}
+    result = generate(request.video, settings.instrument, progress=progress, should_cancel=should_cancel, **options)
+    performances = result.takes or [result.performance]
+    takes = [Take(1, performances[0], result.audio, result)]
+    for number, performance in enumerate(performances[1:], start=2):
+        label = f"take {number}/{len(performances)}"
+        stages = StageProgress({"synth": 1.0}, _labelled(progress, label), should_cancel)
+        audio = render(performance, soundfont=request.soundfont, sample_rate=result.sample_rate,
+                       num_samples=len(result.audio), progress=stages.stage("synth"))
+        takes.append(Take(number, performance, audio, result))
+    return takes
+
+
+def _labelled(progress: Callable[[ProgressEvent], None], label: str) -> Callable[[ProgressEvent], None]:
+    return lambda event: progress(dataclasses.replace(event, message=f"{label} · {event.message}"))

@@ -1,0 +1,1 @@
+"""The panel's views; each follows the shared TimeState."""

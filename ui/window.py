@@ -1,0 +1,505 @@
+"""The panel's main window: viewer, takes, piano roll and waveform on one time cursor, the inspector beside.
+
+Engine work (generation, timeline export) runs in a `Job` thread; the window only reacts to its signals, so
+the GUI never blocks and Cancel (Esc) is always live. Errors end up in one dialog with the engine's one-line
+message, whatever raised them.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, QUrl, Signal
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeySequence,
+)
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from foley_engine.errors import FoleyError, InputError
+from foley_engine.progress import ProgressEvent
+
+from . import export
+from .frames import FrameStore
+from .generation import (
+    BASELINE,
+    SHIPPED,
+    Request,
+    Settings,
+    Take,
+    generate_takes,
+    shipped_model_installed,
+)
+from .inspector import Inspector, section
+from .player import Player
+from .source import Timeline, is_timeline, open_timeline, open_video, timeline_suffixes
+from .timestate import TimeState
+from .views.piano_roll import PianoRoll, time_label
+from .views.takes import TakeStrip
+from .views.video_view import VideoView
+from .views.waveform import Waveform
+from .worker import Job, one_line
+
+#: Progress bars, in pipeline order; a stage the engine adds later gets a bar when it first reports.
+STAGES = ["probe", "pose", "notes", "synth"]
+VIDEO_FILTER = "Videos (*.mp4 *.mov *.mkv *.avi *.webm *.m4v *.mxf);;All files (*)"
+
+
+def panel(*widgets: QWidget, spacing: int = 0) -> QFrame:
+    frame = QFrame()
+    frame.setObjectName("viewPanel")
+    layout = QVBoxLayout(frame)
+    layout.setContentsMargins(1, 1, 1, 1)
+    layout.setSpacing(spacing)
+    for widget in widgets:
+        layout.addWidget(widget)
+    return frame
+
+
+class MainWindow(QMainWindow):
+    #: "ok", "failed" or "cancelled", once the generation thread has ended and the panel is idle again.
+    generationEnded = Signal(str)
+
+    def __init__(self, store: QSettings, result_json: Path | None = None, out_dir: Path | None = None,
+                 audible: bool = True) -> None:
+        super().__init__()
+        self.store = store
+        self.result_json = result_json
+        self.out_dir = out_dir
+        self.exit_code = 1 if result_json is not None else 0  # an adapter gets 0 only for an accepted take
+        self.video: Path | None = None
+        self.range: tuple[float, float] = (0.0, 0.0)
+        self.frame_rate = 30.0
+        self.timeline: Timeline | None = None
+        self.clip_index: int | None = None
+        self.takes: list[Take] = []
+        self.take: Take | None = None
+        self.job: Job | None = None
+        self._outcome = ""
+        self.error_dialog: QMessageBox | None = None
+        self.setWindowTitle("Foley")
+        self.setAcceptDrops(True)
+        self.resize(1400, 850)
+
+        self.state = TimeState(self)
+        self.frames = FrameStore(self)
+        self.player = Player(self, audible=audible)
+        self.viewer = VideoView()
+        self.roll = PianoRoll(self.state)
+        self.wave = Waveform(self.state)
+        self.strip = TakeStrip()
+        self.inspector = Inspector(STAGES)
+        self._build_layout()
+        self._build_actions()
+
+        self.state.cursorChanged.connect(self._cursor_moved)
+        self.frames.framesAdded.connect(lambda _count: self._cursor_moved(self.state.cursor))
+        self.player.positionChanged.connect(lambda seconds: self.state.set_cursor(seconds, follow=True))
+        self.player.playingChanged.connect(self._playing_changed)
+        self.strip.chosen.connect(self.choose_take)
+        self.inspector.clipChosen.connect(self.choose_clip)
+        self.inspector.rangeEdited.connect(self._range_edited)
+        self.inspector.generate.clicked.connect(self.generate)
+        self.inspector.cancel.clicked.connect(self.cancel)
+        default = Settings(model=SHIPPED if shipped_model_installed() else BASELINE)
+        self.inspector.load(self.store, default)
+        self.statusBar().addPermanentWidget(QLabel(self.player.silent_reason or "sound on"))
+        self._update_enabled()
+
+    # Layout and actions
+    def _build_layout(self) -> None:
+        self.play_button = QPushButton("▶")
+        self.play_button.setObjectName("transport")
+        self.play_button.setToolTip("Play / pause (Space)")
+        self.play_button.clicked.connect(self.toggle_play)
+        self.time_readout = QLabel("0:00.00 / 0:00.00")
+        self.take_readout = QLabel("")
+        self.take_readout.setObjectName("dim")
+        transport = QWidget()
+        row = QHBoxLayout(transport)
+        row.setContentsMargins(8, 6, 8, 6)
+        row.addWidget(self.play_button)
+        row.addWidget(self.time_readout)
+        row.addSpacing(16)
+        row.addWidget(self.take_readout)
+        row.addStretch(1)
+        for view in (self.roll, self.wave):
+            view.setToolTip("Drag to scrub · Ctrl+wheel to zoom · wheel to pan")
+
+        viewer = panel(self.viewer, transport)
+        viewer.layout().setStretch(0, 1)
+        takes = QWidget()
+        takes_column = QVBoxLayout(takes)
+        takes_column.setContentsMargins(0, 0, 0, 0)
+        takes_column.addWidget(section("Takes"))
+        takes_column.addWidget(self.strip, 1)
+        top = QWidget()
+        top_row = QHBoxLayout(top)
+        top_row.setContentsMargins(0, 0, 0, 0)
+        top_row.setSpacing(10)
+        top_row.addWidget(viewer, 1)
+        top_row.addWidget(takes)
+
+        timeline = QWidget()
+        column = QVBoxLayout(timeline)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(6)
+        column.addWidget(panel(self.roll), 3)
+        column.addWidget(panel(self.wave), 1)
+
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(top)
+        split.addWidget(timeline)
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 1)
+        split.setChildrenCollapsible(False)
+        centre = QWidget()
+        centre_layout = QVBoxLayout(centre)
+        centre_layout.setContentsMargins(10, 10, 10, 10)
+        centre_layout.addWidget(split)
+
+        body = QWidget()
+        body_layout = QHBoxLayout(body)
+        body_layout.setContentsMargins(0, 0, 0, 0)
+        body_layout.setSpacing(0)
+        body_layout.addWidget(centre, 1)
+        body_layout.addWidget(self.inspector)
+        self.setCentralWidget(body)
+
+    def _build_actions(self) -> None:
+        toolbar = QToolBar("Main")
+        toolbar.setMovable(False)
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.addToolBar(toolbar)
+        brand = QLabel("  FOLEY  ")
+        brand.setStyleSheet("font-weight: 800; letter-spacing: 3px; color: #e8833a;")
+        toolbar.addWidget(brand)
+
+        def action(text: str, shortcut: str, slot, tip: str, on_toolbar: bool = True) -> QAction:
+            made = QAction(text, self)
+            made.setShortcut(QKeySequence(shortcut))
+            made.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            made.setToolTip(f"{tip} ({shortcut})")
+            made.triggered.connect(slot)
+            self.addAction(made)
+            if on_toolbar:
+                toolbar.addAction(made)
+            return made
+
+        self.open_action = action("Open…", "Ctrl+O", self.open_dialog, "Open a video or a timeline")
+        self.export_action = action("Export…" if self.result_json is None else "Use this take", "Ctrl+E",
+                                    self.export, "Export the chosen take")
+        self.generate_action = action("Generate", "Ctrl+G", self.generate, "Generate", on_toolbar=False)
+        self.cancel_action = action("Cancel", "Esc", self.cancel, "Cancel", on_toolbar=False)
+        self.play_action = action("Play", "Space", self.toggle_play, "Play / pause", on_toolbar=False)
+
+    def _update_enabled(self) -> None:
+        busy = self.job is not None
+        self.inspector.generate.setEnabled(self.video is not None and not busy)
+        self.generate_action.setEnabled(self.video is not None and not busy)
+        self.inspector.cancel.setEnabled(busy)
+        self.export_action.setEnabled(self.take is not None and not busy)
+        self.open_action.setEnabled(not busy)
+        self.play_button.setEnabled(self.take is not None)
+
+    # Opening
+    def open_dialog(self) -> None:
+        suffixes = " ".join(f"*{suffix}" for suffix in sorted(timeline_suffixes()))
+        path, _ = QFileDialog.getOpenFileName(self, "Open a video or a timeline", str(self.store.value("dir", "")),
+                                              f"Videos and timelines ({suffixes} *.mp4 *.mov *.mkv *.avi *.webm "
+                                              f"*.m4v *.mxf);;Timelines ({suffixes});;{VIDEO_FILTER}")
+        if path:
+            self.open_path(Path(path))
+
+    def open_path(self, path: Path, span: tuple[float, float] | None = None, clip: str | None = None) -> bool:
+        """Open a video (optionally at a range) or a timeline (optionally at a clip); errors go to the dialog."""
+        if self.job is not None:
+            return False
+        try:
+            if is_timeline(path):
+                self._open_timeline(path, clip)
+            else:
+                self._open_video(path, span)
+        except FoleyError as error:
+            self.show_error(one_line(error))
+            return False
+        self.store.setValue("dir", str(path.parent))
+        return True
+
+    def _open_video(self, path: Path, span: tuple[float, float] | None) -> None:
+        info = open_video(path)
+        self.timeline, self.clip_index = None, None
+        self.inspector.set_clips([])
+        detail = f"{info.width}×{info.height} · {float(info.frame_rate):.3g} fps · {info.duration:.2f} s"
+        self.inspector.set_source(path.name, detail, info.duration)
+        start, end = span if span is not None else (0.0, info.duration)
+        if not 0 <= start < end <= info.duration + 1e-3:
+            raise InputError(f"range {start:g}–{end:g} s is outside {path.name} (0–{info.duration:.2f} s)")
+        end = min(end, info.duration)
+        self.inspector.set_range(start, end, locked=False)
+        self.frame_rate = float(info.frame_rate)
+        self._set_source(path, (start, end))
+
+    def _open_timeline(self, path: Path, clip: str | None) -> None:
+        timeline = open_timeline(path)
+        index = timeline.find(clip) if clip is not None else timeline.first_usable()
+        self.timeline = timeline
+        self.inspector.set_clips([(item.label(), item.usable) for item in timeline.clips])
+        usable = sum(item.usable for item in timeline.clips)
+        self.inspector.set_source(path.name, f"timeline · {len(timeline.clips)} video clips, {usable} usable", 0.0)
+        if index is None:
+            raise InputError(f"no usable video clip in {path.name}")
+        self.inspector.clips.setCurrentRow(index)
+        self.choose_clip(index)
+
+    def choose_clip(self, index: int) -> None:
+        if self.timeline is None or not 0 <= index < len(self.timeline.clips) or self.job is not None:
+            return
+        clip = self.timeline.clips[index]
+        if not clip.usable or clip.media is None:
+            return
+        try:
+            info = open_video(clip.media)
+        except FoleyError as error:
+            self.show_error(one_line(error))
+            return
+        self.clip_index = index
+        for spin in (self.inspector.start, self.inspector.end):
+            spin.setRange(0.0, info.duration)
+        self.inspector.set_range(clip.start, clip.end, locked=True)
+        self.inspector.source_detail.setText(f"{self.timeline.path.name} · clip {clip.name!r} · "
+                                             f"{clip.media.name}")
+        self.frame_rate = float(info.frame_rate)
+        self._set_source(clip.media, (clip.start, clip.end))
+
+    def _range_edited(self) -> None:
+        start, end = self.inspector.range()
+        if self.video is not None and self.timeline is None and end > start and (start, end) != self.range:
+            self._set_source(self.video, (start, end))
+
+    def _set_source(self, video: Path, span: tuple[float, float]) -> None:
+        """A new video or range: earlier takes no longer match it, so they go."""
+        self.player.pause()
+        self.video, self.range = video, span
+        self.setWindowTitle(f"Foley — {self.timeline.path.name if self.timeline else video.name}")
+        self._show_takes([])
+        self.viewer.set_keypoints(None)
+        self.frames.load(video, span[0], span[1], self.frame_rate)
+        self.state.reset(span[1] - span[0])
+        self.inspector.stages.reset()
+        self._update_enabled()
+
+    # Generation
+    def request(self) -> Request:
+        start, end = self.range
+        return Request(self.video, start, end, self.inspector.settings())
+
+    def generate(self) -> None:
+        if self.video is None or self.job is not None:
+            return
+        self.inspector.save(self.store)
+        self.player.pause()
+        self.inspector.stages.reset()
+        self._start_job(Job(partial(generate_takes, self.request())))
+        self.statusBar().showMessage("Generating…")
+
+    def cancel(self) -> None:
+        if self.job is not None and not self.job.is_cancelling():
+            self.job.cancel()
+            self.inspector.stages.message.setText("Cancelling…")
+            self.statusBar().showMessage("Cancelling…")
+
+    def _start_job(self, job: Job) -> None:
+        self.job = job
+        job.progressed.connect(self._progressed)
+        job.succeeded.connect(self._generated)
+        job.failed.connect(self._job_failed)
+        job.cancelled.connect(self._job_cancelled)
+        job.finished.connect(self._job_finished)
+        job.start()
+        self._update_enabled()
+
+    def _progressed(self, event: ProgressEvent) -> None:
+        if self.job is not None and not self.job.is_cancelling():
+            self.inspector.stages.report(event)
+
+    def _generated(self, takes: list[Take]) -> None:
+        self._outcome = "ok"
+        self._show_takes(takes)
+        notes = len(self.take.notes) if self.take else 0
+        message = f"{len(takes)} take{'s' if len(takes) > 1 else ''} · {notes} notes"
+        self.inspector.stages.finish(message)
+        self.statusBar().showMessage(f"Generated {message}", 8000)
+
+    def _job_failed(self, message: str) -> None:
+        self._outcome = "failed"
+        self.inspector.stages.message.setText("Failed")
+        self.statusBar().showMessage("Failed", 8000)
+        self.show_error(message)
+
+    def _job_cancelled(self) -> None:
+        self._outcome = "cancelled"
+        self.inspector.stages.reset()
+        self.inspector.stages.message.setText("Cancelled: nothing was written")
+        self.statusBar().showMessage("Cancelled", 8000)
+
+    def _job_finished(self) -> None:
+        if self.job is not None:
+            self.job.wait()
+            self.job.deleteLater()
+        self.job = None
+        self._update_enabled()
+        self.generationEnded.emit(self._outcome)
+
+    # Takes and playback
+    def _show_takes(self, takes: list[Take]) -> None:
+        self.takes = takes
+        self.take = None
+        self.strip.set_takes(takes)  # chooses the first take, if any
+        if not takes:
+            self.roll.clear()
+            self.wave.set_audio(None)
+            self.player.load(None, 48000)
+            self.take_readout.setText("")
+        self._update_enabled()
+
+    def choose_take(self, number: int) -> None:
+        take = next((take for take in self.takes if take.number == number), None)
+        if take is None:
+            return
+        self.take = take
+        rate = take.result.sample_rate
+        self.roll.set_tracks(take.tracks)
+        self.wave.set_audio(take.audio, rate)
+        self.viewer.set_keypoints(take.result.keypoints)
+        self.player.load(take.audio, rate)
+        self.take_readout.setText(f"Take {take.number} · {len(take.notes)} notes · "
+                                  f"{take.performance.instrument.gm_name} · {take.performance.generator}")
+        self._cursor_moved(self.state.cursor)
+        self._update_enabled()
+
+    def toggle_play(self) -> None:
+        if self.take is not None:
+            self.player.seek(self.state.cursor)
+            self.player.toggle()
+
+    def _playing_changed(self, playing: bool) -> None:
+        self.play_button.setText("❚❚" if playing else "▶")
+
+    def _cursor_moved(self, seconds: float) -> None:
+        """Every view follows the one cursor; scrubbing also moves playback."""
+        source_time = self.range[0] + seconds
+        self.viewer.show_frame(self.frames.frame_at(source_time), source_time)
+        self.time_readout.setText(f"{time_label(seconds, 0.01)} / {time_label(self.state.duration, 0.01)}")
+        self.player.seek(seconds)
+
+    # Export
+    def export(self) -> None:
+        if self.take is None or self.job is not None:
+            return
+        if self.timeline is not None:
+            self._export_timeline()
+        else:
+            self._export_video()
+
+    def _destination(self, default: Path, caption: str, file_filter: str) -> Path | None:
+        """Where to write: the adapter's folder without asking, else a save dialog (which confirms replacing)."""
+        if self.result_json is not None:
+            if default.exists() and QMessageBox.question(
+                    self, "Foley", f"Replace {default.name}?") != QMessageBox.StandardButton.Yes:
+                return None
+            return default
+        path, _ = QFileDialog.getSaveFileName(self, caption, str(default), file_filter)
+        return Path(path) if path else None
+
+    def _export_video(self) -> None:
+        folder = self.out_dir or self.video.parent
+        paths = export.take_paths(self.video, folder)
+        wav = self._destination(paths["wav"], "Export the take's audio (the MIDI goes beside it)",
+                                "WAV audio (*.wav)")
+        if wav is None:
+            return
+        wav = wav if wav.suffix.lower() == ".wav" else wav.with_name(wav.name + ".wav")
+        mid = wav.with_name(wav.name[:-len(".wav")] + ".mid")
+        try:
+            outputs = export.export_take(self.take, wav, mid)
+        except FoleyError as error:
+            self.show_error(one_line(error))
+            return
+        self._exported(outputs)
+
+    def _export_timeline(self) -> None:
+        source = self.timeline.path
+        folder = self.out_dir or source.parent
+        output = self._destination(folder / f"{source.stem}.foley{source.suffix}", "Export the timeline",
+                                   f"Timeline (*{source.suffix})")
+        if output is None:
+            return
+        try:
+            outputs = export.export_timeline(source, output, self.clip_index, self.inspector.settings(), self.take)
+        except FoleyError as error:
+            self.show_error(one_line(error))
+            return
+        self._exported(outputs)
+
+    def _exported(self, outputs: dict[str, Path]) -> None:
+        listed = ", ".join(path.name for path in outputs.values())
+        self.inspector.stages.finish(f"Exported {listed}")
+        self.statusBar().showMessage(f"Exported {listed}", 10000)
+        if self.result_json is None:
+            return
+        clip = self.timeline.clips[self.clip_index].name if self.timeline is not None else None
+        try:
+            export.write_result(self.result_json,
+                                export.result_record(self.take, self.inspector.settings(), outputs, clip))
+        except FoleyError as error:
+            self.show_error(one_line(error))
+            return
+        self.exit_code = 0
+        self.close()
+
+    # Errors, drops, closing
+    def show_error(self, message: str) -> None:
+        """One line in a window-modal dialog that does not block the event loop (or the tests)."""
+        if self.error_dialog is not None:
+            self.error_dialog.close()
+        self.error_dialog = QMessageBox(QMessageBox.Icon.Critical, "Foley", message, QMessageBox.StandardButton.Ok,
+                                        self)
+        self.error_dialog.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.error_dialog.open()
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls() and self.job is None:
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        urls: list[QUrl] = [url for url in event.mimeData().urls() if url.isLocalFile()]
+        if urls:
+            event.acceptProposedAction()
+            self.open_path(Path(urls[0].toLocalFile()))
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """Stop everything this window started: engine work (its pose processes too), decoding, playback."""
+        if self.job is not None:
+            self.job.cancel()
+            self.job.wait()
+        self.frames.stop()
+        self.player.pause()
+        self.inspector.save(self.store)
+        super().closeEvent(event)
