@@ -47,6 +47,7 @@ test: system-deps venv blender-venv
 bench: system-deps venv
 	$(PY) bench/pipeline_bench.py $(if $(CLIP),--clip "$(CLIP)",)
 	$(PY) bench/timeline_bench.py $(if $(CLIP),--clip "$(CLIP)",)
+	$(PY) bench/model_bench.py
 
 screenshots: system-deps venv
 	QT_QPA_PLATFORM=offscreen $(PY) -m ui.screenshots $(if $(CLIP),--video "$(CLIP)",)

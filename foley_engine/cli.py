@@ -30,6 +30,16 @@ def _add_progress_args(parser: argparse.ArgumentParser) -> None:
                         help="bar on a terminal (default there), json = one JSON object per line on stdout")
 
 
+def _add_sampling_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--temperature", type=float, default=None,
+                        help="learned model: sampling temperature, 0 = greedy (default 0.8)")
+    parser.add_argument("--top-k", type=int, default=None, help="learned model: sample among the k likeliest (0 = all)")
+    parser.add_argument("--top-p", type=float, default=None, help="learned model: nucleus sampling mass (default 0.95)")
+    parser.add_argument("--variations", type=int, default=1,
+                        help="learned model: N takes; the first is NAME.foley.mid/.wav, the others "
+                        "NAME.foley.takeK.mid")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="foley", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"foley {__version__}")
@@ -42,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_range_args(gen)
     gen.add_argument("--seed", type=int, default=None, help="makes generation reproducible")
     gen.add_argument("--model", default="baseline", help="note generator (default: baseline)")
+    _add_sampling_args(gen)
     gen.add_argument("--soundfont", type=Path, default=None, help="GM soundfont (.sf2); else $FOLEY_SOUNDFONT")
     gen.add_argument("--allow-silence", action="store_true",
                      help="with no performer in view, write a silent track of the right length instead of failing")
@@ -66,10 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .timeline_cli import add_timeline_command
     add_timeline_command(commands)
-    from .training import add_train_command
+    from .train_cli import add_train_command
     add_train_command(commands)
     from .eval_cli import add_eval_commands
     add_eval_commands(commands)
+    from resolve_script.install import add_install_command
+    add_install_command(commands)
     return parser
 
 
@@ -94,7 +107,8 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     result, paths = generate_files(
         args.video, out_dir, force=args.force, progress=_progress_sink(args.progress),
         instrument=args.instrument, start=args.start, end=args.end, seed=args.seed, model=args.model,
-        soundfont=args.soundfont, allow_silence=args.allow_silence)
+        soundfont=args.soundfont, allow_silence=args.allow_silence, temperature=args.temperature,
+        top_k=args.top_k, top_p=args.top_p, variations=args.variations)
     if args.preview:
         render_preview(args.video, result.keypoints, preview, start=result.start, end=result.end)
         paths["preview"] = preview

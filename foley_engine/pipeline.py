@@ -29,7 +29,8 @@ from .video import VideoInfo, probe, resolve_range
 #: Relative cost of each stage, measured on the shared 1080p clip: pose dominates.
 STAGE_WEIGHTS = {"probe": 0.01, "pose": 0.85, "notes": 0.03, "synth": 0.08, "write": 0.03}
 
-MODELS = ("baseline",)
+#: Named note generators; any other --model value is a path to a checkpoint made by `foley train`.
+MODELS = ("default", "baseline")
 
 
 @dataclass
@@ -42,6 +43,7 @@ class FoleyResult:
     audio: np.ndarray  # (samples, 2) int16 at `sample_rate`; exactly the range's length
     sample_rate: int = SAMPLE_RATE
     timings: dict[str, float] = field(default_factory=dict)
+    takes: list[Performance] = field(default_factory=list)  # --variations: every take, `performance` first
 
     @property
     def duration(self) -> float:
@@ -81,14 +83,17 @@ def generate(video: str | Path, instrument: str | Instrument = "piano", *, start
              end: float | None = None, seed: int | None = None, model: str = "baseline",
              soundfont: str | Path | None = None, allow_silence: bool = False,
              pose_settings: PoseSettings = PoseSettings(), progress: ProgressCallback | None = None,
-             should_cancel: Callable[[], bool] | None = None) -> FoleyResult:
-    """Turn the range [start, end) of a silent video into notes and audio of exactly that length."""
+             should_cancel: Callable[[], bool] | None = None, temperature: float | None = None,
+             top_k: int | None = None, top_p: float | None = None, variations: int = 1) -> FoleyResult:
+    """Turn the range [start, end) of a silent video into notes and audio of exactly that length.
+
+    `model` is "default" (the shipped checkpoint), "baseline" or a checkpoint path; temperature, top_k,
+    top_p and variations (takes; the audio is of the first) apply to the learned model."""
     stages = StageProgress(STAGE_WEIGHTS, progress, should_cancel)
     timings: dict[str, float] = {}
     if not isinstance(instrument, Instrument):
         instrument = get_instrument(instrument)
-    if model not in MODELS:
-        raise InputError(f"unknown model {model!r}; choose one of: {', '.join(MODELS)}")
+    note_generator = _note_generator(model, temperature, top_k, top_p, variations)  # fails before pose
     # Fail before the expensive pose stage when audio could not be made anyway.
     soundfont_path = find_soundfont(soundfont)
     require_fluidsynth()
@@ -111,10 +116,11 @@ def generate(video: str | Path, instrument: str | Instrument = "piano", *, start
             raise NoPerformerError(
                 f"no performer visible in {info.path.name} between {start:.2f}s and {end:.2f}s "
                 "(use --allow-silence to write a silent track of the right length)")
-        performance = Performance(instrument=instrument, duration=duration, generator="silence")
+        takes = [Performance(instrument=instrument, duration=duration, generator="silence")] * variations
     else:
-        stages.report("notes", 0.0, BASELINE_NAME)
-        performance = generate_baseline(keypoints, instrument, duration=duration, seed=seed)
+        stages.report("notes", 0.0, BASELINE_NAME if model == "baseline" else f"model {model}")
+        takes = note_generator(keypoints, instrument, duration, seed)
+    performance = takes[0]
     stages.report("notes", 1.0, f"{len(performance.notes)} notes")
     timings["notes"] = time.perf_counter() - clock
 
@@ -123,7 +129,31 @@ def generate(video: str | Path, instrument: str | Instrument = "piano", *, start
     audio = render(performance, soundfont=soundfont_path, num_samples=num_samples,
                    progress=stages.stage("synth"))
     timings["synth"] = time.perf_counter() - clock
-    return FoleyResult(info, start, end, keypoints, performance, audio, SAMPLE_RATE, timings)
+    return FoleyResult(info, start, end, keypoints, performance, audio, SAMPLE_RATE, timings, takes)
+
+
+def _note_generator(model: str, temperature: float | None, top_k: int | None, top_p: float | None,
+                    variations: int) -> Callable[[Keypoints, Instrument, float, int | None], list[Performance]]:
+    """The notes stage for `model`, checked (and a checkpoint loaded) up front."""
+    if variations < 1:
+        raise InputError(f"--variations must be at least 1, got {variations}")
+    if model == "baseline":
+        if variations > 1 or any(v is not None for v in (temperature, top_k, top_p)):
+            raise InputError("the baseline is deterministic: --variations, --temperature, --top-k and --top-p "
+                             "need the learned model (--model default)")
+        return lambda keypoints, instrument, duration, seed: [
+            generate_baseline(keypoints, instrument, duration=duration, seed=seed)]
+    from .model import Sampling, generate_performances, load_model
+
+    load_model(model)
+    defaults = Sampling()
+    try:
+        sampling = Sampling(defaults.temperature if temperature is None else temperature,
+                            defaults.top_k if top_k is None else top_k, defaults.top_p if top_p is None else top_p)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    return lambda keypoints, instrument, duration, seed: generate_performances(
+        keypoints, instrument, model=model, duration=duration, seed=seed, sampling=sampling, variations=variations)
 
 
 def generate_files(video: str | Path, out_dir: str | Path, *, force: bool = False,
@@ -132,6 +162,8 @@ def generate_files(video: str | Path, out_dir: str | Path, *, force: bool = Fals
     """`generate`, then write MIDI, WAV and keypoints all-or-nothing into `out_dir`."""
     out_dir = ensure_writable_dir(Path(out_dir))
     paths = output_paths(Path(video), out_dir)
+    for take in range(2, options.get("variations", 1) + 1):  # further takes: MIDI only
+        paths[f"midi_take{take}"] = out_dir / f"{Path(video).stem}.foley.take{take}.mid"
     with OutputSet(list(paths.values()), force=force) as outputs:  # refuses existing files before any work
         result = generate(video, progress=progress, should_cancel=should_cancel, **options)
         stages = StageProgress(STAGE_WEIGHTS, progress, should_cancel)
@@ -141,6 +173,8 @@ def generate_files(video: str | Path, out_dir: str | Path, *, force: bool = Fals
         write_wav(result.audio, outputs.temp_for(paths["wav"]), result.sample_rate)
         stages.report("write", 0.8, paths["wav"].name)
         result.keypoints.save(outputs.temp_for(paths["keypoints"]))
+        for take, performance in enumerate(result.takes[1:], start=2):
+            write_midi(performance, outputs.temp_for(paths[f"midi_take{take}"]))
         result.timings["write"] = time.perf_counter() - clock
     stages.report("write", 1.0, f"wrote {len(paths)} files to {out_dir}")
     return result, paths

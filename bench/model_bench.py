@@ -1,0 +1,50 @@
+"""Note-model benchmark: MIDI events (tokens) generated per second on this CPU, for the shipped checkpoint.
+
+Keypoints come from the synthetic pianist (no video needed), so the number measures generation alone:
+windows, grammar masks, sampling and the cached decoder. One performer, one take is the figure that counts
+for `foley generate`; the batched line shows what --variations / several performers get per token.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from foley_engine.instruments import get_instrument
+from foley_engine.model import load_model
+from foley_engine.model.features import performer_joints
+from foley_engine.model.generate import Sampling, generate_tracks
+from foley_engine.performers import perform
+from foley_engine.phrases import draw_phrase
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="default", help="'default' or a checkpoint path")
+    parser.add_argument("--seconds", type=float, default=60.0, help="clip length to generate")
+    parser.add_argument("--instrument", default="piano")
+    args = parser.parse_args()
+    loaded = load_model(args.model)
+    instrument = get_instrument(args.instrument)
+    rng = np.random.default_rng(7)
+    phrase = draw_phrase(instrument, args.seconds, rng, "generated")
+    keypoints = perform(phrase.tracks[:1], instrument, args.seconds, rng)
+    joints = [performer_joints(keypoints.body[0], keypoints.hands[0])]
+    print(f"model {loaded.name}: {sum(t.numel() for t in loaded.model.parameters()) / 1e6:.2f} M parameters")
+    for label, variations in (("1 performer x 1 take", 1), ("batched: 1 performer x 4 takes", 4)):
+        stats: dict = {}
+        clock = time.perf_counter()
+        takes = generate_tracks(loaded.model, joints, keypoints.rate, keypoints.frame_size, instrument,
+                                args.seconds, sampling=Sampling(), seed=0, variations=variations, stats=stats)
+        seconds = time.perf_counter() - clock
+        notes = sum(len(track) for take in takes for track in take)
+        print(f"generation, {label}: {stats['tokens']} events in {seconds:.2f} s = "
+              f"{stats['tokens'] / seconds:,.0f} events/s ({notes} notes, {stats['windows']} windows, "
+              f"{args.seconds / seconds:.1f}x real time)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

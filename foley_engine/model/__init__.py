@@ -1,0 +1,73 @@
+"""The learned note generator (Foley Music's Graph-Transformer): pose sequence -> MIDI events.
+
+`generate_performances` is what the pipeline calls; `load_model` resolves "default" (the checkpoint shipped
+in foley_engine/checkpoints/) or a path to a user's checkpoint, once per process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import ModelError
+from ..instruments import Instrument
+from ..notes import Performance
+from .checkpoint import LoadedModel, load_checkpoint, save_checkpoint
+from .features import performer_joints
+from .generate import Sampling, generate_tracks
+from .network import FoleyModel, ModelConfig
+
+if TYPE_CHECKING:
+    from ..pose import Keypoints
+
+__all__ = ["DEFAULT_CHECKPOINT", "FoleyModel", "LoadedModel", "ModelConfig", "Sampling", "generate_performances",
+           "generate_tracks", "load_checkpoint", "load_generator", "load_model", "save_checkpoint"]
+
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "default.pt"
+_LOADED: dict[tuple[str, int, int], LoadedModel] = {}
+
+
+def load_model(spec: str | Path = "default") -> LoadedModel:
+    """"default" or a checkpoint path -> the loaded model, cached while the file is unchanged."""
+    if str(spec) == "default":
+        path = DEFAULT_CHECKPOINT
+        if not path.is_file():
+            raise ModelError(f"the default model is not installed ({path} is missing); reinstall Foley or use "
+                             "--model baseline")
+    else:
+        path = Path(spec).expanduser()
+        if not path.is_file():
+            raise ModelError(f"model checkpoint not found: {path} (use --model default, baseline or a .pt file)")
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    if key not in _LOADED:
+        _LOADED.clear()  # one model at a time is plenty for a CLI or an editor session
+        _LOADED[key] = load_checkpoint(path)
+    return _LOADED[key]
+
+
+def generate_performances(keypoints: Keypoints, instrument: Instrument, *, model: str | Path = "default",
+                          duration: float | None = None, seed: int | None = None,
+                          sampling: Sampling = Sampling(), variations: int = 1) -> list[Performance]:
+    """`variations` takes of one note track per performer, each a Performance of exactly `duration` s."""
+    loaded = load_model(model)
+    if duration is None:
+        duration = keypoints.num_frames / keypoints.rate
+    joints = [performer_joints(keypoints.body[p], keypoints.hands[p]) for p in range(keypoints.num_performers)]
+    takes = generate_tracks(loaded.model, joints, keypoints.rate, keypoints.frame_size, instrument, duration,
+                            sampling=sampling, seed=seed, variations=variations)
+    return [Performance(instrument=instrument, duration=duration, tracks=tracks, generator=loaded.name)
+            for tracks in takes]
+
+
+def load_generator(spec: str | Path = "default", *, seed: int = 0, sampling: Sampling = Sampling()
+                   ) -> Callable[[Keypoints, Instrument, float], Performance]:
+    """The model as a plain (keypoints, instrument, duration) -> Performance function with a fixed seed, for
+    evaluation; the checkpoint is loaded (and checked) now, not at the first call."""
+    load_model(spec)
+
+    def generate(keypoints: Keypoints, instrument: Instrument, duration: float) -> Performance:
+        return generate_performances(keypoints, instrument, model=spec, duration=duration, seed=seed,
+                                     sampling=sampling)[0]
+    return generate

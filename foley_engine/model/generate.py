@@ -1,0 +1,314 @@
+"""Sampling notes from the model: windows over long clips, grammar-masked sampling, notes carried across seams.
+
+A clip is cut into windows of `config.window` seconds; each window after the first starts `config.overlap`
+seconds before the previous one ended and is primed (teacher-forced) with the notes already written there,
+including notes still sounding at the seam, then writes only from the seam on. So every moment of the clip is
+written exactly once (no doubled notes) and a note held across a seam is one note: the next window sees it
+sounding in its prefix and decides when it ends (no cut notes). All performers x variations of one window run
+as one batch with a key/value cache, which is where the speed comes from.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from scipy.signal import find_peaks
+
+from ..instruments import Instrument
+from ..notes import Note
+from ..vocabulary import EOS_TOKEN, NOTE_OFF, NOTE_ON, PAD_TOKEN, TIME_SHIFT, VELOCITY, GrammarState
+from .features import pose_features
+from .decoder import KVCache
+from .network import EncodedWindow, FoleyModel
+from .sequences import encode_window
+
+_FAR_STEPS = 10**9
+_MAX_TOKENS_PER_SECOND = 120  # a window never writes more than this; ~30 notes/s with velocities
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How tokens are drawn: temperature 0 is greedy; top_k 0 and top_p 1 switch those filters off.
+
+    `onset_threshold` turns on onset guidance for models with an onset head: frames where the encoder's
+    per-frame onset probability peaks above it are the moments notes may start; the decoder must stop at
+    each (time shifts cannot jump over one), must start at least one note there, and starts none elsewhere.
+    The decoder still writes every event (which pitches, how loud, how long). None lets the decoder place
+    onsets on its own. Guidance exists because the dense onset head learns timing far faster than the
+    autoregressive decoder does on a CPU budget (measured on synthetic validation data: onset F1 about 0.74
+    for the head vs 0.35 for free sampling after 800 steps).
+    """
+
+    temperature: float = 0.8
+    top_k: int = 0
+    top_p: float = 0.95
+    onset_threshold: float | None = 0.5
+
+    def __post_init__(self) -> None:
+        if self.temperature < 0:
+            raise ValueError(f"temperature must be >= 0, got {self.temperature}")
+        if self.top_k < 0:
+            raise ValueError(f"top_k must be >= 0, got {self.top_k}")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        if self.onset_threshold is not None and not 0 < self.onset_threshold < 1:
+            raise ValueError(f"onset_threshold must be in (0, 1), got {self.onset_threshold}")
+
+
+def sample_tokens(logits: torch.Tensor, allowed: torch.Tensor, sampling: Sampling,
+                  generator: torch.Generator) -> torch.Tensor:
+    """One token per row from (B, V) logits restricted to `allowed` (B, V); every row allows something."""
+    logits = logits.float().masked_fill(~allowed, float("-inf"))
+    if sampling.temperature == 0:
+        return logits.argmax(dim=-1)
+    logits = logits / sampling.temperature
+    if sampling.top_k:
+        kth = logits.topk(min(sampling.top_k, logits.shape[-1]), dim=-1).values[:, -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if sampling.top_p < 1:
+        ordered, order = logits.sort(dim=-1, descending=True)
+        cumulative = ordered.softmax(dim=-1).cumsum(dim=-1)
+        drop = cumulative - ordered.softmax(dim=-1) > sampling.top_p  # keep the smallest set reaching top_p
+        logits = logits.masked_fill(drop.scatter(1, order, drop), float("-inf"))
+    return torch.multinomial(logits.softmax(dim=-1), 1, generator=generator).squeeze(1)
+
+
+@dataclass
+class TrackState:
+    """The notes one performer x variation has so far, on the clip's grid (steps)."""
+
+    notes: list[tuple[int, int, int, int]] = field(default_factory=list)  # closed (start, end, pitch, velocity)
+    sounding: dict[int, tuple[int, int]] = field(default_factory=dict)  # pitch -> (start, velocity)
+
+    def context(self, since: int, steps_per_second: int) -> list[Note]:
+        """Notes that touch the time from `since` on, open ones with a far end, for priming a window."""
+        sps = steps_per_second
+        closed = [Note(s / sps, e / sps, p, v) for s, e, p, v in self.notes if e > since]
+        return closed + [Note(s / sps, _FAR_STEPS / sps, p, v) for p, (s, v) in self.sounding.items()]
+
+    def finish(self, end: int, steps_per_second: int) -> list[Note]:
+        """All notes in seconds, sounding ones closed at `end`."""
+        closed = self.notes + [(s, end, p, v) for p, (s, v) in self.sounding.items() if end > s]
+        return sorted(Note(s / steps_per_second, e / steps_per_second, p, v) for s, e, p, v in closed)
+
+
+def plan_windows(total: int, window: int, overlap: int) -> list[tuple[int, int, int]]:
+    """(start, resume, end) grid steps of each window; writing happens in [resume, end), end-to-end."""
+    if window <= overlap:
+        raise ValueError("window must be longer than its overlap")
+    plans, resume = [], 0
+    while True:
+        start = max(0, resume - overlap)
+        end = min(total, start + window)
+        plans.append((start, resume, end))
+        if end >= total:
+            return plans
+        resume = end
+
+
+def window_inputs(joints: list[np.ndarray], frame_size: tuple[int, int], rate: float, first: int,
+                  count: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Encoder inputs of frames [first, first + count) for each performer; frames past the clip are unseen."""
+    features, masks = [], []
+    for performer in joints:
+        chunk = np.zeros((count, *performer.shape[1:]), np.float32)
+        available = performer[first:first + count]
+        chunk[:len(available)] = available
+        f, m = pose_features(chunk, frame_size, rate)
+        features.append(f)
+        masks.append(m)
+    return torch.from_numpy(np.stack(features)), torch.from_numpy(np.stack(masks))
+
+
+def onset_times(probabilities: np.ndarray, threshold: float, steps_per_frame: float) -> np.ndarray:
+    """Grid steps (window-relative, sorted, unique) of the frames where onset probability peaks above
+    `threshold`; peaks at least two frames apart, so one stroke gives one onset."""
+    padded = np.concatenate([[0.0], probabilities, [0.0]])
+    peaks, _ = find_peaks(padded, height=threshold, distance=2)
+    return np.unique(np.round((peaks - 1) * steps_per_frame).astype(int))
+
+
+def resample_joints(joints: np.ndarray, rate: float, target: float) -> np.ndarray:
+    """Nearest-sample resampling of (T, 67, 3) joints to the model's frame rate (no invented positions)."""
+    if abs(rate - target) < 1e-6:
+        return joints
+    count = max(1, int(round(len(joints) * target / rate)))
+    index = np.clip(np.round(np.arange(count) * rate / target).astype(int), 0, len(joints) - 1)
+    return joints[index]
+
+
+@contextmanager
+def single_thread() -> Iterator[None]:
+    """One intra-op thread while stepping: a step is dozens of tiny operations, and waking a second thread
+    for each costs more than it saves (measured ~30 % slower with 2 threads at batch size 1)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+class WindowDecoder:
+    """Decodes one window for a batch of tracks: prime with the prefix, then sample until the window's end."""
+
+    def __init__(self, model: FoleyModel, instrument: Instrument, sampling: Sampling,
+                 generator: torch.Generator) -> None:
+        self.model, self.instrument, self.sampling, self.generator = model, instrument, sampling, generator
+        self.vocabulary = model.config.vocabulary
+        self.step_cap = 3 * instrument.max_polyphony + 2  # events at one time step before time must move
+        self.tokens_written = 0  # for throughput reports
+
+    def run(self, window: EncodedWindow, tracks: list[TrackState], start: int, resume: int, end: int) -> None:
+        """Write the tracks' events in [resume, end) (grid steps), updating `tracks` in place."""
+        v, sps, model = self.vocabulary, self.vocabulary.steps_per_second, self.model
+        prefixes = [encode_window(track.context(start, sps), v, start / sps, end / sps, resume / sps)
+                    for track in tracks]
+        batch, longest = len(tracks), max(p.prefix for p in prefixes)
+        tokens = torch.full((batch, longest), PAD_TOKEN, dtype=torch.long)
+        times = torch.zeros((batch, longest), dtype=torch.long)
+        states = []
+        for b, prefix in enumerate(prefixes):
+            tokens[b, longest - prefix.prefix:] = torch.tensor(prefix.tokens[:prefix.prefix])
+            times[b, longest - prefix.prefix:] = torch.tensor(prefix.times[:prefix.prefix])
+            state = GrammarState(v, self.instrument)
+            for token in prefix.tokens[1:prefix.prefix]:
+                state.advance(token)
+            states.append(state)
+        length = end - start
+        budget = int(math.ceil((end - resume) / sps * _MAX_TOKENS_PER_SECOND)) + 8
+        cache = model.new_cache(batch, longest + budget + length // v.max_shift_steps + 2, window.inputs)
+        cache.valid[:, :longest] = tokens != PAD_TOKEN
+        cache.valid[:, longest:] = True  # everything decoded from here on is real
+        causal = torch.ones(longest, longest, dtype=torch.bool).tril()
+        # Padding attends to itself only, so no row is fully masked (which would put NaNs in the cache).
+        self_mask = causal & (cache.valid[:, None, None, :longest] | torch.eye(longest, dtype=torch.bool))
+        logits = model.decode(window, tokens, times, self_mask, cache)[:, -1]
+        key_bias = cache.key_bias()
+        done = [state.step >= length for state in states]
+        onsets: list[np.ndarray | None] = [None] * batch
+        threshold = self.sampling.onset_threshold
+        if threshold is not None and window.onsets is not None:
+            per_frame = v.steps_per_second / model.config.rate
+            onsets = [onset_times(row.numpy(), threshold, per_frame) for row in window.onsets.detach().float()]
+        with single_thread():
+            self._sample(window, tracks, states, done, logits, cache, key_bias, start, length, budget, onsets)
+
+    def _sample(self, window: EncodedWindow, tracks: list[TrackState], states: list[GrammarState],
+                done: list[bool], logits: torch.Tensor, cache: KVCache, key_bias: torch.Tensor | None,
+                start: int, length: int, budget: int, onsets: list[np.ndarray | None]) -> None:
+        """The token loop of run(): sample, record, step the cache, until every row reaches the end."""
+        batch, v, model = len(tracks), self.vocabulary, self.model
+        written, at_step, started = [0] * batch, [0] * batch, [False] * batch
+        while not all(done):
+            allowed = torch.from_numpy(np.stack([
+                self._allowed(states[b], done[b], length, written[b] >= budget, at_step[b] >= self.step_cap,
+                              onsets[b], started[b]) for b in range(batch)]))
+            chosen = self.choose(logits, allowed, states, start)
+            for b, token in enumerate(chosen.tolist()):
+                if done[b]:
+                    continue
+                self._record(tracks[b], states[b], token, start)
+                written[b] += 1
+                self.tokens_written += 1
+                kind = v.event(token)[0]
+                at_step[b] = 0 if kind == TIME_SHIFT else at_step[b] + 1
+                started[b] = kind == NOTE_ON or (started[b] and kind != TIME_SHIFT)
+                done[b] = states[b].step >= length
+            if all(done):
+                break
+            step_times = torch.tensor([s.step for s in states])
+            logits = model.step(window, chosen, step_times, key_bias, cache)
+
+    def choose(self, logits: torch.Tensor, allowed: torch.Tensor, states: list[GrammarState],
+               start: int) -> torch.Tensor:
+        """The next token of every row: the sampling policy, one method so a test can swap in an oracle."""
+        return sample_tokens(logits, allowed, self.sampling, self.generator)
+
+    def _allowed(self, state: GrammarState, done: bool, length: int, over_budget: bool, crowded: bool,
+                 onsets: np.ndarray | None, started: bool) -> np.ndarray:
+        """GrammarState's mask, no EOS, no time past the window, the guards, and onset guidance (see
+        Sampling): `onsets` are this row's guided onset steps, `started` whether a note began at this step."""
+        v = self.vocabulary
+        if done:
+            mask = np.zeros(v.size, dtype=bool)
+            mask[PAD_TOKEN] = True
+            return mask
+        mask = state.allowed_mask()
+        mask[EOS_TOKEN] = False  # windows end by time, not by EOS
+        remaining = length - state.step
+        shifts = mask[v.time_shift_offset:v.velocity_offset]
+        shifts[min(remaining, v.max_shift_steps):] = False
+        if onsets is not None:
+            upcoming = onsets[onsets > state.step]
+            if len(upcoming):
+                shifts[upcoming[0] - state.step:] = False  # stop at the next onset
+            if not np.any(onsets == state.step):
+                mask[v.note_on_offset:v.note_off_offset] = False
+                mask[v.velocity_offset:] = False
+            elif not started and mask[v.note_on_offset:v.time_shift_offset].any():
+                shifts[:] = False  # something must start here (after a note-off if every voice is busy)
+        if over_budget or crowded:
+            mask[:v.time_shift_offset] = False
+            mask[v.velocity_offset:] = False
+            if over_budget:  # jump straight to the end of the window
+                shifts[:min(remaining, v.max_shift_steps) - 1] = False
+        return mask
+
+    def _record(self, track: TrackState, state: GrammarState, token: int, start: int) -> None:
+        kind, value = self.vocabulary.event(token)
+        now = start + state.step
+        if kind == NOTE_ON:
+            bin_ = state.velocity_bin if state.velocity_bin is not None else self.vocabulary.velocity_bin(64)
+            track.sounding[value] = (now, self.vocabulary.bin_velocity(bin_))
+        elif kind == NOTE_OFF and value in track.sounding:
+            begin, velocity = track.sounding.pop(value)
+            if now > begin:  # an on and off at one step is no note, as in vocabulary.decode
+                track.notes.append((begin, now, value, velocity))
+        state.advance(token)
+
+
+@torch.inference_mode()
+def generate_tracks(model: FoleyModel, joints: list[np.ndarray], rate: float, frame_size: tuple[int, int],
+                    instrument: Instrument, duration: float, *, sampling: Sampling = Sampling(),
+                    seed: int | None = None, variations: int = 1,
+                    stats: dict | None = None) -> list[list[list[Note]]]:
+    """Notes for every performer, `variations` times: result[take][performer] is one sorted note track.
+
+    `joints` holds each performer's (T, 67, 3) joints (features.performer_joints) sampled at `rate`; notes
+    lie in [0, duration). The same seed and inputs give the same notes. `stats`, if given, receives the
+    number of sampled tokens and windows (for throughput reports).
+    """
+    if variations < 1:
+        raise ValueError(f"variations must be >= 1, got {variations}")
+    model.eval()
+    config, vocabulary = model.config, model.config.vocabulary
+    sps = vocabulary.steps_per_second
+    performers = len(joints)
+    joints = [resample_joints(j, rate, config.rate) for j in joints]
+    if seed is None:
+        seed = int.from_bytes(os.urandom(4), "little")
+    generator = torch.Generator().manual_seed(seed)
+    tracks = [TrackState() for _ in range(performers * variations)]
+    ids = model.instrument_ids([instrument]).repeat(performers * variations, 1)
+    decoder = WindowDecoder(model, instrument, sampling, generator)
+    total = round(duration * sps)
+    for start, resume, end in plan_windows(total, round(config.window * sps), round(config.overlap * sps)):
+        first = round(start / sps * config.rate)
+        count = max(1, round(end / sps * config.rate) - first)
+        features, mask = window_inputs(joints, frame_size, config.rate, first, count)
+        features = features.repeat_interleave(variations, dim=0)
+        mask = mask.repeat_interleave(variations, dim=0)
+        decoder.run(model.encode(features, mask, ids, end - start), tracks, start, resume, end)
+    if stats is not None:
+        stats.update(tokens=decoder.tokens_written, windows=len(plan_windows(total, round(config.window * sps),
+                                                                          round(config.overlap * sps))))
+    notes = [track.finish(total, sps) for track in tracks]
+    return [[notes[p * variations + take] for p in range(performers)] for take in range(variations)]
