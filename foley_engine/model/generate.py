@@ -244,22 +244,41 @@ class WindowDecoder:
         mask = state.allowed_mask()
         mask[EOS_TOKEN] = False  # windows end by time, not by EOS
         remaining = length - state.step
+        mask[v.time_shift_offset + min(remaining, v.max_shift_steps):v.velocity_offset] = False
+        guided = self._guide(mask.copy(), state.step, onsets, started)
+        # The guards end a runaway window, so they win over onset guidance when the two leave nothing.
+        for candidate in (guided, mask):
+            guarded = self._guard(candidate, remaining, over_budget, crowded)
+            if guarded.any():
+                return guarded
+        return guarded
+
+    def _guide(self, mask: np.ndarray, step: int, onsets: np.ndarray | None, started: bool) -> np.ndarray:
+        """Onset guidance: time shifts stop at the next guided onset, notes start only on one, and one must."""
+        if onsets is None:
+            return mask
+        v = self.vocabulary
         shifts = mask[v.time_shift_offset:v.velocity_offset]
-        shifts[min(remaining, v.max_shift_steps):] = False
-        if onsets is not None:
-            upcoming = onsets[onsets > state.step]
-            if len(upcoming):
-                shifts[upcoming[0] - state.step:] = False  # stop at the next onset
-            if not np.any(onsets == state.step):
-                mask[v.note_on_offset:v.note_off_offset] = False
-                mask[v.velocity_offset:] = False
-            elif not started and mask[v.note_on_offset:v.time_shift_offset].any():
-                shifts[:] = False  # something must start here (after a note-off if every voice is busy)
-        if over_budget or crowded:
-            mask[:v.time_shift_offset] = False
+        upcoming = onsets[onsets > step]
+        if len(upcoming):
+            shifts[upcoming[0] - step:] = False  # stop at the next onset
+        if not np.any(onsets == step):
+            mask[v.note_on_offset:v.note_off_offset] = False
             mask[v.velocity_offset:] = False
-            if over_budget:  # jump straight to the end of the window
-                shifts[:min(remaining, v.max_shift_steps) - 1] = False
+        elif not started and mask[v.note_on_offset:v.time_shift_offset].any():
+            shifts[:] = False  # something must start here (after a note-off if every voice is busy)
+        return mask
+
+    def _guard(self, mask: np.ndarray, remaining: int, over_budget: bool, crowded: bool) -> np.ndarray:
+        """Too many tokens in the window, or at one step: only time may move on (over budget: to the end)."""
+        if not (over_budget or crowded):
+            return mask
+        v = self.vocabulary
+        mask = mask.copy()
+        mask[:v.time_shift_offset] = False
+        mask[v.velocity_offset:] = False
+        if over_budget:  # jump straight to the end of the window
+            mask[v.time_shift_offset:v.time_shift_offset + min(remaining, v.max_shift_steps) - 1] = False
         return mask
 
     def _record(self, track: TrackState, state: GrammarState, token: int, start: int) -> None:
