@@ -299,10 +299,14 @@ def train(data: list[str | Path], out: str | Path, config: TrainConfig = TrainCo
             save()
             last_save = time.monotonic()
     if ctx.main:
-        if evaluator is not None and (not rows or rows[-1]["step"] != step):
+        evaluated = rows and int(rows[-1]["step"]) == step and rows[-1]["val_loss"] != ""
+        if evaluator is not None and not evaluated:  # the final model always gets validation numbers
             metrics = evaluator(model, ctx.device)
-            rows.append({key: ({"step": step, "seconds": round(time.monotonic() - clock, 1)} | metrics).get(key, "")
-                         for key in CSV_FIELDS})
+            if rows and int(rows[-1]["step"]) == step:
+                rows[-1].update(metrics)
+            else:
+                rows.append({key: ({"step": step, "seconds": round(time.monotonic() - clock, 1)} | metrics)
+                             .get(key, "") for key in CSV_FIELDS})
         save()
         log(f"saved {checkpoint_path} after {step} steps, {elapsed:.1f} min")
     if ctx.world > 1:

@@ -153,3 +153,20 @@ def test_notes_cross_window_seams_whole(monkeypatch):
     monkeypatch.setattr(gen.WindowDecoder, "choose", _oracle(target))
     notes = _generate(model, "piano", seconds=10.0, seed=0, sampling=Sampling(onset_threshold=None))[0][0]
     assert notes == VOCABULARY.quantise(target)
+
+
+def test_onset_guidance_starts_notes_exactly_at_the_onset_heads_peaks():
+    model = tiny_model(seed=7)
+    inst = get_instrument("piano")
+    decoder = gen.WindowDecoder(model, inst, Sampling(temperature=1.5, onset_threshold=0.5),
+                                torch.Generator().manual_seed(0))
+    frames = int(model.config.window * 30)
+    features, mask = gen.window_inputs([random_joints(frames, seed=2)], (1280, 720), 30.0, 0, frames)
+    window = model.encode(features, mask, model.instrument_ids([inst]), 300)
+    window.onsets = torch.zeros(1, frames)
+    window.onsets[0, [6, 30, 31, 60, 84]] = torch.tensor([0.9, 0.7, 0.8, 0.6, 0.95])  # 30/31: one stroke
+    assert list(gen.onset_times(window.onsets[0].numpy(), 0.5, 100 / 30)) == [20, 103, 200, 280]
+    track = gen.TrackState()
+    decoder.run(window, [track], 0, 0, 300)
+    starts = {start for start, *_ in track.notes} | {start for start, _ in track.sounding.values()}
+    assert starts == {20, 103, 200, 280}
