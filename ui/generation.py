@@ -9,7 +9,6 @@ and refuses them.
 from __future__ import annotations
 
 import dataclasses
-import importlib.resources
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,11 +21,6 @@ from foley_engine.progress import ProgressEvent, StageProgress
 
 #: Model choices in the panel; a checkpoint file is passed to the engine as its path.
 SHIPPED, BASELINE, FILE = "default", "baseline", "file"
-
-
-def shipped_model_installed() -> bool:
-    """Whether the package carries its trained checkpoint (without importing torch to find out)."""
-    return (importlib.resources.files("foley_engine") / "checkpoints" / "default.pt").is_file()
 
 
 @dataclass(frozen=True)

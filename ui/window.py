@@ -38,13 +38,10 @@ from foley_engine.progress import ProgressEvent
 from . import export
 from .frames import FrameStore
 from .generation import (
-    BASELINE,
-    SHIPPED,
     Request,
     Settings,
     Take,
     generate_takes,
-    shipped_model_installed,
 )
 from .inspector import Inspector, section
 from .player import Player
@@ -117,8 +114,7 @@ class MainWindow(QMainWindow):
         self.inspector.rangeEdited.connect(self._range_edited)
         self.inspector.generate.clicked.connect(self.generate)
         self.inspector.cancel.clicked.connect(self.cancel)
-        default = Settings(model=SHIPPED if shipped_model_installed() else BASELINE)
-        self.inspector.load(self.store, default)
+        self.inspector.load(self.store, Settings())  # the engine's default generator, as `foley generate`
         self.statusBar().addPermanentWidget(QLabel(self.player.silent_reason or "sound on"))
         self._update_enabled()
 
