@@ -7,6 +7,7 @@ Exit codes: 0 ok, 1 internal error, 2 usage, 3 bad input, 4 no performer, 5 outp
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
@@ -40,7 +41,19 @@ def _add_sampling_args(parser: argparse.ArgumentParser) -> None:
                         "NAME.foley.takeK.mid")
 
 
-def build_parser() -> argparse.ArgumentParser:
+#: Subcommands other modules register: (names, module, its add_*(commands) function). Only the module of the
+#: command being run is imported, so `foley instruments` never loads OTIO, PyAV or scipy for `timeline` or `eval`.
+_EXTERNAL_COMMANDS = (
+    (("timeline",), "foley_engine.timeline_cli", "add_timeline_command"),
+    (("train",), "foley_engine.train_cli", "add_train_command"),
+    (("eval", "dataset"), "foley_engine.eval_cli", "add_eval_commands"),
+    (("install-resolve-script",), "resolve_script.install", "add_install_command"),
+)
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The `foley` parser. Given the arguments it will parse, other modules' subcommands are registered only
+    if argv runs one of them; without argv, or when argv names no known command (--help, a typo), all are."""
     parser = argparse.ArgumentParser(prog="foley", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"foley {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -75,14 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_progress_args(render)
     render.set_defaults(handler=_cmd_render_keypoints)
 
-    from .timeline_cli import add_timeline_command
-    add_timeline_command(commands)
-    from .train_cli import add_train_command
-    add_train_command(commands)
-    from .eval_cli import add_eval_commands
-    add_eval_commands(commands)
-    from resolve_script.install import add_install_command
-    add_install_command(commands)
+    requested = next((arg for arg in argv if not arg.startswith("-")), None) if argv is not None else None
+    known = set(commands.choices).union(*(names for names, _, _ in _EXTERNAL_COMMANDS))
+    for names, module, add_commands in _EXTERNAL_COMMANDS:
+        if requested not in known or requested in names:
+            getattr(importlib.import_module(module), add_commands)(commands)
     return parser
 
 
@@ -171,7 +181,8 @@ def _emit_json_error(args: argparse.Namespace | None, message: str, code: int) -
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:

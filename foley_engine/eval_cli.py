@@ -13,14 +13,16 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .baseline import GENERATOR_NAME, generate_baseline
 from .errors import InputError, ModelError, OutputError
-from .evaluation import Generator, evaluate
-from .examples import Example, read_shard
-from .instruments import Instrument
-from .notes import Performance
-from .pose import Keypoints
+
+if TYPE_CHECKING:  # the rest is imported where a command runs: registering `eval` must not load scipy
+    from .evaluation import Generator
+    from .examples import Example
+    from .instruments import Instrument
+    from .notes import Performance
+    from .pose import Keypoints
 
 
 def add_eval_commands(commands: argparse._SubParsersAction) -> None:
@@ -61,6 +63,8 @@ def add_eval_commands(commands: argparse._SubParsersAction) -> None:
 
 def baseline_generator(keypoints: Keypoints, instrument: Instrument, duration: float) -> Performance:
     """The baseline as an evaluation generator."""
+    from .baseline import generate_baseline
+
     return generate_baseline(keypoints, instrument, duration=duration)
 
 
@@ -76,6 +80,8 @@ def model_generator(spec: str) -> Generator:
 
 def shard_examples(paths: list[Path], split: str) -> Iterator[Example]:
     """Examples of `split` from dataset folders (SPLIT-*.npz) and from shard files given directly."""
+    from .examples import read_shard
+
     for path in paths:
         if path.is_dir():
             shards = sorted(path.glob(f"{split}-*.npz"))
@@ -90,6 +96,8 @@ def shard_examples(paths: list[Path], split: str) -> Iterator[Example]:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
+    from .baseline import GENERATOR_NAME
+    from .evaluation import evaluate
     from .realdata import load_recording
 
     if not args.data and not args.real:
@@ -143,6 +151,7 @@ def _cmd_dataset_build(args: argparse.Namespace) -> int:
 def _cmd_dataset_transcribe(args: argparse.Namespace) -> int:
     from .instruments import get_instrument
     from .midi import write_midi
+    from .notes import Performance
     from .realdata import AUDIO_RATE, decode_audio, transcribe
 
     if args.output.exists() and not args.force:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ import numpy as np
 from .errors import InputError, OutputError
 from .instruments import INSTRUMENTS, get_instrument
 from .notes import Note
+from .outputs import atomic_path
 from .phrases import HELD_OUT_PERCENT, SPLITS, draw_phrase
 from .pose import Keypoints
 
@@ -73,15 +73,12 @@ def write_shard(examples: list[Example], path: str | Path) -> None:
         "note_owner": np.array(owners, dtype=np.int32).reshape(-1, 2),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)
     try:
-        with handle:
-            np.savez_compressed(handle, **arrays)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(handle.name, path)
+        with atomic_path(path) as temp, open(temp, "wb") as stream:  # a stream, so savez adds no ".npz"
+            np.savez_compressed(stream, **arrays)
+            stream.flush()
+            os.fsync(stream.fileno())
     except OSError as exc:
-        Path(handle.name).unlink(missing_ok=True)
         raise OutputError(f"cannot write shard {path}: {exc}") from exc
 
 
@@ -234,6 +231,5 @@ def _summarise(jobs: list[_ShardJob], config: dict) -> dict:
 
 
 def _write_json(path: Path, content: dict) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(content, indent=1))
-    os.replace(temporary, path)
+    with atomic_path(path) as temp:
+        temp.write_text(json.dumps(content, indent=1))

@@ -31,6 +31,7 @@ import platformdirs
 
 from . import errors, pose_mediapipe, video
 from .errors import FoleyError, InputError
+from .outputs import atomic_path
 from .pose_tracking import assign_performers, resample, sample_count
 from .skeleton import NUM_BODY_JOINTS, NUM_HAND_JOINTS
 
@@ -101,18 +102,12 @@ class Keypoints:
         """Write an .npz atomically, so a crash never leaves a half-written file under the final name."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(handle, "wb") as stream:
-                np.savez_compressed(
-                    stream, format=np.array(_FILE_FORMAT), version=np.array(_FILE_VERSION),
-                    rate=np.array(self.rate), start=np.array(self.start), body=self.body, hands=self.hands,
-                    frame_size=np.array(self.frame_size, np.int64),
-                )
-            os.replace(temp, path)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
+        with atomic_path(path) as temp, open(temp, "wb") as stream:  # a stream, so savez adds no ".npz"
+            np.savez_compressed(
+                stream, format=np.array(_FILE_FORMAT), version=np.array(_FILE_VERSION),
+                rate=np.array(self.rate), start=np.array(self.start), body=self.body, hands=self.hands,
+                frame_size=np.array(self.frame_size, np.int64),
+            )
 
     @classmethod
     def load(cls, path: str | Path) -> Keypoints:

@@ -7,8 +7,6 @@ swapped handedness is visible at a glance; joint dots go from red to green with 
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from fractions import Fraction
 from pathlib import Path
@@ -19,6 +17,7 @@ import numpy as np
 
 from . import video
 from .errors import OutputError
+from .outputs import atomic_path
 from .pose import Keypoints
 from .skeleton import BODY_BONES, HAND_BONES, LEFT, RIGHT
 
@@ -58,21 +57,13 @@ def render_preview(
     start, end = video.resolve_range(info, start, end)
     try:
         out_path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temp_name = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.stem}-", suffix=suffix)
-        os.close(handle)
-    except OSError as exc:
-        raise OutputError(f"could not write {out_path}: {exc.strerror}") from exc
-    temp = Path(temp_name)
-    try:
-        if suffix == ".png":
-            _write_sheet(info.path, keypoints, temp, start, end, max_size, report)
-        else:
-            _write_video(info, keypoints, temp, start, end, max_size, report)
-        os.replace(temp, out_path)
+        with atomic_path(out_path) as temp:  # keeps the suffix, which picks the format
+            if suffix == ".png":
+                _write_sheet(info.path, keypoints, temp, start, end, max_size, report)
+            else:
+                _write_video(info, keypoints, temp, start, end, max_size, report)
     except OSError as exc:
         raise OutputError(f"could not write {out_path}: {exc.strerror or exc}") from exc
-    finally:
-        temp.unlink(missing_ok=True)
     report(1.0, f"preview written to {out_path.name}")
     return out_path
 

@@ -37,6 +37,7 @@ from .examples import Example, write_shard
 from .instruments import INSTRUMENTS, Instrument, get_instrument
 from .midi import read_notes
 from .notes import Note
+from .outputs import atomic_path
 from .phrases import HELD_OUT_PERCENT
 from .pose import Keypoints, PoseSettings, extract_keypoints
 from .video import content_hash, probe
@@ -447,6 +448,5 @@ def _manifest(records: list[dict], settings: dict) -> dict:
 
 
 def _write_json(path: Path, content: dict) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(content, indent=1))
-    os.replace(temporary, path)
+    with atomic_path(path) as temp:
+        temp.write_text(json.dumps(content, indent=1))

@@ -51,6 +51,21 @@ def test_instruments_lists_gm_programs() -> None:
     assert "Accordion" in table and "xylophone" in table
 
 
+def test_light_commands_import_nothing_heavy_and_help_lists_every_command() -> None:
+    probe = ("import sys\nfrom foley_engine.cli import main\nmain(sys.argv[1:])\n"
+             "heavy = {'scipy', 'torch', 'av', 'cv2', 'opentimelineio', 'foley_engine.timeline_plan'}\n"
+             "print(sorted(heavy & set(sys.modules)), file=sys.stderr)")
+    proc = subprocess.run([sys.executable, "-c", probe, "instruments"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stderr.strip() == "[]", proc.stderr
+    usage = run_foley("--help").stdout
+    for command in ("generate", "instruments", "render-keypoints", "timeline", "train", "eval", "dataset",
+                    "install-resolve-script"):
+        assert f"    {command} " in usage or f"    {command}\n" in usage, command
+        assert run_foley(command, "--help").returncode == 0, command
+    missing = run_foley("timeline", "edit.otio")  # its parser is registered on demand, with its own checks
+    assert missing.returncode == 2 and "required: -o/--output" in missing.stderr, missing.stderr
+
+
 def test_generate_real_clip_writes_aligned_outputs(piano_video: Path, tmp_path: Path) -> None:
     proc = run_foley("generate", str(piano_video), "--instrument", "piano", "-o", str(tmp_path),
                      "--start", str(CLIP_START), "--end", str(CLIP_END), "--progress", "json", "--json")

@@ -17,19 +17,14 @@ from pathlib import Path
 import numpy as np
 import opentimelineio as otio
 import pytest
+from qt import require_qt
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-try:
-    import pytestqt  # noqa: F401
-    from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
-    from PySide6.QtGui import QDragEnterEvent, QDropEvent
-    from PySide6.QtWidgets import QApplication, QFileDialog
-except ImportError:
-    if os.environ.get("CI", "").lower() == "true":
-        raise
-    pytest.skip("the panel needs pip install 'foley[ui]' (PySide6, pytest-qt)", allow_module_level=True)
+require_qt()
 
 from media import make_video, not_a_video
+from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication, QFileDialog
 from timelines import clip, media, timeline, video_track
 
 from foley_engine.midi import read_notes

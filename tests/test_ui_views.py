@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from qt import require_qt
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-try:
-    import pytestqt  # noqa: F401
-    from PySide6.QtCore import QPoint, QSettings, Qt
-except ImportError:
-    if os.environ.get("CI", "").lower() == "true":
-        raise
-    pytest.skip("the panel needs pip install 'foley[ui]' (PySide6, pytest-qt)", allow_module_level=True)
+require_qt()
+
+from PySide6.QtCore import QPoint, QSettings, Qt
 
 from foley_engine.instruments import get_instrument
 from foley_engine.notes import Note, Performance

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import pickle
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +19,7 @@ import torch
 
 from .. import __version__
 from ..errors import ModelError
+from ..outputs import atomic_path
 from .network import FoleyModel, ModelConfig
 
 FORMAT = "foley-checkpoint"
@@ -62,14 +61,8 @@ def atomic_save(content: dict, path: str | Path) -> Path:
     """torch.save into a temporary file renamed into place, so a crash never leaves half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)
-    try:
-        with handle:
-            torch.save(content, handle)
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as temp:
+        torch.save(content, temp)
     return path
 
 

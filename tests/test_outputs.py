@@ -1,0 +1,95 @@
+"""Single files written through outputs.atomic_path: normal permissions, and nothing left behind on failure."""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from model_fixtures import tiny_model
+
+from foley_engine.errors import OutputError
+from foley_engine.examples import Example, write_shard
+from foley_engine.model import save_checkpoint
+from foley_engine.notes import Note
+from foley_engine.outputs import atomic_path
+from foley_engine.pose import Keypoints
+
+
+def _keypoints() -> Keypoints:
+    rng = np.random.default_rng(0)
+    return Keypoints(30.0, 0.0, rng.random((1, 6, 25, 3), np.float32), rng.random((1, 6, 2, 21, 3), np.float32),
+                     (640, 480))
+
+
+def _save_keypoints(path: Path) -> None:
+    _keypoints().save(path)
+
+
+def _save_shard(path: Path) -> None:
+    write_shard([Example(_keypoints(), [[Note(0.0, 0.1, 60, 64)]], "cello", "synthetic:bowed:generated/x", "train")],
+                path)
+
+
+def _save_checkpoint(path: Path) -> None:
+    save_checkpoint(path, tiny_model())
+
+
+WRITERS: dict[str, tuple[Callable[[Path], None], str, str]] = {
+    # name: (writer, file name, the library call to break: "module:attribute")
+    "keypoints": (_save_keypoints, "kp.npz", "foley_engine.pose:np.savez_compressed"),
+    "shard": (_save_shard, "shard.npz", "foley_engine.examples:np.savez_compressed"),
+    "checkpoint": (_save_checkpoint, "m.pt", "foley_engine.model.checkpoint:torch.save"),
+}
+
+
+def _normal_mode() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask  # 0o644 under the usual umask 022
+
+
+@pytest.mark.parametrize("name", WRITERS)
+def test_saved_file_gets_normal_permissions_and_no_temp_remains(tmp_path: Path, name: str) -> None:
+    writer, filename, _ = WRITERS[name]
+    writer(tmp_path / filename)
+    assert [p.name for p in tmp_path.iterdir()] == [filename]
+    assert stat.S_IMODE((tmp_path / filename).stat().st_mode) == _normal_mode()
+
+
+@pytest.mark.parametrize("name", WRITERS)
+def test_failed_save_keeps_the_old_file_and_leaves_no_temp(tmp_path: Path, name: str,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    writer, filename, target = WRITERS[name]
+    final = tmp_path / filename
+    final.write_bytes(b"previous")
+
+    def broken(*args: object, **kwargs: object) -> None:  # np.savez_compressed(file, ...), torch.save(obj, file)
+        file = next(a for a in args if isinstance(a, (str, Path)) or hasattr(a, "write"))
+        if isinstance(file, (str, Path)):
+            Path(file).write_bytes(b"half a file")
+        else:
+            file.write(b"half a file")
+        raise OSError(28, "No space left on device")
+
+    module, attribute = target.split(":")
+    monkeypatch.setattr(f"{module}.{attribute}", broken)
+    with pytest.raises((OSError, OutputError), match="No space left"):
+        writer(final)
+    assert [p.name for p in tmp_path.iterdir()] == [filename]
+    assert final.read_bytes() == b"previous"
+
+
+def test_atomic_path_keeps_the_suffix_and_discards_on_error(tmp_path: Path) -> None:
+    with atomic_path(tmp_path / "clip.mp4") as temp:
+        assert temp.parent == tmp_path and temp.suffix == ".mp4" and temp.name.startswith(".clip.mp4.")
+        temp.write_bytes(b"ok")
+    assert (tmp_path / "clip.mp4").read_bytes() == b"ok"
+    with pytest.raises(KeyboardInterrupt), atomic_path(tmp_path / "clip.mp4") as temp:
+        temp.write_bytes(b"partial")
+        raise KeyboardInterrupt
+    assert [p.name for p in tmp_path.iterdir()] == ["clip.mp4"]
+    assert (tmp_path / "clip.mp4").read_bytes() == b"ok"
