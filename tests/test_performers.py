@@ -10,6 +10,7 @@ import pytest
 from foley_engine.instruments import FAMILIES, INSTRUMENTS, get_instrument
 from foley_engine.notes import Note
 from foley_engine.performers import CameraView, animate, frame_times, perform, render
+from foley_engine.performers.camera import observe
 from foley_engine.performers.motion import EASE_IN, LINEAR, Keyframes
 from foley_engine.skeleton import BODY_INDEX, LEFT, NUM_BODY_JOINTS
 
@@ -168,3 +169,25 @@ def test_a_minute_renders() -> None:
     kp = perform([notes], piano, 60.0, rng)
     assert kp.body.shape[1] == 1800
     assert NUM_BODY_JOINTS == kp.body.shape[2]
+
+
+def test_hand_noise_is_relative_to_the_hand_and_smooth() -> None:
+    """Hands are tracked on a crop, so a small hand in a wide shot jitters as much *relative to its size* as a
+    close-up one; and tracker noise is low-passed, not white (consecutive errors are correlated)."""
+    rng = np.random.default_rng(5)
+    notes = spaced([60, 64, 67])
+    times = frame_times(3.0, RATE)
+    still = animate(notes, get_instrument("piano"), times, rng, CameraView.clean()).joints[:1]
+    world = np.repeat(still[None], 600, axis=1)  # one frozen pose: everything that moves is noise
+    relative, correlation = [], []
+    for zoom in (0.3, 1.0):
+        view = dataclasses.replace(CameraView.clean(), zoom=zoom, hand_jitter=0.02, smoothing=0.6)
+        body, hands = observe(view, world, RATE, np.random.default_rng(0))
+        xy = hands[0, :, 1, :, :2] * np.array(view.frame_size)  # right hand, pixels
+        size = np.linalg.norm(xy[0, 9] - xy[0, 0])  # wrist to middle knuckle
+        error = xy[:, :, 0] - xy[:, :, 0].mean(axis=0)
+        relative.append(error.std() / size)
+        correlation.append(np.corrcoef(error[1:].ravel(), error[:-1].ravel())[0, 1])
+    assert relative[0] == pytest.approx(relative[1], rel=0.25)
+    assert 0.01 < relative[1] < 0.04
+    assert min(correlation) > 0.4

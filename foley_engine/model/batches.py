@@ -20,7 +20,7 @@ from ..instruments import Instrument, get_instrument
 from ..notes import Note
 from ..skeleton import LEFT_HAND_OFFSET, NUM_HAND_JOINTS, RIGHT_HAND_OFFSET
 from ..vocabulary import NUM_PITCHES, PAD_TOKEN, EventVocabulary
-from .features import performer_joints, pose_features
+from .features import frame_reference, performer_joints, pose_features
 from .generate import resample_joints
 from .network import ModelConfig
 from .sequences import encode_window
@@ -125,7 +125,7 @@ class WindowSampler:
         chunk = performer.joints[first:first + self.frames].astype(np.float32)
         joints[:len(chunk)] = chunk
         if self.augment:
-            joints = self._augment(joints, rng)
+            joints = self._augment(joints, rng, performer.frame_size)
         features, mask = pose_features(joints, performer.frame_size, self.config.rate)
         start = first / self.config.rate
         resume = start + self.config.overlap if primed else None
@@ -141,9 +141,13 @@ class WindowSampler:
                 onsets[frame, 0] = onsets[frame, 1 + note.pitch] = 1.0
         return onsets
 
-    def _augment(self, joints: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def _augment(self, joints: np.ndarray, rng: np.random.Generator, frame_size: tuple[int, int]) -> np.ndarray:
+        """Extra jitter (relative to the performer's size, as a tracker's is) and lost joints and hands."""
         visible = joints[..., 2] > 0
-        joints[..., :2] += rng.normal(0.0, rng.uniform(0.0, 0.003), joints[..., :2].shape) * visible[..., None]
+        aspect = np.array([frame_size[0] / frame_size[1], 1.0], np.float32)
+        _, scale = frame_reference(joints[..., :2] * aspect, visible)
+        noise = rng.normal(0.0, rng.uniform(0.0, 0.004) * scale, joints[..., :2].shape) / aspect
+        joints[..., :2] += noise * visible[..., None]
         drop = rng.random(visible.shape) < rng.uniform(0.0, 0.03)  # single joints
         if rng.random() < 0.3:  # a hand lost for a stretch
             begin = int(rng.integers(0, len(joints)))

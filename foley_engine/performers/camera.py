@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
+from scipy.signal import lfilter
 
-from ..skeleton import BODY_INDEX, NUM_BODY_JOINTS, NUM_HAND_JOINTS
+from ..skeleton import BODY_INDEX, HAND_INDEX, NUM_BODY_JOINTS, NUM_HAND_JOINTS
 from .motion import drift
 
 VIEWS = ("front", "three_quarter", "top_down")
@@ -38,7 +39,9 @@ class CameraView:
     frame_size: tuple[int, int] = (1280, 720)
     sway: float = 1.0  # body sway amplitude (1 = typical)
     breathing: float = 1.0  # breathing amplitude (1 = typical)
-    jitter: float = 0.005  # per-joint tracker noise, standard deviation as a fraction of the frame
+    jitter: float = 0.005  # body-joint tracker noise, standard deviation as a fraction of the frame
+    hand_jitter: float = 0.015  # hand-joint tracker noise, standard deviation as a fraction of the hand's size
+    smoothing: float = 0.5  # the tracker's landmark filter: 0 = white noise, towards 1 = slowly wandering
     dropout_rate: float = 0.05  # hand dropouts per second per hand
     body_visible: bool = True  # False: only the hands are tracked (top-down keyboard shots)
     legs_visible: bool = True
@@ -48,7 +51,8 @@ class CameraView:
         """A noiseless, dropout-free view: for tests and pictures where the motion itself must be seen."""
         base = cls.random(np.random.default_rng(0), "keys", name)
         return replace(base, **{"azimuth": 0.0 if name == "front" else base.azimuth, "roll": 0.0, "zoom": 0.8,
-                                "offset": (0.0, 0.0), "jitter": 0.0, "dropout_rate": 0.0, "sway": 0.0,
+                                "offset": (0.0, 0.0), "jitter": 0.0, "hand_jitter": 0.0, "dropout_rate": 0.0,
+                                "sway": 0.0,
                                 "frame_size": (1280, 720), "legs_visible": base.body_visible, **changes})
 
     @classmethod
@@ -62,14 +66,15 @@ class CameraView:
                        roll=rng.uniform(-6, 6), distance=rng.uniform(1.2, 2.5), zoom=rng.uniform(0.7, 1.0),
                        offset=tuple(rng.uniform(-0.06, 0.06, 2)), frame_size=_frame_size(rng),
                        sway=rng.uniform(0.3, 1.2), breathing=rng.uniform(0.5, 1.5),
-                       jitter=rng.uniform(0.002, 0.006), dropout_rate=rng.uniform(0.0, 0.15),
+                       jitter=rng.uniform(0.002, 0.006), hand_jitter=_hand_jitter(rng),
+                       smoothing=rng.uniform(0.3, 0.75), dropout_rate=rng.uniform(0.0, 0.15),
                        body_visible=False, legs_visible=False)
         azimuth = rng.uniform(-15, 15) if name == "front" else rng.choice([-1, 1]) * rng.uniform(28, 55)
         return cls(name=name, azimuth=float(azimuth), elevation=rng.uniform(-5, 20), roll=rng.uniform(-4, 4),
                    distance=rng.uniform(2.5, 6.0), zoom=rng.uniform(0.55, 1.05),
                    offset=tuple(rng.uniform(-0.08, 0.08, 2)), frame_size=_frame_size(rng),
                    sway=rng.uniform(0.3, 1.5), breathing=rng.uniform(0.5, 1.5), jitter=rng.uniform(0.003, 0.01),
-                   dropout_rate=rng.uniform(0.0, 0.15), body_visible=True,
+                   hand_jitter=_hand_jitter(rng), smoothing=rng.uniform(0.3, 0.75), dropout_rate=rng.uniform(0.0, 0.15), body_visible=True,
                    legs_visible=bool(rng.random() > _HIDDEN_BY_INSTRUMENT.get(family, 0.1)))
 
     def rotation(self) -> np.ndarray:
@@ -101,6 +106,12 @@ class CameraView:
         return pixels / np.array([width, height])
 
 
+def _hand_jitter(rng: np.random.Generator) -> float:
+    """Hand landmark noise, log-uniform around what MediaPipe Hands shows in tracking mode on real footage (a
+    still hand's landmarks wander by about 1 % of the hand's length between frames)."""
+    return float(np.exp(rng.uniform(np.log(0.004), np.log(0.04))))
+
+
 def _frame_size(rng: np.random.Generator) -> tuple[int, int]:
     width, height = _FRAME_SIZES[rng.choice(len(_FRAME_SIZES), p=(0.35, 0.3, 0.15, 0.1, 0.1))]
     return int(width), int(height)
@@ -113,9 +124,7 @@ def observe(view: CameraView, world: np.ndarray, rate: float, rng: np.random.Gen
     Adds jitter, tracker confidence in [0.5, 1] and dropouts; hidden or dropped joints get zeros."""
     performers, steps = world.shape[:2]
     xy = view.project(world)
-    xy = xy + rng.normal(0.0, 1.0, xy.shape) * view.jitter * _noise_scale()
-    hand_shake = rng.normal(0.0, 0.5 * view.jitter, (performers, steps, 2, 1, 2))
-    xy[:, :, NUM_BODY_JOINTS:] += np.repeat(hand_shake, NUM_HAND_JOINTS, axis=3).reshape(performers, steps, -1, 2)
+    xy = xy + _tracker_noise(view, xy, rng)
     times = np.arange(steps) / rate
     confidence = _confidence(view, performers, world.shape[2], times, rng)
     visible = _visibility(view, xy, rate, rng)
@@ -126,11 +135,34 @@ def observe(view: CameraView, world: np.ndarray, rate: float, rng: np.random.Gen
     return body, hands
 
 
-def _noise_scale() -> np.ndarray:
-    """Hands are tracked on a zoomed crop, so they jitter about half as much as body joints."""
-    scale = np.ones((NUM_BODY_JOINTS + 2 * NUM_HAND_JOINTS, 1))
-    scale[NUM_BODY_JOINTS:] = 0.5
-    return scale
+def _tracker_noise(view: CameraView, xy: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Landmark noise for (P, T, 67, 2) image positions, the way MediaPipe reports it.
+
+    Body joints jitter by `view.jitter` of the frame; hand joints by `view.hand_jitter` of the hand's own image
+    size, since hands are tracked on a crop scaled to the hand (a small hand in a wide shot is no noisier,
+    relative to itself, than a close-up one), plus a smaller shake of the whole hand. Both pass through the
+    one-pole low-pass that the trackers' landmark smoothing amounts to, so the noise wanders rather than
+    flickering frame to frame (real tracks are far smoother than white noise of the same size)."""
+    performers, steps = xy.shape[:2]
+    width, height = view.frame_size
+    aspect = np.array([1.0, width / height])  # a fraction of the frame width, per image axis
+    noise = _smoothed_normal(rng, xy.shape, view.smoothing)
+    noise[:, :, :NUM_BODY_JOINTS] *= view.jitter * aspect
+    wrist, knuckle = HAND_INDEX["wrist"], HAND_INDEX["middle_mcp"]
+    for side in range(2):
+        start = NUM_BODY_JOINTS + side * NUM_HAND_JOINTS
+        hand = slice(start, start + NUM_HAND_JOINTS)
+        length = np.linalg.norm((xy[:, :, start + knuckle] - xy[:, :, start + wrist]) * view.frame_size, axis=-1)
+        size = np.median(length, axis=1)[:, None, None, None] / width  # per performer, fraction of the width
+        shake = _smoothed_normal(rng, (performers, steps, 1, 2), view.smoothing)
+        noise[:, :, hand] = (noise[:, :, hand] + 0.5 * shake) * view.hand_jitter * size * aspect
+    return noise
+
+
+def _smoothed_normal(rng: np.random.Generator, shape: tuple[int, ...], smoothing: float) -> np.ndarray:
+    """Unit-variance normal noise low-passed along time (axis 1) by y[t] = a y[t-1] + (1 - a) x[t]."""
+    noise = lfilter([1.0 - smoothing], [1.0, -smoothing], rng.normal(0.0, 1.0, shape), axis=1)
+    return noise * np.sqrt((1.0 + smoothing) / (1.0 - smoothing))
 
 
 def _confidence(view: CameraView, performers: int, joints: int, times: np.ndarray,

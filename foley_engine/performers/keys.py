@@ -130,6 +130,23 @@ def _lateral_curve(strokes: list[Stroke], natural: float) -> Keyframes:
     return lateral
 
 
+def _follow_curve(strokes: list[Stroke], wrist_x: np.ndarray, times: np.ndarray, gain: float) -> Keyframes:
+    """Sideways wrist shift towards the keys being played: real hands lean into each chord or note (arriving
+    just before it, leaving at its release) instead of holding still over a fixed position, and from above
+    that lean is the clearest sign of a note (a key press itself barely moves a fingertip in the image)."""
+    shift = Keyframes(0.0)
+    for group in onset_groups([s.note for s in strokes]):
+        onset = group[0].start
+        here = float(np.interp(onset, times, wrist_x))
+        xs, _ = key_position([n.pitch for n in group])
+        release = max(n.end for n in group)
+        shift.add(onset - 0.12, shift.last_value, LINEAR)
+        shift.add(onset - 0.03, gain * float(xs.mean() - here), SMOOTH)
+        shift.add(release, shift.last_value, LINEAR)
+        shift.add(release + 0.1, 0.0, SMOOTH)
+    return shift
+
+
 def animate(track: list[Note], instrument: Instrument, times: np.ndarray, rng: np.random.Generator,
             view: CameraView) -> Motion:
     """A seated keyboard player; middle C sits in front of the performer."""
@@ -144,11 +161,14 @@ def animate(track: list[Note], instrument: Instrument, times: np.ndarray, rng: n
     arms.elbow_hint[:] = ((0.3, -1.0, -0.3), (-0.3, -1.0, -0.3))  # elbows hang by the sides
     arms.lateral = np.broadcast_to(hands.natural_lateral, (steps, 2, 5)).copy()
     reach = 0.092 * geometry.scale + float(geometry.reach(CURVED)[2])
+    follow = rng.uniform(0.0, 0.4)  # how much this player's hands lean towards the keys they play
     for hand in (LEFT, RIGHT):
         home = np.array([0.25 if hand == LEFT else -0.25, keys_y + 0.05, keys_z - reach])
         targets = [(onset, np.array([x, home[1], home[2] + (0.035 if black else 0.0)]))
                    for onset, x, black in positions[hand]]
         arms.wrist[:, hand] = glide(targets[0][1] if targets else home, targets)(times)
+        lean = _follow_curve([s for s in strokes if s.hand == hand], arms.wrist[:, hand, 0], times, follow)(times)
+        arms.wrist[:, hand, 0] += lean
         arms.forward[:, hand] = (0.0, -0.25, 1.0)  # no sideways component: thumbward is exactly +-x
         for finger in range(5):
             mine = [s for s in strokes if s.hand == hand and s.finger == finger]
@@ -156,6 +176,7 @@ def animate(track: list[Note], instrument: Instrument, times: np.ndarray, rng: n
                 notes = [s.note for s in mine]
                 arms.flex[:, hand, finger] += strike(notes)(times)[:, None] * _PRESS[finger]
                 arms.lateral[:, hand, finger] = _lateral_curve(mine, float(hands.natural_lateral[finger]))(times)
+        arms.lateral[:, hand] -= lean[:, None] * hands.thumbward(hand)  # the palm leans, the fingertips stay on keys
     posture.lean[:, 1] += 0.35 * arms.wrist[:, :, 0].mean(axis=1)  # lean towards where the hands are
     posture.lean[:, 0] += 0.08
     joints = Rig(physique, posture).assemble(arms)
