@@ -14,7 +14,7 @@ import bpy
 from . import compat
 from .engine import find_engine
 from .errors import UserError
-from .run import DEFAULT_TEMPERATURE, FoleyRun, Settings
+from .run import BASELINE, DEFAULT_TEMPERATURE, FoleyRun, Settings, model_spec
 from .strips import movie_strips
 
 #: The engine's instruments (`foley instruments`); tests/test_blender_addon.py keeps this list in sync.
@@ -59,6 +59,13 @@ class SEQUENCER_OT_foley_generate(bpy.types.Operator):
         name="Instrument", default="piano",
         items=[(name, name.replace("-", " ").title(), f"Play the notes on a General MIDI {name}")
                for name in INSTRUMENTS])
+    model: bpy.props.EnumProperty(
+        name="Model", default=BASELINE,
+        items=[(BASELINE, "Baseline", "Notes from the performers' movements by fixed rules: the same every time"),
+               ("default", "Learned", "The learned model that comes with the engine: seed and temperature vary it"),
+               ("file", "Checkpoint File", "A learned model trained with `foley train`")])
+    model_file: bpy.props.StringProperty(
+        name="Checkpoint", subtype="FILE_PATH", description="The .pt file of a model trained with `foley train`")
     seed: bpy.props.IntProperty(name="Seed", default=0, min=0, description="Same seed, same notes")
     temperature: bpy.props.FloatProperty(
         name="Temperature", default=DEFAULT_TEMPERATURE, min=0.0, max=2.0, step=10,
@@ -86,14 +93,22 @@ class SEQUENCER_OT_foley_generate(bpy.types.Operator):
     def draw(self, context: Any) -> None:
         layout = self.layout
         layout.use_property_split = True
-        for name in ("instrument", "seed", "temperature", "channel"):
-            layout.prop(self, name)
+        layout.prop(self, "instrument")
+        layout.prop(self, "model")
+        if self.model == "file":
+            layout.prop(self, "model_file")
+        sampling = layout.column()
+        sampling.active = self.model != BASELINE  # the baseline ignores them
+        sampling.prop(self, "seed")
+        sampling.prop(self, "temperature")
+        layout.prop(self, "channel")
 
     def execute(self, context: Any) -> set[str]:
         prefs = _preferences(context)
-        settings = Settings(self.instrument, self.seed, round(self.temperature, 3), self.channel,
-                            prefs.engine_path if prefs is not None else "")
         try:
+            settings = Settings(self.instrument, self.seed, round(self.temperature, 3), self.channel,
+                                prefs.engine_path if prefs is not None else "",
+                                model_spec(self.model, self.model_file))
             self._run = FoleyRun(context, settings)
         except UserError as error:
             self.report({"ERROR"}, str(error))

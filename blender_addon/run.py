@@ -26,6 +26,7 @@ from .timeline_io import FoleyClip, read_foley_clips, slug, write_timeline
 
 SAMPLE_RATE = 48000  # the engine's WAVs
 DEFAULT_TEMPERATURE = 0.8  # the learned model's own default
+BASELINE = "baseline"  # the engine's deterministic default generator: it refuses --temperature
 ALLOW_SILENCE_HINT = " (use --allow-silence"
 
 
@@ -36,12 +37,22 @@ class Settings:
     temperature: float = DEFAULT_TEMPERATURE
     channel: int = 0  # 0: the nearest free channel to each movie strip
     engine_path: str = ""  # the add-on preference; empty: detect
+    model: str = BASELINE  # `foley timeline --model`: "baseline", "default" or a checkpoint's absolute path
 
 
 @dataclass
 class Outcome:
     created: list[str] = field(default_factory=list)  # sound strip names
     warnings: list[str] = field(default_factory=list)
+
+
+def model_spec(choice: str, checkpoint: str) -> str:
+    """The operator's model choice ("baseline", "default" or "file") as `--model` takes it."""
+    if choice != "file":
+        return choice
+    if not checkpoint.strip():
+        raise UserError("Choose the model's checkpoint file, or another model")
+    return os.path.normpath(bpy.path.abspath(checkpoint.strip()))  # a //relative path is relative to the .blend
 
 
 def output_dir() -> Path:
@@ -76,7 +87,8 @@ class FoleyRun:
         self.job = EngineJob(engine, [
             str(selection), "-o", str(self.result), "--media-dir", str(self.job_dir), "--progress", "json",
             "--json", "--force", "--instrument", settings.instrument, "--seed", str(settings.seed),
-            "--track-name", "Foley"], optional={"--temperature": f"{settings.temperature:g}"})
+            "--model", settings.model, "--track-name", "Foley"],
+            optional={} if settings.model == BASELINE else {"--temperature": f"{settings.temperature:g}"})
         self.progress, self.message = 0.0, "starting the engine"
 
     def start(self) -> None:
@@ -164,5 +176,5 @@ class FoleyRun:
             stretch_wav(clip.wav, wav, samples)
         generated = Generated(source.name, settings.instrument, settings.seed, settings.temperature,
                               str(source.filepath), str(self.job.summary.get("engine_version", "")),
-                              int(clip.metadata.get("notes", 0)))
+                              int(clip.metadata.get("notes", 0)), model=settings.model)
         return place_sound(scene, movie, wav, generated, settings.channel).name

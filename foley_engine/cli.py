@@ -17,6 +17,7 @@ from typing import Callable, Sequence
 
 from . import __version__
 from .errors import INTERRUPTED_EXIT_CODE, FoleyError
+from .generator_options import add_generator_args
 from .instruments import INSTRUMENTS
 from .progress import JsonLinesProgress, ProgressCallback, TerminalBar
 
@@ -29,16 +30,6 @@ def _add_range_args(parser: argparse.ArgumentParser) -> None:
 def _add_progress_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--progress", choices=("auto", "bar", "json", "none"), default="auto",
                         help="bar on a terminal (default there), json = one JSON object per line on stdout")
-
-
-def _add_sampling_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--temperature", type=float, default=None,
-                        help="learned model: sampling temperature, 0 = greedy (default 0.8)")
-    parser.add_argument("--top-k", type=int, default=None, help="learned model: sample among the k likeliest (0 = all)")
-    parser.add_argument("--top-p", type=float, default=None, help="learned model: nucleus sampling mass (default 0.95)")
-    parser.add_argument("--variations", type=int, default=1,
-                        help="learned model: N takes; the first is NAME.foley.mid/.wav, the others "
-                        "NAME.foley.takeK.mid")
 
 
 #: Subcommands other modules register: (names, module, its add_*(commands) function). Only the module of the
@@ -63,9 +54,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     gen.add_argument("-i", "--instrument", default="piano", help="see `foley instruments` (default: piano)")
     gen.add_argument("-o", "--out-dir", type=Path, default=None, help="default: the video's folder")
     _add_range_args(gen)
-    gen.add_argument("--seed", type=int, default=None, help="makes generation reproducible")
-    gen.add_argument("--model", default="baseline", help="note generator (default: baseline)")
-    _add_sampling_args(gen)
+    add_generator_args(gen)
     gen.add_argument("--soundfont", type=Path, default=None, help="GM soundfont (.sf2); else $FOLEY_SOUNDFONT")
     gen.add_argument("--allow-silence", action="store_true",
                      help="with no performer in view, write a silent track of the right length instead of failing")

@@ -17,6 +17,7 @@ from . import __version__
 from .baseline import GENERATOR_NAME as BASELINE_NAME
 from .baseline import generate_baseline
 from .errors import InputError, NoPerformerError
+from .generator_options import check_generator
 from .instruments import Instrument, get_instrument
 from .midi import write_midi
 from .notes import Performance
@@ -28,9 +29,6 @@ from .video import VideoInfo, probe, resolve_range
 
 #: Relative cost of each stage, measured on the shared 1080p clip: pose dominates.
 STAGE_WEIGHTS = {"probe": 0.01, "pose": 0.85, "notes": 0.03, "synth": 0.08, "write": 0.03}
-
-#: Named note generators; any other --model value is a path to a checkpoint made by `foley train`.
-MODELS = ("default", "baseline")
 
 
 @dataclass
@@ -135,12 +133,8 @@ def generate(video: str | Path, instrument: str | Instrument = "piano", *, start
 def _note_generator(model: str, temperature: float | None, top_k: int | None, top_p: float | None,
                     variations: int) -> Callable[[Keypoints, Instrument, float, int | None], list[Performance]]:
     """The notes stage for `model`, checked (and a checkpoint loaded) up front."""
-    if variations < 1:
-        raise InputError(f"--variations must be at least 1, got {variations}")
+    check_generator(model, temperature, top_k, top_p, variations)
     if model == "baseline":
-        if variations > 1 or any(v is not None for v in (temperature, top_k, top_p)):
-            raise InputError("the baseline is deterministic: --variations, --temperature, --top-k and --top-p "
-                             "need the learned model (--model default)")
         return lambda keypoints, instrument, duration, seed: [
             generate_baseline(keypoints, instrument, duration=duration, seed=seed)]
     from .model import Sampling, generate_performances, load_model
@@ -154,6 +148,13 @@ def _note_generator(model: str, temperature: float | None, top_k: int | None, to
         raise InputError(str(exc)) from None
     return lambda keypoints, instrument, duration, seed: generate_performances(
         keypoints, instrument, model=model, duration=duration, seed=seed, sampling=sampling, variations=variations)
+
+
+def check_note_generator(model: str = "baseline", temperature: float | None = None, top_k: int | None = None,
+                         top_p: float | None = None, variations: int = 1) -> None:
+    """Refuse now what `generate` would refuse at its notes stage, a corrupt checkpoint included (it is loaded,
+    and stays loaded for this process's next `generate`)."""
+    _note_generator(model, temperature, top_k, top_p, variations)
 
 
 def generate_files(video: str | Path, out_dir: str | Path, *, force: bool = False,

@@ -23,6 +23,7 @@ import opentimelineio as otio
 
 from . import __version__
 from .errors import InputError, OutputError
+from .generator_options import check_generator
 from .outputs import OutputSet, ensure_writable_dir
 from .progress import ProgressCallback, StageProgress
 from .synth import SAMPLE_RATE, write_wav
@@ -71,7 +72,7 @@ class TimelineReport:
         return {
             "status": status, "engine_version": __version__, "input": str(self.source),
             "output": str(self.output), "format": self.output_format, "media_dir": str(self.media_dir),
-            "instrument": self.options.instrument, "seed": self.options.seed, "model": self.options.model,
+            "instrument": self.options.instrument, **self.options.generator(),
             "backend": self.backend, "workers": self.workers,
             "foley_tracks": self.foley_tracks, "replaced_tracks": self.replaced_tracks,
             "counts": {"clips": len(self.plans), "rendered": self.count("ok"), "planned": self.count("render"),
@@ -157,8 +158,8 @@ def _lanes(plans: list[ClipPlan]) -> list[list[ClipPlan]]:
 def _foley_clip(plan: ClipPlan, options: TimelineOptions) -> otio.schema.Clip:
     duration = plan.placement.duration
     media_range = otio.opentime.TimeRange(otio.opentime.RationalTime(0, duration.rate), duration)
-    metadata = {"engine_version": __version__, "instrument": plan.instrument, "seed": options.seed,
-                "model": options.model, "generator": plan.result.get("generator", ""),
+    metadata = {"engine_version": __version__, "instrument": plan.instrument, **options.generator(),
+                "generator": plan.result.get("generator", ""),
                 "notes": plan.result.get("notes", 0), "sample_rate": SAMPLE_RATE, "samples": plan.samples,
                 "source_clip": {"name": plan.name, "track": plan.track, "index": plan.index,
                                 "media": str(plan.media), "start": plan.start, "end": plan.end}}
@@ -175,7 +176,7 @@ def foley_tracks(plans: list[ClipPlan], options: TimelineOptions) -> list[otio.s
         name = options.track_name if number == 1 else f"{options.track_name} {number}"
         track = otio.schema.Track(name=name, kind=otio.schema.TrackKind.Audio, metadata={FOLEY: {
             "role": "track", "engine_version": __version__, "instrument": options.instrument,
-            "seed": options.seed, "model": options.model}})
+            **options.generator()}})
         cursor = otio.opentime.RationalTime(0, lane[0].placement.start_time.rate) if lane else None
         for plan in lane:
             gap = plan.placement.start_time - cursor
@@ -240,8 +241,19 @@ def _refuse_existing(paths: list[Path], force: bool) -> None:
 
 def _jobs(plans: list[ClipPlan], options: TimelineOptions) -> list[ClipJob]:
     soundfont = str(options.soundfont) if options.soundfont else None
-    return [ClipJob(plan.index, str(plan.media), plan.start, plan.end, plan.samples, plan.instrument,
-                    options.seed, options.model, soundfont, options.allow_silence) for plan in plans]
+    generator = options.generator()  # a checkpoint's absolute path: workers may have another cwd
+    return [ClipJob(plan.index, str(plan.media), plan.start, plan.end, plan.samples, plan.instrument, **generator,
+                    soundfont=soundfont, allow_silence=options.allow_silence) for plan in plans]
+
+
+def _check_generator(options: TimelineOptions, load: bool) -> None:
+    """Bad generator options fail before any clip starts; `load` also loads the checkpoint (not for a dry run)."""
+    generator = (options.model, options.temperature, options.top_k, options.top_p)
+    check_generator(*generator)
+    if load:
+        from .pipeline import check_note_generator
+
+        check_note_generator(*generator)
 
 
 def foley_timeline(source: str | Path, output: str | Path, options: TimelineOptions = TimelineOptions(), *,
@@ -254,6 +266,7 @@ def foley_timeline(source: str | Path, output: str | Path, options: TimelineOpti
     if source.exists() and output.exists() and source.resolve() == output.resolve():
         raise InputError(f"OUT must differ from IN ({output}): foley never modifies its input")
     adapter = _adapter_for(output, "write")
+    _check_generator(options, load=False)
     if not dry_run:
         _refuse_existing([output], force)
     media_dir = Path(options.media_dir) if options.media_dir else output.parent
@@ -278,6 +291,7 @@ def foley_timeline(source: str | Path, output: str | Path, options: TimelineOpti
             return report
         ensure_writable_dir(media_dir)
         _refuse_existing([plan.wav for plan in todo], force)
+        _check_generator(options, load=True)
         _render(report, todo, workers, ray_address, stages, should_cancel)
         clock = time.perf_counter()
         tracks = foley_tracks(plans, options)

@@ -6,14 +6,19 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import InputError, OutputError
-from .timeline_plan import TimelineOptions
+from .generator_options import add_generator_args
+
+if TYPE_CHECKING:
+    from .timeline_plan import TimelineOptions
 
 EPILOG = """examples:
   foley timeline edit.otio -o edit.foley.otio
   foley timeline cut.xml -o cut.foley.xml --clips 'Cello.*' --instrument cello
   foley timeline edit.otio -o edit.foley.otio --media-root-map /Volumes/Shoot=/mnt/shoot
+  foley timeline edit.otio -o edit.foley.otio --model default --seed 7 --temperature 0.9
   foley timeline big.otio -o big.foley.otio --ray auto          # on an existing Ray cluster"""
 
 
@@ -35,8 +40,8 @@ def add_timeline_command(commands: argparse._SubParsersAction) -> None:
     cmd.add_argument("--media-dir", type=Path, metavar="DIR", help="where the WAVs go (default: OUT's folder)")
     cmd.add_argument("--media-root-map", action="append", default=[], metavar="OLD=NEW",
                      help="media moved: read OLD/... from NEW/... (repeatable; OUT points at the new place)")
-    cmd.add_argument("--seed", type=int, default=0, help="note generation seed (default: 0, reproducible)")
-    cmd.add_argument("--model", default="baseline", help="note generator (default: baseline)")
+    add_generator_args(cmd, seed_default=0, seed_help="note generation seed (default: 0, reproducible)",
+                       variations=False)  # one WAV per clip: further takes would be thrown away
     cmd.add_argument("--soundfont", type=Path, default=None, help="GM soundfont (.sf2); else $FOLEY_SOUNDFONT")
     cmd.add_argument("--allow-missing", action="store_true",
                      help="skip clips whose media is missing instead of failing (they are listed)")
@@ -81,10 +86,13 @@ def _instrument_map(path: Path | None) -> dict[str, str]:
 
 
 def options_from_args(args: argparse.Namespace) -> TimelineOptions:
+    from .timeline_plan import TimelineOptions  # OTIO and PyAV: only when a timeline command runs
+
     return TimelineOptions(
         instrument=args.instrument, instrument_map=_instrument_map(args.instrument_map), clips=tuple(args.clips),
         video_track=args.video_track, media_dir=args.media_dir, media_root_map=_root_map(args.media_root_map),
-        track_name=args.track_name, seed=args.seed, model=args.model, soundfont=args.soundfont,
+        track_name=args.track_name, seed=args.seed, model=args.model, temperature=args.temperature,
+        top_k=args.top_k, top_p=args.top_p, soundfont=args.soundfont,
         allow_silence=args.allow_silence, allow_missing=args.allow_missing)
 
 

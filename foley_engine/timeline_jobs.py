@@ -35,7 +35,10 @@ class ClipJob:
     samples: int  # the clip's exact length; the audio is padded past the media's end
     instrument: str
     seed: int
-    model: str = "baseline"
+    model: str = "baseline"  # "default", "baseline" or an absolute checkpoint path (workers have other cwds)
+    temperature: float | None = None
+    top_k: int | None = None
+    top_p: float | None = None
     soundfont: str | None = None
     allow_silence: bool = False
 
@@ -86,7 +89,8 @@ def render_clip(job: ClipJob) -> ClipRender:
     clock = time.perf_counter()
     try:
         result = generate(job.video, job.instrument, start=job.start, end=job.end, seed=job.seed, model=job.model,
-                          soundfont=job.soundfont, allow_silence=job.allow_silence)
+                          temperature=job.temperature, top_k=job.top_k, top_p=job.top_p, soundfont=job.soundfont,
+                          allow_silence=job.allow_silence)
     except NoPerformerError as error:
         return ClipRender(job.index, None, {"status": "skipped", "reason": str(error)},
                           time.perf_counter() - clock)

@@ -17,6 +17,7 @@ from pathlib import Path
 import opentimelineio as otio
 
 from .errors import InputError
+from .generator_options import model_path
 from .instruments import get_instrument
 from .synth import SAMPLE_RATE
 from .video import VideoInfo, probe
@@ -44,10 +45,21 @@ class TimelineOptions:
     media_root_map: tuple[tuple[str, str], ...] = ()  # (old prefix, new prefix) for moved projects
     track_name: str = "Foley"
     seed: int = 0  # fixed by default: the same timeline always gives the same audio
-    model: str = "baseline"
+    model: str = "baseline"  # "default", "baseline" or a checkpoint path, as `foley generate --model`
+    temperature: float | None = None  # learned model only; None: the model's own default
+    top_k: int | None = None
+    top_p: float | None = None
     soundfont: Path | None = None
     allow_silence: bool = False
     allow_missing: bool = False
+
+    def generator(self) -> dict:
+        """Everything that decides a clip's notes besides its video range and instrument (a checkpoint as its
+        absolute path, as the workers get it): recorded with each Foley clip and in the summary, so audio made
+        with other options is never taken for this run's."""
+        checkpoint = model_path(self.model)
+        return {"model": str(checkpoint.resolve()) if checkpoint is not None else self.model, "seed": self.seed,
+                "temperature": self.temperature, "top_k": self.top_k, "top_p": self.top_p}
 
 
 @dataclass

@@ -15,7 +15,7 @@ import tempfile
 import time
 import traceback
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, List, Optional, Sequence
 
 from . import FoleyScriptError, dialog
 from .connect import check_version, connect
@@ -46,6 +46,13 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--color", type=_color, metavar="COLOUR",
                        help="every clip with this clip colour (Orange, Blue, ...)")
     parser.add_argument("--instrument", default="piano", help="see `foley instruments` (default: piano)")
+    generator = parser.add_argument_group("note generator (as `foley timeline`; default: the engine's)")
+    generator.add_argument("--model", help="baseline (the engine's default), default (the shipped learned model) "
+                                           "or the PATH of a checkpoint from `foley train`")
+    generator.add_argument("--seed", type=int, help="note generation seed (the engine's default: 0)")
+    generator.add_argument("--temperature", type=float, help="learned model: sampling temperature, 0 = greedy")
+    generator.add_argument("--top-k", type=int, help="learned model: sample among the k likeliest (0 = all)")
+    generator.add_argument("--top-p", type=float, help="learned model: nucleus sampling mass")
     parser.add_argument("--media-dir", type=Path, metavar="ROOT",
                         help=f"where each run's WAVs go, in ROOT/PROJECT/TIMELINE/DATE-TIME-xxxx (default: "
                              f"${MEDIA_ENV}, else {DEFAULT_MEDIA_ROOT})")
@@ -59,6 +66,16 @@ def _scope(args: argparse.Namespace) -> Scope:
     if args.color is not None:
         return Scope("color", color=args.color)
     return Scope("playhead")
+
+
+def generator_options(args: argparse.Namespace) -> List[str]:
+    """The note generator flags given, for `foley timeline` (which checks them)."""
+    model = args.model
+    if model is not None and model not in ("baseline", "default"):  # a checkpoint: the engine runs elsewhere
+        model = str(Path(model).expanduser().resolve())
+    flags = (("--model", model), ("--seed", args.seed), ("--temperature", args.temperature),
+             ("--top-k", args.top_k), ("--top-p", args.top_p))
+    return [text for flag, value in flags if value is not None for text in (flag, str(value))]
 
 
 def _slug(name: str) -> str:
@@ -86,7 +103,7 @@ def current(resolve: Any) -> tuple:
 
 
 def generate(resolve: Any, project: Any, timeline: Any, scope: Scope, instrument: str, engine: str, root: Path,
-             progress: Optional[Callable[[float, str], None]] = None) -> str:
+             progress: Optional[Callable[[float, str], None]] = None, options: Sequence[str] = ()) -> str:
     """The whole run; returns what to tell the user. Raises FoleyScriptError with the timeline untouched."""
     chosen = choose(timeline, scope)
     start_frame = int(timeline.GetStartFrame())
@@ -96,7 +113,8 @@ def generate(resolve: Any, project: Any, timeline: Any, scope: Scope, instrument
     if not timeline.Export(str(export), resolve.EXPORT_OTIO, resolve.EXPORT_NONE) or not export.is_file():
         raise FoleyScriptError(f"Resolve did not export the timeline as OTIO to {export}")
     write_selection(export, selection, chosen, start_frame, fps)
-    summary = run_timeline(engine, selection, folder / f"{_slug(timeline.GetName())}.otio", instrument, progress)
+    summary = run_timeline(engine, selection, folder / f"{_slug(timeline.GetName())}.otio", instrument, progress,
+                           options)
     clips = foley_clips(summary, start_frame, fps, folder)
     reasons = skipped(summary)
     if not clips:
@@ -162,7 +180,8 @@ def main(argv: Optional[Sequence[str]] = None, resolve: Any = None, bmd: Any = N
                 return 0
             scope, instrument = answer
         root = args.media_dir or Path(os.environ.get(MEDIA_ENV) or DEFAULT_MEDIA_ROOT)
-        text = generate(resolve, project, timeline, scope, instrument, engine_path, root, _console_progress())
+        text = generate(resolve, project, timeline, scope, instrument, engine_path, root, _console_progress(),
+                        generator_options(args))
     except FoleyScriptError as error:
         _show(ui, str(error), error=True)
         return 1

@@ -15,7 +15,7 @@ import subprocess
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from . import FoleyScriptError
 
@@ -84,11 +84,13 @@ def instruments(engine: str) -> List[str]:
 
 
 def run_timeline(engine: str, selection: Path, output: Path, instrument: str,
-                 progress: Optional[Progress] = None) -> Dict[str, Any]:
-    """`foley timeline` on the selection; returns its JSON summary or raises with the engine's own message."""
+                 progress: Optional[Progress] = None, options: Sequence[str] = ()) -> Dict[str, Any]:
+    """`foley timeline` on the selection; returns its JSON summary or raises with the engine's own message.
+
+    `options` are more engine flags (the note generator's: --model, --seed, ...), passed as they are."""
     run_dir = Path(output).parent
     command = [engine, "timeline", str(selection), "-o", str(output), "--media-dir", str(run_dir),
-               "--instrument", instrument, "--progress", "json", "--json"]
+               "--instrument", instrument, *options, "--progress", "json", "--json"]
     log = run_dir / "engine.log"
     objects: List[Dict[str, Any]] = []
     with open(log, "w", encoding="utf-8") as stderr:

@@ -230,6 +230,7 @@ def scenario_modal(spec: dict) -> dict:
         operator = type("Operator", (), {name: value for name, value in vars(cls).items() if callable(value)})()
         operator.instrument, operator.seed, operator.temperature, operator.channel, operator.wait = (
             "piano", 0, 0.8, 0, False)
+        operator.model, operator.model_file = "baseline", ""
         operator.report = lambda level, message, reports=reports: reports.append([min(level), message])
         results = [sorted(cls.execute(operator, context))]
         deadline = time.monotonic() + 300
@@ -251,7 +252,7 @@ def scenario_errors(spec: dict) -> dict:
     scene, _ = build_scene(spec)
     prefs = bpy.context.preferences.addons[MODULE].preferences
     prefs.engine_path = spec.get("engine_path", "")
-    return generate(spec) | {"strips": strip_state(scene)}
+    return generate(spec, **spec.get("settings", {})) | {"strips": strip_state(scene)}
 
 
 SCENARIOS = {"install": scenario_install, "generate": scenario_generate, "cancel": scenario_cancel,

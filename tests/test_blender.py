@@ -68,7 +68,8 @@ def test_installs_from_the_zip_and_adds_the_menu_entries(python: Path, extension
 def test_sound_strips_start_and_end_with_their_movie_strips_and_a_rerun_replaces_them(
         python: Path, extension: Path, piano_video: Path, tmp_path: Path) -> None:
     spec = {"zip": str(extension), "clip": str(piano_video), "fps": FILM, "movies": MOVIES, "others": [TITLE],
-            "save_as": str(tmp_path / "project" / "edit.blend"), "runs": [{}, {"seed": 3}], "undo": True}
+            "save_as": str(tmp_path / "project" / "edit.blend"), "runs": [{}, {"seed": 3, "model": "default"}],
+            "undo": True}
     (tmp_path / "project").mkdir()
     result = run_driver(python, "generate", spec, tmp_path)
     expected_channels = {"piano": 3, "piano.late": 2}  # channel 1 is taken under "piano"; nearest free, below first
@@ -89,6 +90,7 @@ def test_sound_strips_start_and_end_with_their_movie_strips_and_a_rerun_replaces
             assert sound["peak"] > 300, "the piano clip's foley must not be silent"
             assert sound["foley"] | {"temperature": 0} == {
                 "source": movie["name"], "instrument": "piano", "seed": 3 if number else 0, "temperature": 0,
+                "model": "default" if number else "baseline",
                 "media": str(piano_video.resolve()), "engine_version": sound["foley"]["engine_version"],
                 "notes": sound["foley"]["notes"]}
             files.append(sound["file"])
@@ -159,7 +161,7 @@ def empty_stage(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.parametrize("case", ["no movie selected", "engine missing", "engine preference wrong",
-                                  "unsaved with relative path", "no performer visible"])
+                                  "unsaved with relative path", "no performer visible", "checkpoint missing"])
 def test_errors_reach_the_user_in_one_sentence(case: str, python: Path, extension: Path, piano_video: Path,
                                                empty_stage: Path, tmp_path: Path) -> None:
     movie = {"name": "piano", "channel": 2, "start": 1, "media_start": PLAYING[0], "duration": 30}
@@ -175,6 +177,7 @@ def test_errors_reach_the_user_in_one_sentence(case: str, python: Path, extensio
                                       "(//video.mp4)",
         "no performer visible": f"No foley for strip 'piano': no performer visible in {empty_stage.name} "
                                 "between 0.00s and 1.00s",
+        "checkpoint missing": f"Foley failed: model checkpoint not found: {tmp_path / 'nope.pt'}",
     }[case]
     if case == "no movie selected":
         spec["movies"] = []
@@ -182,6 +185,8 @@ def test_errors_reach_the_user_in_one_sentence(case: str, python: Path, extensio
         env = {"FOLEY_ENGINE": None, "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     elif case == "engine preference wrong":
         spec["engine_path"] = str(tmp_path / "nowhere")
+    elif case == "checkpoint missing":
+        spec["settings"] = {"model": "file", "model_file": str(tmp_path / "nope.pt"), "temperature": 0.5}
     elif case == "unsaved with relative path":
         movie["filepath"] = "//video.mp4"
     else:

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pretty_midi
-import pytest
 
 from media import make_video, truncated_copy, zero_frame_video
 

@@ -174,6 +174,20 @@ def test_engine_failure_leaves_the_timeline_untouched_and_says_why(engine: Path,
     assert "nothing was changed in Resolve" in message
 
 
+def test_note_generator_flags_reach_the_engine(engine: Path, tmp_path: Path, capsys: pytest.CaptureFixture,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine checks them before any work; a checkpoint path is made absolute (the engine runs elsewhere)."""
+    project = Project("Concert", "24")
+    project.timeline.add_clip(1, project.media_pool.add_media(tmp_path / "take.mp4", 30, 300), 0.0, 48)
+    before = state(project)
+    monkeypatch.chdir(tmp_path)
+    assert generate(Resolve(project), "--track", "1", "--model", "nope.pt", "--seed", "3") == 1
+    assert f"model checkpoint not found: {tmp_path / 'nope.pt'}" in capsys.readouterr().err
+    assert generate(Resolve(project), "--track", "1", "--temperature", "0.5") == 1
+    assert "the baseline is deterministic" in capsys.readouterr().err
+    assert state(project) == before
+
+
 def test_cancel_in_the_dialog_changes_nothing(engine: Path, tmp_path: Path) -> None:
     project = Project("Concert", "24")
     project.timeline.add_clip(1, project.media_pool.add_media(tmp_path / "take.mp4", 30, 300), 0.0, 48)

@@ -184,14 +184,41 @@ def test_local_processes_give_the_same_audio_as_one(piano_video: Path, tmp_path:
     assert set(first) == {"A", "B", "C"} and all(np.array_equal(first[n], second[n]) for n in first)
 
 
+def tiny_checkpoint(folder: Path) -> str:
+    """An untrained tiny model: sampled hot, it plays notes, and each seed others."""
+    pytest.importorskip("torch")
+    from model_fixtures import tiny_model
+
+    from foley_engine.model import save_checkpoint
+
+    return str(save_checkpoint(folder / "tiny.pt", tiny_model()))
+
+
+def test_generator_options_reach_every_local_process(piano_video: Path, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture) -> None:
+    """--model, --seed and --temperature reach each clip in spawned workers: another seed gives other audio."""
+    sampled = ("--model", tiny_checkpoint(tmp_path), "--temperature", "1.5", "--jobs", "2")
+    outs = [tmp_path / f"seed{seed}-{number}.otio" for number, seed in enumerate((1, 2, 1))]
+    for out, seed in zip(outs, (1, 2, 1)):
+        summary = run_in_process(capsys, piano_video, out, *sampled, "--seed", str(seed))
+        assert (summary["seed"], summary["temperature"], summary["workers"]) == (seed, 1.5, 2)
+        assert all(clip["generator"].startswith("model:tiny-") for clip in summary["clips"])
+    first, other, again = (check_foley(out) for out in outs)
+    assert set(first) == {"A", "B", "C"} and all(np.array_equal(first[n], again[n]) for n in first)
+    assert not any(np.array_equal(first[n], other[n]) for n in first)
+
+
 def test_a_ray_cluster_gives_the_same_audio(piano_video: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """With a model given as a checkpoint path, which Ray tasks in other folders must find too."""
     ray = pytest.importorskip("ray", reason="Ray is the optional [cluster] extra (pip install 'foley[cluster]')")
-    run_in_process(capsys, piano_video, tmp_path / "local.otio")
+    sampled = ("--model", tiny_checkpoint(tmp_path), "--temperature", "1.5", "--seed", "4")
+    run_in_process(capsys, piano_video, tmp_path / "local.otio", *sampled)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
-        summary = run_in_process(capsys, piano_video, tmp_path / "ray.otio", "--ray", "auto")
+        summary = run_in_process(capsys, piano_video, tmp_path / "ray.otio", "--ray", "auto", *sampled)
     finally:
         ray.shutdown()
     assert (summary["backend"], summary["workers"]) == ("ray", 2)
+    assert all(clip["generator"].startswith("model:tiny-") for clip in summary["clips"])
     local, remote = check_foley(tmp_path / "local.otio"), check_foley(tmp_path / "ray.otio")
     assert set(remote) == {"A", "B", "C"} and all(np.array_equal(local[n], remote[n]) for n in local)

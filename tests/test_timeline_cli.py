@@ -143,3 +143,78 @@ def test_cancel_leaves_nothing_behind(tmp_path: Path, edit: Path) -> None:
     with pytest.raises(Cancelled):
         foley_timeline(edit, tmp_path / "out.otio", should_cancel=lambda: True)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_generator_options_fail_before_any_work(capsys: pytest.CaptureFixture, tmp_path: Path, edit: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("foley_engine.timeline.run_local", lambda *_, **__: pytest.fail("clips were rendered"))
+    out = tmp_path / "out.otio"
+    for dry_run in ((), ("--dry-run",)):
+        one_line(*fails(capsys, edit, "-o", out, "--model", tmp_path / "nope.pt", *dry_run), 7,
+                 f"model checkpoint not found: {tmp_path / 'nope.pt'} (use --model default, baseline or a .pt file)")
+    one_line(*fails(capsys, edit, "-o", out, "--temperature", "0.5"), 3, "the baseline is deterministic")
+    one_line(*fails(capsys, edit, "-o", out, "--model", "default", "--top-p", "2"), 3, "--top-p must be in (0, 1]")
+    one_line(*fails(capsys, edit, "-o", out, "--model", "default", "--temperature", "-1"), 3,
+             "--temperature must be >= 0")
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes(b"PK\x03\x04 broken")
+    one_line(*fails(capsys, edit, "-o", out, "--model", broken), 7, "broken.pt is not a Foley model checkpoint")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["broken.pt"]
+    proc = run_foley("timeline", edit, "-o", out, "--model", "nope.pt")  # exit code and one line from a process
+    assert_one_line_error(proc, 7, "model checkpoint not found")
+
+
+def test_generator_options_reach_each_clip_and_are_recorded_with_its_audio(
+        capsys: pytest.CaptureFixture, tmp_path: Path, edit: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What `foley generate` takes reaches the engine for every clip, and every Foley clip records it: audio
+    made with another model, seed or sampling is told apart from this run's."""
+    import inspect
+    from types import SimpleNamespace
+
+    import numpy as np
+    from model_fixtures import tiny_model
+
+    from foley_engine import pipeline
+    from foley_engine.model import save_checkpoint
+    from foley_engine.timeline import _jobs, foley_timeline
+    from foley_engine.timeline_plan import TimelineOptions
+
+    checkpoint = save_checkpoint(tmp_path / "tiny.pt", tiny_model())
+    real, calls = pipeline.generate, []
+
+    def generate(video: str, instrument: str, **options: object) -> SimpleNamespace:
+        inspect.signature(real).bind(video, instrument, **options)  # the engine takes every option it is given
+        calls.append(options)
+        samples = round((options["end"] - options["start"]) * 48000)
+        return SimpleNamespace(audio=np.full((samples, 2), 100, np.int16),
+                               summary=lambda: {"generator": "fake", "notes": 1})
+
+    monkeypatch.setattr(pipeline, "generate", generate)  # render_clip imports it from the pipeline when it runs
+    monkeypatch.chdir(tmp_path)  # --model relative to the current folder; workers get its absolute path
+
+    keys = ("model", "seed", "temperature", "top_k", "top_p")
+
+    def run(*options: str) -> tuple[dict, dict]:
+        code, out, err = foley(capsys, edit, "-o", tmp_path / "out.otio", "--jobs", "1", "--json", "--force",
+                               *options)
+        assert code == 0, err
+        result = otio.adapters.read_from_file(str(tmp_path / "out.otio"))
+        (foley_clip,) = [c for t in result.audio_tracks() for c in t.find_clips()]
+        return json.loads(out), {key: foley_clip.metadata["foley"][key] for key in keys}
+
+    sampled = ("--model", "tiny.pt", "--seed", "7", "--temperature", "1.2", "--top-k", "5", "--top-p", "0.9")
+    summary, first = run(*sampled)
+    generator = {"model": str(checkpoint.resolve()), "seed": 7, "temperature": 1.2, "top_k": 5, "top_p": 0.9}
+    assert {key: calls[-1][key] for key in generator} == generator
+    assert {key: summary[key] for key in generator} == generator
+    assert first == generator
+    assert run(*sampled)[1] == first  # same options: the same record, nothing told apart
+    assert run(*sampled[:3], "8", *sampled[4:])[1] != first  # another seed
+    baseline = {"model": "baseline", "seed": 0, "temperature": None, "top_k": None, "top_p": None}
+    assert run()[1] == baseline == {key: calls[-1][key] for key in keys}
+    # Local processes and Ray tasks get the same jobs: plain data with every option and the absolute path
+    options = TimelineOptions(model="tiny.pt", seed=3, temperature=0.7)
+    report = foley_timeline(edit, tmp_path / "plan.otio", options, dry_run=True)
+    (job,) = _jobs(report.plans, options)
+    assert (job.model, job.seed, job.temperature, job.top_k, job.top_p) == (str(checkpoint.resolve()), 3, 0.7,
+                                                                            None, None)

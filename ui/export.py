@@ -53,7 +53,8 @@ def export_timeline(source: Path, output: Path, clip_index: int, settings: Setti
         adapter = otio.adapters.from_filepath(str(output)).name
     except otio.exceptions.NoKnownAdapterForExtensionError:
         raise OutputError(f"no OpenTimelineIO adapter writes {output.suffix or 'extension-less'} files") from None
-    options = TimelineOptions(instrument=settings.instrument, seed=settings.seed, model=settings.model_spec())
+    options = TimelineOptions(instrument=settings.instrument, seed=settings.seed, model=settings.model_spec(),
+                              temperature=settings.temperature if settings.samples() else None)
     ensure_writable_dir(output.parent)
     with tempfile.TemporaryDirectory(prefix="foley-panel-") as scratch:
         timeline, base = stage.read_timeline(source, Path(scratch))
