@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from .errors import InputError, ModelError, OutputError
 
 if TYPE_CHECKING:  # the rest is imported where a command runs: registering `eval` must not load scipy
-    from .evaluation import Generator
+    from .evaluation import Draws, Generator
     from .examples import Example
     from .instruments import Instrument
     from .notes import Performance
@@ -37,6 +37,9 @@ def add_eval_commands(commands: argparse._SubParsersAction) -> None:
                     help="MIDI time minus video time of --real recordings; default: estimated from motion")
     ev.add_argument("--model", default=None, help="checkpoint PATH or 'default'; without it, baseline only")
     ev.add_argument("--out", type=Path, required=True, help="report folder (report.md, report.json, rolls/)")
+    ev.add_argument("--seeds", type=int, default=1,
+                    help="run the model with seeds 0..N-1 and pool them (it samples; one seed is one draw)")
+    ev.add_argument("--chance-draws", type=int, default=20, help="random draws pooled in the chance row (default 20)")
     ev.add_argument("--limit", type=int, default=None, help="evaluate only the first N examples of --data")
     ev.add_argument("--rolls", type=int, default=2, help="piano rolls per instrument (default: 2)")
     ev.add_argument("--force", action="store_true", help="overwrite an existing report")
@@ -68,14 +71,14 @@ def baseline_generator(keypoints: Keypoints, instrument: Instrument, duration: f
     return generate_baseline(keypoints, instrument, duration=duration)
 
 
-def model_generator(spec: str) -> Generator:
+def model_generator(spec: str, seed: int = 0) -> Generator:
     """The learned model as an evaluation generator, through the model package's `load_generator` hook."""
     try:
         from .model import load_generator
     except ImportError as exc:
         raise ModelError("this Foley has no learned model yet (foley_engine.model.load_generator is missing); "
                          "run `foley eval` without --model for the baseline alone") from exc
-    return load_generator(spec)
+    return load_generator(spec, seed=seed)
 
 
 def shard_examples(paths: list[Path], split: str) -> Iterator[Example]:
@@ -104,9 +107,11 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         raise InputError("give --data (dataset shards) and/or --real (recording folders) to evaluate on")
     if (args.out / "report.json").exists() and not args.force:
         raise OutputError(f"a report exists in {args.out} (use --force to overwrite)")
-    generators: dict[str, Generator] = {"baseline": baseline_generator}
+    if args.seeds < 1 or args.chance_draws < 1:
+        raise InputError("--seeds and --chance-draws must be at least 1")
+    generators: dict[str, Draws] = {"baseline": baseline_generator}
     if args.model:
-        generators["model"] = model_generator(args.model)
+        generators["model"] = [model_generator(args.model, seed) for seed in range(args.seeds)]
     meta: dict = {"split": args.split if args.data else "real", "generators": {"baseline": GENERATOR_NAME}}
     if args.model:
         meta["generators"]["model"] = args.model
@@ -129,7 +134,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     def report(done: int, source: str) -> None:
         print(f"foley eval: {done}/{len(examples)} {source}", file=sys.stderr)
 
-    result = evaluate(generators, examples, args.out, meta=meta, rolls_per_instrument=args.rolls, progress=report)
+    result = evaluate(generators, examples, args.out, meta=meta, rolls_per_instrument=args.rolls,
+                      chance_draws=args.chance_draws, progress=report)
     overall = result.summary()["overall"]
     for name, metrics in overall.items():
         print(f"{name}: onset F1 {metrics['onset_f1']:.3f}, note F1 {metrics['note_f1']:.3f} "

@@ -14,12 +14,14 @@ notes are compared with the example's ground truth (all performers' notes pooled
 * density      - generated notes per second / real notes per second (1 = as busy as the player).
 
 A "chance" row scores the real notes replayed at uniformly random times (pitches and velocities shuffled,
-fixed seed): what knowing only how many notes there are, and which, is worth. At a few notes per second
+seeded): what knowing only how many notes there are, and which, is worth. At a few notes per second
 random onsets already match a third of the notes within 50 ms, so a generator is judged by its distance
-above that row, not above zero.
+above that row, not above zero. One random draw is itself noisy (on a 40 s clip one draw's onset F1 can be
+0.07 off the mean), so chance is drawn several times, and a sampling generator can be given as several draws
+(one per seed): their rows pool, and the report lists each draw's F1 beside the pooled one.
 
 Aggregates pool the match counts (micro-average), so a long clip weighs more than a short one, and the
-reference notes and seconds behind every number are in the tables.
+reference notes and seconds behind every number are in the tables (per draw).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from .notes import Note, Performance
 from .pose import Keypoints
 
 Generator = Callable[[Keypoints, Instrument, float], Performance]
+Draws = Generator | Sequence[Generator]  # one generator, or several draws of one (e.g. one per seed)
 
 ONSET_WINDOW = 0.05
 WIDE_WINDOW = 0.1
@@ -128,17 +131,26 @@ def _rates(counts: dict) -> dict:
 
 
 def aggregate(rows: Sequence[dict]) -> dict:
-    """Pool per-example scores: counts add up, timing errors pool, velocity r is the mean where defined."""
+    """Pool per-example scores: counts add up, timing errors pool, velocity r is the mean where defined.
+
+    Rows of several draws (a "draw" key) pool too; the counts shown are per draw, and `onset_f1_draws` lists
+    each draw's own onset F1."""
+    draws = sorted({row.get("draw", 0) for row in rows})
     pooled = {key: sum(row[key] for row in rows) for key in _COUNTS}
     pooled["timing_errors"] = [e for row in rows for e in row["timing_errors"]]
-    pooled["examples"] = len(rows)
-    pooled["seconds"] = round(sum(row["seconds"] for row in rows), 2)
+    first = [row for row in rows if row.get("draw", 0) == draws[0]] if rows else []
+    pooled["examples"] = len(first)
+    pooled["seconds"] = round(sum(row["seconds"] for row in first), 2)
     defined = [row["velocity_r"] for row in rows if not math.isnan(row["velocity_r"])]
     pooled["velocity_r"] = float(np.mean(defined)) if defined else math.nan
     pooled["velocity_r_examples"] = len(defined)
     pooled["errors"] = sum(1 for row in rows if row.get("error"))
     result = pooled | _rates(pooled)
     del result["timing_errors"]  # the medians are kept; the raw list stays in the per-example rows
+    result["draws"] = len(draws)
+    if len(draws) > 1:
+        result |= {key: round(pooled[key] / len(draws)) for key in _COUNTS}
+        result["onset_f1_draws"] = [aggregate([r for r in rows if r.get("draw", 0) == d])["onset_f1"] for d in draws]
     return result
 
 
@@ -174,6 +186,10 @@ class Report:
         lines += _table(["generator", "examples", "seconds", "real notes"], [
             [g, str(m["examples"]), f"{m['seconds']:.1f}", str(m["reference"])] + _cells(m)
             for g, m in summary["overall"].items()])
+        spread = [(g, m["onset_f1_draws"]) for g, m in summary["overall"].items() if m["draws"] > 1]
+        if spread:
+            lines += [""] + [f"- {g}: {len(f1s)} draws pooled; onset F1 of each draw: "
+                             f"{', '.join(f'{f:.3f}' for f in f1s)} (sd {np.std(f1s):.3f})" for g, f1s in spread]
         lines += ["", "## Per instrument", ""]
         lines += _table(["instrument", "generator", "examples", "seconds", "real notes"], [
             [name, g, str(m["examples"]), f"{m['seconds']:.1f}", str(m["reference"])] + _cells(m)
@@ -196,12 +212,14 @@ class Report:
         return json_path, md_path
 
 
-def evaluate(generators: dict[str, Generator], examples: Iterable[Example], out_dir: str | Path, *,
-             meta: dict | None = None, rolls_per_instrument: int = 2, chance: bool = True,
+def evaluate(generators: dict[str, Draws], examples: Iterable[Example], out_dir: str | Path, *,
+             meta: dict | None = None, rolls_per_instrument: int = 2, chance: bool = True, chance_draws: int = 20,
              progress: Callable[[int, str], None] | None = None) -> Report:
-    """Run every generator on every example, score it, write report.json, report.md and piano rolls.
+    """Run every generator (every draw of it) on every example, score it, write report.json, report.md and
+    piano rolls (of the first draw).
 
-    With `chance`, every example is also scored against chance_notes (seeded by the example's index)."""
+    With `chance`, every example is also scored against `chance_draws` draws of chance_notes (seeded by the
+    example's index and the draw)."""
     out = Path(out_dir)
     (out / "rolls").mkdir(parents=True, exist_ok=True)
     report = Report(meta=dict(meta or {}), generators=list(generators) + ([CHANCE] if chance else []))
@@ -209,28 +227,22 @@ def evaluate(generators: dict[str, Generator], examples: Iterable[Example], out_
     for index, example in enumerate(examples):
         instrument = get_instrument(example.instrument)
         reference = [note for track in example.tracks for note in track]
-        draw = drawn.get(instrument.name, 0) < rolls_per_instrument
-        for name, generate in generators.items():
-            clock = time.perf_counter()
-            error = ""
-            try:
-                performance = generate(example.keypoints, instrument, example.duration)
-            except FoleyError as exc:  # e.g. a model that refuses an instrument: scored as silence, listed
-                performance, error = Performance(instrument, example.duration, [], name), str(exc)
-            seconds = time.perf_counter() - clock
-            row = {"index": index, "source": example.source, "instrument": instrument.name, "generator": name,
-                   "seconds": round(example.duration, 3), "generation_seconds": round(seconds, 3)}
-            report.rows.append(row | score(reference, performance.notes) | ({"error": error} if error else {}))
-            if draw:
-                roll = Path("rolls") / f"{instrument.name}-{index:04d}-{_slug(name)}.png"
-                piano_roll_png(performance, out / roll, example.duration, ground_truth=example.tracks,
-                               title=f"{name} vs real: {example.source} ({instrument.name})")
-                report.rolls.append(roll.as_posix())
-        if chance:
+        plot = drawn.get(instrument.name, 0) < rolls_per_instrument
+        for name, draws in generators.items():
+            for number, generate in enumerate(draws if isinstance(draws, Sequence) else [draws]):
+                row, performance = _run(generate, name, example, instrument, index, reference)
+                report.rows.append(row | {"draw": number})
+                if plot and number == 0:
+                    roll = Path("rolls") / f"{instrument.name}-{index:04d}-{_slug(name)}.png"
+                    piano_roll_png(performance, out / roll, example.duration, ground_truth=example.tracks,
+                                   title=f"{name} vs real: {example.source} ({instrument.name})")
+                    report.rolls.append(roll.as_posix())
+        for number in range(chance_draws if chance else 0):
+            notes = chance_notes(reference, example.duration, seed=index + 100_000 * number)
             report.rows.append({"index": index, "source": example.source, "instrument": instrument.name,
-                                "generator": CHANCE, "seconds": round(example.duration, 3), "generation_seconds": 0.0}
-                               | score(reference, chance_notes(reference, example.duration, seed=index)))
-        if draw:
+                                "generator": CHANCE, "seconds": round(example.duration, 3), "generation_seconds": 0.0,
+                                "draw": number} | score(reference, notes))
+        if plot:
             drawn[instrument.name] = drawn.get(instrument.name, 0) + 1
         if progress:
             progress(index + 1, example.source)
@@ -238,6 +250,20 @@ def evaluate(generators: dict[str, Generator], examples: Iterable[Example], out_
     report.meta.setdefault("finished", datetime.now(timezone.utc).isoformat(timespec="seconds"))
     report.write(out)
     return report
+
+
+def _run(generate: Generator, name: str, example: Example, instrument: Instrument, index: int,
+         reference: list[Note]) -> tuple[dict, Performance]:
+    """One generator on one example: its scored row, and its notes (silence if it refused, with the error)."""
+    clock = time.perf_counter()
+    error = ""
+    try:
+        performance = generate(example.keypoints, instrument, example.duration)
+    except FoleyError as exc:  # e.g. a model that refuses an instrument: scored as silence, listed
+        performance, error = Performance(instrument, example.duration, [], name), str(exc)
+    row = {"index": index, "source": example.source, "instrument": instrument.name, "generator": name,
+           "seconds": round(example.duration, 3), "generation_seconds": round(time.perf_counter() - clock, 3)}
+    return row | score(reference, performance.notes) | ({"error": error} if error else {}), performance
 
 
 def _slug(text: str) -> str:

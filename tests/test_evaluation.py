@@ -128,6 +128,29 @@ def test_evaluate_writes_report_tables_and_rolls(tmp_path: Path) -> None:
         assert (tmp_path / roll).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_draws_pool_with_counts_per_draw(tmp_path: Path) -> None:
+    """A sampling generator given as several draws: one row per draw, counts shown per draw, each draw's F1
+    listed; chance is drawn several times too, with different seeds."""
+    data = examples(2)
+
+    def oracle(keypoints: Keypoints, instrument: Instrument, duration: float) -> Performance:
+        return Performance(instrument, duration, data[int(keypoints.body[0, 0, 0, 0])].tracks, "oracle")
+
+    def silent(keypoints: Keypoints, instrument: Instrument, duration: float) -> Performance:
+        return Performance(instrument, duration, [[]], "silent")
+
+    report = evaluate({"mixed": [oracle, silent, oracle]}, data, tmp_path, chance_draws=5)
+    mixed = report.summary()["overall"]["mixed"]
+    real = sum(len(e.tracks[0]) for e in data)
+    assert mixed["draws"] == 3 and mixed["examples"] == 2 and mixed["reference"] == real
+    assert mixed["onset_f1_draws"] == [1.0, 0.0, 1.0]
+    assert mixed["onset_recall"] == pytest.approx(2 / 3)
+    chance = report.summary()["overall"]["chance"]
+    assert chance["draws"] == 5 and chance["reference"] == real
+    assert len(set(chance["onset_f1_draws"])) > 1  # the draws differ
+    assert "mixed: 3 draws pooled; onset F1 of each draw: 1.000, 0.000, 1.000" in (tmp_path / "report.md").read_text()
+
+
 def test_eval_command_on_shards_with_baseline(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from foley_engine.performers import perform
 
