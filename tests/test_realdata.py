@@ -162,3 +162,41 @@ def test_split_by_hash_is_stable_and_holds_out_a_fifth() -> None:
     assert realdata.split_of("video-7") == realdata.split_of("video-7")
     assert splits["test"] / 3000 == pytest.approx(0.1, abs=0.02)
     assert splits["val"] / 3000 == pytest.approx(0.1, abs=0.02)
+
+
+def test_real_pairs_fine_tune_a_checkpoint(melody_video: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The documented route to real footage: `foley dataset build`, then `foley train --init CHECKPOINT`
+    continues from the checkpoint's weights on the real pairs and records where it started."""
+    from dataclasses import asdict
+
+    from model_fixtures import TINY, tiny_model
+
+    from foley_engine.model import load_checkpoint, save_checkpoint
+    from foley_engine.performers import CameraView, perform
+
+    def pianist(path: Path, settings: object = None, **kwargs: object):
+        return perform([MELODY], get_instrument("piano"), SECONDS, np.random.default_rng(0),
+                       view=CameraView(name="top_down", body_visible=False, legs_visible=False))
+
+    monkeypatch.setattr(realdata, "extract_keypoints", pianist)
+    monkeypatch.setattr(realdata, "split_of", lambda key: "train")  # one video: make sure it trains
+    data = tmp_path / "real"
+    assert main(["dataset", "build", str(melody_video.parents[1]), str(data), "--window", "2"]) == 0
+    start = tmp_path / "start.pt"
+    save_checkpoint(start, tiny_model(), training={"note": "pretrained"})
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"batch_size": 2, "warmup_steps": 2, "eval_every": 100, "log_every": 2,
+                                  "max_tokens": 120, "model": {k: v for k, v in asdict(TINY).items()
+                                                               if k not in ("instruments", "families")}}))
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(data), "--out", str(run), "--init", str(start), "--steps", "8",
+                  "--config", str(config)]) == 0
+    tuned = load_checkpoint(run / "checkpoint.pt")
+    assert tuned.info["training"]["init"] == str(start)
+    assert tuned.info["data"]["datasets"][0]["path"] == str(data)
+    assert tuned.info["data"]["datasets"][0]["format"] == realdata.DATASET_FORMAT
+    def distance(a: dict, b: dict) -> float:
+        return sum(float((a[k].float() - b[k].float()).abs().sum()) for k in a if a[k].is_floating_point())
+
+    before, after = tiny_model().state_dict(), tuned.model.state_dict()
+    assert 0 < distance(after, before) < 0.5 * distance(tiny_model(seed=1).state_dict(), before)  # moved from start
