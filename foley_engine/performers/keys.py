@@ -3,6 +3,10 @@
 Pitch shows as where along the keyboard the striking fingertip is (the left hand takes the lower notes);
 onset as the fingertip's fast downward stroke that stops on the key bottom at the onset; velocity as how high
 the finger lifts first and so how fast it comes down; duration as how long the finger stays down.
+
+Around those cues real hands are never still, and from above that is most of what a camera sees: idle fingers
+and wrists wander, a striking finger drags its neighbours along, and the hand leans towards the keys it
+plays. The performer does all of that too, so a model cannot learn to rely on a perfectly still hand.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from ..skeleton import FINGERTIPS, LEFT, LEFT_HAND_OFFSET, RIGHT, RIGHT_HAND_OFF
 from .body import Physique, Posture, Rig, new_arm_plan
 from .camera import CameraView
 from .hands import CURVED, HandGeometry
-from .motion import LINEAR, SMOOTH, Cue, Keyframes, Motion, glide, onset_groups, strike
+from .motion import LINEAR, SMOOTH, Cue, Keyframes, Motion, drift, glide, onset_groups, strike
 
 WHITE_KEY = 0.0235  # metres between white key centres
 _WHITE_STEP = (0, 0.5, 1, 1.5, 2, 3, 3.5, 4, 4.5, 5, 5.5, 6)  # white-key index of each pitch class
@@ -162,6 +166,9 @@ def animate(track: list[Note], instrument: Instrument, times: np.ndarray, rng: n
     arms.lateral = np.broadcast_to(hands.natural_lateral, (steps, 2, 5)).copy()
     reach = 0.092 * geometry.scale + float(geometry.reach(CURVED)[2])
     follow = rng.uniform(0.0, 0.4)  # how much this player's hands lean towards the keys they play
+    curl = rng.uniform(0.7, 2.0)  # how far this player's fingers curl into a key (flat to hammer-like)
+    coupling = rng.uniform(0.1, 0.5)  # how much a neighbouring finger moves along with a striking one
+    restless = rng.uniform(0.3, 1.0)  # how much idle fingers and wrists wander between notes
     for hand in (LEFT, RIGHT):
         home = np.array([0.25 if hand == LEFT else -0.25, keys_y + 0.05, keys_z - reach])
         targets = [(onset, np.array([x, home[1], home[2] + (0.035 if black else 0.0)]))
@@ -169,13 +176,19 @@ def animate(track: list[Note], instrument: Instrument, times: np.ndarray, rng: n
         arms.wrist[:, hand] = glide(targets[0][1] if targets else home, targets)(times)
         lean = _follow_curve([s for s in strokes if s.hand == hand], arms.wrist[:, hand, 0], times, follow)(times)
         arms.wrist[:, hand, 0] += lean
+        arms.wrist[:, hand, ::2] += drift(rng, times, 0.006 * restless, 0.05, 0.6, dims=2)
         arms.forward[:, hand] = (0.0, -0.25, 1.0)  # no sideways component: thumbward is exactly +-x
         for finger in range(5):
             mine = [s for s in strokes if s.hand == hand and s.finger == finger]
             if mine:
-                notes = [s.note for s in mine]
-                arms.flex[:, hand, finger] += strike(notes)(times)[:, None] * _PRESS[finger]
+                press = curl * strike([s.note for s in mine])(times)
+                arms.flex[:, hand, finger] += press[:, None] * _PRESS[finger]
+                for neighbour in (finger - 1, finger + 1):  # fingers share tendons: neighbours follow a little
+                    if 0 <= neighbour < 5:
+                        arms.flex[:, hand, neighbour] += coupling * press[:, None] * _PRESS[neighbour]
                 arms.lateral[:, hand, finger] = _lateral_curve(mine, float(hands.natural_lateral[finger]))(times)
+        arms.flex[:, hand] += drift(rng, times, 0.3 * restless, 0.2, 1.5, dims=5)[:, :, None] * _PRESS
+        arms.lateral[:, hand] += drift(rng, times, 0.003 * restless, 0.2, 1.5, dims=5)
         arms.lateral[:, hand] -= lean[:, None] * hands.thumbward(hand)  # the palm leans, the fingertips stay on keys
     posture.lean[:, 1] += 0.35 * arms.wrist[:, :, 0].mean(axis=1)  # lean towards where the hands are
     posture.lean[:, 0] += 0.08
