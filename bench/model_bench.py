@@ -20,6 +20,8 @@ from foley_engine.model.generate import Sampling, generate_tracks
 from foley_engine.performers import perform
 from foley_engine.phrases import draw_phrase
 
+TARGET = 2000  # events/s for one performer x one take: generation well ahead of what a clip needs
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -48,6 +50,9 @@ def main() -> int:
         print(f"generation, {label}: {stats['tokens']} events in {seconds:.2f} s = "
               f"{stats['tokens'] / seconds:,.0f} events/s ({notes} notes, {stats['windows']} windows, "
               f"{args.seconds / seconds:.1f}x real time)")
+        if variations == 1:
+            met = stats["tokens"] / seconds >= TARGET
+            print(f"target >= {TARGET:,} events/s (1 performer x 1 take): {'met' if met else 'not met'}")
     return 0
 
 

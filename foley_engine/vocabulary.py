@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -53,24 +54,24 @@ class EventVocabulary:
         if not 1 <= self.velocity_bins <= 64:  # bins at least 2 velocities wide keep every bin centre >= 1
             raise ValueError(f"velocity_bins must be 1..64, got {self.velocity_bins}")
 
-    # --- layout -------------------------------------------------------------------------------------------
+    # --- layout (cached: generation reads these for every token) ------------------------------------------
     @property
     def note_on_offset(self) -> int:
         return 3
 
-    @property
+    @cached_property
     def note_off_offset(self) -> int:
         return self.note_on_offset + NUM_PITCHES
 
-    @property
+    @cached_property
     def time_shift_offset(self) -> int:
         return self.note_off_offset + NUM_PITCHES
 
-    @property
+    @cached_property
     def velocity_offset(self) -> int:
         return self.time_shift_offset + self.max_shift_steps
 
-    @property
+    @cached_property
     def size(self) -> int:
         return self.velocity_offset + self.velocity_bins
 
@@ -240,6 +241,7 @@ class GrammarState:
         self._after_velocity = False
         self._in_range = np.zeros(NUM_PITCHES, dtype=bool)
         self._in_range[instrument.lowest:instrument.highest + 1] = True
+        self._mask: np.ndarray | None = None  # allowed_mask() until the next advance()
 
     @property
     def time(self) -> float:
@@ -247,7 +249,12 @@ class GrammarState:
         return self.step / self.vocabulary.steps_per_second
 
     def allowed_mask(self) -> np.ndarray:
-        """Bool array of vocabulary size, True where the token is allowed next; O(vocabulary size)."""
+        """Bool array of vocabulary size, True where the token is allowed next; the caller's to change."""
+        if self._mask is None:
+            self._mask = self._compute_mask()
+        return self._mask.copy()
+
+    def _compute_mask(self) -> np.ndarray:
         v = self.vocabulary
         mask = np.zeros(v.size, dtype=bool)
         if self.finished:
@@ -267,8 +274,11 @@ class GrammarState:
     def advance(self, token: int) -> None:
         """Take one generated token; a token the grammar does not allow raises ValueError."""
         kind, value = self.vocabulary.event(token)
-        if not self.allowed_mask()[token]:
+        if self._mask is None:
+            self._mask = self._compute_mask()
+        if not self._mask[token]:
             raise ValueError(f"token {self.vocabulary.describe(token)} is not allowed at {self.time:.2f} s")
+        self._mask = None
         self._after_velocity = kind == VELOCITY
         if kind == EOS:
             self.finished = True

@@ -65,6 +65,34 @@ def test_sampling_filters():
     assert picks == {2}
 
 
+def test_sampling_draws_follow_the_filtered_distribution_and_forced_rows_draw_nothing():
+    """Inverting the CDF at evenly spread uniforms reproduces the top-k / top-p filtered softmax exactly
+    (up to the grid), and a row with a single allowed token leaves the generator untouched."""
+    scaled = np.array([2.0, 1.0, 0.5, 0.0, -1.0, 1.0])
+    for sampling in (Sampling(1.0, top_k=0, top_p=1.0), Sampling(1.0, top_k=4, top_p=1.0),
+                     Sampling(1.0, top_k=0, top_p=0.8), Sampling(1.0, top_k=3, top_p=0.7)):
+        logits = torch.tensor(scaled, dtype=torch.float32)[None]
+        allowed = torch.ones_like(logits, dtype=torch.bool)
+        if sampling.top_k:
+            kth = logits.topk(sampling.top_k).values[:, -1:]
+            logits = logits.masked_fill(logits < kth, float("-inf"))
+        probs = logits.softmax(-1)[0].double()
+        if sampling.top_p < 1:
+            ranked, order = probs.sort(descending=True)
+            drop = (ranked.cumsum(0) - ranked > sampling.top_p)
+            probs[order[drop]] = 0.0
+            probs /= probs.sum()
+        picks = np.bincount([gen._draw(scaled, sampling, (i + 0.5) / 10000) for i in range(10000)],
+                            minlength=len(scaled))
+        np.testing.assert_allclose(picks / 10000, probs.numpy(), atol=2e-4)
+    generator = torch.Generator().manual_seed(3)
+    state = generator.get_state()
+    allowed = torch.zeros(2, 6, dtype=torch.bool)
+    allowed[0, 4] = allowed[1, 2] = True
+    assert gen.sample_tokens(torch.randn(2, 6), allowed, Sampling(), generator).tolist() == [4, 2]
+    assert torch.equal(generator.get_state(), state)
+
+
 def test_cached_decoding_equals_full_recomputation():
     """Greedy tokens and logits from the KV cache (incl. left padding) match re-running the whole prefix."""
     model = tiny_model(seed=4)
@@ -88,6 +116,36 @@ def test_cached_decoding_equals_full_recomputation():
             tokens.append(token)
             times.append(state.step)
             cached = model.step(window, torch.tensor([token]), torch.tensor([state.step]), None, cache)
+
+
+def test_cached_steps_of_a_left_padded_batch_equal_full_recomputation():
+    """step() on a batch whose rows have prefixes of different lengths (left padding hidden by key_bias)
+    gives each row the logits decode() computes from that row's real tokens alone."""
+    model = tiny_model(seed=8)
+    inst = get_instrument("piano")
+    frames = int(model.config.window * 30)
+    features, mask = gen.window_inputs([random_joints(frames, seed=s) for s in (3, 4)], (1280, 720), 30.0, 0,
+                                       frames)
+    ids = model.instrument_ids([inst, inst])
+    rows = [([1, 280, 370, 62], [0, 22, 22, 22]), ([1, 265], [0, 7])]  # (tokens, times); the second is padded
+    tokens = torch.tensor([rows[0][0], [PAD_TOKEN] * 2 + rows[1][0]])
+    times = torch.tensor([rows[0][1], [0, 0] + rows[1][1]])
+    with torch.no_grad():
+        window = model.encode(features, mask, ids)
+        alone = [model.encode(features[b:b + 1], mask[b:b + 1], ids[b:b + 1]) for b in range(2)]
+        cache = model.new_cache(2, 16, window.inputs)
+        cache.valid[:, :4] = tokens != PAD_TOKEN
+        cache.valid[:, 4:] = True
+        causal = torch.ones(4, 4, dtype=torch.bool).tril()
+        model.decode(window, tokens, times, causal & (cache.valid[:, None, None, :4] | torch.eye(4).bool()), cache)
+        key_bias = cache.key_bias()
+        for token, step in ((75, 30), (269, 41), (80, 41)):  # arbitrary events, the same for both rows
+            cached = model.step(window, torch.tensor([token, token]), torch.tensor([step, step]), key_bias, cache)
+            for b, (row_tokens, row_times) in enumerate(rows):
+                row_tokens.append(token)
+                row_times.append(step)
+                full = model.decode(alone[b], torch.tensor([row_tokens]), torch.tensor([row_times]))[:, -1]
+                torch.testing.assert_close(cached[b:b + 1], full, atol=1e-4, rtol=1e-4)
 
 
 def test_left_padded_batch_row_equals_the_row_alone():

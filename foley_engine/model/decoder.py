@@ -9,7 +9,7 @@ rather than discovered. Generation keeps a key/value cache, so each new token co
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -18,24 +18,31 @@ from torch.nn import functional as F
 
 @dataclass
 class KVCache:
-    """Self-attention keys and values of the tokens decoded so far, preallocated for `capacity` positions."""
+    """Self-attention keys and values of the tokens decoded so far, preallocated for `capacity` positions.
 
-    kv: list[torch.Tensor]  # per layer (B, 2, H, capacity, head_dim): keys then values
+    Keys and values lead so that rows and heads merge into one batch dimension without a copy (step's bmm)."""
+
+    kv: list[torch.Tensor]  # per layer (2, B, H, capacity, head_dim): keys then values
     valid: torch.Tensor  # (B, capacity) bool: False for left padding
     length: int = 0
+    merged: list[torch.Tensor] = field(init=False)  # per layer kv viewed as (2, B * H, capacity, head_dim)
+
+    def __post_init__(self) -> None:
+        self.merged = [kv.flatten(1, 2) for kv in self.kv]
 
     @classmethod
     def empty(cls, layers: int, batch: int, heads: int, capacity: int, head_dim: int,
               like: torch.Tensor) -> KVCache:
-        return cls([like.new_zeros((batch, 2, heads, capacity, head_dim)) for _ in range(layers)],
+        return cls([like.new_zeros((2, batch, heads, capacity, head_dim)) for _ in range(layers)],
                    torch.zeros(batch, capacity, dtype=torch.bool, device=like.device))
 
     def key_bias(self) -> torch.Tensor | None:
-        """Additive (B, 1, 1, capacity) mask hiding padding from later steps, or None without padding."""
+        """Additive (B * H, 1, capacity) mask hiding padding from later steps, or None without padding."""
         if bool(self.valid.all()):
             return None
         bias = torch.zeros(self.valid.shape, dtype=self.kv[0].dtype, device=self.valid.device)
-        return bias.masked_fill(~self.valid, float("-inf"))[:, None, None, :]
+        heads = self.kv[0].shape[2]
+        return bias.masked_fill(~self.valid, float("-inf")).repeat_interleave(heads, dim=0).unsqueeze(1)
 
 
 @dataclass
@@ -106,9 +113,9 @@ class DecoderLayer(nn.Module):
         q, k, v = (self._split(t) for t in self.qkv(self.norm1(x)).chunk(3, dim=-1))
         if cache is not None:
             end = cache.length + x.shape[1]
-            cache.kv[index][:, 0, :, cache.length:end] = k
-            cache.kv[index][:, 1, :, cache.length:end] = v
-            k, v = cache.kv[index][:, :, :, :end].unbind(1)
+            cache.kv[index][0, :, :, cache.length:end] = k
+            cache.kv[index][1, :, :, cache.length:end] = v
+            k, v = cache.kv[index][:, :, :, :end].unbind(0)
         causal = self_mask is None and cache is None
         attended = F.scaled_dot_product_attention(q, k, v, attn_mask=self_mask, is_causal=causal,
                                                   dropout_p=self.dropout.p if self.training else 0.0)
@@ -118,25 +125,64 @@ class DecoderLayer(nn.Module):
         x = x + self.dropout(self.cross_out(self._merge(attended)))
         return x + self.dropout(self.ffn(self.norm3(x)))
 
-    def step(self, x: torch.Tensor, memory_kv: tuple[torch.Tensor, torch.Tensor], bias: torch.Tensor,
-             key_bias: torch.Tensor | None, cache: KVCache, index: int) -> torch.Tensor:
-        """forward() for one new position per row, x (B, D): the same maths with fewer, fused operations,
-        because at batch size 1 a decoding step costs per operation, not per multiply."""
+    def step_tensors(self, memory_kv: tuple[torch.Tensor, torch.Tensor]) -> LayerStep:
+        """This layer's weights and one window's cross-attention memory, laid out for step()."""
+        d, scale = self.heads * self.head_dim, self.head_dim ** -0.5
+        qkv_weight, qkv_bias = self.qkv.weight.clone(), self.qkv.bias.clone()
+        qkv_weight[:d] *= scale
+        qkv_bias[:d] *= scale
+        keys, values = (t.flatten(0, 1) for t in memory_kv)  # (B * H, F, head_dim)
+        return LayerStep((self.norm1.weight, self.norm1.bias), (qkv_bias, qkv_weight.t()),
+                         _transposed(self.self_out), (self.norm2.weight, self.norm2.bias),
+                         (self.cross_q.bias * scale, (self.cross_q.weight * scale).t()),
+                         keys.transpose(1, 2).contiguous(), values.contiguous(), _transposed(self.cross_out),
+                         (self.norm3.weight, self.norm3.bias), _transposed(self.ffn[0]), _transposed(self.ffn[2]))
+
+    def step(self, x: torch.Tensor, tensors: LayerStep, bias: torch.Tensor, key_bias: torch.Tensor | None,
+             cache: KVCache, index: int) -> torch.Tensor:
+        """forward() for one new position per row, x (B, D): the same maths in fewer, cheaper operations
+        (for one query, bmm-softmax-bmm beats scaled_dot_product_attention's setup; query scales folded
+        into the weights; views made once per window), because at batch size 1 a decoding step costs per
+        operation, not per multiply. `bias` is the cross-attention time bias
+        (B * H, 1, F), `key_bias` cache.key_bias()."""
+        t = tensors
         b, d = x.shape
-        position = cache.length
-        h = F.layer_norm(x, (d,), self.norm1.weight, self.norm1.bias)
-        qkv = torch.addmm(self.qkv.bias, h, self.qkv.weight.t()).view(b, 3, self.heads, 1, self.head_dim)
-        kv = cache.kv[index]
-        kv[:, :, :, position:position + 1] = qkv[:, 1:]
-        keys, values = kv[:, :, :, :position + 1].unbind(1)
-        mask = None if key_bias is None else key_bias[..., :position + 1]
-        attended = F.scaled_dot_product_attention(qkv[:, 0], keys, values, attn_mask=mask)
-        x = torch.addmm(x + self.self_out.bias, attended.view(b, d), self.self_out.weight.t())
-        h = F.layer_norm(x, (d,), self.norm2.weight, self.norm2.bias)
-        q = torch.addmm(self.cross_q.bias, h, self.cross_q.weight.t()).view(b, self.heads, 1, self.head_dim)
-        attended = F.scaled_dot_product_attention(q, memory_kv[0], memory_kv[1], attn_mask=bias)
-        x = torch.addmm(x + self.cross_out.bias, attended.view(b, d), self.cross_out.weight.t())
-        h = F.layer_norm(x, (d,), self.norm3.weight, self.norm3.bias)
-        inner, outer = self.ffn[0], self.ffn[2]
-        h = F.gelu(torch.addmm(inner.bias, h, inner.weight.t()), approximate="tanh")
-        return torch.addmm(x + outer.bias, h, outer.weight.t())
+        length = cache.length + 1
+        qkv = torch.addmm(t.qkv[0], torch.layer_norm(x, (d,), *t.norm1), t.qkv[1])
+        cache.kv[index].select(3, cache.length).copy_(qkv[:, d:].view(b, 2, self.heads, self.head_dim).transpose(0, 1))
+        keys, values = cache.merged[index].narrow(2, 0, length).unbind(0)
+        q = qkv[:, :d].reshape(b * self.heads, 1, self.head_dim)
+        scores = (torch.bmm(q, keys.transpose(1, 2)) if key_bias is None
+                  else torch.baddbmm(key_bias.narrow(2, 0, length), q, keys.transpose(1, 2)))
+        attended = torch.bmm(torch.softmax(scores, dim=-1), values)
+        x = (x + t.self_out[0]).addmm_(attended.view(b, d), t.self_out[1])
+        q = torch.addmm(t.cross_q[0], torch.layer_norm(x, (d,), *t.norm2), t.cross_q[1])
+        q = q.view(b * self.heads, 1, self.head_dim)
+        attended = torch.bmm(torch.softmax(torch.baddbmm(bias, q, t.cross_keys), dim=-1), t.cross_values)
+        x = (x + t.cross_out[0]).addmm_(attended.view(b, d), t.cross_out[1])
+        h = F.gelu(torch.addmm(t.ffn_in[0], torch.layer_norm(x, (d,), *t.norm3), t.ffn_in[1]), approximate="tanh")
+        return (x + t.ffn_out[0]).addmm_(h, t.ffn_out[1])
+
+
+def _transposed(linear: nn.Linear) -> tuple[torch.Tensor, torch.Tensor]:
+    """(bias, weight.T) of a linear layer, as torch.addmm takes them."""
+    return linear.bias, linear.weight.t()
+
+
+@dataclass
+class LayerStep:
+    """A decoder layer's tensors as DecoderLayer.step uses them: linear layers as (bias, weight.T) with the
+    attention scale folded into the queries, norms as (weight, bias), and one window's cross-attention keys
+    (B * H, head_dim, F, pre-transposed) and values (B * H, F, head_dim)."""
+
+    norm1: tuple[torch.Tensor, torch.Tensor]
+    qkv: tuple[torch.Tensor, torch.Tensor]
+    self_out: tuple[torch.Tensor, torch.Tensor]
+    norm2: tuple[torch.Tensor, torch.Tensor]
+    cross_q: tuple[torch.Tensor, torch.Tensor]
+    cross_keys: torch.Tensor
+    cross_values: torch.Tensor
+    cross_out: tuple[torch.Tensor, torch.Tensor]
+    norm3: tuple[torch.Tensor, torch.Tensor]
+    ffn_in: tuple[torch.Tensor, torch.Tensor]
+    ffn_out: tuple[torch.Tensor, torch.Tensor]

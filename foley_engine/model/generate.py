@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import math
 import os
+from bisect import bisect_right
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -64,20 +66,44 @@ class Sampling:
 
 def sample_tokens(logits: torch.Tensor, allowed: torch.Tensor, sampling: Sampling,
                   generator: torch.Generator) -> torch.Tensor:
-    """One token per row from (B, V) logits restricted to `allowed` (B, V); every row allows something."""
-    logits = logits.float().masked_fill(~allowed, float("-inf"))
-    if sampling.temperature == 0:
-        return logits.argmax(dim=-1)
-    logits = logits / sampling.temperature
-    if sampling.top_k:
-        kth = logits.topk(min(sampling.top_k, logits.shape[-1]), dim=-1).values[:, -1:]
-        logits = logits.masked_fill(logits < kth, float("-inf"))
-    if sampling.top_p < 1:
-        ordered, order = logits.sort(dim=-1, descending=True)
-        cumulative = ordered.softmax(dim=-1).cumsum(dim=-1)
-        drop = cumulative - ordered.softmax(dim=-1) > sampling.top_p  # keep the smallest set reaching top_p
-        logits = logits.masked_fill(drop.scatter(1, order, drop), float("-inf"))
-    return torch.multinomial(logits.softmax(dim=-1), 1, generator=generator).squeeze(1)
+    """One token per row from (B, V) logits restricted to `allowed` (B, V); every row allows something.
+
+    Each row is filtered and drawn in numpy over its allowed tokens only, and a row that allows a single
+    token takes it without a random draw: a token costs a few microseconds instead of a sort and a
+    multinomial over the whole vocabulary in torch, for the same distribution."""
+    scores = logits.detach().float().numpy()
+    rows = [np.flatnonzero(row) for row in allowed.numpy()]
+    free = sum(len(ids) > 1 for ids in rows) if sampling.temperature else 0
+    draws = iter(torch.rand(free, generator=generator, dtype=torch.float64).tolist() if free else ())
+    chosen = []
+    for b, ids in enumerate(rows):
+        if len(ids) == 1:
+            chosen.append(int(ids[0]))
+        elif sampling.temperature == 0:
+            chosen.append(int(ids[scores[b, ids].argmax()]))
+        else:
+            scaled = scores[b, ids].astype(np.float64) / sampling.temperature
+            chosen.append(int(ids[_draw(scaled, sampling, next(draws))]))
+    return torch.tensor(chosen)
+
+
+def _draw(scaled: np.ndarray, sampling: Sampling, uniform: float) -> int:
+    """Index into `scaled` logits of one token drawn from their top-k / top-p filtered softmax, by inverting
+    the cumulative distribution at `uniform` in [0, 1)."""
+    index = None
+    if sampling.top_k and sampling.top_k < len(scaled):
+        kth = np.partition(scaled, -sampling.top_k)[-sampling.top_k]
+        index = np.flatnonzero(scaled >= kth)  # ties with the k-th stay in
+        scaled = scaled[index]
+    weights = np.exp(scaled - scaled.max())
+    order = np.argsort(-weights, kind="stable")  # most likely first
+    cumulative = np.cumsum(weights[order])
+    kept = len(order)
+    if sampling.top_p < 1:  # the smallest set reaching top_p: the tokens with at most top_p before them
+        kept = 1 + int(np.searchsorted(cumulative[:-1], sampling.top_p * cumulative[-1], side="right"))
+    pick = min(int(np.searchsorted(cumulative[:kept], uniform * cumulative[kept - 1], side="right")), kept - 1)
+    chosen = int(order[pick])
+    return chosen if index is None else int(index[chosen])
 
 
 @dataclass
@@ -146,8 +172,9 @@ def resample_joints(joints: np.ndarray, rate: float, target: float) -> np.ndarra
 
 @contextmanager
 def single_thread() -> Iterator[None]:
-    """One intra-op thread while stepping: a step is dozens of tiny operations, and waking a second thread
-    for each costs more than it saves (measured ~30 % slower with 2 threads at batch size 1)."""
+    """One intra-op thread for generation: a step is dozens of tiny operations, and waking a second thread
+    for each costs more than it saves (measured ~30 % slower with 2 threads at batch size 1); on a busy CPU
+    every parallel operation also waits for its slowest thread (the encoder measured 20x slower)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -164,6 +191,8 @@ class WindowDecoder:
         self.model, self.instrument, self.sampling, self.generator = model, instrument, sampling, generator
         self.vocabulary = model.config.vocabulary
         self.step_cap = 3 * instrument.max_polyphony + 2  # events at one time step before time must move
+        self._pad_only = np.zeros(self.vocabulary.size, dtype=bool)  # the mask of a finished row
+        self._pad_only[PAD_TOKEN] = True
         self.tokens_written = 0  # for throughput reports
 
     def run(self, window: EncodedWindow, tracks: list[TrackState], start: int, resume: int, end: int) -> None:
@@ -193,24 +222,26 @@ class WindowDecoder:
         logits = model.decode(window, tokens, times, self_mask, cache)[:, -1]
         key_bias = cache.key_bias()
         done = [state.step >= length for state in states]
-        onsets: list[np.ndarray | None] = [None] * batch
+        onsets: list[list[int] | None] = [None] * batch
         threshold = self.sampling.onset_threshold
         if threshold is not None and window.onsets is not None:
             per_frame = v.steps_per_second / model.config.rate
-            onsets = [onset_times(row.numpy(), threshold, per_frame) for row in window.onsets.detach().float()]
-        with single_thread():
-            self._sample(window, tracks, states, done, logits, cache, key_bias, start, length, budget, onsets)
+            onsets = [[int(step) for step in onset_times(row.numpy(), threshold, per_frame)]
+                      for row in window.onsets.detach().float()]
+        self._sample(window, tracks, states, done, logits, cache, key_bias, start, length, budget, onsets)
 
     def _sample(self, window: EncodedWindow, tracks: list[TrackState], states: list[GrammarState],
                 done: list[bool], logits: torch.Tensor, cache: KVCache, key_bias: torch.Tensor | None,
-                start: int, length: int, budget: int, onsets: list[np.ndarray | None]) -> None:
+                start: int, length: int, budget: int, onsets: list[list[int] | None]) -> None:
         """The token loop of run(): sample, record, step the cache, until every row reaches the end."""
         batch, v, model = len(tracks), self.vocabulary, self.model
         written, at_step, started = [0] * batch, [0] * batch, [False] * batch
+        masks = np.zeros((batch, v.size), dtype=bool)
+        allowed = torch.from_numpy(masks)  # shares the masks' memory, refilled for every token
         while not all(done):
-            allowed = torch.from_numpy(np.stack([
-                self._allowed(states[b], done[b], length, written[b] >= budget, at_step[b] >= self.step_cap,
-                              onsets[b], started[b]) for b in range(batch)]))
+            for b in range(batch):
+                masks[b] = self._allowed(states[b], done[b], length, written[b] >= budget,
+                                         at_step[b] >= self.step_cap, onsets[b], started[b])
             chosen = self.choose(logits, allowed, states, start)
             for b, token in enumerate(chosen.tolist()):
                 if done[b]:
@@ -233,14 +264,13 @@ class WindowDecoder:
         return sample_tokens(logits, allowed, self.sampling, self.generator)
 
     def _allowed(self, state: GrammarState, done: bool, length: int, over_budget: bool, crowded: bool,
-                 onsets: np.ndarray | None, started: bool) -> np.ndarray:
+                 onsets: list[int] | None, started: bool) -> np.ndarray:
         """GrammarState's mask, no EOS, no time past the window, the guards, and onset guidance (see
-        Sampling): `onsets` are this row's guided onset steps, `started` whether a note began at this step."""
+        Sampling): `onsets` are this row's guided onset steps (sorted), `started` whether a note began at
+        this step. The result may be shared: read it, do not change it."""
         v = self.vocabulary
         if done:
-            mask = np.zeros(v.size, dtype=bool)
-            mask[PAD_TOKEN] = True
-            return mask
+            return self._pad_only
         mask = state.allowed_mask()
         mask[EOS_TOKEN] = False  # windows end by time, not by EOS
         remaining = length - state.step
@@ -253,16 +283,16 @@ class WindowDecoder:
                 return guarded
         return guarded
 
-    def _guide(self, mask: np.ndarray, step: int, onsets: np.ndarray | None, started: bool) -> np.ndarray:
+    def _guide(self, mask: np.ndarray, step: int, onsets: list[int] | None, started: bool) -> np.ndarray:
         """Onset guidance: time shifts stop at the next guided onset, notes start only on one, and one must."""
         if onsets is None:
             return mask
         v = self.vocabulary
         shifts = mask[v.time_shift_offset:v.velocity_offset]
-        upcoming = onsets[onsets > step]
-        if len(upcoming):
-            shifts[upcoming[0] - step:] = False  # stop at the next onset
-        if not np.any(onsets == step):
+        later = bisect_right(onsets, step)  # onsets[later] is the next onset after this step
+        if later < len(onsets):
+            shifts[onsets[later] - step:] = False  # stop at the next onset
+        if not (later and onsets[later - 1] == step):
             mask[v.note_on_offset:v.note_off_offset] = False
             mask[v.velocity_offset:] = False
         elif not started and mask[v.note_on_offset:v.time_shift_offset].any():
@@ -319,15 +349,29 @@ def generate_tracks(model: FoleyModel, joints: list[np.ndarray], rate: float, fr
     ids = model.instrument_ids([instrument]).repeat(performers * variations, 1)
     decoder = WindowDecoder(model, instrument, sampling, generator)
     total = round(duration * sps)
-    for start, resume, end in plan_windows(total, round(config.window * sps), round(config.overlap * sps)):
-        first = round(start / sps * config.rate)
-        count = max(1, round(end / sps * config.rate) - first)
-        features, mask = window_inputs(joints, frame_size, config.rate, first, count)
-        features = features.repeat_interleave(variations, dim=0)
-        mask = mask.repeat_interleave(variations, dim=0)
-        decoder.run(model.encode(features, mask, ids, end - start), tracks, start, resume, end)
+    plans = plan_windows(total, round(config.window * sps), round(config.overlap * sps))
+
+    def encode(start: int, end: int) -> EncodedWindow:
+        with torch.inference_mode():  # inference mode is per thread, and this runs on the pool's
+            first = round(start / sps * config.rate)
+            count = max(1, round(end / sps * config.rate) - first)
+            features, mask = window_inputs(joints, frame_size, config.rate, first, count)
+            window = model.encode(features.repeat_interleave(variations, dim=0),
+                                  mask.repeat_interleave(variations, dim=0), ids, end - start)
+            model.prepare_step(window)
+            return window
+
+    # The next window is encoded (and prepared for stepping) on a second thread while this one samples: the
+    # encoder is a few large operations, so it hardly contends for the GIL, and with a second core free its
+    # ~25 ms per window leave the token loop; on a busy CPU it costs what it did inline.
+    with single_thread(), ThreadPoolExecutor(max_workers=1) as pool:
+        upcoming = pool.submit(encode, plans[0][0], plans[0][2])
+        for i, (start, resume, end) in enumerate(plans):
+            window = upcoming.result()
+            if i + 1 < len(plans):
+                upcoming = pool.submit(encode, plans[i + 1][0], plans[i + 1][2])
+            decoder.run(window, tracks, start, resume, end)
     if stats is not None:
-        stats.update(tokens=decoder.tokens_written, windows=len(plan_windows(total, round(config.window * sps),
-                                                                          round(config.overlap * sps))))
+        stats.update(tokens=decoder.tokens_written, windows=len(plans))
     notes = [track.finish(total, sps) for track in tracks]
     return [[notes[p * variations + take] for p in range(performers)] for take in range(variations)]

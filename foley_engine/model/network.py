@@ -14,7 +14,7 @@ from torch import nn
 from ..errors import ModelError
 from ..instruments import FAMILIES, INSTRUMENTS, Instrument
 from ..vocabulary import NUM_PITCHES, PAD_TOKEN, EventVocabulary
-from .decoder import CrossMemory, DecoderLayer, KVCache, time_encoding
+from .decoder import CrossMemory, DecoderLayer, KVCache, LayerStep, time_encoding
 from .features import NUM_FEATURES
 from .graph import PoseEncoder
 
@@ -75,8 +75,20 @@ class EncodedWindow:
 
     cross: CrossMemory
     inputs: torch.Tensor  # (B, steps + 1, D)
-    biases: torch.Tensor | None = None  # (steps + 1, layers, H, 1, F) cross-attention biases, for step()
+    stepping: StepTensors | None = None  # FoleyModel.prepare_step's, for step()
     onsets: torch.Tensor | None = None  # (B, F) probability that a note starts in each frame (onset head)
+
+
+@dataclass
+class StepTensors:
+    """What step() reuses for every token of a window, laid out so each lookup is one cheap operation."""
+
+    layers: list[LayerStep]
+    bias_table: torch.Tensor  # (2R + 1, layers * H) cross-attention time biases, one row per bucket
+    buckets: torch.Tensor  # (steps + 1, F) bias bucket of every (grid step, frame) pair
+    inputs: torch.Tensor  # (B * (steps + 1), D) the window's inputs, rows after rows
+    offsets: torch.Tensor  # (B,) where each row's inputs start in `inputs`
+    head: tuple[torch.Tensor, torch.Tensor]  # (bias, weight.T) of the output layer
 
 
 class FoleyModel(nn.Module):
@@ -166,19 +178,30 @@ class FoleyModel(nn.Module):
         """decode() of one token per row, tokens and times (B,), with the cache: logits (B, vocab).
 
         `key_bias` is cache.key_bias() (computed once after the prefix, None without padding)."""
-        if window.biases is None:
-            steps = torch.arange(window.inputs.shape[1], device=times.device)
-            buckets = self.layers[0].time_bias.buckets(self.query_frames(steps), window.cross.frames)
-            table = torch.stack([layer.time_bias.table for layer in self.layers], dim=1)  # (2R+1, layers, H)
-            window.biases = table[buckets].permute(0, 2, 3, 1).unsqueeze(3).contiguous()  # (S+1, layers, H, 1, F)
+        t = window.stepping or self.prepare_step(window)
+        b, d, frames = len(tokens), self.config.d_model, window.cross.frames
         index = times.clamp(max=window.inputs.shape[1] - 1)
-        x = self.token_embedding.weight[tokens] + window.inputs[torch.arange(len(tokens)), index]
-        biases = window.biases[index].unbind(1)  # per layer (B, H, 1, F)
+        x = self.token_embedding.weight.index_select(0, tokens) + t.inputs.index_select(0, t.offsets + index)
+        biases = torch.embedding(t.bias_table, t.buckets.index_select(0, index))  # (B, F, layers * H)
+        biases = biases.permute(2, 0, 1).view(len(self.layers), -1, b, frames).transpose(1, 2)
+        biases = biases.reshape(len(self.layers), -1, 1, frames)  # per layer (B * H, 1, F)
         for i, layer in enumerate(self.layers):
-            x = layer.step(x, (window.cross.keys[i], window.cross.values[i]), biases[i], key_bias, cache, i)
+            x = layer.step(x, t.layers[i], biases[i], key_bias, cache, i)
         cache.length += 1
-        return torch.addmm(self.head.bias, nn.functional.layer_norm(x, (x.shape[-1],), self.norm.weight,
-                                                                   self.norm.bias), self.head.weight.t())
+        return torch.addmm(t.head[0], torch.layer_norm(x, (d,), self.norm.weight, self.norm.bias), t.head[1])
+
+    def prepare_step(self, window: EncodedWindow) -> StepTensors:
+        """Set up window.stepping, which the first step() does otherwise: call it ahead (generation does on
+        the encoder's thread) to take the work out of the token loop."""
+        batch, steps = window.inputs.shape[:2]
+        device = window.inputs.device
+        frames = self.query_frames(torch.arange(steps, device=device))
+        window.stepping = StepTensors(
+            [layer.step_tensors((window.cross.keys[i], window.cross.values[i])) for i, layer in enumerate(self.layers)],
+            torch.cat([layer.time_bias.table for layer in self.layers], dim=1),
+            self.layers[0].time_bias.buckets(frames, window.cross.frames), window.inputs.flatten(0, 1),
+            torch.arange(batch, device=device) * steps, (self.head.bias, self.head.weight.t()))
+        return window.stepping
 
     def new_cache(self, batch: int, capacity: int, like: torch.Tensor) -> KVCache:
         c = self.config
