@@ -25,7 +25,7 @@ from scipy.signal import find_peaks
 
 from ..instruments import Instrument
 from ..notes import Note
-from ..vocabulary import EOS_TOKEN, NOTE_OFF, NOTE_ON, PAD_TOKEN, TIME_SHIFT, VELOCITY, GrammarState
+from ..vocabulary import EOS_TOKEN, NOTE_OFF, NOTE_ON, PAD_TOKEN, TIME_SHIFT, GrammarState
 from .features import pose_features
 from .decoder import KVCache
 from .network import EncodedWindow, FoleyModel

@@ -74,7 +74,8 @@ class CameraView:
                    distance=rng.uniform(2.5, 6.0), zoom=rng.uniform(0.55, 1.05),
                    offset=tuple(rng.uniform(-0.08, 0.08, 2)), frame_size=_frame_size(rng),
                    sway=rng.uniform(0.3, 1.5), breathing=rng.uniform(0.5, 1.5), jitter=rng.uniform(0.003, 0.01),
-                   hand_jitter=_hand_jitter(rng), smoothing=rng.uniform(0.3, 0.75), dropout_rate=rng.uniform(0.0, 0.15), body_visible=True,
+                   hand_jitter=_hand_jitter(rng), smoothing=rng.uniform(0.3, 0.75),
+                   dropout_rate=rng.uniform(0.0, 0.15), body_visible=True,
                    legs_visible=bool(rng.random() > _HIDDEN_BY_INSTRUMENT.get(family, 0.1)))
 
     def rotation(self) -> np.ndarray:
