@@ -1,0 +1,28 @@
+"""Training windows: the augmentation that stands in for a tracker which does not follow the fingers."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from foley_engine.model.batches import _blur_fingers
+from foley_engine.skeleton import LEFT_HAND_OFFSET, NUM_HAND_JOINTS
+
+from model_fixtures import random_joints
+
+
+def test_blurred_fingers_keep_the_hand_travel_and_never_invent_joints() -> None:
+    joints = random_joints(120, seed=3, missing=0.2)
+    hand = slice(LEFT_HAND_OFFSET, LEFT_HAND_OFFSET + NUM_HAND_JOINTS)
+    joints[40:50, hand] = 0.0  # the tracker lost the hand for a moment
+    joints[:, LEFT_HAND_OFFSET, 2] = np.where(joints[:, LEFT_HAND_OFFSET, 2] > 0, 1.0, 0.0)
+    blurred = _blur_fingers(joints.copy(), 15)
+    missing = joints[..., 2] == 0
+    assert np.array_equal(blurred[..., 2], joints[..., 2])
+    assert np.all(blurred[missing][:, :2] == 0)  # nothing invented where nothing was seen
+    np.testing.assert_array_equal(blurred[:, LEFT_HAND_OFFSET], joints[:, LEFT_HAND_OFFSET])  # the wrist travels
+    np.testing.assert_array_equal(blurred[:, :LEFT_HAND_OFFSET], joints[:, :LEFT_HAND_OFFSET])  # body untouched
+    seen = ~missing[:, hand] & (joints[:, LEFT_HAND_OFFSET, 2] > 0)[:, None]
+    wrist = joints[:, LEFT_HAND_OFFSET:LEFT_HAND_OFFSET + 1, :2]
+    before = np.diff((joints[:, hand, :2] - wrist), axis=0)[seen[1:] & seen[:-1]]
+    after = np.diff((blurred[:, hand, :2] - wrist), axis=0)[seen[1:] & seen[:-1]]
+    assert np.abs(after).mean() < 0.5 * np.abs(before).mean()  # the fingers only drift now
