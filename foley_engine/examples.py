@@ -22,7 +22,7 @@ import numpy as np
 from .errors import InputError, OutputError
 from .instruments import INSTRUMENTS, get_instrument
 from .notes import Note
-from .outputs import atomic_path
+from .outputs import atomic_path, write_json
 from .phrases import HELD_OUT_PERCENT, SPLITS, draw_phrase
 from .pose import Keypoints
 
@@ -191,7 +191,7 @@ def build_synthetic_dataset(out_dir: str | Path, hours: float, seed: int, instru
             raise InputError(f"{out} already holds a dataset built with {existing.get('config')}; "
                              "use another folder or the same settings to resume")
     out.mkdir(parents=True, exist_ok=True)
-    _write_json(manifest_path, {"format": DATASET_FORMAT, "version": DATASET_VERSION, "config": config,
+    write_json(manifest_path, {"format": DATASET_FORMAT, "version": DATASET_VERSION, "config": config,
                                 "complete": False})
     jobs = _plan(out, hours, seed, names, (low, high))
     pending = [job for job in jobs if not job.path.exists()]
@@ -202,7 +202,7 @@ def build_synthetic_dataset(out_dir: str | Path, hours: float, seed: int, instru
         for job in pending:
             _make_shard(job)
     manifest = _summarise(jobs, config)
-    _write_json(manifest_path, manifest)
+    write_json(manifest_path, manifest)
     return manifest
 
 
@@ -228,8 +228,3 @@ def _summarise(jobs: list[_ShardJob], config: dict) -> dict:
             "seconds": {s: round(v, 2) for s, v in seconds.items()},
             "sources": {s: dict(c) for s, c in sources.items()},
             "corpus_pieces": {s: sorted(p) for s, p in pieces.items()}}
-
-
-def _write_json(path: Path, content: dict) -> None:
-    with atomic_path(path) as temp:
-        temp.write_text(json.dumps(content, indent=1))

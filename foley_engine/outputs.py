@@ -7,6 +7,7 @@ existing file is only replaced when the caller said --force.
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from contextlib import contextmanager
@@ -96,3 +97,9 @@ def atomic_path(final: str | Path) -> Iterator[Path]:
     final = Path(final)
     with OutputSet([final], force=True) as outputs:
         yield outputs.temp_for(final)
+
+
+def write_json(path: str | Path, content: object) -> None:
+    """`content` as indented JSON at `path`, all or nothing (a manifest read while it is rewritten is whole)."""
+    with atomic_path(path) as temp:
+        temp.write_text(json.dumps(content, indent=1) + "\n")

@@ -37,7 +37,7 @@ from .examples import Example, write_shard
 from .instruments import INSTRUMENTS, Instrument, get_instrument
 from .midi import read_notes
 from .notes import Note
-from .outputs import atomic_path
+from .outputs import write_json
 from .phrases import HELD_OUT_PERCENT
 from .pose import Keypoints, PoseSettings, extract_keypoints
 from .video import content_hash, probe
@@ -339,10 +339,10 @@ def build_dataset(videos: str | Path, out: str | Path, config: BuildConfig = Bui
         except InputError as exc:
             record |= {"status": "skipped", "reason": str(exc)}
         report(f"{source.video.name}: {record['status']}" + (f" ({record['reason']})" if "reason" in record else ""))
-        _write_json(status_path, record)
+        write_json(status_path, record)
         records.append(record)
     manifest = _manifest(records, settings)
-    _write_json(out / "manifest.json", manifest)
+    write_json(out / "manifest.json", manifest)
     return manifest
 
 
@@ -445,8 +445,3 @@ def _manifest(records: list[dict], settings: dict) -> dict:
             "videos": len(records), "built": len(ok), "skipped": len(records) - len(ok),
             "counts": counts, "seconds": seconds,
             "sources": [{k: v for k, v in r.items() if k != "config"} for r in records]}
-
-
-def _write_json(path: Path, content: dict) -> None:
-    with atomic_path(path) as temp:
-        temp.write_text(json.dumps(content, indent=1))
