@@ -13,7 +13,7 @@ import json
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Callable
 
@@ -25,11 +25,13 @@ from torch.nn import functional as F
 from .errors import InputError
 from .vocabulary import PAD_TOKEN
 from .model.batches import Batch, Performer, WindowSampler, collate, load_performers
+from .model.calibration import calibrate_onset_threshold
 from .model.checkpoint import atomic_save, load_checkpoint, save_checkpoint
 from .model.generate import Sampling, generate_tracks
 from .model.metrics import matched_onsets
 from .model.network import FoleyModel, ModelConfig
 
+CALIBRATION_CLIPS = 200  # validation clips the onset threshold is chosen on
 CSV_FIELDS = ("step", "seconds", "lr", "train_loss", "val_loss", "val_onset_f1")
 
 
@@ -184,6 +186,31 @@ class Evaluator:
         return {"val_loss": round(val_loss, 4), "val_onset_f1": round(f1, 4)}
 
 
+def calibrate(model: FoleyModel, performers: list[Performer], log: Callable[[str], None] = print,
+              clips: int = CALIBRATION_CLIPS) -> dict:
+    """Set the model's onset-guidance threshold on (up to `clips` of) the validation performers; returns
+    the numbers for the checkpoint's metrics."""
+    chosen = [performers[i] for i in np.random.default_rng(0).permutation(len(performers))[:clips]]
+    threshold, scores = calibrate_onset_threshold(model, chosen)
+    model.config = replace(model.config, onset_threshold=threshold)
+    log(f"onset threshold {threshold} (validation onset-head F1 {scores.get(threshold, float('nan')):.3f} "
+        f"over {len(chosen)} clips; at 0.5: {scores.get(0.5, float('nan')):.3f})")
+    return {"onset_threshold": threshold, "onset_threshold_f1": {f"{t:.2f}": f for t, f in scores.items()}}
+
+
+def calibrate_checkpoint(path: str | Path, data: list[str | Path], log: Callable[[str], None] = print) -> dict:
+    """calibrate() for a finished run's checkpoint, rewritten in place with the threshold in its config."""
+    loaded = load_checkpoint(path)
+    performers = load_performers(data, "val", loaded.model.config.rate)
+    if not performers:
+        raise InputError(f"no validation split in {', '.join(str(d) for d in data)} to calibrate on")
+    found = calibrate(loaded.model, performers, log)
+    info = loaded.info
+    save_checkpoint(path, loaded.model, training=info.get("training"), data=info.get("data"),
+                    metrics=info.get("metrics", {}) | found)
+    return found
+
+
 def _write_plot(rows: list[dict], path: Path) -> None:
     """loss.png: train and validation loss, and validation onset F1, against steps."""
     import matplotlib
@@ -299,7 +326,8 @@ def train(data: list[str | Path], out: str | Path, config: TrainConfig = TrainCo
             save()
             last_save = time.monotonic()
     if ctx.main:
-        evaluated = rows and int(rows[-1]["step"]) == step and rows[-1]["val_loss"] != ""
+        calibration = calibrate(model, val_set, log) if val_set else {}  # the threshold generation will use
+        evaluated = rows and int(rows[-1]["step"]) == step and rows[-1]["val_loss"] != "" and not calibration
         if evaluator is not None and not evaluated:  # the final model always gets validation numbers
             metrics = evaluator(model, ctx.device)
             if rows and int(rows[-1]["step"]) == step:
@@ -307,6 +335,7 @@ def train(data: list[str | Path], out: str | Path, config: TrainConfig = TrainCo
             else:
                 rows.append({key: ({"step": step, "seconds": round(time.monotonic() - clock, 1)} | metrics)
                              .get(key, "") for key in CSV_FIELDS})
+        metrics |= calibration
         save()
         log(f"saved {checkpoint_path} after {step} steps, {elapsed:.1f} min")
     if ctx.world > 1:

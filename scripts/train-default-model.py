@@ -5,7 +5,8 @@
 1. builds the synthetic dataset (12 h of synthetic performers, all 23 instruments, dataset seed 3) into
    runs/data/synth-12h-s3 (resumable: shards already there are kept);
 2. trains with the default TrainConfig (seed 0, <= 57 min on 2 CPU cores) into runs/default-v5
-   (equivalent to `foley train --data runs/data/synth-12h-s3 --out runs/default-v5 --seed 0`);
+   (equivalent to `foley train --data runs/data/synth-12h-s3 --out runs/default-v5 --seed 0`), which ends by
+   choosing the onset-guidance threshold on the validation split (foley_engine/model/calibration.py);
 3. evaluates model and baseline on the first 60 examples of the dataset's held-out test split (`foley eval`,
    pieces never seen in training), and
 4. exports float16 weights + default.json (command, seeds, config, data manifest, metrics) into the package.
@@ -34,13 +35,14 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=REPO / "runs/data/synth-12h-s3")
     parser.add_argument("--run", type=Path, default=REPO / "runs/default-v5")
     parser.add_argument("--eval-limit", type=int, default=60, help="test examples to evaluate on")
-    parser.add_argument("--skip-train", action="store_true", help="export (and evaluate) an existing run")
+    parser.add_argument("--skip-train", action="store_true",
+                        help="calibrate, evaluate and export an existing run")
     args = parser.parse_args()
 
     from foley_engine.cli import main as foley
     from foley_engine.examples import build_synthetic_dataset
     from foley_engine.model.checkpoint import export_checkpoint
-    from foley_engine.training import TrainConfig, train
+    from foley_engine.training import TrainConfig, calibrate_checkpoint, train
 
     clock = time.time()
     manifest = build_synthetic_dataset(args.data, args.hours, args.data_seed, workers=os.cpu_count() or 1)
@@ -48,6 +50,8 @@ def main() -> int:
     if not args.skip_train:
         resume = (args.run / "state.pt").exists()
         train([args.data], args.run, TrainConfig(seed=args.seed), resume=resume, log=lambda s: print(s, flush=True))
+    else:
+        calibrate_checkpoint(args.run / "checkpoint.pt", [args.data])
     report = args.run / "eval-test"
     code = foley(["eval", "--data", str(args.data), "--split", "test", "--model", str(args.run / "checkpoint.pt"),
                   "--out", str(report), "--limit", str(args.eval_limit), "--force"])

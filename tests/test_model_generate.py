@@ -15,7 +15,7 @@ from foley_engine.vocabulary import (NOTE_OFF, NOTE_ON, PAD_TOKEN, TIME_SHIFT, V
 
 from model_fixtures import random_joints, tiny_model
 
-HOT = Sampling(temperature=1.5, top_k=0, top_p=1.0, onset_threshold=None)  # untrained and hot: many notes
+HOT = Sampling(temperature=1.5, top_k=0, top_p=1.0, guided=False)  # untrained and hot: many notes
 
 
 def _generate(model, instrument="flute", seconds=7.0, performers=1, **options):
@@ -209,7 +209,7 @@ def test_notes_cross_window_seams_whole(monkeypatch):
               Note(4.5, 5.0, 71, 60), Note(5.0, 5.5, 72, 60), Note(6.8, 7.2, 62, 30), Note(7.3, 7.9, 62, 30),
               Note(8.0, 9.7, 48, 120), Note(9.5, 10.0, 50, 70)]  # the last one sounds to the very end
     monkeypatch.setattr(gen.WindowDecoder, "choose", _oracle(target))
-    notes = _generate(model, "piano", seconds=10.0, seed=0, sampling=Sampling(onset_threshold=None))[0][0]
+    notes = _generate(model, "piano", seconds=10.0, seed=0, sampling=Sampling(guided=False))[0][0]
     assert notes == VOCABULARY.quantise(target)
 
 

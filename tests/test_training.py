@@ -45,10 +45,13 @@ def test_tiny_model_loss_falls_and_the_run_is_complete(dataset, tmp_path):
     assert {"val_loss", "val_onset_f1"} <= set(metrics) and metrics["step"] == 30
     assert (run / "loss.png").stat().st_size > 1000
     loaded = load_checkpoint(run / "checkpoint.pt")
-    assert loaded.model.config == TINY
+    assert replace(loaded.model.config, onset_threshold=TINY.onset_threshold) == TINY
     assert loaded.info["training"]["seed"] == 1 and loaded.info["training"]["steps_done"] == 30
     assert loaded.info["data"]["datasets"][0]["config"]["seed"] == 3  # provenance: the dataset's manifest
     assert loaded.info["metrics"]["val_loss"] == metrics["val_loss"]
+    threshold = loaded.model.config.onset_threshold  # chosen on the validation split, used by generation
+    scores = metrics["onset_threshold_f1"]
+    assert threshold == metrics["onset_threshold"] and scores[f"{threshold:.2f}"] == max(scores.values())
 
 
 def test_resume_continues_where_the_run_stopped(dataset, tmp_path):

@@ -40,6 +40,7 @@ class ModelConfig:
     max_shift_steps: int = 100
     velocity_bins: int = 32
     onset_head: bool = True  # per-frame onset/pitch predictions from the encoder (a training aid, see below)
+    onset_threshold: float = 0.5  # onset-head peaks above it guide generation; set on validation data (calibration)
     instruments: tuple[str, ...] = field(default_factory=lambda: tuple(INSTRUMENTS))
     families: tuple[str, ...] = FAMILIES
 

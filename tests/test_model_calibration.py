@@ -1,0 +1,45 @@
+"""The onset-guidance threshold: chosen on validation clips, stored in the checkpoint, used by generation."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from foley_engine.instruments import get_instrument
+from foley_engine.model import calibration
+from foley_engine.model.batches import Performer
+from foley_engine.model.generate import Sampling, generate_tracks
+from foley_engine.notes import Note
+
+from model_fixtures import random_joints, tiny_model
+
+
+def test_the_threshold_that_separates_real_onsets_from_false_peaks_wins(monkeypatch) -> None:
+    """Head peaks of 0.32 at every real onset and of 0.22 between them: only a threshold in (0.22, 0.32]
+    keeps the first and drops the second; below, false peaks count; above, nothing does."""
+    onsets = np.arange(10, 290, 20)
+    curve = np.zeros(300, np.float32)
+    curve[onsets] = 0.32
+    curve[onsets[:-1] + 10] = 0.22
+    notes = [Note(f / 30, f / 30 + 0.2, 60, 80) for f in onsets]
+    performer = Performer(np.zeros((300, 67, 3), np.float16), notes, get_instrument("piano"), (640, 360), "t")
+    monkeypatch.setattr(calibration, "onset_probabilities", lambda model, p: curve)
+    threshold, scores = calibration.calibrate_onset_threshold(tiny_model(), [performer])
+    assert threshold == 0.3 and scores[0.3] == 1.0
+    assert scores[0.2] < 0.7 and scores[0.35] == 0.0
+
+
+def test_generation_uses_the_models_own_threshold_unless_told() -> None:
+    joints = [random_joints(210, seed=4)]
+    piano = get_instrument("piano")
+    model = tiny_model(seed=2)
+
+    def notes(sampling: Sampling) -> list[Note]:
+        return generate_tracks(model, joints, 30.0, (1280, 720), piano, 7.0, sampling=sampling, seed=0)[0][0]
+
+    given = notes(Sampling(onset_threshold=0.6))
+    model.config = replace(model.config, onset_threshold=0.6)
+    assert notes(Sampling()) == given
+    model.config = replace(model.config, onset_threshold=0.2)
+    assert notes(Sampling()) != given
