@@ -17,7 +17,7 @@ from . import __version__
 from .baseline import GENERATOR_NAME as BASELINE_NAME
 from .baseline import generate_baseline
 from .errors import InputError, NoPerformerError
-from .generator_options import check_generator
+from .generator_options import DEFAULT_MODEL, check_generator
 from .instruments import Instrument, get_instrument
 from .midi import write_midi
 from .notes import Performance
@@ -78,7 +78,7 @@ def output_paths(video: Path, out_dir: Path) -> dict[str, Path]:
 
 
 def generate(video: str | Path, instrument: str | Instrument = "piano", *, start: float | None = None,
-             end: float | None = None, seed: int | None = None, model: str = "baseline",
+             end: float | None = None, seed: int | None = None, model: str = DEFAULT_MODEL,
              soundfont: str | Path | None = None, allow_silence: bool = False,
              pose_settings: PoseSettings = PoseSettings(), progress: ProgressCallback | None = None,
              should_cancel: Callable[[], bool] | None = None, temperature: float | None = None,
@@ -150,7 +150,7 @@ def _note_generator(model: str, temperature: float | None, top_k: int | None, to
         keypoints, instrument, model=model, duration=duration, seed=seed, sampling=sampling, variations=variations)
 
 
-def check_note_generator(model: str = "baseline", temperature: float | None = None, top_k: int | None = None,
+def check_note_generator(model: str = DEFAULT_MODEL, temperature: float | None = None, top_k: int | None = None,
                          top_p: float | None = None, variations: int = 1) -> None:
     """Refuse now what `generate` would refuse at its notes stage, a corrupt checkpoint included (it is loaded,
     and stays loaded for this process's next `generate`)."""

@@ -194,7 +194,8 @@ def discover(root: str | Path, instrument: str | None = None) -> list[Source]:
         siblings = [p for p in folder.iterdir() if p.is_file()]
         videos_here = [p for p in siblings if p.suffix.lower() in VIDEO_SUFFIXES]
         midis = [p for p in siblings if p.suffix.lower() in (".mid", ".midi")]
-        named = [p for p in midis if p.stem == video.stem] or (midis if len(midis) == 1 and len(videos_here) == 1 else [])
+        only_pair = len(midis) == 1 and len(videos_here) == 1
+        named = [p for p in midis if p.stem == video.stem] or (midis if only_pair else [])
         urmp = sorted(folder.glob("Notes_*.txt"))
         audio = [p for p in siblings if p.suffix.lower() in AUDIO_SUFFIXES and p.stem == video.stem]
         name = instrument or next((n for part in reversed(video.relative_to(root).parts[:-1])

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import Cancelled, FoleyError, InputError, NoPerformerError
+from .generator_options import DEFAULT_MODEL
 from .pose import WORKERS_ENV
 
 #: Environment the engine reads in its workers; forwarded to Ray tasks, which may run on other machines.
@@ -35,7 +36,7 @@ class ClipJob:
     samples: int  # the clip's exact length; the audio is padded past the media's end
     instrument: str
     seed: int
-    model: str = "baseline"  # "default", "baseline" or an absolute checkpoint path (workers have other cwds)
+    model: str = DEFAULT_MODEL  # "default", "baseline" or an absolute checkpoint path (workers have other cwds)
     temperature: float | None = None
     top_k: int | None = None
     top_p: float | None = None

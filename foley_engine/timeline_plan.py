@@ -17,7 +17,7 @@ from pathlib import Path
 import opentimelineio as otio
 
 from .errors import InputError
-from .generator_options import model_path
+from .generator_options import DEFAULT_MODEL, model_path
 from .instruments import get_instrument
 from .synth import SAMPLE_RATE
 from .video import VideoInfo, probe
@@ -45,7 +45,7 @@ class TimelineOptions:
     media_root_map: tuple[tuple[str, str], ...] = ()  # (old prefix, new prefix) for moved projects
     track_name: str = "Foley"
     seed: int = 0  # fixed by default: the same timeline always gives the same audio
-    model: str = "baseline"  # "default", "baseline" or a checkpoint path, as `foley generate --model`
+    model: str = DEFAULT_MODEL  # "default", "baseline" or a checkpoint path, as `foley generate --model`
     temperature: float | None = None  # learned model only; None: the model's own default
     top_k: int | None = None
     top_p: float | None = None
