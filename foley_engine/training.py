@@ -326,8 +326,10 @@ def train(data: list[str | Path], out: str | Path, config: TrainConfig = TrainCo
             save()
             last_save = time.monotonic()
     if ctx.main:
+        used = model.config.onset_threshold
         calibration = calibrate(model, val_set, log) if val_set else {}  # the threshold generation will use
-        evaluated = rows and int(rows[-1]["step"]) == step and rows[-1]["val_loss"] != "" and not calibration
+        evaluated = (rows and int(rows[-1]["step"]) == step and rows[-1]["val_loss"] != ""
+                     and model.config.onset_threshold == used)  # numbers of another threshold are stale
         if evaluator is not None and not evaluated:  # the final model always gets validation numbers
             metrics = evaluator(model, ctx.device)
             if rows and int(rows[-1]["step"]) == step:
