@@ -25,7 +25,7 @@ from torch.nn import functional as F
 from .errors import InputError
 from .vocabulary import PAD_TOKEN
 from .model.batches import Batch, Performer, WindowSampler, collate, load_performers
-from .model.calibration import calibrate_onset_threshold
+from .model.calibration import calibrate_onset_mass, calibrate_onset_threshold
 from .model.checkpoint import atomic_save, load_checkpoint, save_checkpoint
 from .model.generate import Sampling, generate_tracks
 from .model.metrics import matched_onsets
@@ -188,14 +188,19 @@ class Evaluator:
 
 def calibrate(model: FoleyModel, performers: list[Performer], log: Callable[[str], None] = print,
               clips: int = CALIBRATION_CLIPS) -> dict:
-    """Set the model's onset-guidance threshold on (up to `clips` of) the validation performers; returns
-    the numbers for the checkpoint's metrics."""
+    """Set the model's onset-guidance threshold and mass on (up to `clips` of) the validation performers;
+    returns the numbers for the checkpoint's metrics."""
     chosen = [performers[i] for i in np.random.default_rng(0).permutation(len(performers))[:clips]]
     threshold, scores = calibrate_onset_threshold(model, chosen)
-    model.config = replace(model.config, onset_threshold=threshold)
+    mass, mass_scores = calibrate_onset_mass(model, chosen, threshold)
+    model.config = replace(model.config, onset_threshold=threshold, onset_mass=mass)
     log(f"onset threshold {threshold} (validation onset-head F1 {scores.get(threshold, float('nan')):.3f} "
         f"over {len(chosen)} clips; at 0.5: {scores.get(0.5, float('nan')):.3f})")
-    return {"onset_threshold": threshold, "onset_threshold_f1": {f"{t:.2f}": f for t, f in scores.items()}}
+    if mass_scores:
+        log(f"onset mass {mass} (validation onset-head F1 by condition: {mass_scores[mass]}; "
+            f"threshold alone: {mass_scores[0.0]})")
+    return {"onset_threshold": threshold, "onset_threshold_f1": {f"{t:.2f}": f for t, f in scores.items()},
+            "onset_mass": mass, "onset_mass_f1": {f"{m:.1f}": f for m, f in mass_scores.items()}}
 
 
 def calibrate_checkpoint(path: str | Path, data: list[str | Path], log: Callable[[str], None] = print) -> dict:
@@ -326,10 +331,10 @@ def train(data: list[str | Path], out: str | Path, config: TrainConfig = TrainCo
             save()
             last_save = time.monotonic()
     if ctx.main:
-        used = model.config.onset_threshold
-        calibration = calibrate(model, val_set, log) if val_set else {}  # the threshold generation will use
+        used = (model.config.onset_threshold, model.config.onset_mass)
+        calibration = calibrate(model, val_set, log) if val_set else {}  # the guidance generation will use
         evaluated = (rows and int(rows[-1]["step"]) == step and rows[-1]["val_loss"] != ""
-                     and model.config.onset_threshold == used)  # numbers of another threshold are stale
+                     and (model.config.onset_threshold, model.config.onset_mass) == used)  # else stale
         if evaluator is not None and not evaluated:  # the final model always gets validation numbers
             metrics = evaluator(model, ctx.device)
             if rows and int(rows[-1]["step"]) == step:

@@ -43,3 +43,21 @@ def test_generation_uses_the_models_own_threshold_unless_told() -> None:
     assert notes(Sampling()) == given
     model.config = replace(model.config, onset_threshold=0.2)
     assert notes(Sampling()) != given
+
+
+def test_a_mass_wins_where_the_head_is_unsure_and_none_where_it_is_sure(monkeypatch) -> None:
+    """An unsure head (0.3 at every real onset, 0.05 between) needs a mass to play at all; a sure one (0.9 at
+    the onsets, weak false bumps between) is best left to its threshold."""
+    onsets = np.arange(10, 290, 20)
+    notes = [Note(f / 30, f / 30 + 0.2, 60, 80) for f in onsets]
+    performer = Performer(np.zeros((300, 67, 3), np.float16), notes, get_instrument("piano"), (640, 360), "t")
+    unsure = np.full(300, 0.05, np.float32)
+    unsure[onsets] = 0.3
+    sure = np.zeros(300, np.float32)
+    sure[onsets] = 0.9
+    sure[onsets[:-1] + 10] = 0.2
+    for curve, wanted in ((unsure, lambda mass: mass > 0), (sure, lambda mass: mass == 0)):
+        monkeypatch.setattr(calibration, "onset_probabilities", lambda model, p, curve=curve: curve)
+        mass, scores = calibration.calibrate_onset_mass(tiny_model(), [performer], threshold=0.5)
+        assert wanted(mass) and set(scores[mass]) == set(calibration.CONDITIONS)
+    assert scores[0.0]["clean"] == 1.0 and scores[1.0]["clean"] < 1.0

@@ -53,8 +53,8 @@ def test_variations_are_distinct_takes_for_every_performer():
 
 
 def test_sampling_filters():
-    logits = torch.tensor([[0.0, 1.0, 2.0, 3.0]])
-    allowed = torch.tensor([[True, True, True, False]])
+    logits = np.array([[0.0, 1.0, 2.0, 3.0]], dtype=np.float32)
+    allowed = np.array([[True, True, True, False]])
     generator = torch.Generator().manual_seed(0)
     assert gen.sample_tokens(logits, allowed, Sampling(temperature=0.0), generator).item() == 2
     picks = {gen.sample_tokens(logits, allowed, Sampling(1.0, top_k=2, top_p=1.0), generator).item()
@@ -87,9 +87,9 @@ def test_sampling_draws_follow_the_filtered_distribution_and_forced_rows_draw_no
         np.testing.assert_allclose(picks / 10000, probs.numpy(), atol=2e-4)
     generator = torch.Generator().manual_seed(3)
     state = generator.get_state()
-    allowed = torch.zeros(2, 6, dtype=torch.bool)
+    allowed = np.zeros((2, 6), dtype=bool)
     allowed[0, 4] = allowed[1, 2] = True
-    assert gen.sample_tokens(torch.randn(2, 6), allowed, Sampling(), generator).tolist() == [4, 2]
+    assert gen.sample_tokens(np.ones((2, 6), np.float32), allowed, Sampling(), generator).tolist() == [4, 2]
     assert torch.equal(generator.get_state(), state)
 
 
@@ -106,16 +106,16 @@ def test_cached_decoding_equals_full_recomputation():
     cache = model.new_cache(1, 64, window.inputs)
     cache.valid[:] = True
     with torch.no_grad():
-        cached = model.decode(window, torch.tensor([tokens]), torch.tensor([times]), None, cache)[:, -1]
+        cached = model.decode(window, torch.tensor([tokens]), torch.tensor([times]), None, cache)[:, -1].numpy()
         for _ in range(30):
             full = model.decode(window, torch.tensor([tokens]), torch.tensor([times]))[:, -1]
-            torch.testing.assert_close(cached, full, atol=1e-4, rtol=1e-4)
+            torch.testing.assert_close(torch.from_numpy(cached), full, atol=1e-4, rtol=1e-4)
             allowed = torch.from_numpy(state.allowed_mask())[None]
             token = int(full.masked_fill(~allowed, float("-inf")).argmax())
             state.advance(token)
             tokens.append(token)
             times.append(state.step)
-            cached = model.step(window, torch.tensor([token]), torch.tensor([state.step]), None, cache)
+            cached = model.step(window, np.array([token]), np.array([state.step]), None, cache)
 
 
 def test_cached_steps_of_a_left_padded_batch_equal_full_recomputation():
@@ -140,12 +140,12 @@ def test_cached_steps_of_a_left_padded_batch_equal_full_recomputation():
         model.decode(window, tokens, times, causal & (cache.valid[:, None, None, :4] | torch.eye(4).bool()), cache)
         key_bias = cache.key_bias()
         for token, step in ((75, 30), (269, 41), (80, 41)):  # arbitrary events, the same for both rows
-            cached = model.step(window, torch.tensor([token, token]), torch.tensor([step, step]), key_bias, cache)
+            cached = model.step(window, np.array([token, token]), np.array([step, step]), key_bias, cache)
             for b, (row_tokens, row_times) in enumerate(rows):
                 row_tokens.append(token)
                 row_times.append(step)
                 full = model.decode(alone[b], torch.tensor([row_tokens]), torch.tensor([row_times]))[:, -1]
-                torch.testing.assert_close(cached[b:b + 1], full, atol=1e-4, rtol=1e-4)
+                torch.testing.assert_close(torch.from_numpy(cached[b:b + 1]), full, atol=1e-4, rtol=1e-4)
 
 
 def test_left_padded_batch_row_equals_the_row_alone():
@@ -191,10 +191,10 @@ def _oracle(target: list[Note]):
                              else VOCABULARY.token(VELOCITY, bin_))
             else:
                 upcoming = [s for s, *_ in grid if s > now] + [e for s, e, *_ in grid if s <= now < e]
-                shifts = allowed[row, VOCABULARY.time_shift_offset:VOCABULARY.velocity_offset].nonzero()
+                shifts = np.flatnonzero(allowed[row, VOCABULARY.time_shift_offset:VOCABULARY.velocity_offset])
                 longest = int(shifts.max()) + 1
                 picks.append(VOCABULARY.token(TIME_SHIFT, min([longest] + [u - now for u in upcoming])))
-        return torch.tensor(picks)
+        return np.array(picks)
     return choose
 
 
@@ -223,7 +223,6 @@ def test_onset_guidance_starts_notes_exactly_at_the_onset_heads_peaks():
     window = model.encode(features, mask, model.instrument_ids([inst]), 300)
     window.onsets = torch.zeros(1, frames)
     window.onsets[0, [6, 30, 31, 60, 84]] = torch.tensor([0.9, 0.7, 0.8, 0.6, 0.95])  # 30/31: one stroke
-    assert list(gen.onset_times(window.onsets[0].numpy(), 0.5, 100 / 30)) == [20, 103, 200, 280]
     track = gen.TrackState()
     decoder.run(window, [track], 0, 0, 300)
     starts = {start for start, *_ in track.notes} | {start for start, _ in track.sounding.values()}

@@ -154,7 +154,7 @@ class WindowSampler:
         noise = rng.normal(0.0, rng.uniform(0.0, 0.004) * scale, joints[..., :2].shape) / aspect
         joints[..., :2] += noise * visible[..., None]
         if rng.random() < 0.4:
-            joints = _blur_fingers(joints, int(rng.integers(5, 25)))
+            joints = blur_fingers(joints, int(rng.integers(5, 25)))
         drop = rng.random(visible.shape) < rng.uniform(0.0, 0.03)  # single joints
         if rng.random() < 0.3:  # a hand lost for a stretch
             begin = int(rng.integers(0, len(joints)))
@@ -163,7 +163,7 @@ class WindowSampler:
         return joints
 
 
-def _blur_fingers(joints: np.ndarray, frames: int) -> np.ndarray:
+def blur_fingers(joints: np.ndarray, frames: int) -> np.ndarray:
     """Each hand's joints relative to its wrist averaged over `frames` (the wrist itself untouched): the hand
     travels as before but its fingers only drift, as when a tracker does not follow them. Only frames that
     saw both the joint and its wrist take part; the others stay as they are."""
@@ -171,11 +171,24 @@ def _blur_fingers(joints: np.ndarray, frames: int) -> np.ndarray:
         part = joints[:, hand]
         seen = (part[..., 2] > 0) & (part[:, :1, 2] > 0)
         wrist = part[:, :1, :2]
-        weight = seen[..., None].astype(np.float32)
-        total = uniform_filter1d((part[..., :2] - wrist) * weight, frames, axis=0, mode="nearest")
-        relative = total / np.maximum(uniform_filter1d(weight, frames, axis=0, mode="nearest"), 1e-6)
-        part[..., :2] = np.where(seen[..., None], wrist + relative, part[..., :2])
+        part[..., :2] = np.where(seen[..., None], wrist + _moving_average(part[..., :2] - wrist, seen, frames),
+                                 part[..., :2])
     return joints
+
+
+def hold_still(joints: np.ndarray, frames: int) -> np.ndarray:
+    """Every joint's position averaged over `frames`: the performer's pose and slow travel stay, the strokes
+    go - footage whose tracker shows none of the playing motion (a validation condition, calibration.py)."""
+    seen = joints[..., 2] > 0
+    joints[..., :2] = np.where(seen[..., None], _moving_average(joints[..., :2], seen, frames), joints[..., :2])
+    return joints
+
+
+def _moving_average(values: np.ndarray, seen: np.ndarray, frames: int) -> np.ndarray:
+    """Mean of (T, ...) `values` over `frames` frames along time, counting only the frames marked `seen`."""
+    weight = seen[..., None].astype(np.float32)
+    total = uniform_filter1d(values * weight, frames, axis=0, mode="nearest")
+    return total / np.maximum(uniform_filter1d(weight, frames, axis=0, mode="nearest"), 1e-6)
 
 
 def collate(windows: list[Window], config: ModelConfig, max_tokens: int) -> Batch:

@@ -1,25 +1,36 @@
-"""The onset-guidance threshold, chosen on validation data instead of fixed by hand.
+"""The onset-guidance rules (onsets.py), chosen on validation data instead of fixed by hand.
 
 The onset head is trained with positives up-weighted, so its probabilities are not calibrated and 0.5 is not
 special: the threshold at which its peaks best match the real onsets is a property of each trained model.
 `calibrate_onset_threshold` sweeps candidate thresholds over whole validation clips (head peaks against the
-clips' onsets, 50 ms) and returns the best; `foley train` stores it in the checkpoint's model config, where
-generation reads it. Only validation data is used - never the evaluation split or a real recording.
+clips' onsets, 50 ms) and returns the best. `calibrate_onset_mass` then chooses how many weaker peaks join
+when the head is unsure, over the same clips seen three ways: as simulated, with fingers the tracker does not
+follow, and with all playing motion smoothed away (footage that shows the playing less than the simulator
+does; real top-down piano video is such footage). Each condition counts equally, so the mass that wins keeps
+the model playing where it cannot see the strokes without costing much where it can. `foley train` stores
+both in the checkpoint's model config, where generation reads them. Only validation data is used - never
+the evaluation split or a real recording.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 import numpy as np
 import torch
 
-from .batches import Performer
-from .generate import onset_times, single_thread, window_inputs
+from .batches import Performer, blur_fingers, hold_still
+from .generate import single_thread, window_inputs
 from .metrics import matched_onsets
 from .network import FoleyModel
+from .onsets import onset_frames
 
 CANDIDATES = tuple(round(0.1 + 0.05 * i, 2) for i in range(17))  # 0.10, 0.15, ... 0.90
+MASS_CANDIDATES = tuple(round(0.1 * i, 1) for i in range(11))  # 0.0 (threshold alone), 0.1, ... 1.0
+#: How validation clips are seen for the mass: as simulated, fingers blurred over 0.5 s, all motion over 3 s.
+CONDITIONS = {"clean": lambda joints: joints, "fingers_blurred": lambda joints: blur_fingers(joints, 15),
+              "motion_smoothed": lambda joints: hold_still(joints, 90)}
 
 
 @torch.inference_mode()
@@ -44,16 +55,49 @@ def calibrate_onset_threshold(model: FoleyModel, performers: Sequence[Performer]
     candidate's F1. A model without an onset head keeps its configured threshold."""
     if model.onset_head is None or not performers:
         return model.config.onset_threshold, {}
-    model.eval()
-    counts = {t: np.zeros(3) for t in candidates}  # matches, reference, estimated
-    with single_thread():
-        for performer in performers:
-            probabilities = onset_probabilities(model, performer)
-            duration = len(probabilities) / model.config.rate
-            truth = [n.start for n in performer.notes if n.start < duration]
-            for threshold in candidates:
-                found = onset_times(probabilities, threshold, 1.0) / model.config.rate
-                counts[threshold] += (matched_onsets(truth, list(found)), len(truth), len(found))
-    scores = {t: round(float(2 * m / max(1.0, r + e)), 4) for t, (m, r, e) in counts.items()}
+    curves = _curves(model, performers)
+    scores = {t: _pooled_f1(model, curves, t, 0.0) for t in candidates}
     best = max(scores, key=lambda t: (scores[t], -abs(t - 0.5)))  # ties: the one nearer the middle
     return best, scores
+
+
+def calibrate_onset_mass(model: FoleyModel, performers: Sequence[Performer], threshold: float,
+                         candidates: Sequence[float] = MASS_CANDIDATES) -> tuple[float, dict[float, dict]]:
+    """The candidate mass with the best mean pooled onset F1 over CONDITIONS at `threshold`, and every
+    candidate's F1 per condition. A model without an onset head keeps its configured mass."""
+    if model.onset_head is None or not performers:
+        return model.config.onset_mass, {}
+    curves = {name: _curves(model, performers, seen) for name, seen in CONDITIONS.items()}
+    scores = {m: {name: _pooled_f1(model, c, threshold, m) for name, c in curves.items()}
+              for m in candidates}
+    best = max(scores, key=lambda m: (round(float(np.mean(list(scores[m].values()))), 4), -m))  # ties: less
+    return best, scores
+
+
+def _curves(model: FoleyModel, performers: Sequence[Performer],
+            seen: Callable[[np.ndarray], np.ndarray] = CONDITIONS["clean"]) -> list[tuple[np.ndarray, list[float]]]:
+    """(onset-head probabilities, true onset times within the clip) of each performer, joints seen `seen`."""
+    model.eval()
+    result = []
+    with single_thread():
+        for performer in performers:
+            joints = seen(performer.joints.astype(np.float32))
+            probabilities = onset_probabilities(model, replace(performer, joints=joints))
+            duration = len(probabilities) / model.config.rate
+            result.append((probabilities, [n.start for n in performer.notes if n.start < duration]))
+    return result
+
+
+def _pooled_f1(model: FoleyModel, curves: list[tuple[np.ndarray, list[float]]], threshold: float,
+               mass: float) -> float:
+    """Onset F1 (50 ms) of the guided onsets of every curve against its true onsets, counts pooled; onsets
+    are picked window by window, as generation does."""
+    rate = model.config.rate
+    window = round(model.config.window * rate)
+    counts = np.zeros(3)  # matches, reference, estimated
+    for probabilities, truth in curves:
+        frames = np.concatenate([onset_frames(probabilities[:first + window], threshold, mass, first)
+                                 for first in range(0, len(probabilities), window)])
+        counts += (matched_onsets(truth, list(frames / rate)), len(truth), len(frames))
+    matches, reference, estimated = counts
+    return round(float(2 * matches / max(1.0, reference + estimated)), 4)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -20,15 +21,15 @@ from torch.nn import functional as F
 class KVCache:
     """Self-attention keys and values of the tokens decoded so far, preallocated for `capacity` positions.
 
-    Keys and values lead so that rows and heads merge into one batch dimension without a copy (step's bmm)."""
+    Keys and values lead so that step() writes a new position's both with one assignment."""
 
     kv: list[torch.Tensor]  # per layer (2, B, H, capacity, head_dim): keys then values
     valid: torch.Tensor  # (B, capacity) bool: False for left padding
     length: int = 0
-    merged: list[torch.Tensor] = field(init=False)  # per layer kv viewed as (2, B * H, capacity, head_dim)
+    arrays: list[np.ndarray] = field(init=False)  # per layer kv's memory as numpy, for step()
 
     def __post_init__(self) -> None:
-        self.merged = [kv.flatten(1, 2) for kv in self.kv]
+        self.arrays = [kv.detach().numpy() for kv in self.kv]
 
     @classmethod
     def empty(cls, layers: int, batch: int, heads: int, capacity: int, head_dim: int,
@@ -36,13 +37,11 @@ class KVCache:
         return cls([like.new_zeros((2, batch, heads, capacity, head_dim)) for _ in range(layers)],
                    torch.zeros(batch, capacity, dtype=torch.bool, device=like.device))
 
-    def key_bias(self) -> torch.Tensor | None:
-        """Additive (B * H, 1, capacity) mask hiding padding from later steps, or None without padding."""
+    def key_bias(self) -> np.ndarray | None:
+        """Additive (B, 1, 1, capacity) mask hiding padding from later steps, or None without padding."""
         if bool(self.valid.all()):
             return None
-        bias = torch.zeros(self.valid.shape, dtype=self.kv[0].dtype, device=self.valid.device)
-        heads = self.kv[0].shape[2]
-        return bias.masked_fill(~self.valid, float("-inf")).repeat_interleave(heads, dim=0).unsqueeze(1)
+        return np.where(self.valid.numpy(), np.float32(0), np.float32(-np.inf))[:, None, None]
 
 
 @dataclass
@@ -52,6 +51,11 @@ class CrossMemory:
     keys: list[torch.Tensor]  # per layer (B, H, F, head_dim)
     values: list[torch.Tensor]
     frames: int
+
+    def step_arrays(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per layer keys (B, H, head_dim, F, pre-transposed) and values (B, H, F, head_dim) for step()."""
+        return [(k.detach().float().transpose(2, 3).contiguous().numpy(), v.detach().float().contiguous().numpy())
+                for k, v in zip(self.keys, self.values)]
 
 
 def time_encoding(steps: torch.Tensor, dim: int) -> torch.Tensor:
@@ -125,64 +129,126 @@ class DecoderLayer(nn.Module):
         x = x + self.dropout(self.cross_out(self._merge(attended)))
         return x + self.dropout(self.ffn(self.norm3(x)))
 
-    def step_tensors(self, memory_kv: tuple[torch.Tensor, torch.Tensor]) -> LayerStep:
-        """This layer's weights and one window's cross-attention memory, laid out for step()."""
+    def step_weights(self, carried: np.ndarray) -> tuple[LayerStep, np.ndarray]:
+        """This layer's weights laid out for step(), and `carried` (the sum of the output biases step() leaves
+        out of the residual stream, see fold_norm_linear) plus this layer's."""
         d, scale = self.heads * self.head_dim, self.head_dim ** -0.5
-        qkv_weight, qkv_bias = self.qkv.weight.clone(), self.qkv.bias.clone()
-        qkv_weight[:d] *= scale
-        qkv_bias[:d] *= scale
-        keys, values = (t.flatten(0, 1) for t in memory_kv)  # (B * H, F, head_dim)
-        return LayerStep((self.norm1.weight, self.norm1.bias), (qkv_bias, qkv_weight.t()),
-                         _transposed(self.self_out), (self.norm2.weight, self.norm2.bias),
-                         (self.cross_q.bias * scale, (self.cross_q.weight * scale).t()),
-                         keys.transpose(1, 2).contiguous(), values.contiguous(), _transposed(self.cross_out),
-                         (self.norm3.weight, self.norm3.bias), _transposed(self.ffn[0]), _transposed(self.ffn[2]))
+        qkv = fold_norm_linear(self.norm1, self.qkv, carried, np.repeat([scale, 1.0, 1.0], d))
+        carried = carried + _float64(self.self_out.bias)
+        cross_q = fold_norm_linear(self.norm2, self.cross_q, carried, scale)
+        carried = carried + _float64(self.cross_out.bias)
+        ffn_in = fold_norm_linear(self.norm3, self.ffn[0], carried)
+        carried = carried + _float64(self.ffn[2].bias)
+        return LayerStep(qkv, _output(self.self_out), cross_q, _output(self.cross_out), ffn_in,
+                         _output(self.ffn[2], 0.5)), carried
 
-    def step(self, x: torch.Tensor, tensors: LayerStep, bias: torch.Tensor, key_bias: torch.Tensor | None,
-             cache: KVCache, index: int) -> torch.Tensor:
-        """forward() for one new position per row, x (B, D): the same maths in fewer, cheaper operations
-        (for one query, bmm-softmax-bmm beats scaled_dot_product_attention's setup; query scales folded
-        into the weights; views made once per window), because at batch size 1 a decoding step costs per
-        operation, not per multiply. `bias` is the cross-attention time bias
-        (B * H, 1, F), `key_bias` cache.key_bias()."""
-        t = tensors
-        b, d = x.shape
-        length = cache.length + 1
-        qkv = torch.addmm(t.qkv[0], torch.layer_norm(x, (d,), *t.norm1), t.qkv[1])
-        cache.kv[index].select(3, cache.length).copy_(qkv[:, d:].view(b, 2, self.heads, self.head_dim).transpose(0, 1))
-        keys, values = cache.merged[index].narrow(2, 0, length).unbind(0)
-        q = qkv[:, :d].reshape(b * self.heads, 1, self.head_dim)
-        scores = (torch.bmm(q, keys.transpose(1, 2)) if key_bias is None
-                  else torch.baddbmm(key_bias.narrow(2, 0, length), q, keys.transpose(1, 2)))
-        attended = torch.bmm(torch.softmax(scores, dim=-1), values)
-        x = (x + t.self_out[0]).addmm_(attended.view(b, d), t.self_out[1])
-        q = torch.addmm(t.cross_q[0], torch.layer_norm(x, (d,), *t.norm2), t.cross_q[1])
-        q = q.view(b * self.heads, 1, self.head_dim)
-        attended = torch.bmm(torch.softmax(torch.baddbmm(bias, q, t.cross_keys), dim=-1), t.cross_values)
-        x = (x + t.cross_out[0]).addmm_(attended.view(b, d), t.cross_out[1])
-        h = F.gelu(torch.addmm(t.ffn_in[0], torch.layer_norm(x, (d,), *t.norm3), t.ffn_in[1]), approximate="tanh")
-        return (x + t.ffn_out[0]).addmm_(h, t.ffn_out[1])
+    def step(self, x: np.ndarray, weights: LayerStep, memory: tuple[np.ndarray, np.ndarray], bias: np.ndarray,
+             key_bias: np.ndarray | None, cache: KVCache, index: int) -> np.ndarray:
+        """forward() for one new position per row, x (B, D + 1) laid out as fold_norm_linear says (updated in
+        place). At batch size 1 a decoding step costs per operation, not per multiply, so this is the same
+        maths in numpy (about 1 us a call where torch takes 3-10) and in few calls: each layer norm is folded
+        into the matmul after it, the query scales into the weights, output biases into the next norm.
+        `memory` is CrossMemory.step_arrays()'s for this layer, `bias` the cross-attention time bias
+        (B, H, 1, F), `key_bias` cache.key_bias()."""
+        t, b, heads, dim = weights, len(x), self.heads, self.head_dim
+        d, kv, length = heads * dim, cache.arrays[index], cache.length + 1
+        qkv = norm_linear(x, t.qkv)
+        kv[:, :, :, cache.length] = qkv[:, d:].reshape(b, 2, heads, dim).swapaxes(0, 1)
+        scores = np.matmul(qkv[:, :d].reshape(b, heads, 1, dim), kv[0, :, :, :length].swapaxes(2, 3))
+        if key_bias is not None:
+            scores += key_bias[..., :length]
+        x += np.dot(_attend(scores, kv[1, :, :, :length]).reshape(b, d), t.self_out)
+        scores = np.matmul(norm_linear(x, t.cross_q).reshape(b, heads, 1, dim), memory[0])
+        scores += bias
+        x += np.dot(_attend(scores, memory[1]).reshape(b, d), t.cross_out)
+        x += np.dot(_twice_gelu(norm_linear(x, t.ffn_in)), t.ffn_out)
+        return x
 
 
-def _transposed(linear: nn.Linear) -> tuple[torch.Tensor, torch.Tensor]:
-    """(bias, weight.T) of a linear layer, as torch.addmm takes them."""
-    return linear.bias, linear.weight.t()
+@dataclass
+class NormLinear:
+    """A layer norm and the linear layer after it, as fold_norm_linear lays them out for norm_linear."""
+
+    weight: np.ndarray  # (D + 1, D + 1 + out)
+    bias: np.ndarray  # (out,)
+    ones: np.ndarray  # (D + 1, 1): the sum of squares as one matmul
+
+
+def fold_norm_linear(norm: nn.LayerNorm, linear: nn.Linear, carried: np.ndarray,
+                     scale: float | np.ndarray = 1.0) -> NormLinear:
+    """linear(norm(x)), outputs times `scale`, as one matmul for step()'s rows (x - carried, 1).
+
+    step() keeps the residual stream x with a last column of ones and adds layer outputs without their
+    biases; `carried` is the sum of the biases left out, and the matrix's last row (times the ones) puts them
+    back. Of the product, the first D columns are x - mean(x) (x times I - 1/D) and column D is sqrt(D * eps),
+    so those D + 1 have the norm sqrt(D * (variance + eps)); the rest are x - mean(x) through the norm's gain
+    and the weight, times sqrt(D). norm_linear then only divides by that norm and adds the bias (the norm's
+    shift through the weight plus the linear bias). Folded in float64, kept in float32."""
+    d = len(carried)
+    gain, shift = _float64(norm.weight), _float64(norm.bias)
+    weight, bias = _float64(linear.weight).T * scale, _float64(linear.bias) * scale
+    folded = np.zeros((d + 1, d + 1 + weight.shape[1]))
+    folded[:d, :d] = np.eye(d) - 1.0 / d
+    scaled = gain[:, None] * weight
+    folded[:d, d + 1:] = math.sqrt(d) * (scaled - scaled.mean(axis=0))  # (I - 1/D) @ scaled
+    folded[d] = carried @ folded[:d]
+    folded[d, d] = math.sqrt(d * norm.eps)
+    return NormLinear(folded.astype(np.float32), (shift @ weight + bias).astype(np.float32),
+                      np.ones((d + 1, 1), np.float32))
+
+
+def norm_linear(x: np.ndarray, folded: NormLinear) -> np.ndarray:
+    """linear(layer_norm(residual)) of step()'s rows x (B, D + 1) in six numpy calls, see fold_norm_linear."""
+    z = np.dot(x, folded.weight)
+    width = x.shape[1]
+    return z[:, width:] / np.sqrt(np.dot(np.square(z[:, :width]), folded.ones)) + folded.bias
+
+
+def _attend(scores: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """softmax(scores) @ values over the keys (last axis), normalised after the product, where it is one
+    (.., 1, head_dim) division; overwrites `scores`."""
+    scores -= np.maximum.reduce(scores, axis=-1, keepdims=True)
+    np.exp(scores, out=scores)
+    attended = np.matmul(scores, values)
+    attended /= np.add.reduce(scores, axis=-1, keepdims=True)
+    return attended
+
+
+_GELU_LINEAR = np.float32(math.sqrt(2 / math.pi))
+_GELU_CUBIC = np.float32(math.sqrt(2 / math.pi) * 0.044715)
+
+
+def _twice_gelu(h: np.ndarray) -> np.ndarray:
+    """2 * gelu(h), tanh form, in 7 in-place operations: the 1/2 is folded into the next weight (step_weights)."""
+    u = h * h
+    u *= _GELU_CUBIC
+    u += _GELU_LINEAR
+    u *= h
+    np.tanh(u, out=u)
+    u += 1
+    u *= h
+    return u
+
+
+def _float64(t: torch.Tensor) -> np.ndarray:
+    return t.detach().double().numpy()
+
+
+def _output(linear: nn.Linear, scale: float = 1.0) -> np.ndarray:
+    """(in, D + 1) weight.T * scale of a linear layer adding to step()'s residual: its bias is carried (see
+    fold_norm_linear) and the ones column gets zeros."""
+    weight = _float64(linear.weight).T * scale
+    return np.concatenate([weight, np.zeros((len(weight), 1))], axis=1).astype(np.float32)
 
 
 @dataclass
 class LayerStep:
-    """A decoder layer's tensors as DecoderLayer.step uses them: linear layers as (bias, weight.T) with the
-    attention scale folded into the queries, norms as (weight, bias), and one window's cross-attention keys
-    (B * H, head_dim, F, pre-transposed) and values (B * H, F, head_dim)."""
+    """A decoder layer's weights as DecoderLayer.step uses them: norms folded into the linear layer after
+    them (the attention scale into the queries), output weights (in, D + 1) without their biases."""
 
-    norm1: tuple[torch.Tensor, torch.Tensor]
-    qkv: tuple[torch.Tensor, torch.Tensor]
-    self_out: tuple[torch.Tensor, torch.Tensor]
-    norm2: tuple[torch.Tensor, torch.Tensor]
-    cross_q: tuple[torch.Tensor, torch.Tensor]
-    cross_keys: torch.Tensor
-    cross_values: torch.Tensor
-    cross_out: tuple[torch.Tensor, torch.Tensor]
-    norm3: tuple[torch.Tensor, torch.Tensor]
-    ffn_in: tuple[torch.Tensor, torch.Tensor]
-    ffn_out: tuple[torch.Tensor, torch.Tensor]
+    qkv: NormLinear
+    self_out: np.ndarray
+    cross_q: NormLinear
+    cross_out: np.ndarray
+    ffn_in: NormLinear
+    ffn_out: np.ndarray  # halved: step's GELU leaves out its 1/2

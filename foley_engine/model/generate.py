@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import os
 from bisect import bisect_right
+from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -20,8 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-
-from scipy.signal import find_peaks
+from threadpoolctl import threadpool_limits
 
 from ..instruments import Instrument
 from ..notes import Note
@@ -29,6 +29,7 @@ from ..vocabulary import EOS_TOKEN, NOTE_OFF, NOTE_ON, PAD_TOKEN, TIME_SHIFT, Gr
 from .features import pose_features
 from .decoder import KVCache
 from .network import EncodedWindow, FoleyModel
+from .onsets import onset_frames
 from .sequences import encode_window
 
 _FAR_STEPS = 10**9
@@ -39,11 +40,12 @@ _MAX_TOKENS_PER_SECOND = 120  # a window never writes more than this; ~30 notes/
 class Sampling:
     """How tokens are drawn: temperature 0 is greedy; top_k 0 and top_p 1 switch those filters off.
 
-    `guided` turns on onset guidance for models with an onset head: frames where the encoder's per-frame
-    onset probability peaks above the threshold are the moments notes may start; the decoder must stop at
-    each (time shifts cannot jump over one), must start at least one note there, and starts none elsewhere.
-    The decoder still writes every event (which pitches, how loud, how long). `onset_threshold` None uses
-    the model's own, chosen on validation data when it was trained (calibration.py). Unguided, the decoder
+    `guided` turns on onset guidance for models with an onset head: the frames onsets.py picks from the
+    encoder's per-frame onset probability (peaks above the threshold, plus as many weaker peaks as the
+    probability mass calls for) are the moments notes may start; the decoder must stop at each (time shifts
+    cannot jump over one), must start at least one note there, and starts none elsewhere. The decoder still
+    writes every event (which pitches, how loud, how long). `onset_threshold` and `onset_mass` None use the
+    model's own, chosen on validation data when it was trained (calibration.py). Unguided, the decoder
     places onsets on its own. Guidance exists because the dense onset head learns timing far faster than the
     autoregressive decoder does on a CPU budget (measured on synthetic validation data: onset F1 about 0.74
     for the head vs 0.35 for free sampling after 800 steps).
@@ -54,6 +56,7 @@ class Sampling:
     top_p: float = 0.95
     guided: bool = True
     onset_threshold: float | None = None
+    onset_mass: float | None = None
 
     def __post_init__(self) -> None:
         if self.temperature < 0:
@@ -64,17 +67,19 @@ class Sampling:
             raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
         if self.onset_threshold is not None and not 0 < self.onset_threshold < 1:
             raise ValueError(f"onset_threshold must be in (0, 1), got {self.onset_threshold}")
+        if self.onset_mass is not None and self.onset_mass < 0:
+            raise ValueError(f"onset_mass must be >= 0, got {self.onset_mass}")
 
 
-def sample_tokens(logits: torch.Tensor, allowed: torch.Tensor, sampling: Sampling,
-                  generator: torch.Generator) -> torch.Tensor:
+def sample_tokens(logits: np.ndarray, allowed: np.ndarray, sampling: Sampling,
+                  generator: torch.Generator) -> np.ndarray:
     """One token per row from (B, V) logits restricted to `allowed` (B, V); every row allows something.
 
     Each row is filtered and drawn in numpy over its allowed tokens only, and a row that allows a single
     token takes it without a random draw: a token costs a few microseconds instead of a sort and a
-    multinomial over the whole vocabulary in torch, for the same distribution."""
-    scores = logits.detach().float().numpy()
-    rows = [np.flatnonzero(row) for row in allowed.numpy()]
+    multinomial over the whole vocabulary in torch, for the same distribution. (Array methods rather than
+    numpy's functions throughout: this runs for every token, and their wrappers cost a quarter of it.)"""
+    rows = [row.nonzero()[0] for row in allowed]
     free = sum(len(ids) > 1 for ids in rows) if sampling.temperature else 0
     draws = iter(torch.rand(free, generator=generator, dtype=torch.float64).tolist() if free else ())
     chosen = []
@@ -82,11 +87,11 @@ def sample_tokens(logits: torch.Tensor, allowed: torch.Tensor, sampling: Samplin
         if len(ids) == 1:
             chosen.append(int(ids[0]))
         elif sampling.temperature == 0:
-            chosen.append(int(ids[scores[b, ids].argmax()]))
+            chosen.append(int(ids[logits[b, ids].argmax()]))
         else:
-            scaled = scores[b, ids].astype(np.float64) / sampling.temperature
+            scaled = np.divide(logits[b, ids], sampling.temperature, dtype=np.float64)
             chosen.append(int(ids[_draw(scaled, sampling, next(draws))]))
-    return torch.tensor(chosen)
+    return np.array(chosen)
 
 
 def _draw(scaled: np.ndarray, sampling: Sampling, uniform: float) -> int:
@@ -97,13 +102,13 @@ def _draw(scaled: np.ndarray, sampling: Sampling, uniform: float) -> int:
         kth = np.partition(scaled, -sampling.top_k)[-sampling.top_k]
         index = np.flatnonzero(scaled >= kth)  # ties with the k-th stay in
         scaled = scaled[index]
-    weights = np.exp(scaled - scaled.max())
-    order = np.argsort(-weights, kind="stable")  # most likely first
-    cumulative = np.cumsum(weights[order])
+    weights = np.exp(scaled - np.maximum.reduce(scaled))
+    order = (-weights).argsort(kind="stable")  # most likely first
+    cumulative = weights[order].cumsum()
     kept = len(order)
     if sampling.top_p < 1:  # the smallest set reaching top_p: the tokens with at most top_p before them
-        kept = 1 + int(np.searchsorted(cumulative[:-1], sampling.top_p * cumulative[-1], side="right"))
-    pick = min(int(np.searchsorted(cumulative[:kept], uniform * cumulative[kept - 1], side="right")), kept - 1)
+        kept = 1 + int(cumulative[:-1].searchsorted(sampling.top_p * cumulative[-1], side="right"))
+    pick = min(int(cumulative[:kept].searchsorted(uniform * cumulative[kept - 1], side="right")), kept - 1)
     chosen = int(order[pick])
     return chosen if index is None else int(index[chosen])
 
@@ -155,14 +160,6 @@ def window_inputs(joints: list[np.ndarray], frame_size: tuple[int, int], rate: f
     return torch.from_numpy(np.stack(features)), torch.from_numpy(np.stack(masks))
 
 
-def onset_times(probabilities: np.ndarray, threshold: float, steps_per_frame: float) -> np.ndarray:
-    """Grid steps (window-relative, sorted, unique) of the frames where onset probability peaks above
-    `threshold`; peaks at least two frames apart, so one stroke gives one onset."""
-    padded = np.concatenate([[0.0], probabilities, [0.0]])
-    peaks, _ = find_peaks(padded, height=threshold, distance=2)
-    return np.unique(np.round((peaks - 1) * steps_per_frame).astype(int))
-
-
 def resample_joints(joints: np.ndarray, rate: float, target: float) -> np.ndarray:
     """Nearest-sample resampling of (T, 67, 3) joints to the model's frame rate (no invented positions)."""
     if abs(rate - target) < 1e-6:
@@ -174,13 +171,15 @@ def resample_joints(joints: np.ndarray, rate: float, target: float) -> np.ndarra
 
 @contextmanager
 def single_thread() -> Iterator[None]:
-    """One intra-op thread for generation: a step is dozens of tiny operations, and waking a second thread
-    for each costs more than it saves (measured ~30 % slower with 2 threads at batch size 1); on a busy CPU
-    every parallel operation also waits for its slowest thread (the encoder measured 20x slower)."""
+    """One thread for torch's operations and numpy's BLAS during generation: a step is dozens of tiny
+    operations, and waking a second thread for each costs more than it saves (measured ~30 % slower with 2
+    threads at batch size 1, for torch and for numpy alike); on a busy CPU every parallel operation also waits
+    for its slowest thread (the encoder measured 20x slower)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        yield
+        with threadpool_limits(1, user_api="blas"):
+            yield
     finally:
         torch.set_num_threads(threads)
 
@@ -221,30 +220,38 @@ class WindowDecoder:
         causal = torch.ones(longest, longest, dtype=torch.bool).tril()
         # Padding attends to itself only, so no row is fully masked (which would put NaNs in the cache).
         self_mask = causal & (cache.valid[:, None, None, :longest] | torch.eye(longest, dtype=torch.bool))
-        logits = model.decode(window, tokens, times, self_mask, cache)[:, -1]
+        logits = model.decode(window, tokens, times, self_mask, cache)[:, -1].detach().numpy()
         key_bias = cache.key_bias()
         done = [state.step >= length for state in states]
-        onsets: list[list[int] | None] = [None] * batch
-        threshold = self.sampling.onset_threshold or model.config.onset_threshold
-        if self.sampling.guided and window.onsets is not None:
-            per_frame = v.steps_per_second / model.config.rate
-            onsets = [[int(step) for step in onset_times(row.numpy(), threshold, per_frame)]
-                      for row in window.onsets.detach().float()]
+        onsets = self._guided_onsets(window, resume - start) if self.sampling.guided else [None] * batch
         self._sample(window, tracks, states, done, logits, cache, key_bias, start, length, budget, onsets)
 
+    def _guided_onsets(self, window: EncodedWindow, written_from: int) -> list[list[int] | None]:
+        """Each row's guided onset steps (window-relative, sorted; onsets.py), picked among the frames from
+        `written_from` (steps) on, so onsets in the primed prefix neither count nor crowd out later ones.
+        None per row for a model without an onset head."""
+        config = self.model.config
+        if window.onsets is None:
+            return [None] * window.inputs.shape[0]
+        threshold = self.sampling.onset_threshold or config.onset_threshold
+        mass = config.onset_mass if self.sampling.onset_mass is None else self.sampling.onset_mass
+        steps_per_frame = self.vocabulary.steps_per_second / config.rate
+        first = int(math.ceil(written_from / steps_per_frame - 1e-9))
+        return [[int(step) for step in np.round(onset_frames(row, threshold, mass, first) * steps_per_frame)]
+                for row in window.onsets.detach().float().numpy()]
+
     def _sample(self, window: EncodedWindow, tracks: list[TrackState], states: list[GrammarState],
-                done: list[bool], logits: torch.Tensor, cache: KVCache, key_bias: torch.Tensor | None,
+                done: list[bool], logits: np.ndarray, cache: KVCache, key_bias: np.ndarray | None,
                 start: int, length: int, budget: int, onsets: list[list[int] | None]) -> None:
         """The token loop of run(): sample, record, step the cache, until every row reaches the end."""
         batch, v, model = len(tracks), self.vocabulary, self.model
         written, at_step, started = [0] * batch, [0] * batch, [False] * batch
         masks = np.zeros((batch, v.size), dtype=bool)
-        allowed = torch.from_numpy(masks)  # shares the masks' memory, refilled for every token
         while not all(done):
             for b in range(batch):
                 masks[b] = self._allowed(states[b], done[b], length, written[b] >= budget,
                                          at_step[b] >= self.step_cap, onsets[b], started[b])
-            chosen = self.choose(logits, allowed, states, start)
+            chosen = self.choose(logits, masks, states, start)
             for b, token in enumerate(chosen.tolist()):
                 if done[b]:
                     continue
@@ -257,11 +264,10 @@ class WindowDecoder:
                 done[b] = states[b].step >= length
             if all(done):
                 break
-            step_times = torch.tensor([s.step for s in states])
-            logits = model.step(window, chosen, step_times, key_bias, cache)
+            logits = model.step(window, chosen, np.array([s.step for s in states]), key_bias, cache)
 
-    def choose(self, logits: torch.Tensor, allowed: torch.Tensor, states: list[GrammarState],
-               start: int) -> torch.Tensor:
+    def choose(self, logits: np.ndarray, allowed: np.ndarray, states: list[GrammarState],
+               start: int) -> np.ndarray:
         """The next token of every row: the sampling policy, one method so a test can swap in an oracle."""
         return sample_tokens(logits, allowed, self.sampling, self.generator)
 
@@ -360,18 +366,22 @@ def generate_tracks(model: FoleyModel, joints: list[np.ndarray], rate: float, fr
             features, mask = window_inputs(joints, frame_size, config.rate, first, count)
             window = model.encode(features.repeat_interleave(variations, dim=0),
                                   mask.repeat_interleave(variations, dim=0), ids, end - start)
-            model.prepare_step(window)
+            model.prepare_step(window, weights)
             return window
 
-    # The next window is encoded (and prepared for stepping) on a second thread while this one samples: the
-    # encoder is a few large operations, so it hardly contends for the GIL, and with a second core free its
-    # ~25 ms per window leave the token loop; on a busy CPU it costs what it did inline.
+    # Windows are encoded (and prepared for stepping) on a second thread, up to two ahead of the one sampling,
+    # while this thread encodes the first: the encoder is a few large operations, so it hardly contends for the
+    # GIL, and with a second core free its ~25-45 ms per window leave the token loop (two ahead keep it busy
+    # where it is the slower of the two, as in a cold process); on a busy CPU it costs what it did inline.
     with single_thread(), ThreadPoolExecutor(max_workers=1) as pool:
-        upcoming = pool.submit(encode, plans[0][0], plans[0][2])
+        weights = model.step_weights()
+        ahead = deque(pool.submit(encode, start, end) for start, _, end in plans[1:3])
+        window = encode(plans[0][0], plans[0][2])
         for i, (start, resume, end) in enumerate(plans):
-            window = upcoming.result()
-            if i + 1 < len(plans):
-                upcoming = pool.submit(encode, plans[i + 1][0], plans[i + 1][2])
+            if i:
+                window = ahead.popleft().result()
+                if i + 2 < len(plans):
+                    ahead.append(pool.submit(encode, plans[i + 2][0], plans[i + 2][2]))
             decoder.run(window, tracks, start, resume, end)
     if stats is not None:
         stats.update(tokens=decoder.tokens_written, windows=len(plans))

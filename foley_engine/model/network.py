@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 
+import numpy as np
 import torch
 from torch import nn
 
 from ..errors import ModelError
 from ..instruments import FAMILIES, INSTRUMENTS, Instrument
 from ..vocabulary import NUM_PITCHES, PAD_TOKEN, EventVocabulary
-from .decoder import CrossMemory, DecoderLayer, KVCache, LayerStep, time_encoding
+from .decoder import (CrossMemory, DecoderLayer, KVCache, LayerStep, NormLinear, fold_norm_linear, norm_linear,
+                      time_encoding)
 from .features import NUM_FEATURES
 from .graph import PoseEncoder
 
@@ -41,6 +43,7 @@ class ModelConfig:
     velocity_bins: int = 32
     onset_head: bool = True  # per-frame onset/pitch predictions from the encoder (a training aid, see below)
     onset_threshold: float = 0.5  # onset-head peaks above it guide generation; set on validation data (calibration)
+    onset_mass: float = 0.0  # weaker peaks join up to this x the head's probability mass (onsets.py); likewise
     instruments: tuple[str, ...] = field(default_factory=lambda: tuple(INSTRUMENTS))
     families: tuple[str, ...] = FAMILIES
 
@@ -81,15 +84,25 @@ class EncodedWindow:
 
 
 @dataclass
-class StepTensors:
-    """What step() reuses for every token of a window, laid out so each lookup is one cheap operation."""
+class StepWeights:
+    """The model's weights as step() uses them, in numpy; rows of its residual stream have D + 1 columns, the
+    last one constant 1 (see decoder.fold_norm_linear)."""
 
     layers: list[LayerStep]
-    bias_table: torch.Tensor  # (2R + 1, layers * H) cross-attention time biases, one row per bucket
-    buckets: torch.Tensor  # (steps + 1, F) bias bucket of every (grid step, frame) pair
-    inputs: torch.Tensor  # (B * (steps + 1), D) the window's inputs, rows after rows
-    offsets: torch.Tensor  # (B,) where each row's inputs start in `inputs`
-    head: tuple[torch.Tensor, torch.Tensor]  # (bias, weight.T) of the output layer
+    head: NormLinear  # the final norm and the output layer
+    tokens: np.ndarray  # (vocab, D + 1) token embeddings, last column 0
+    bias_table: np.ndarray  # (2R + 1, layers * H) cross-attention time biases, one row per bucket
+
+
+@dataclass
+class StepTensors:
+    """What step() reuses for every token of a window, in numpy, laid out so each lookup is one cheap operation."""
+
+    weights: StepWeights
+    memory: list[tuple[np.ndarray, np.ndarray]]  # CrossMemory.step_arrays()
+    buckets: np.ndarray  # (steps + 1, F) bias bucket of every (grid step, frame) pair
+    inputs: np.ndarray  # (B * (steps + 1), D + 1) the window's inputs, rows after rows, last column 1
+    offsets: np.ndarray  # (B,) where each row's inputs start in `inputs`
 
 
 class FoleyModel(nn.Module):
@@ -174,34 +187,44 @@ class FoleyModel(nn.Module):
         onsets = self.onset_head(memory[0]) if self.onset_head is not None else None
         return self.decode(self.encode(features, mask, instrument_ids, memory=memory), tokens, times), onsets
 
-    def step(self, window: EncodedWindow, tokens: torch.Tensor, times: torch.Tensor,
-             key_bias: torch.Tensor | None, cache: KVCache) -> torch.Tensor:
-        """decode() of one token per row, tokens and times (B,), with the cache: logits (B, vocab).
-
-        `key_bias` is cache.key_bias() (computed once after the prefix, None without padding)."""
+    def step(self, window: EncodedWindow, tokens: np.ndarray, times: np.ndarray, key_bias: np.ndarray | None,
+             cache: KVCache) -> np.ndarray:
+        """decode() of one token per row, tokens and times (B,) ints, with the cache: logits (B, vocab), in
+        numpy (see DecoderLayer.step). `key_bias` is cache.key_bias() (computed once after the prefix, None
+        without padding)."""
         t = window.stepping or self.prepare_step(window)
-        b, d, frames = len(tokens), self.config.d_model, window.cross.frames
-        index = times.clamp(max=window.inputs.shape[1] - 1)
-        x = self.token_embedding.weight.index_select(0, tokens) + t.inputs.index_select(0, t.offsets + index)
-        biases = torch.embedding(t.bias_table, t.buckets.index_select(0, index))  # (B, F, layers * H)
-        biases = biases.permute(2, 0, 1).view(len(self.layers), -1, b, frames).transpose(1, 2)
-        biases = biases.reshape(len(self.layers), -1, 1, frames)  # per layer (B * H, 1, F)
-        for i, layer in enumerate(self.layers):
-            x = layer.step(x, t.layers[i], biases[i], key_bias, cache, i)
+        w, heads = t.weights, self.config.heads
+        index = np.minimum(times, len(t.buckets) - 1)
+        x = w.tokens.take(tokens, 0) + t.inputs.take(t.offsets + index, 0)
+        biases = w.bias_table.take(t.buckets.take(index, 0), 0)  # (B, F, layers * H)
+        biases = biases.reshape(len(x), -1, len(self.layers), heads).transpose(2, 0, 3, 1)[:, :, :, None]
+        for i, layer in enumerate(self.layers):  # biases[i] (B, H, 1, F)
+            x = layer.step(x, w.layers[i], t.memory[i], biases[i], key_bias, cache, i)
         cache.length += 1
-        return torch.addmm(t.head[0], torch.layer_norm(x, (d,), self.norm.weight, self.norm.bias), t.head[1])
+        return norm_linear(x, w.head)
 
-    def prepare_step(self, window: EncodedWindow) -> StepTensors:
+    def step_weights(self) -> StepWeights:
+        """The weights as step() uses them: the same for every window, so generation lays them out once."""
+        d = self.config.d_model
+        carried, layers = np.zeros(d), []
+        for layer in self.layers:
+            weights, carried = layer.step_weights(carried)
+            layers.append(weights)
+        return StepWeights(layers, fold_norm_linear(self.norm, self.head, carried),
+                           nn.functional.pad(self.token_embedding.weight.detach().float(), (0, 1)).numpy(),
+                           torch.cat([layer.time_bias.table for layer in self.layers], dim=1).detach().numpy())
+
+    def prepare_step(self, window: EncodedWindow, weights: StepWeights | None = None) -> StepTensors:
         """Set up window.stepping, which the first step() does otherwise: call it ahead (generation does on
-        the encoder's thread) to take the work out of the token loop."""
-        batch, steps = window.inputs.shape[:2]
-        device = window.inputs.device
-        frames = self.query_frames(torch.arange(steps, device=device))
+        the encoder's thread) to take the work out of the token loop. `weights` reuses step_weights(). The
+        copies are torch's, which leave the GIL to the token loop meanwhile."""
+        batch, steps, d = window.inputs.shape
+        inputs = nn.functional.pad(window.inputs.detach().float().reshape(-1, d), (0, 1), value=1.0)
+        frames = self.query_frames(torch.arange(steps))
         window.stepping = StepTensors(
-            [layer.step_tensors((window.cross.keys[i], window.cross.values[i])) for i, layer in enumerate(self.layers)],
-            torch.cat([layer.time_bias.table for layer in self.layers], dim=1),
-            self.layers[0].time_bias.buckets(frames, window.cross.frames), window.inputs.flatten(0, 1),
-            torch.arange(batch, device=device) * steps, (self.head.bias, self.head.weight.t()))
+            weights or self.step_weights(), window.cross.step_arrays(),
+            self.layers[0].time_bias.buckets(frames, window.cross.frames).numpy(), inputs.numpy(),
+            np.arange(batch) * steps)
         return window.stepping
 
     def new_cache(self, batch: int, capacity: int, like: torch.Tensor) -> KVCache:

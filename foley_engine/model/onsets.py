@@ -1,0 +1,40 @@
+"""Where guided notes start: the onset head's per-frame probabilities -> the frames a note must start on.
+
+Two rules, each chosen on validation data (calibration.py) and stored in the checkpoint:
+
+- every peak above `threshold`: the head is sure;
+- when the head is unsure, also the next-highest peaks, as many as `mass` x the summed probability of the span
+  says there are. A head that cannot see the strikes - fingers the tracker does not follow, a camera looking
+  down onto the keys - spreads its belief over many frames and leaves few peaks above any threshold, so
+  thresholding alone plays next to nothing over a performer who is plainly playing, while the head's total
+  probability still tracks how many notes there are (measured on synthetic validation clips with all motion
+  smoothed over 3 s: 1.2x the true count, against 1.6x on clean clips). Where the head is sure, its mass sits
+  on the peaks above the threshold, and few weak peaks join.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.signal import find_peaks
+
+
+def onset_frames(probabilities: np.ndarray, threshold: float, mass: float = 0.0, since: int = 0) -> np.ndarray:
+    """Sorted frame indices (from `since` on) of the guided onsets: peaks at least two frames apart, so one
+    stroke gives one onset, that are above `threshold` or among the top round(mass * probability summed from
+    `since`). Peaks are found on the whole curve, so the frame at `since` is no peak just for being first."""
+    padded = np.concatenate([[0.0], probabilities, [0.0]])
+    peaks, properties = find_peaks(padded, height=1e-6, distance=2)
+    later = peaks - 1 >= since
+    peaks, heights = peaks[later] - 1, properties["peak_heights"][later]
+    chosen = heights >= threshold
+    wanted = int(round(mass * float(np.sum(probabilities[since:]))))
+    if wanted > np.count_nonzero(chosen):
+        chosen[np.argsort(-heights, kind="stable")[:wanted]] = True
+    return peaks[chosen]
+
+
+def onset_times(probabilities: np.ndarray, threshold: float, steps_per_frame: float,
+                mass: float = 0.0) -> np.ndarray:
+    """onset_frames() of a whole curve as grid steps (sorted, unique) relative to its first frame."""
+    frames = onset_frames(probabilities, threshold, mass)
+    return np.unique(np.round(frames * steps_per_frame).astype(int))
