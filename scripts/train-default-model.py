@@ -4,9 +4,9 @@
 
 1. builds the synthetic dataset (12 h of synthetic performers, all 23 instruments, dataset seed 3) into
    runs/data/synth-12h-s3 (resumable: shards already there are kept);
-2. trains with the default TrainConfig (seed 0, <= 57 min on 2 CPU cores) into runs/default-v5
-   (equivalent to `foley train --data runs/data/synth-12h-s3 --out runs/default-v5 --seed 0`), which ends by
-   choosing the onset-guidance threshold on the validation split (foley_engine/model/calibration.py);
+2. trains with the default TrainConfig (seed 0, <= 57 min on 2 CPU cores) into runs/default-v6
+   (equivalent to `foley train --data runs/data/synth-12h-s3 --out runs/default-v6 --seed 0`), which ends by
+   choosing the onset-guidance threshold and mass on the validation split (foley_engine/model/calibration.py);
 3. evaluates model and baseline on the first 60 examples of the dataset's held-out test split (`foley eval`,
    pieces never seen in training), and
 4. exports float16 weights + default.json (command, seeds, config, data manifest, metrics) into the package.
@@ -33,7 +33,7 @@ def main() -> int:
     parser.add_argument("--data-seed", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data", type=Path, default=REPO / "runs/data/synth-12h-s3")
-    parser.add_argument("--run", type=Path, default=REPO / "runs/default-v5")
+    parser.add_argument("--run", type=Path, default=REPO / "runs/default-v6")
     parser.add_argument("--eval-limit", type=int, default=60, help="test examples to evaluate on")
     parser.add_argument("--skip-train", action="store_true",
                         help="calibrate, evaluate and export an existing run")

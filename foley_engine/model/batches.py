@@ -7,7 +7,10 @@ Augmentation on top of what the synthetic camera already varies: tracker jitter,
 not follow. MediaPipe seen from above often regresses towards a smooth, typical hand instead of following a
 finger into a key; a model trained only on crisp synthetic fingers then trusts nothing else and goes quiet on
 real footage (measured: blurring synthetic validation fingers over 0.3 s halves its note density). With
-such windows in training it has to use the hands' travel and the music itself as well.
+such windows in training it has to use the hands' travel and the music itself as well. Some windows go
+further and show no playing motion at all (every joint smoothed over 1-4 s) while the notes go on: on real
+top-down piano no keypoint moves with the notes, and a head that has only seen strokes before notes reads
+that as silence instead of as "playing, timing unseen".
 """
 
 from __future__ import annotations
@@ -147,13 +150,18 @@ class WindowSampler:
         return onsets
 
     def _augment(self, joints: np.ndarray, rng: np.random.Generator, frame_size: tuple[int, int]) -> np.ndarray:
-        """Extra jitter (relative to the performer's size, as a tracker's is) and lost joints and hands."""
+        """Strokes the tracker does not show (20 % of windows: no playing motion at all; 40 %: fingers that
+        only drift), extra jitter (relative to the performer's size, as a tracker's is) and lost joints and
+        hands."""
+        hidden = rng.random()
+        if hidden < 0.2:  # before the jitter, which stays
+            joints = hold_still(joints, int(rng.integers(30, 120)))
         visible = joints[..., 2] > 0
         aspect = np.array([frame_size[0] / frame_size[1], 1.0], np.float32)
         _, scale = frame_reference(joints[..., :2] * aspect, visible)
         noise = rng.normal(0.0, rng.uniform(0.0, 0.004) * scale, joints[..., :2].shape) / aspect
         joints[..., :2] += noise * visible[..., None]
-        if rng.random() < 0.4:
+        if 0.2 <= hidden < 0.6:
             joints = blur_fingers(joints, int(rng.integers(5, 25)))
         drop = rng.random(visible.shape) < rng.uniform(0.0, 0.03)  # single joints
         if rng.random() < 0.3:  # a hand lost for a stretch
