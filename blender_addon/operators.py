@@ -14,7 +14,7 @@ import bpy
 from . import compat
 from .engine import find_engine
 from .errors import UserError
-from .run import BASELINE, DEFAULT_TEMPERATURE, FoleyRun, Settings, model_spec
+from .run import BASELINE, DEFAULT_TEMPERATURE, SHIPPED, FoleyRun, Settings, model_spec
 from .strips import movie_strips
 
 #: The engine's instruments (`foley instruments`); tests/test_blender_addon.py keeps this list in sync.
@@ -60,9 +60,9 @@ class SEQUENCER_OT_foley_generate(bpy.types.Operator):
         items=[(name, name.replace("-", " ").title(), f"Play the notes on a General MIDI {name}")
                for name in INSTRUMENTS])
     model: bpy.props.EnumProperty(
-        name="Model", default=BASELINE,
-        items=[(BASELINE, "Baseline", "Notes from the performers' movements by fixed rules: the same every time"),
-               ("default", "Learned", "The learned model that comes with the engine: seed and temperature vary it"),
+        name="Model", default=SHIPPED,
+        items=[(SHIPPED, "Learned", "The learned model that comes with the engine: seed and temperature vary it"),
+               (BASELINE, "Baseline", "Notes from the performers' movements by fixed rules: the same every time"),
                ("file", "Checkpoint File", "A learned model trained with `foley train`")])
     model_file: bpy.props.StringProperty(
         name="Checkpoint", subtype="FILE_PATH", description="The .pt file of a model trained with `foley train`")

@@ -26,7 +26,8 @@ from .timeline_io import FoleyClip, read_foley_clips, slug, write_timeline
 
 SAMPLE_RATE = 48000  # the engine's WAVs
 DEFAULT_TEMPERATURE = 0.8  # the learned model's own default
-BASELINE = "baseline"  # the engine's deterministic default generator: it refuses --temperature
+SHIPPED = "default"  # the learned model that ships with the engine: the engine's default generator
+BASELINE = "baseline"  # the deterministic motion-onset rules: they refuse --temperature
 ALLOW_SILENCE_HINT = " (use --allow-silence"
 
 
@@ -37,7 +38,7 @@ class Settings:
     temperature: float = DEFAULT_TEMPERATURE
     channel: int = 0  # 0: the nearest free channel to each movie strip
     engine_path: str = ""  # the add-on preference; empty: detect
-    model: str = BASELINE  # `foley timeline --model`: "baseline", "default" or a checkpoint's absolute path
+    model: str = SHIPPED  # `foley timeline --model`: "default", "baseline" or a checkpoint's absolute path
 
 
 @dataclass
@@ -47,7 +48,7 @@ class Outcome:
 
 
 def model_spec(choice: str, checkpoint: str) -> str:
-    """The operator's model choice ("baseline", "default" or "file") as `--model` takes it."""
+    """The operator's model choice ("default", "baseline" or "file") as `--model` takes it."""
     if choice != "file":
         return choice
     if not checkpoint.strip():

@@ -36,7 +36,7 @@ class Generated:
     media: str  # the movie file
     engine_version: str
     notes: int
-    model: str = "baseline"  # what `foley timeline --model` was given
+    model: str = "default"  # what `foley timeline --model` was given
 
 
 def movie_path(strip: Any) -> Path:

@@ -54,7 +54,8 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     gen.add_argument("-i", "--instrument", default="piano", help="see `foley instruments` (default: piano)")
     gen.add_argument("-o", "--out-dir", type=Path, default=None, help="default: the video's folder")
     _add_range_args(gen)
-    add_generator_args(gen)
+    add_generator_args(gen, seed_default=0,
+                       seed_help="note generation seed (default: 0, reproducible; another seed, another take)")
     gen.add_argument("--soundfont", type=Path, default=None, help="GM soundfont (.sf2); else $FOLEY_SOUNDFONT")
     gen.add_argument("--allow-silence", action="store_true",
                      help="with no performer in view, write a silent track of the right length instead of failing")

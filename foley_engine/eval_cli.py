@@ -35,6 +35,9 @@ def add_eval_commands(commands: argparse._SubParsersAction) -> None:
     ev.add_argument("--instrument", default="piano", help="instrument of the --real recordings (default: piano)")
     ev.add_argument("--offset", type=float, default=None,
                     help="MIDI time minus video time of --real recordings; default: estimated from motion")
+    ev.add_argument("--offset-spread", type=float, default=0.1,
+                    help="also score --real recordings at every frame's clock offset within +-S s of it (default "
+                         "0.1; 0 = off): how much each F1 depends on the offset being exact")
     ev.add_argument("--model", default=None, help="checkpoint PATH or 'default'; without it, baseline only")
     ev.add_argument("--out", type=Path, required=True, help="report folder (report.md, report.json, rolls/)")
     ev.add_argument("--seeds", type=int, default=1,
@@ -109,6 +112,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         raise OutputError(f"a report exists in {args.out} (use --force to overwrite)")
     if args.seeds < 1 or args.chance_draws < 1:
         raise InputError("--seeds and --chance-draws must be at least 1")
+    if not 0 <= args.offset_spread <= 2:
+        raise InputError(f"--offset-spread must be between 0 and 2 s, got {args.offset_spread}")
     generators: dict[str, Draws] = {"baseline": baseline_generator}
     if args.model:
         generators["model"] = [model_generator(args.model, seed) for seed in range(args.seeds)]
@@ -135,7 +140,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         print(f"foley eval: {done}/{len(examples)} {source}", file=sys.stderr)
 
     result = evaluate(generators, examples, args.out, meta=meta, rolls_per_instrument=args.rolls,
-                      chance_draws=args.chance_draws, progress=report)
+                      chance_draws=args.chance_draws, offset_spread=args.offset_spread, progress=report)
     overall = result.summary()["overall"]
     for name, metrics in overall.items():
         print(f"{name}: onset F1 {metrics['onset_f1']:.3f}, note F1 {metrics['note_f1']:.3f} "

@@ -13,6 +13,13 @@ notes are compared with the example's ground truth (all performers' notes pooled
                  variation in either, and averaged over the examples where it is defined;
 * density      - generated notes per second / real notes per second (1 = as busy as the player).
 
+A real recording's MIDI clock is aligned to the video by an estimate (realdata.load_recording), and a 50 ms
+window is narrower than that estimate's uncertainty. Music is periodic, so a generator that plays at the
+pulse scores high or low depending on where a few tens of ms put its phase. With `offset_spread`, real
+recordings are also scored with the real notes shifted to every video frame within +-spread of the
+estimate, and the report gives each generator's onset F1 across those clock offsets (mean, lowest, highest)
+next to the one at the estimate.
+
 A "chance" row scores the real notes replayed at uniformly random times (pitches and velocities shuffled,
 seeded): what knowing only how many notes there are, and which, is worth. At a few notes per second
 random onsets already match a third of the notes within 50 ms, so a generator is judged by its distance
@@ -60,8 +67,9 @@ _COLUMNS = (("estimated", "notes", "{:d}"), ("onset_precision", "onset P", "{:.3
             ("velocity_r", "velocity r", "{:.2f}"), ("density_ratio", "density", "{:.2f}"))
 
 
-def score(reference: Sequence[Note], estimated: Sequence[Note]) -> dict:
-    """All metrics of one generated note list against the real one, plus the counts that pool them."""
+def score(reference: Sequence[Note], estimated: Sequence[Note], shifts: Sequence[float] = ()) -> dict:
+    """All metrics of one generated note list against the real one, plus the counts that pool them; with
+    `shifts`, also the onset matches (50 ms) with the real notes moved by each shift (seconds)."""
     ref = sorted(reference)
     est = sorted(estimated)
     ref_on = np.array([n.start for n in ref])
@@ -78,6 +86,11 @@ def score(reference: Sequence[Note], estimated: Sequence[Note]) -> dict:
               "onset_matches_100ms": len(wide), "note_matches": note_matches,
               "timing_errors": [round(float(e), 4) for e in errors],
               "velocity_r": _pearson([ref[i].velocity for i, _ in matches], [est[j].velocity for _, j in matches])}
+    if len(shifts):
+        result["offsets"] = [round(float(shift), 4) for shift in shifts]
+        result["onset_matches_offsets"] = [
+            len(mir_eval.util.match_events(ref_on + shift, est_on, ONSET_WINDOW)) if ref and est else 0
+            for shift in shifts]
     return result | _rates(result)
 
 
@@ -148,6 +161,13 @@ def aggregate(rows: Sequence[dict]) -> dict:
     result = pooled | _rates(pooled)
     del result["timing_errors"]  # the medians are kept; the raw list stays in the per-example rows
     result["draws"] = len(draws)
+    shifted = [row for row in rows if "onset_matches_offsets" in row]
+    if shifted:
+        matches = np.sum([row["onset_matches_offsets"] for row in shifted], axis=0)
+        reference, estimated = (sum(row[key] for row in shifted) for key in ("reference", "estimated"))
+        f1s = [_f1(int(m), reference, estimated)[2] for m in matches]
+        result["onset_f1_offsets"] = {"offsets": shifted[0]["offsets"], "onset_f1": f1s, "mean": float(np.mean(f1s)),
+                                      "min": float(np.min(f1s)), "max": float(np.max(f1s))}
     if len(draws) > 1:
         result |= {key: round(pooled[key] / len(draws)) for key in _COUNTS}
         result["onset_f1_draws"] = [aggregate([r for r in rows if r.get("draw", 0) == d])["onset_f1"] for d in draws]
@@ -190,6 +210,16 @@ class Report:
         if spread:
             lines += [""] + [f"- {g}: {len(f1s)} draws pooled; onset F1 of each draw: "
                              f"{', '.join(f'{f:.3f}' for f in f1s)} (sd {np.std(f1s):.3f})" for g, f1s in spread]
+        offsets = {g: m["onset_f1_offsets"] for g, m in summary["overall"].items() if "onset_f1_offsets" in m}
+        if offsets:
+            shifts = next(iter(offsets.values()))["offsets"]
+            lines += ["", "## Clock-offset sensitivity (real recordings)", "",
+                      f"Onset F1 with the real notes moved to every frame from {shifts[0]:+.3f} s to "
+                      f"{shifts[-1]:+.3f} s around the estimated clock offset ({len(shifts)} offsets): how much of a "
+                      "score depends on the estimate being exact.", ""]
+            lines += _table(["generator", "at the estimate", "mean", "lowest", "highest"], [
+                [g, f"{summary['overall'][g]['onset_f1']:.3f}", f"{o['mean']:.3f}", f"{o['min']:.3f}",
+                 f"{o['max']:.3f}"] for g, o in offsets.items()], metrics=False)
         lines += ["", "## Per instrument", ""]
         lines += _table(["instrument", "generator", "examples", "seconds", "real notes"], [
             [name, g, str(m["examples"]), f"{m['seconds']:.1f}", str(m["reference"])] + _cells(m)
@@ -214,12 +244,13 @@ class Report:
 
 def evaluate(generators: dict[str, Draws], examples: Iterable[Example], out_dir: str | Path, *,
              meta: dict | None = None, rolls_per_instrument: int = 2, chance: bool = True, chance_draws: int = 20,
-             progress: Callable[[int, str], None] | None = None) -> Report:
+             offset_spread: float = 0.0, progress: Callable[[int, str], None] | None = None) -> Report:
     """Run every generator (every draw of it) on every example, score it, write report.json, report.md and
     piano rolls (of the first draw).
 
     With `chance`, every example is also scored against `chance_draws` draws of chance_notes (seeded by the
-    example's index and the draw)."""
+    example's index and the draw). With `offset_spread` (seconds), real recordings (split "real") are also
+    scored at clock offsets within +-offset_spread of their estimated one, one video frame apart."""
     out = Path(out_dir)
     (out / "rolls").mkdir(parents=True, exist_ok=True)
     report = Report(meta=dict(meta or {}), generators=list(generators) + ([CHANCE] if chance else []))
@@ -228,9 +259,10 @@ def evaluate(generators: dict[str, Draws], examples: Iterable[Example], out_dir:
         instrument = get_instrument(example.instrument)
         reference = [note for track in example.tracks for note in track]
         plot = drawn.get(instrument.name, 0) < rolls_per_instrument
+        shifts = _offsets(offset_spread, example) if example.split == "real" else ()
         for name, draws in generators.items():
             for number, generate in enumerate(draws if isinstance(draws, Sequence) else [draws]):
-                row, performance = _run(generate, name, example, instrument, index, reference)
+                row, performance = _run(generate, name, example, instrument, index, reference, shifts)
                 report.rows.append(row | {"draw": number})
                 if plot and number == 0:
                     roll = Path("rolls") / f"{instrument.name}-{index:04d}-{_slug(name)}.png"
@@ -241,7 +273,7 @@ def evaluate(generators: dict[str, Draws], examples: Iterable[Example], out_dir:
             notes = chance_notes(reference, example.duration, seed=index + 100_000 * number)
             report.rows.append({"index": index, "source": example.source, "instrument": instrument.name,
                                 "generator": CHANCE, "seconds": round(example.duration, 3), "generation_seconds": 0.0,
-                                "draw": number} | score(reference, notes))
+                                "draw": number} | score(reference, notes, shifts))
         if plot:
             drawn[instrument.name] = drawn.get(instrument.name, 0) + 1
         if progress:
@@ -252,8 +284,14 @@ def evaluate(generators: dict[str, Draws], examples: Iterable[Example], out_dir:
     return report
 
 
+def _offsets(spread: float, example: Example) -> np.ndarray:
+    """Shifts (s) of the real notes: every video frame within +-spread, zero included."""
+    frames = int(math.floor(spread * example.keypoints.rate + 1e-9))
+    return np.arange(-frames, frames + 1) / example.keypoints.rate
+
+
 def _run(generate: Generator, name: str, example: Example, instrument: Instrument, index: int,
-         reference: list[Note]) -> tuple[dict, Performance]:
+         reference: list[Note], shifts: Sequence[float] = ()) -> tuple[dict, Performance]:
     """One generator on one example: its scored row, and its notes (silence if it refused, with the error)."""
     clock = time.perf_counter()
     error = ""
@@ -263,7 +301,7 @@ def _run(generate: Generator, name: str, example: Example, instrument: Instrumen
         performance, error = Performance(instrument, example.duration, [], name), str(exc)
     row = {"index": index, "source": example.source, "instrument": instrument.name, "generator": name,
            "seconds": round(example.duration, 3), "generation_seconds": round(time.perf_counter() - clock, 3)}
-    return row | score(reference, performance.notes) | ({"error": error} if error else {}), performance
+    return row | score(reference, performance.notes, shifts) | ({"error": error} if error else {}), performance
 
 
 def _slug(text: str) -> str:
@@ -278,8 +316,9 @@ def _cells(metrics: dict) -> list[str]:
     return cells
 
 
-def _table(first: list[str], rows: list[list[str]]) -> list[str]:
-    header = first + [title for _, title, _ in _COLUMNS]
+def _table(first: list[str], rows: list[list[str]], metrics: bool = True) -> list[str]:
+    """A Markdown table with `first` columns, followed by the metric columns unless `metrics` is False."""
+    header = first + ([title for _, title, _ in _COLUMNS] if metrics else [])
     return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows]
 
 

@@ -14,8 +14,9 @@ from pathlib import Path
 from .errors import InputError, ModelError
 
 #: Named note generators; any other --model value is a path to a checkpoint made by `foley train`.
+#: "default" is the shipped learned model (checkpoints/default.pt); "baseline" the deterministic motion-onset rules.
 MODELS = ("default", "baseline")
-DEFAULT_MODEL = "baseline"
+DEFAULT_MODEL = "default"
 
 
 def add_generator_args(parser: argparse.ArgumentParser, *, seed_default: int | None = None,
@@ -23,8 +24,9 @@ def add_generator_args(parser: argparse.ArgumentParser, *, seed_default: int | N
     """--seed, --model, --temperature, --top-k, --top-p and (unless `variations` is False) --variations."""
     parser.add_argument("--seed", type=int, default=seed_default, help=seed_help)
     parser.add_argument("--model", default=DEFAULT_MODEL,
-                        help="note generator: baseline, default (the shipped learned model) or the PATH of a "
-                             f"checkpoint from `foley train` (default: {DEFAULT_MODEL})")
+                        help="note generator: default (the shipped learned model), baseline (deterministic "
+                             "motion-onset rules) or the PATH of a checkpoint from `foley train` "
+                             f"(default: --model {DEFAULT_MODEL})")
     parser.add_argument("--temperature", type=float, default=None,
                         help="learned model: sampling temperature, 0 = greedy (default 0.8)")
     parser.add_argument("--top-k", type=int, default=None, help="learned model: sample among the k likeliest (0 = all)")

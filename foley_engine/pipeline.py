@@ -78,15 +78,16 @@ def output_paths(video: Path, out_dir: Path) -> dict[str, Path]:
 
 
 def generate(video: str | Path, instrument: str | Instrument = "piano", *, start: float | None = None,
-             end: float | None = None, seed: int | None = None, model: str = DEFAULT_MODEL,
+             end: float | None = None, seed: int | None = 0, model: str = DEFAULT_MODEL,
              soundfont: str | Path | None = None, allow_silence: bool = False,
              pose_settings: PoseSettings = PoseSettings(), progress: ProgressCallback | None = None,
              should_cancel: Callable[[], bool] | None = None, temperature: float | None = None,
              top_k: int | None = None, top_p: float | None = None, variations: int = 1) -> FoleyResult:
     """Turn the range [start, end) of a silent video into notes and audio of exactly that length.
 
-    `model` is "default" (the shipped checkpoint), "baseline" or a checkpoint path; temperature, top_k,
-    top_p and variations (takes; the audio is of the first) apply to the learned model."""
+    `model` is "default" (the shipped checkpoint), "baseline" or a checkpoint path; seed (None: a new take
+    each call), temperature, top_k, top_p and variations (takes; the audio is of the first) apply to the
+    learned model. The seed defaults to 0, so the same video gives the same notes, as in `foley timeline`."""
     stages = StageProgress(STAGE_WEIGHTS, progress, should_cancel)
     timings: dict[str, float] = {}
     if not isinstance(instrument, Instrument):

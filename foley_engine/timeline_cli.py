@@ -18,7 +18,8 @@ EPILOG = """examples:
   foley timeline edit.otio -o edit.foley.otio
   foley timeline cut.xml -o cut.foley.xml --clips 'Cello.*' --instrument cello
   foley timeline edit.otio -o edit.foley.otio --media-root-map /Volumes/Shoot=/mnt/shoot
-  foley timeline edit.otio -o edit.foley.otio --model default --seed 7 --temperature 0.9
+  foley timeline edit.otio -o edit.foley.otio --seed 7 --temperature 0.9   # another take of the learned model
+  foley timeline edit.otio -o edit.foley.otio --model baseline   # deterministic motion-onset rules
   foley timeline big.otio -o big.foley.otio --ray auto          # on an existing Ray cluster"""
 
 

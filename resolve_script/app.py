@@ -47,8 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="every clip with this clip colour (Orange, Blue, ...)")
     parser.add_argument("--instrument", default="piano", help="see `foley instruments` (default: piano)")
     generator = parser.add_argument_group("note generator (as `foley timeline`; default: the engine's)")
-    generator.add_argument("--model", help="baseline (the engine's default), default (the shipped learned model) "
-                                           "or the PATH of a checkpoint from `foley train`")
+    generator.add_argument("--model", help="default (the shipped learned model, the engine's default), baseline "
+                                           "(deterministic motion-onset rules) or the PATH of a checkpoint from "
+                                           "`foley train`")
     generator.add_argument("--seed", type=int, help="note generation seed (the engine's default: 0)")
     generator.add_argument("--temperature", type=float, help="learned model: sampling temperature, 0 = greedy")
     generator.add_argument("--top-k", type=int, help="learned model: sample among the k likeliest (0 = all)")

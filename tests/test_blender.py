@@ -68,7 +68,7 @@ def test_installs_from_the_zip_and_adds_the_menu_entries(python: Path, extension
 def test_sound_strips_start_and_end_with_their_movie_strips_and_a_rerun_replaces_them(
         python: Path, extension: Path, piano_video: Path, tmp_path: Path) -> None:
     spec = {"zip": str(extension), "clip": str(piano_video), "fps": FILM, "movies": MOVIES, "others": [TITLE],
-            "save_as": str(tmp_path / "project" / "edit.blend"), "runs": [{}, {"seed": 3, "model": "default"}],
+            "save_as": str(tmp_path / "project" / "edit.blend"), "runs": [{}, {"seed": 3, "model": "baseline"}],
             "undo": True}
     (tmp_path / "project").mkdir()
     result = run_driver(python, "generate", spec, tmp_path)
@@ -90,7 +90,7 @@ def test_sound_strips_start_and_end_with_their_movie_strips_and_a_rerun_replaces
             assert sound["peak"] > 300, "the piano clip's foley must not be silent"
             assert sound["foley"] | {"temperature": 0} == {
                 "source": movie["name"], "instrument": "piano", "seed": 3 if number else 0, "temperature": 0,
-                "model": "default" if number else "baseline",
+                "model": "baseline" if number else "default",  # the operator's default: the shipped model
                 "media": str(piano_video.resolve()), "engine_version": sound["foley"]["engine_version"],
                 "notes": sound["foley"]["notes"]}
             files.append(sound["file"])

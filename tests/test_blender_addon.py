@@ -43,6 +43,34 @@ def test_the_popup_offers_exactly_the_engines_instruments() -> None:
         INSTRUMENTS)
 
 
+def test_the_operator_a_run_and_a_strip_record_default_to_the_shipped_model() -> None:
+    """Read without bpy: the operator's Model choice, a run's Settings and the record on a sound strip default
+    to "default" (the learned model that ships with the engine); Baseline stays one of the choices."""
+    import ast
+
+    def parse(name: str) -> ast.Module:
+        return ast.parse((REPO / "blender_addon" / name).read_text())
+
+    run = parse("run.py")
+    constants = {target.id: node.value.value for node in run.body if isinstance(node, ast.Assign)
+                 and isinstance(node.value, ast.Constant) for target in node.targets if isinstance(target, ast.Name)}
+
+    def value(node: ast.expr) -> object:
+        return node.value if isinstance(node, ast.Constant) else constants[node.id]
+
+    def field(module: ast.Module, cls: str, name: str) -> ast.expr:
+        body = next(node for node in module.body if isinstance(node, ast.ClassDef) and node.name == cls).body
+        node = next(node for node in body if isinstance(node, ast.AnnAssign) and node.target.id == name)
+        return node.value or node.annotation  # a bpy property is the annotation itself
+
+    assert value(field(run, "Settings", "model")) == "default"
+    assert value(field(parse("strips.py"), "Generated", "model")) == "default"
+    prop = field(parse("operators.py"), "SEQUENCER_OT_foley_generate", "model")
+    options = {keyword.arg: keyword.value for keyword in prop.keywords}
+    assert value(options["default"]) == "default"
+    assert [value(item.elts[0]) for item in options["items"].elts] == ["default", "baseline", "file"]
+
+
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_video(tmp_path_factory.mktemp("media") / "take.mp4", seconds=4.0, rate=30, size=(160, 120))

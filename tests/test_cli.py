@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pretty_midi
+import pytest
 
 from media import make_video, truncated_copy, zero_frame_video
 
@@ -63,6 +64,38 @@ def test_light_commands_import_nothing_heavy_and_help_lists_every_command() -> N
         assert run_foley(command, "--help").returncode == 0, command
     missing = run_foley("timeline", "edit.otio")  # its parser is registered on demand, with its own checks
     assert missing.returncode == 2 and "required: -o/--output" in missing.stderr, missing.stderr
+
+
+def test_the_shipped_model_is_the_default_note_generator() -> None:
+    """`foley generate`, `foley timeline`, the API and every timeline job default to the learned model that
+    ships with the engine; `--model baseline` is the deterministic motion-onset rules, which refuse sampling."""
+    import dataclasses
+    import inspect
+
+    import foley_engine
+    from foley_engine.cli import build_parser
+    from foley_engine.errors import InputError
+    from foley_engine.generator_options import DEFAULT_MODEL, check_generator
+    from foley_engine.pipeline import generate
+    from foley_engine.timeline_jobs import ClipJob
+    from foley_engine.timeline_plan import TimelineOptions
+
+    assert DEFAULT_MODEL == "default"
+    assert (Path(foley_engine.__file__).parent / "checkpoints" / "default.pt").is_file()
+    parser = build_parser()
+    assert parser.parse_args(["generate", "clip.mp4"]).model == "default"
+    assert parser.parse_args(["timeline", "in.otio", "-o", "out.otio"]).model == "default"
+    assert parser.parse_args(["generate", "clip.mp4", "--model", "baseline"]).model == "baseline"
+    assert inspect.signature(generate).parameters["model"].default == "default"
+    # The learned model samples: a fixed default seed keeps a video's notes the same from run to run.
+    assert parser.parse_args(["generate", "clip.mp4"]).seed == 0
+    assert parser.parse_args(["timeline", "in.otio", "-o", "out.otio"]).seed == 0
+    assert inspect.signature(generate).parameters["seed"].default == 0
+    assert TimelineOptions().model == "default"
+    assert {field.name: field.default for field in dataclasses.fields(ClipJob)}["model"] == "default"
+    check_generator(temperature=0.5, top_k=5, top_p=0.9, variations=2)  # the default samples
+    with pytest.raises(InputError, match="the baseline is deterministic"):
+        check_generator("baseline", temperature=0.5)
 
 
 def test_generate_real_clip_writes_aligned_outputs(piano_video: Path, tmp_path: Path) -> None:

@@ -174,6 +174,32 @@ def test_eval_command_on_shards_with_baseline(tmp_path: Path, capsys: pytest.Cap
 
 
 @pytest.mark.real_media
+def test_real_recordings_are_scored_across_clock_offsets(tmp_path: Path) -> None:
+    """A generator that plays the real notes 33 ms late scores 1 at the estimated offset and less a frame or
+    more away; only recordings (split "real") get offsets, and the report tabulates them."""
+    recording, synthetic = examples(2)
+    recording = Example(recording.keypoints, [[Note(1.0 + 0.2 * i, 1.1 + 0.2 * i, 60, 80) for i in range(30)]],
+                        "piano", "recording:test", "real")
+    data = [recording, synthetic]
+
+    def late(keypoints: Keypoints, instrument: Instrument, duration: float) -> Performance:
+        index = int(keypoints.body[0, 0, 0, 0])
+        return Performance(instrument, duration, [moved(data[index].tracks[0], 1 / 30)], "late")
+
+    report = evaluate({"late": late}, data, tmp_path, offset_spread=0.1, chance_draws=2)
+    rows = [row for row in report.rows if row["generator"] == "late"]
+    assert rows[0]["offsets"] == pytest.approx([k / 30 for k in range(-3, 4)], abs=1e-4) and "offsets" not in rows[1]
+    offsets = report.summary()["overall"]["late"]["onset_f1_offsets"]
+    assert offsets["onset_f1"][3] == pytest.approx(1.0)  # zero shift: every note within 50 ms
+    assert offsets["onset_f1"][4] == pytest.approx(1.0)  # real notes moved onto the late ones
+    assert offsets["onset_f1"][0] == 0.0 and offsets["min"] == 0.0 and offsets["max"] == 1.0
+    assert 0.0 < offsets["mean"] < 1.0
+    markdown = (tmp_path / "report.md").read_text()
+    assert "## Clock-offset sensitivity (real recordings)" in markdown
+    assert f"| late | {report.summary()['overall']['late']['onset_f1']:.3f} | {offsets['mean']:.3f} | 0.000 | 1.000 |" \
+        in markdown
+
+
 def test_real_piano_report(piano_video: Path, piano_midi: Path, tmp_path: Path) -> None:
     """The shared clip end to end: keypoints, offset from motion, MIDI shifted onto the video, baseline scored."""
     from foley_engine.eval_cli import baseline_generator

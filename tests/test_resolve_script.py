@@ -21,7 +21,7 @@ from fakes.ui import Bmd, UIManager
 from timelines import read_wav
 
 from resolve_script import FoleyScriptError
-from resolve_script.app import main
+from resolve_script.app import build_parser, generator_options, main
 from resolve_script.engine import FoleyClip
 from resolve_script.place import place
 from resolve_script.selection import Scope, choose, write_selection
@@ -183,8 +183,9 @@ def test_note_generator_flags_reach_the_engine(engine: Path, tmp_path: Path, cap
     monkeypatch.chdir(tmp_path)
     assert generate(Resolve(project), "--track", "1", "--model", "nope.pt", "--seed", "3") == 1
     assert f"model checkpoint not found: {tmp_path / 'nope.pt'}" in capsys.readouterr().err
-    assert generate(Resolve(project), "--track", "1", "--temperature", "0.5") == 1
+    assert generate(Resolve(project), "--track", "1", "--model", "baseline", "--temperature", "0.5") == 1
     assert "the baseline is deterministic" in capsys.readouterr().err
+    assert generator_options(build_parser().parse_args([])) == []  # no --model: the engine's, the shipped model
     assert state(project) == before
 
 

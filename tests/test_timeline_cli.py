@@ -152,7 +152,8 @@ def test_bad_generator_options_fail_before_any_work(capsys: pytest.CaptureFixtur
     for dry_run in ((), ("--dry-run",)):
         one_line(*fails(capsys, edit, "-o", out, "--model", tmp_path / "nope.pt", *dry_run), 7,
                  f"model checkpoint not found: {tmp_path / 'nope.pt'} (use --model default, baseline or a .pt file)")
-    one_line(*fails(capsys, edit, "-o", out, "--temperature", "0.5"), 3, "the baseline is deterministic")
+    one_line(*fails(capsys, edit, "-o", out, "--model", "baseline", "--temperature", "0.5"), 3,
+             "the baseline is deterministic")
     one_line(*fails(capsys, edit, "-o", out, "--model", "default", "--top-p", "2"), 3, "--top-p must be in (0, 1]")
     one_line(*fails(capsys, edit, "-o", out, "--model", "default", "--temperature", "-1"), 3,
              "--temperature must be >= 0")
@@ -210,8 +211,10 @@ def test_generator_options_reach_each_clip_and_are_recorded_with_its_audio(
     assert first == generator
     assert run(*sampled)[1] == first  # same options: the same record, nothing told apart
     assert run(*sampled[:3], "8", *sampled[4:])[1] != first  # another seed
-    baseline = {"model": "baseline", "seed": 0, "temperature": None, "top_k": None, "top_p": None}
-    assert run()[1] == baseline == {key: calls[-1][key] for key in keys}
+    shipped = {"model": "default", "seed": 0, "temperature": None, "top_k": None, "top_p": None}
+    assert run()[1] == shipped == {key: calls[-1][key] for key in keys}  # the shipped model is the default
+    baseline = shipped | {"model": "baseline"}
+    assert run("--model", "baseline")[1] == baseline == {key: calls[-1][key] for key in keys}
     # Local processes and Ray tasks get the same jobs: plain data with every option and the absolute path
     options = TimelineOptions(model="tiny.pt", seed=3, temperature=0.7)
     report = foley_timeline(edit, tmp_path / "plan.otio", options, dry_run=True)

@@ -143,17 +143,20 @@ def test_variations_side_by_side_choose_a_take(window: MainWindow, qtbot) -> Non
 def test_settings_are_remembered(qtbot, store: QSettings) -> None:
     first = MainWindow(store, audible=False)
     qtbot.addWidget(first)
-    first.inspector.apply_settings(Settings(instrument="cello", model=SHIPPED, temperature=1.1, seed=42,
+    assert first.inspector.settings() == Settings() and Settings().model == SHIPPED  # first run: the shipped model
+    first.inspector.apply_settings(Settings(instrument="cello", model=BASELINE, temperature=1.1, seed=42,
                                             variations=3))
     first.close()
     second = MainWindow(store, audible=False)
     qtbot.addWidget(second)
-    assert second.inspector.settings() == Settings(instrument="cello", model=SHIPPED, temperature=1.1, seed=42,
+    assert second.inspector.settings() == Settings(instrument="cello", model=BASELINE, temperature=1.1, seed=42,
                                                    variations=3)
 
 
 def test_baseline_disables_what_only_a_sampling_model_uses(window: MainWindow) -> None:
     inspector = window.inspector
+    assert inspector.model.currentData() == SHIPPED  # the default, as `foley generate`
+    assert all(w.isEnabled() for w in (inspector.temperature, inspector.seed, inspector.variations))
     inspector.apply_settings(Settings(model=BASELINE))
     assert not any(w.isEnabled() for w in (inspector.temperature, inspector.seed, inspector.variations))
     inspector.apply_settings(Settings(model=SHIPPED))

@@ -2,8 +2,8 @@
 
 Variations come from one engine call (the learned model samples all takes in one batch); the engine renders
 audio for the first, and the panel renders the others with the engine's synthesiser so each can be played.
-Seed, temperature and variations are only sent to a generator that samples: the baseline is deterministic
-and refuses them.
+The shipped learned model is the default, as in `foley generate`. Seed, temperature and variations are only
+sent to a generator that samples: the baseline (motion-onset rules) is deterministic and refuses them.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ class Settings:
     """The controls' values; saved between sessions."""
 
     instrument: str = "piano"
-    model: str = BASELINE  # SHIPPED, BASELINE or FILE
+    model: str = SHIPPED  # SHIPPED (the engine's default), BASELINE or FILE
     model_file: str = ""
     temperature: float = 0.8
     seed: int = 0

@@ -7,7 +7,9 @@ clips' onsets, 50 ms) and returns the best. `calibrate_onset_mass` then chooses 
 when the head is unsure, over the same clips seen three ways: as simulated, with fingers the tracker does not
 follow, and with all playing motion smoothed away (footage that shows the playing less than the simulator
 does; real top-down piano video is such footage). Each condition counts equally, so the mass that wins keeps
-the model playing where it cannot see the strokes without costing much where it can. `foley train` stores
+the model playing where it cannot see the strokes without costing much where it can. Onsets are picked as
+generation picks them, with the motion floor (onsets.py) found on the joints as each condition shows them.
+`foley train` stores
 both in the checkpoint's model config, where generation reads them. Only validation data is used - never
 the evaluation split or a real recording.
 """
@@ -24,7 +26,7 @@ from .batches import Performer, blur_fingers, hold_still
 from .generate import single_thread, window_inputs
 from .metrics import matched_onsets
 from .network import FoleyModel
-from .onsets import onset_frames
+from .onsets import motion_onset_frames, onset_frames
 
 CANDIDATES = tuple(round(0.1 + 0.05 * i, 2) for i in range(17))  # 0.10, 0.15, ... 0.90
 MASS_CANDIDATES = tuple(round(0.1 * i, 1) for i in range(11))  # 0.0 (threshold alone), 0.1, ... 1.0
@@ -56,7 +58,7 @@ def calibrate_onset_threshold(model: FoleyModel, performers: Sequence[Performer]
     if model.onset_head is None or not performers:
         return model.config.onset_threshold, {}
     curves = _curves(model, performers)
-    scores = {t: _pooled_f1(model, curves, t, 0.0) for t in candidates}
+    scores = {t: _pooled_f1(model, curves, t, 0.0, floor=False) for t in candidates}
     best = max(scores, key=lambda t: (scores[t], -abs(t - 0.5)))  # ties: the one nearer the middle
     return best, scores
 
@@ -74,9 +76,13 @@ def calibrate_onset_mass(model: FoleyModel, performers: Sequence[Performer], thr
     return best, scores
 
 
+Curve = tuple[np.ndarray, list[float], np.ndarray]
+
+
 def _curves(model: FoleyModel, performers: Sequence[Performer],
-            seen: Callable[[np.ndarray], np.ndarray] = CONDITIONS["clean"]) -> list[tuple[np.ndarray, list[float]]]:
-    """(onset-head probabilities, true onset times within the clip) of each performer, joints seen `seen`."""
+            seen: Callable[[np.ndarray], np.ndarray] = CONDITIONS["clean"]) -> list[Curve]:
+    """(onset-head probabilities, true onset times within the clip, motion-onset frames) of each performer,
+    joints seen `seen`."""
     model.eval()
     result = []
     with single_thread():
@@ -84,20 +90,22 @@ def _curves(model: FoleyModel, performers: Sequence[Performer],
             joints = seen(performer.joints.astype(np.float32))
             probabilities = onset_probabilities(model, replace(performer, joints=joints))
             duration = len(probabilities) / model.config.rate
-            result.append((probabilities, [n.start for n in performer.notes if n.start < duration]))
+            motion = motion_onset_frames(joints, model.config.rate, performer.frame_size, performer.instrument)
+            result.append((probabilities, [n.start for n in performer.notes if n.start < duration], motion))
     return result
 
 
-def _pooled_f1(model: FoleyModel, curves: list[tuple[np.ndarray, list[float]]], threshold: float,
-               mass: float) -> float:
+def _pooled_f1(model: FoleyModel, curves: list[Curve], threshold: float, mass: float, floor: bool = True) -> float:
     """Onset F1 (50 ms) of the guided onsets of every curve against its true onsets, counts pooled; onsets
-    are picked window by window, as generation does."""
+    are picked window by window, as generation does, with the motion floor unless `floor` is False."""
     rate = model.config.rate
     window = round(model.config.window * rate)
     counts = np.zeros(3)  # matches, reference, estimated
-    for probabilities, truth in curves:
-        frames = np.concatenate([onset_frames(probabilities[:first + window], threshold, mass, first)
-                                 for first in range(0, len(probabilities), window)])
+    for probabilities, truth, motion in curves:
+        frames = np.concatenate([
+            onset_frames(probabilities[:first + window], threshold, mass, first,
+                         int(np.count_nonzero((motion >= first) & (motion < first + window))) if floor else 0)
+            for first in range(0, len(probabilities), window)])
         counts += (matched_onsets(truth, list(frames / rate)), len(truth), len(frames))
     matches, reference, estimated = counts
     return round(float(2 * matches / max(1.0, reference + estimated)), 4)

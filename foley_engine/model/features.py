@@ -12,7 +12,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..skeleton import BODY_INDEX, HAND_INDEX, LEFT, LEFT_HAND_OFFSET, NUM_JOINTS, RIGHT, RIGHT_HAND_OFFSET
+from ..skeleton import (
+    BODY_INDEX,
+    HAND_INDEX,
+    LEFT,
+    LEFT_HAND_OFFSET,
+    NUM_BODY_JOINTS,
+    NUM_HAND_JOINTS,
+    NUM_JOINTS,
+    RIGHT,
+    RIGHT_HAND_OFFSET,
+)
 
 #: Channels per joint: x, y (in performer sizes), vx, vy (performer sizes per second, scaled), visible.
 NUM_FEATURES = 5
@@ -30,6 +40,14 @@ _POSITION_CLIP = 4.0
 def performer_joints(body: np.ndarray, hands: np.ndarray) -> np.ndarray:
     """(T, 67, 3) joints of one performer in skeleton order: body, left hand, right hand."""
     return np.concatenate([body, hands[:, LEFT], hands[:, RIGHT]], axis=1).astype(np.float32)
+
+
+def split_performer_joints(joints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The inverse of performer_joints: (T, 25, 3) body and (T, 2, 21, 3) hands of (T, 67, 3) joints."""
+    hands = np.empty((len(joints), 2, NUM_HAND_JOINTS, joints.shape[-1]), joints.dtype)
+    hands[:, LEFT] = joints[:, LEFT_HAND_OFFSET:LEFT_HAND_OFFSET + NUM_HAND_JOINTS]
+    hands[:, RIGHT] = joints[:, RIGHT_HAND_OFFSET:RIGHT_HAND_OFFSET + NUM_HAND_JOINTS]
+    return joints[:, :NUM_BODY_JOINTS], hands
 
 
 def _median_visible(values: np.ndarray, visible: np.ndarray) -> np.ndarray | float | None:

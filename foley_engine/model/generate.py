@@ -29,7 +29,7 @@ from ..vocabulary import EOS_TOKEN, NOTE_OFF, NOTE_ON, PAD_TOKEN, TIME_SHIFT, Gr
 from .features import pose_features
 from .decoder import KVCache
 from .network import EncodedWindow, FoleyModel
-from .onsets import onset_frames
+from .onsets import motion_onset_frames, onset_frames
 from .sequences import encode_window
 
 _FAR_STEPS = 10**9
@@ -45,8 +45,9 @@ class Sampling:
     probability mass calls for) are the moments notes may start; the decoder must stop at each (time shifts
     cannot jump over one), must start at least one note there, and starts none elsewhere. The decoder still
     writes every event (which pitches, how loud, how long). `onset_threshold` and `onset_mass` None use the
-    model's own, chosen on validation data when it was trained (calibration.py). Unguided, the decoder
-    places onsets on its own. Guidance exists because the dense onset head learns timing far faster than the
+    model's own, chosen on validation data when it was trained (calibration.py). `motion_floor` plays at
+    least as many onsets per window as the motion-onset baseline finds strikes there (onsets.py says why).
+    Unguided, the decoder places onsets on its own. Guidance exists because the dense onset head learns timing far faster than the
     autoregressive decoder does on a CPU budget (measured on synthetic validation data: onset F1 about 0.74
     for the head vs 0.35 for free sampling after 800 steps).
     """
@@ -57,6 +58,7 @@ class Sampling:
     guided: bool = True
     onset_threshold: float | None = None
     onset_mass: float | None = None
+    motion_floor: bool = True
 
     def __post_init__(self) -> None:
         if self.temperature < 0:
@@ -188,8 +190,10 @@ class WindowDecoder:
     """Decodes one window for a batch of tracks: prime with the prefix, then sample until the window's end."""
 
     def __init__(self, model: FoleyModel, instrument: Instrument, sampling: Sampling,
-                 generator: torch.Generator) -> None:
+                 generator: torch.Generator, motion_frames: list[np.ndarray] | None = None) -> None:
+        """`motion_frames`: each row's motion-onset frames on the clip's clock (Sampling.motion_floor)."""
         self.model, self.instrument, self.sampling, self.generator = model, instrument, sampling, generator
+        self.motion_frames = motion_frames
         self.vocabulary = model.config.vocabulary
         self.step_cap = 3 * instrument.max_polyphony + 2  # events at one time step before time must move
         self._pad_only = np.zeros(self.vocabulary.size, dtype=bool)  # the mask of a finished row
@@ -223,22 +227,27 @@ class WindowDecoder:
         logits = model.decode(window, tokens, times, self_mask, cache)[:, -1].detach().numpy()
         key_bias = cache.key_bias()
         done = [state.step >= length for state in states]
-        onsets = self._guided_onsets(window, resume - start) if self.sampling.guided else [None] * batch
+        onsets = self._guided_onsets(window, start, resume) if self.sampling.guided else [None] * batch
         self._sample(window, tracks, states, done, logits, cache, key_bias, start, length, budget, onsets)
 
-    def _guided_onsets(self, window: EncodedWindow, written_from: int) -> list[list[int] | None]:
-        """Each row's guided onset steps (window-relative, sorted; onsets.py), picked among the frames from
-        `written_from` (steps) on, so onsets in the primed prefix neither count nor crowd out later ones.
-        None per row for a model without an onset head."""
+    def _guided_onsets(self, window: EncodedWindow, start: int, resume: int) -> list[list[int] | None]:
+        """Each row's guided onset steps (window-relative, sorted; onsets.py) for the window starting at grid
+        step `start`, picked among the frames from `resume` on, so onsets in the primed prefix neither count
+        nor crowd out later ones. None per row for a model without an onset head."""
         config = self.model.config
         if window.onsets is None:
             return [None] * window.inputs.shape[0]
         threshold = self.sampling.onset_threshold or config.onset_threshold
         mass = config.onset_mass if self.sampling.onset_mass is None else self.sampling.onset_mass
         steps_per_frame = self.vocabulary.steps_per_second / config.rate
-        first = int(math.ceil(written_from / steps_per_frame - 1e-9))
-        return [[int(step) for step in np.round(onset_frames(row, threshold, mass, first) * steps_per_frame)]
-                for row in window.onsets.detach().float().numpy()]
+        first = int(math.ceil((resume - start) / steps_per_frame - 1e-9))
+        offset = round(start / steps_per_frame)  # the window's first frame on the clip's clock
+        rows = window.onsets.detach().float().numpy()
+        floors = [0] * len(rows) if self.motion_frames is None else [
+            int(np.count_nonzero((frames >= offset + first) & (frames < offset + rows.shape[1])))
+            for frames in self.motion_frames]
+        return [[int(step) for step in np.round(onset_frames(row, threshold, mass, first, floor) * steps_per_frame)]
+                for row, floor in zip(rows, floors)]
 
     def _sample(self, window: EncodedWindow, tracks: list[TrackState], states: list[GrammarState],
                 done: list[bool], logits: np.ndarray, cache: KVCache, key_bias: np.ndarray | None,
@@ -355,7 +364,11 @@ def generate_tracks(model: FoleyModel, joints: list[np.ndarray], rate: float, fr
     generator = torch.Generator().manual_seed(seed)
     tracks = [TrackState() for _ in range(performers * variations)]
     ids = model.instrument_ids([instrument]).repeat(performers * variations, 1)
-    decoder = WindowDecoder(model, instrument, sampling, generator)
+    motion = None
+    if sampling.guided and sampling.motion_floor:
+        found = [motion_onset_frames(j, config.rate, frame_size, instrument) for j in joints]
+        motion = [found[row // variations] for row in range(performers * variations)]
+    decoder = WindowDecoder(model, instrument, sampling, generator, motion)
     total = round(duration * sps)
     plans = plan_windows(total, round(config.window * sps), round(config.overlap * sps))
 
