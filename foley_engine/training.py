@@ -25,7 +25,7 @@ from torch.nn import functional as F
 from .errors import InputError
 from .vocabulary import PAD_TOKEN
 from .model.batches import Batch, Performer, WindowSampler, collate, load_performers
-from .model.calibration import calibrate_onset_mass, calibrate_onset_threshold
+from .model.calibration import calibrate_motion_floor, calibrate_onset_mass, calibrate_onset_threshold
 from .model.checkpoint import atomic_save, load_checkpoint, save_checkpoint
 from .model.generate import Sampling, generate_tracks
 from .model.metrics import matched_onsets
@@ -188,19 +188,22 @@ class Evaluator:
 
 def calibrate(model: FoleyModel, performers: list[Performer], log: Callable[[str], None] = print,
               clips: int = CALIBRATION_CLIPS) -> dict:
-    """Set the model's onset-guidance threshold and mass on (up to `clips` of) the validation performers;
-    returns the numbers for the checkpoint's metrics."""
+    """Set the model's onset guidance (threshold, motion-floor scales, mass) on (up to `clips` of) the
+    validation performers; returns the numbers for the checkpoint's metrics."""
     chosen = [performers[i] for i in np.random.default_rng(0).permutation(len(performers))[:clips]]
     threshold, scores = calibrate_onset_threshold(model, chosen)
+    model.config = replace(model.config, motion_floor_scale=calibrate_motion_floor(model, chosen))
     mass, mass_scores = calibrate_onset_mass(model, chosen, threshold)
     model.config = replace(model.config, onset_threshold=threshold, onset_mass=mass)
     log(f"onset threshold {threshold} (validation onset-head F1 {scores.get(threshold, float('nan')):.3f} "
         f"over {len(chosen)} clips; at 0.5: {scores.get(0.5, float('nan')):.3f})")
+    log(f"motion floor: onsets per strike by instrument {model.config.motion_floor_scale}")
     if mass_scores:
         log(f"onset mass {mass} (validation onset-head F1 by condition: {mass_scores[mass]}; "
             f"threshold alone: {mass_scores[0.0]})")
     return {"onset_threshold": threshold, "onset_threshold_f1": {f"{t:.2f}": f for t, f in scores.items()},
-            "onset_mass": mass, "onset_mass_f1": {f"{m:.1f}": f for m, f in mass_scores.items()}}
+            "onset_mass": mass, "onset_mass_f1": {f"{m:.1f}": f for m, f in mass_scores.items()},
+            "motion_floor_scale": model.config.motion_floor_scale}
 
 
 def calibrate_checkpoint(path: str | Path, data: list[str | Path], log: Callable[[str], None] = print) -> dict:

@@ -61,3 +61,20 @@ def test_a_mass_wins_where_the_head_is_unsure_and_none_where_it_is_sure(monkeypa
         mass, scores = calibration.calibrate_onset_mass(tiny_model(), [performer], threshold=0.5)
         assert wanted(mass) and set(scores[mass]) == set(calibration.CONDITIONS)
     assert scores[0.0]["clean"] == 1.0 and scores[1.0]["clean"] < 1.0
+
+
+def test_the_motion_floor_scale_is_real_onsets_per_strike_per_instrument_at_most_one(monkeypatch) -> None:
+    """An instrument whose rules strike twice per real onset asks for half; one that strikes less asks for
+    all of its strikes, not more; a chord is one onset moment."""
+    onsets = np.arange(10, 290, 20)  # 14 onset moments
+    notes = [Note(f / 30, f / 30 + 0.2, pitch, 80) for f in onsets for pitch in (60, 64)]
+
+    def performer(name: str) -> Performer:
+        return Performer(np.zeros((300, 67, 3), np.float16), notes, get_instrument(name), (640, 360), name)
+    strikes = {"bass": np.arange(5, 285, 10), "flute": onsets[::2]}  # 28 and 7 strikes
+    monkeypatch.setattr(calibration, "onset_probabilities", lambda model, p: np.zeros(300, np.float32))
+    monkeypatch.setattr(calibration, "motion_onset_frames", lambda joints, rate, size, instrument:
+                        strikes[instrument.name])
+    scales = calibration.calibrate_motion_floor(tiny_model(), [performer("bass"), performer("flute")])
+    assert scales == {"bass": 0.5, "flute": 1.0}
+

@@ -3,6 +3,8 @@ fewer than the motion-onset baseline finds strikes."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import torch
 
@@ -109,3 +111,5 @@ def test_generation_plays_at_least_the_motion_onsets_of_the_span_it_writes() -> 
     assert starts(np.array([3, 70])) == {50, 150}  # two strikes: the head's two strongest peaks
     assert starts(np.array([3, 70]), resume=100) == {150}  # a strike before the seam does not count
     assert starts(np.array([3, 70, 80]), resume=100) == {150, 250}
+    model.config = replace(model.config, motion_floor_scale={"piano": 0.5})  # the piano's strikes count half
+    assert starts(np.array([3, 20, 70, 80])) == {50, 150}

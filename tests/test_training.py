@@ -45,7 +45,10 @@ def test_tiny_model_loss_falls_and_the_run_is_complete(dataset, tmp_path):
     assert {"val_loss", "val_onset_f1"} <= set(metrics) and metrics["step"] == 30
     assert (run / "loss.png").stat().st_size > 1000
     loaded = load_checkpoint(run / "checkpoint.pt")
-    assert replace(loaded.model.config, onset_threshold=TINY.onset_threshold) == TINY
+    config = loaded.model.config
+    assert replace(config, onset_threshold=TINY.onset_threshold, motion_floor_scale={}) == TINY
+    scales = config.motion_floor_scale  # onsets per motion strike, per instrument, chosen on validation data
+    assert set(scales) <= {"piano", "violin"} and scales and all(0 < v <= 1 for v in scales.values())
     assert loaded.info["training"]["seed"] == 1 and loaded.info["training"]["steps_done"] == 30
     assert loaded.info["data"]["datasets"][0]["config"]["seed"] == 3  # provenance: the dataset's manifest
     assert loaded.info["metrics"]["val_loss"] == metrics["val_loss"]

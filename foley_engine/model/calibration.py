@@ -9,6 +9,9 @@ follow, and with all playing motion smoothed away (footage that shows the playin
 does; real top-down piano video is such footage). Each condition counts equally, so the mass that wins keeps
 the model playing where it cannot see the strokes without costing much where it can. Onsets are picked as
 generation picks them, with the motion floor (onsets.py) found on the joints as each condition shows them.
+`calibrate_motion_floor` first sets how many onsets each instrument's motion strikes stand for: real onset
+moments per strike on the clips as simulated, at most one, so an instrument whose rules over-count asks for
+less.
 `foley train` stores
 both in the checkpoint's model config, where generation reads them. Only validation data is used - never
 the evaluation split or a real recording.
@@ -26,7 +29,7 @@ from .batches import Performer, blur_fingers, hold_still
 from .generate import single_thread, window_inputs
 from .metrics import matched_onsets
 from .network import FoleyModel
-from .onsets import motion_onset_frames, onset_frames
+from .onsets import distinct_frames, motion_floor, motion_onset_frames, onset_frames
 
 CANDIDATES = tuple(round(0.1 + 0.05 * i, 2) for i in range(17))  # 0.10, 0.15, ... 0.90
 MASS_CANDIDATES = tuple(round(0.1 * i, 1) for i in range(11))  # 0.0 (threshold alone), 0.1, ... 1.0
@@ -63,6 +66,18 @@ def calibrate_onset_threshold(model: FoleyModel, performers: Sequence[Performer]
     return best, scores
 
 
+def calibrate_motion_floor(model: FoleyModel, performers: Sequence[Performer]) -> dict[str, float]:
+    """Per instrument of the performers: real onset moments per motion-onset strike on the clips as
+    simulated, at most 1 (two decimals). A model without an onset head needs none."""
+    if model.onset_head is None:
+        return {}
+    counts: dict[str, list[int]] = {}
+    for _, truth, motion, instrument in _curves(model, performers):
+        real, strikes = counts.get(instrument, (0, 0))
+        counts[instrument] = [real + len(distinct_frames(truth, model.config.rate)), strikes + len(motion)]
+    return {name: round(min(1.0, real / strikes), 2) for name, (real, strikes) in sorted(counts.items()) if strikes}
+
+
 def calibrate_onset_mass(model: FoleyModel, performers: Sequence[Performer], threshold: float,
                          candidates: Sequence[float] = MASS_CANDIDATES) -> tuple[float, dict[float, dict]]:
     """The candidate mass with the best mean pooled onset F1 over CONDITIONS at `threshold`, and every
@@ -76,13 +91,13 @@ def calibrate_onset_mass(model: FoleyModel, performers: Sequence[Performer], thr
     return best, scores
 
 
-Curve = tuple[np.ndarray, list[float], np.ndarray]
+Curve = tuple[np.ndarray, list[float], np.ndarray, str]  # probabilities, true onsets, motion frames, instrument
 
 
 def _curves(model: FoleyModel, performers: Sequence[Performer],
             seen: Callable[[np.ndarray], np.ndarray] = CONDITIONS["clean"]) -> list[Curve]:
-    """(onset-head probabilities, true onset times within the clip, motion-onset frames) of each performer,
-    joints seen `seen`."""
+    """(onset-head probabilities, true onset times within the clip, motion-onset frames, instrument name)
+    of each performer, joints seen `seen`."""
     model.eval()
     result = []
     with single_thread():
@@ -91,7 +106,8 @@ def _curves(model: FoleyModel, performers: Sequence[Performer],
             probabilities = onset_probabilities(model, replace(performer, joints=joints))
             duration = len(probabilities) / model.config.rate
             motion = motion_onset_frames(joints, model.config.rate, performer.frame_size, performer.instrument)
-            result.append((probabilities, [n.start for n in performer.notes if n.start < duration], motion))
+            result.append((probabilities, [n.start for n in performer.notes if n.start < duration], motion,
+                           performer.instrument.name))
     return result
 
 
@@ -101,10 +117,11 @@ def _pooled_f1(model: FoleyModel, curves: list[Curve], threshold: float, mass: f
     rate = model.config.rate
     window = round(model.config.window * rate)
     counts = np.zeros(3)  # matches, reference, estimated
-    for probabilities, truth, motion in curves:
+    for probabilities, truth, motion, instrument in curves:
+        scale = model.config.motion_floor_scale.get(instrument, 1.0) if floor else 0.0
         frames = np.concatenate([
             onset_frames(probabilities[:first + window], threshold, mass, first,
-                         int(np.count_nonzero((motion >= first) & (motion < first + window))) if floor else 0)
+                         motion_floor(motion, first, first + window, scale))
             for first in range(0, len(probabilities), window)])
         counts += (matched_onsets(truth, list(frames / rate)), len(truth), len(frames))
     matches, reference, estimated = counts

@@ -29,7 +29,7 @@ from ..vocabulary import EOS_TOKEN, NOTE_OFF, NOTE_ON, PAD_TOKEN, TIME_SHIFT, Gr
 from .features import pose_features
 from .decoder import KVCache
 from .network import EncodedWindow, FoleyModel
-from .onsets import motion_onset_frames, onset_frames
+from .onsets import motion_floor, motion_onset_frames, onset_frames
 from .sequences import encode_window
 
 _FAR_STEPS = 10**9
@@ -243,9 +243,9 @@ class WindowDecoder:
         first = int(math.ceil((resume - start) / steps_per_frame - 1e-9))
         offset = round(start / steps_per_frame)  # the window's first frame on the clip's clock
         rows = window.onsets.detach().float().numpy()
+        scale = config.motion_floor_scale.get(self.instrument.name, 1.0)
         floors = [0] * len(rows) if self.motion_frames is None else [
-            int(np.count_nonzero((frames >= offset + first) & (frames < offset + rows.shape[1])))
-            for frames in self.motion_frames]
+            motion_floor(frames, offset + first, offset + rows.shape[1], scale) for frames in self.motion_frames]
         return [[int(step) for step in np.round(onset_frames(row, threshold, mass, first, floor) * steps_per_frame)]
                 for row, floor in zip(rows, floors)]
 

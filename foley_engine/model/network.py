@@ -44,6 +44,8 @@ class ModelConfig:
     onset_head: bool = True  # per-frame onset/pitch predictions from the encoder (a training aid, see below)
     onset_threshold: float = 0.5  # onset-head peaks above it guide generation; set on validation data (calibration)
     onset_mass: float = 0.0  # weaker peaks join up to this x the head's probability mass (onsets.py); likewise
+    #: instrument -> onsets per motion-onset strike that the floor asks for (onsets.py; calibration); else 1
+    motion_floor_scale: dict[str, float] = field(default_factory=dict)
     instruments: tuple[str, ...] = field(default_factory=lambda: tuple(INSTRUMENTS))
     families: tuple[str, ...] = FAMILIES
 
