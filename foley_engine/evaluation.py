@@ -214,9 +214,9 @@ class Report:
         if offsets:
             shifts = next(iter(offsets.values()))["offsets"]
             lines += ["", "## Clock-offset sensitivity (real recordings)", "",
-                      f"Onset F1 with the real notes moved to every frame from {shifts[0]:+.3f} s to "
-                      f"{shifts[-1]:+.3f} s around the estimated clock offset ({len(shifts)} offsets): how much of a "
-                      "score depends on the estimate being exact.", ""]
+                      (f"Onset F1 with the real notes moved to every frame from {shifts[0]:+.3f} s to "
+                       f"{shifts[-1]:+.3f} s around the estimated clock offset ({len(shifts)} offsets): how much of "
+                       "a score depends on the estimate being exact."), ""]
             lines += _table(["generator", "at the estimate", "mean", "lowest", "highest"], [
                 [g, f"{summary['overall'][g]['onset_f1']:.3f}", f"{o['mean']:.3f}", f"{o['min']:.3f}",
                  f"{o['max']:.3f}"] for g, o in offsets.items()], metrics=False)
@@ -286,7 +286,7 @@ def evaluate(generators: dict[str, Draws], examples: Iterable[Example], out_dir:
 
 def _offsets(spread: float, example: Example) -> np.ndarray:
     """Shifts (s) of the real notes: every video frame within +-spread, zero included."""
-    frames = int(math.floor(spread * example.keypoints.rate + 1e-9))
+    frames = math.floor(spread * example.keypoints.rate + 1e-9)
     return np.arange(-frames, frames + 1) / example.keypoints.rate
 
 

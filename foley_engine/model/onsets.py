@@ -73,4 +73,4 @@ def distinct_frames(times: list[float] | np.ndarray, rate: float) -> np.ndarray:
 
 def motion_floor(motion: np.ndarray, begin: int, end: int, scale: float) -> int:
     """How many onsets the frames [begin, end) must get: `scale` x the motion-onset frames among them."""
-    return int(round(scale * np.count_nonzero((motion >= begin) & (motion < end))))
+    return round(scale * int(np.count_nonzero((motion >= begin) & (motion < end))))
