@@ -17,7 +17,7 @@ from typing import Callable, Sequence
 
 from . import __version__
 from .errors import INTERRUPTED_EXIT_CODE, FoleyError
-from .generator_options import add_generator_args
+from .generator_options import add_generator_args, check_generator
 from .instruments import INSTRUMENTS
 from .progress import JsonLinesProgress, ProgressCallback, TerminalBar
 
@@ -100,6 +100,8 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     from .pipeline import generate_files
     from .preview import render_preview
 
+    # A wrong --model or sampling option is the first thing to hear about, before outputs that exist.
+    check_generator(args.model, args.temperature, args.top_k, args.top_p, args.variations)
     out_dir = args.out_dir if args.out_dir is not None else args.video.parent
     preview = Path(out_dir) / f"{args.video.stem}.preview.png"
     if args.preview:

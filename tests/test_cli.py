@@ -135,6 +135,7 @@ def test_existing_output_needs_force(piano_video: Path, tmp_path: Path) -> None:
     before = wav.read_bytes()
     os.utime(wav, (0, 0))
     assert_one_line_error(run_foley(*args, "--instrument", "flute"), 5, "exists", "--force")
+    assert_one_line_error(run_foley(*args, "--model", str(tmp_path / "missing.pt")), 7, "not found")
     assert wav.read_bytes() == before and wav.stat().st_mtime == 0
     assert run_foley(*args, "--instrument", "flute", "--force").returncode == 0
     assert wav.read_bytes() != before

@@ -171,6 +171,8 @@ def test_eval_command_on_shards_with_baseline(tmp_path: Path, capsys: pytest.Cap
     assert main(["eval", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "m"),
                  "--model", str(tmp_path / "missing.pt")]) == 7
     assert main(["eval", "--out", str(tmp_path / "none")]) == 3
+    assert main(["eval", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "s"), "--offset-spread", "-1"]) == 3
+    assert "--offset-spread must be between 0 and 2 s" in capsys.readouterr().err
 
 
 @pytest.mark.real_media
