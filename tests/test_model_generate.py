@@ -52,6 +52,10 @@ def test_variations_are_distinct_takes_for_every_performer():
     assert takes[0] != takes[1] != takes[2]
 
 
+def test_nobody_seen_gives_takes_without_tracks():
+    assert generate_tracks(tiny_model(), [], 30.0, (640, 360), get_instrument("piano"), 2.0, variations=2) == [[], []]
+
+
 def test_sampling_filters():
     logits = np.array([[0.0, 1.0, 2.0, 3.0]], dtype=np.float32)
     allowed = np.array([[True, True, True, False]])

@@ -354,6 +354,8 @@ def generate_tracks(model: FoleyModel, joints: list[np.ndarray], rate: float, fr
     """
     if variations < 1:
         raise ValueError(f"variations must be >= 1, got {variations}")
+    if not joints:  # nobody seen: each take has no track
+        return [[] for _ in range(variations)]
     model.eval()
     config, vocabulary = model.config, model.config.vocabulary
     sps = vocabulary.steps_per_second
