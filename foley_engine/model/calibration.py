@@ -11,10 +11,8 @@ the model playing where it cannot see the strokes without costing much where it 
 generation picks them, with the motion floor (onsets.py) found on the joints as each condition shows them.
 `calibrate_motion_floor` first sets how many onsets each instrument's motion strikes stand for: real onset
 moments per strike on the clips as simulated, at most one, so an instrument whose rules over-count asks for
-less.
-`foley train` stores
-both in the checkpoint's model config, where generation reads them. Only validation data is used - never
-the evaluation split or a real recording.
+less. `foley train` stores all three in the checkpoint's model config, where generation reads them. Only
+validation data is used - never the evaluation split or a real recording.
 """
 
 from __future__ import annotations

@@ -46,7 +46,8 @@ class Sampling:
     cannot jump over one), must start at least one note there, and starts none elsewhere. The decoder still
     writes every event (which pitches, how loud, how long). `onset_threshold` and `onset_mass` None use the
     model's own, chosen on validation data when it was trained (calibration.py). `motion_floor` plays at
-    least as many onsets per window as the motion-onset baseline finds strikes there (onsets.py says why).
+    least as many onsets per window as the motion-onset baseline finds strikes there, times the model's scale
+    for the instrument (onsets.py says why).
     Unguided, the decoder places onsets on its own. Guidance exists because the dense onset head learns
     timing far faster than the autoregressive decoder does on a CPU budget (measured on synthetic validation
     data: onset F1 about 0.74 for the head vs 0.35 for free sampling after 800 steps).

@@ -16,9 +16,10 @@ Two rules, each chosen on validation data (calibration.py) and stored in the che
   (on the real top-down piano clip its expected count is about a third of the notes, 0.9 on synthetic
   validation clips, while its peaks rank the real onsets well); the baseline's strike count comes from
   fixed rules in hand lengths that do not depend on what the simulator taught. Those rules over-count some
-  instruments (a plucked bass's thumb, a flute's fingers) by up to 4x, so each instrument's strikes are
-  scaled by how many real onsets there are per strike on validation data (`ModelConfig.motion_floor_scale`,
-  at most 1). The floor is a count only: the head still decides where the notes go.
+  instruments (a strummed ukulele or guitar by up to 2.6x on validation clips), so each instrument's
+  strikes are scaled by how many real onsets there are per strike on validation data
+  (`ModelConfig.motion_floor_scale`, at most 1). The floor is a count only: the head still decides where the
+  notes go.
 """
 
 from __future__ import annotations
