@@ -66,13 +66,18 @@ def calibrate_onset_threshold(model: FoleyModel, performers: Sequence[Performer]
 
 def calibrate_motion_floor(model: FoleyModel, performers: Sequence[Performer]) -> dict[str, float]:
     """Per instrument of the performers: real onset moments per motion-onset strike on the clips as
-    simulated, at most 1 (two decimals). A model without an onset head needs none."""
+    simulated, at most 1 (two decimals). Counts only: the network is not run. A model without an onset head
+    needs none."""
     if model.onset_head is None:
         return {}
+    rate = model.config.rate
     counts: dict[str, list[int]] = {}
-    for _, truth, motion, instrument in _curves(model, performers):
-        real, strikes = counts.get(instrument, (0, 0))
-        counts[instrument] = [real + len(distinct_frames(truth, model.config.rate)), strikes + len(motion)]
+    for performer in performers:
+        motion = motion_onset_frames(performer.joints.astype(np.float32), rate, performer.frame_size,
+                                     performer.instrument)
+        truth = [n.start for n in performer.notes if n.start < len(performer.joints) / rate]
+        real, strikes = counts.get(performer.instrument.name, (0, 0))
+        counts[performer.instrument.name] = [real + len(distinct_frames(truth, rate)), strikes + len(motion)]
     return {name: round(min(1.0, real / strikes), 2) for name, (real, strikes) in sorted(counts.items()) if strikes}
 
 
