@@ -4,12 +4,17 @@
 # come from nowhere but the extension's bundled wheel there), and because bpy is imported once per process.
 # Where bpy cannot be installed (no wheel for this platform or Python), writes the reason to
 # $VENV/UNAVAILABLE and exits 0: the Blender tests then skip with that reason instead of failing the build.
+# Under CI=true it exits 1 instead: CI must run the Blender tests, never skip them.
 set -euo pipefail
 VENV=${1:-.venv-blender}
 BPY_VERSION=${BPY_VERSION:-5.0.1}   # the Blender 5.0 module; its wheels are for CPython 3.11
 PYTHON=${BPY_PYTHON:-python3.11}
 rm -f "$VENV/UNAVAILABLE"
-unavailable() { mkdir -p "$VENV"; echo "$1" > "$VENV/UNAVAILABLE"; echo "blender-venv: $1" >&2; exit 0; }
+unavailable() {
+    mkdir -p "$VENV"; echo "$1" > "$VENV/UNAVAILABLE"; echo "blender-venv: $1" >&2
+    ci=${CI:-}; if [ "${ci,,}" = true ]; then echo "blender-venv: CI=true requires the Blender tests" >&2; exit 1; fi
+    exit 0
+}
 command -v "$PYTHON" >/dev/null || unavailable "bpy $BPY_VERSION needs $PYTHON, which is not installed"
 test -x "$VENV/bin/python" || "$PYTHON" -m venv "$VENV"
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip

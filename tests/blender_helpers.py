@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import skip_or_fail
 
 REPO = Path(__file__).resolve().parents[1]
 BPY_VENV = REPO / ".venv-blender"
@@ -24,17 +25,15 @@ ENGINE = Path(sys.executable).parent / "foley"
 
 
 def bpy_python() -> Path:
-    """The bpy-capable interpreter; skips with the installer's reason where bpy cannot be installed."""
+    """The bpy-capable interpreter; skips with the installer's reason where bpy cannot be installed, but
+    fails when CI=true: a CI run must not go green without having run the Blender tests."""
     override = os.environ.get("FOLEY_BPY_PYTHON")
     python = Path(override) if override else BPY_VENV / "bin" / "python"
     unavailable = BPY_VENV / "UNAVAILABLE"
     if not override and unavailable.is_file():
-        pytest.skip(f"Blender as a Python module is not available here: {unavailable.read_text().strip()}")
+        skip_or_fail(f"Blender as a Python module is not available here: {unavailable.read_text().strip()}")
     if not python.is_file():
-        message = f"no bpy venv at {BPY_VENV} (run: bash scripts/blender-venv.sh, or make test)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message + " and CI=true requires the Blender tests")
-        pytest.skip(message)
+        skip_or_fail(f"no bpy venv at {BPY_VENV} (run: bash scripts/blender-venv.sh, or make test)")
     return python
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import opentimelineio as otio
 import pytest
+from conftest import require_module
 from media import make_video
 from timelines import (FILM, NTSC, RT, TR, clip, expected_samples, gap, media, read_wav, require_adapter,
                        run_foley, shown_range, summary_of, timeline, video_track, wav_path)
@@ -210,7 +211,7 @@ def test_generator_options_reach_every_local_process(piano_video: Path, tmp_path
 
 def test_a_ray_cluster_gives_the_same_audio(piano_video: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """With a model given as a checkpoint path, which Ray tasks in other folders must find too."""
-    ray = pytest.importorskip("ray", reason="Ray is the optional [cluster] extra (pip install 'foley[cluster]')")
+    ray = require_module("ray", reason="Ray is the optional [cluster] extra (pip install 'foley[cluster]')")
     sampled = ("--model", tiny_checkpoint(tmp_path), "--temperature", "1.5", "--seed", "4")
     run_in_process(capsys, piano_video, tmp_path / "local.otio", *sampled)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import opentimelineio as otio
 import pytest
+from conftest import require_module
 from media import make_video
 from timelines import assert_one_line_error, clip, media, run_foley, timeline, video_track
 
@@ -129,7 +130,7 @@ def test_errors_are_one_line_from_a_fresh_process(tmp_path: Path) -> None:
 
 def test_ray_without_a_cluster(capsys: pytest.CaptureFixture, tmp_path: Path, edit: Path,
                                monkeypatch: pytest.MonkeyPatch) -> None:
-    pytest.importorskip("ray", reason="Ray is the optional [cluster] extra")
+    require_module("ray", reason="Ray is the optional [cluster] extra")
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
     one_line(*fails(capsys, edit, "-o", tmp_path / "out.otio", "--ray", "auto"), 3,
              "cannot join the Ray cluster at auto: Could not find any running Ray instance")
