@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import numpy as np
@@ -55,12 +54,10 @@ def test_piano_hands_are_tracked_with_the_right_sides(piano_keypoints: Keypoints
 @pytest.mark.real_media
 def test_second_extraction_is_a_cache_hit(piano_video: Path, piano_keypoints: Keypoints, piano_cache: Path) -> None:
     calls: list[tuple[float, str]] = []
-    began = time.perf_counter()
     again = extract_keypoints(
         piano_video, *PIANO_RANGE, cache_dir=piano_cache, progress=lambda f, m: calls.append((f, m))
     )
-    assert time.perf_counter() - began < 1.5
-    assert calls == [(1.0, "cached")]
+    assert calls == [(1.0, "cached")]  # a cache hit (its speed is measured by bench/pipeline_bench.py)
     np.testing.assert_array_equal(again.body, piano_keypoints.body)
     np.testing.assert_array_equal(again.hands, piano_keypoints.hands)
     assert again.rate == piano_keypoints.rate and again.start == piano_keypoints.start
