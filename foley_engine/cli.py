@@ -98,22 +98,16 @@ def _progress_sink(mode: str) -> ProgressCallback | None:
 
 def _cmd_generate(args: argparse.Namespace) -> int:
     from .pipeline import generate_files
-    from .preview import render_preview
 
     # A wrong --model or sampling option is the first thing to hear about, before outputs that exist.
     check_generator(args.model, args.temperature, args.top_k, args.top_p, args.variations)
     out_dir = args.out_dir if args.out_dir is not None else args.video.parent
-    preview = Path(out_dir) / f"{args.video.stem}.preview.png"
-    if args.preview:
-        _refuse_existing(preview, args.force)
-    result, paths = generate_files(
-        args.video, out_dir, force=args.force, progress=_progress_sink(args.progress),
+    preview = Path(out_dir) / f"{args.video.stem}.preview.png" if args.preview else None
+    result, paths = generate_files(  # the preview is written with the other outputs, all or nothing
+        args.video, out_dir, force=args.force, preview=preview, progress=_progress_sink(args.progress),
         instrument=args.instrument, start=args.start, end=args.end, seed=args.seed, model=args.model,
         soundfont=args.soundfont, allow_silence=args.allow_silence, temperature=args.temperature,
         top_k=args.top_k, top_p=args.top_p, variations=args.variations)
-    if args.preview:
-        render_preview(args.video, result.keypoints, preview, start=result.start, end=result.end)
-        paths["preview"] = preview
     summary = result.summary() | {"outputs": {kind: str(path) for kind, path in paths.items()}}
     if args.json:
         print(json.dumps(summary))

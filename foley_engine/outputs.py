@@ -2,14 +2,18 @@
 
 Every output is first written to a hidden temp file beside its destination and renamed only when all of
 them are complete, so an error or Ctrl-C never leaves a half-written WAV for an editor to import, and an
-existing file is only replaced when the caller said --force.
+existing file is only replaced when the caller said --force. Without --force the files are placed with a
+primitive that refuses an existing name, because another run into the same folder may have placed its own
+between our check at the start and our commit: its files win, ours are taken back.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
@@ -43,16 +47,84 @@ def ensure_writable_dir(directory: Path) -> Path:
     return directory
 
 
+#: errno values with which os.link says "this file system has no hard links" (FAT, some network shares).
+_NO_HARD_LINKS = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS, errno.EMLINK, errno.EXDEV})
+
+
+def _refuse_directories(finals: list[Path]) -> None:
+    """A directory where an output goes can never be replaced by a file, --force or not: say so up front."""
+    for final in finals:
+        if final.is_dir():
+            raise OutputError(f"cannot write {final}: a directory of that name exists")
+
+
+@contextmanager
+def _directory_lock(directory: Path) -> Iterator[None]:
+    """An exclusive flock on `directory` itself, so two runs cannot interleave "is it there?" and rename.
+
+    The directory, not a lock file, so nothing is left behind; the kernel releases it when a process dies.
+    Where there is no flock (Windows, where os.rename refuses an existing target anyway) or the file system
+    cannot lock, nothing is held and the check just before the rename remains.
+    """
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    handle = os.open(directory, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        except OSError:
+            pass
+        yield
+    finally:
+        os.close(handle)  # releases the lock
+
+
+def _place_new(temp: Path, final: Path) -> None:
+    """Give `temp`'s file the name `final`, raising FileExistsError if `final` exists, whoever made it.
+
+    os.link is atomic and never replaces; on file systems without hard links a rename under a directory
+    lock stands in (it excludes other Foley runs, the ones that write these names).
+    """
+    try:
+        os.link(temp, final)
+        return
+    except OSError as error:
+        if isinstance(error, FileExistsError) or error.errno not in _NO_HARD_LINKS:
+            raise
+    with _directory_lock(final.parent):
+        if os.path.lexists(final):
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(final))
+        os.rename(temp, final)
+
+
+def _io_failure(error: BaseException) -> OSError | None:
+    """The OSError behind a failed write: raised directly, or wrapped by a writer in an OutputError."""
+    if isinstance(error, OSError):
+        return error
+    if isinstance(error, OutputError) and isinstance(error.__cause__, OSError):
+        return error.__cause__
+    return None
+
+
 class OutputSet:
-    """Context manager: `path = outputs.temp_for(final)`, write there; all temps are renamed on success."""
+    """Context manager: `path = outputs.temp_for(final)`, write there; all temps are renamed on success.
+
+    Without `force` an output that exists at the start is refused before any work, and one that appears
+    while we work (another run into the same folder) makes the commit fail and take back what it placed.
+    """
 
     def __init__(self, finals: list[Path], force: bool = False):
+        _refuse_directories(finals)
         existing = [path for path in finals if path.exists()]
         if existing and not force:
             names = ", ".join(str(path) for path in existing)
             raise OutputError(f"output exists: {names} (use --force to overwrite)")
         self._temps: dict[Path, Path] = {}
         self._finals = finals
+        self._force = force
 
     def temp_for(self, final: Path) -> Path:
         if final not in self._finals:
@@ -63,6 +135,18 @@ class OutputSet:
         os.close(fd)
         self._temps[final] = Path(name)
         return Path(name)
+
+    def write(self, final: Path, writer: Callable[[Path], object]) -> None:
+        """`writer(temp)` for `final`; a failing disk (ENOSPC, EIO, a quota) becomes one OutputError naming
+        `final`, not the hidden temp file the writer saw."""
+        temp = self.temp_for(final)
+        try:
+            writer(temp)
+        except (OSError, OutputError) as error:
+            failure = _io_failure(error)
+            if failure is None:
+                raise
+            raise OutputError(f"cannot write {final}: {failure.strerror or failure}") from failure
 
     def __enter__(self) -> "OutputSet":
         return self
@@ -75,13 +159,42 @@ class OutputSet:
                 self._discard()
                 raise RuntimeError(f"outputs never written: {missing}")
             try:
-                for final, temp in self._temps.items():
-                    os.replace(temp, final)
+                _refuse_directories(self._finals)  # one may have appeared: refuse before placing anything
+                if self._force:
+                    for final, temp in self._temps.items():
+                        os.replace(temp, final)
+                else:
+                    self._place_all_new()
             except OSError as error:
-                self._discard()
                 raise OutputError(f"cannot move output into place: {error}") from None
+            finally:
+                self._discard()
         else:
             self._discard()
+
+    def _place_all_new(self) -> None:
+        """Place every temp under its final name without replacing anything; all or none of them."""
+        placed: list[tuple[Path, os.stat_result]] = []
+        for final, temp in self._temps.items():
+            identity = temp.stat()
+            try:
+                _place_new(temp, final)
+            except OSError as error:
+                self._take_back(placed)
+                if isinstance(error, FileExistsError):
+                    raise OutputError(f"output exists: {final} (use --force to overwrite)") from None
+                raise
+            placed.append((final, identity))
+
+    @staticmethod
+    def _take_back(placed: list[tuple[Path, os.stat_result]]) -> None:
+        """Remove the finals this run placed, each only while it is still our file."""
+        for final, identity in placed:
+            try:
+                if os.path.samestat(final.stat(follow_symlinks=False), identity):
+                    final.unlink()
+            except FileNotFoundError:
+                pass
 
     def _discard(self) -> None:
         for temp in self._temps.values():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -159,24 +160,34 @@ def check_note_generator(model: str = DEFAULT_MODEL, temperature: float | None =
 
 
 def generate_files(video: str | Path, out_dir: str | Path, *, force: bool = False,
-                   progress: ProgressCallback | None = None, should_cancel: Callable[[], bool] | None = None,
+                   preview: str | Path | None = None, progress: ProgressCallback | None = None,
+                   should_cancel: Callable[[], bool] | None = None,
                    **options) -> tuple[FoleyResult, dict[str, Path]]:
-    """`generate`, then write MIDI, WAV and keypoints all-or-nothing into `out_dir`."""
+    """`generate`, then write MIDI, WAV, keypoints and the `preview` (.png or .mp4, if named) all-or-nothing
+    into `out_dir`: the preview is one of the set, so a preview that cannot be written leaves no other file."""
     out_dir = ensure_writable_dir(Path(out_dir))
     paths = output_paths(Path(video), out_dir)
     for take in range(2, options.get("variations", 1) + 1):  # further takes: MIDI only
         paths[f"midi_take{take}"] = out_dir / f"{Path(video).stem}.foley.take{take}.mid"
+    if preview is not None:
+        paths["preview"] = Path(preview)
     with OutputSet(list(paths.values()), force=force) as outputs:  # refuses existing files before any work
         result = generate(video, progress=progress, should_cancel=should_cancel, **options)
         stages = StageProgress(STAGE_WEIGHTS, progress, should_cancel)
         clock = time.perf_counter()
-        write_midi(result.performance, outputs.temp_for(paths["midi"]))
-        stages.report("write", 0.4, paths["midi"].name)
-        write_wav(result.audio, outputs.temp_for(paths["wav"]), result.sample_rate)
-        stages.report("write", 0.8, paths["wav"].name)
-        result.keypoints.save(outputs.temp_for(paths["keypoints"]))
+        outputs.write(paths["midi"], partial(write_midi, result.performance))
+        stages.report("write", 0.3, paths["midi"].name)
+        outputs.write(paths["wav"], partial(write_wav, result.audio, sample_rate=result.sample_rate))
+        stages.report("write", 0.6, paths["wav"].name)
+        outputs.write(paths["keypoints"], result.keypoints.save)
         for take, performance in enumerate(result.takes[1:], start=2):
-            write_midi(performance, outputs.temp_for(paths[f"midi_take{take}"]))
+            outputs.write(paths[f"midi_take{take}"], partial(write_midi, performance))
+        if preview is not None:
+            from .preview import render_preview  # OpenCV loads only for a preview
+
+            stages.report("write", 0.7, paths["preview"].name)
+            outputs.write(paths["preview"], partial(render_preview, video, result.keypoints, start=result.start,
+                                                    end=result.end))
         result.timings["write"] = time.perf_counter() - clock
     stages.report("write", 1.0, f"wrote {len(paths)} files to {out_dir}")
     return result, paths

@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import hashlib
+import io
 import json
 import os
 import queue
@@ -30,7 +31,7 @@ import numpy as np
 import platformdirs
 
 from . import errors, pose_mediapipe, video
-from .errors import FoleyError, InputError
+from .errors import FoleyError, InputError, OutputError
 from .outputs import atomic_path
 from .pose_tracking import assign_performers, resample, sample_count
 from .skeleton import NUM_BODY_JOINTS, NUM_HAND_JOINTS
@@ -99,15 +100,24 @@ class Keypoints:
         return int(self.body.shape[1])
 
     def save(self, path: str | Path) -> None:
-        """Write an .npz atomically, so a crash never leaves a half-written file under the final name."""
+        """Write an .npz atomically, so a crash never leaves a half-written file under the final name.
+
+        The archive is built in memory and written in one go: a zip writer that a full disk stops half way
+        prints a traceback from its __del__ long after the error was handled. A failing disk is OutputError.
+        """
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(path) as temp, open(temp, "wb") as stream:  # a stream, so savez adds no ".npz"
-            np.savez_compressed(
-                stream, format=np.array(_FILE_FORMAT), version=np.array(_FILE_VERSION),
-                rate=np.array(self.rate), start=np.array(self.start), body=self.body, hands=self.hands,
-                frame_size=np.array(self.frame_size, np.int64),
-            )
+        encoded = io.BytesIO()
+        np.savez_compressed(
+            encoded, format=np.array(_FILE_FORMAT), version=np.array(_FILE_VERSION),
+            rate=np.array(self.rate), start=np.array(self.start), body=self.body, hands=self.hands,
+            frame_size=np.array(self.frame_size, np.int64),
+        )
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_path(path) as temp:
+                temp.write_bytes(encoded.getbuffer())
+        except OSError as error:
+            raise OutputError(f"cannot write keypoints file {path}: {error.strerror or error}") from error
 
     @classmethod
     def load(cls, path: str | Path) -> Keypoints:
@@ -127,6 +137,12 @@ class Keypoints:
         performers, frames = body.shape[:2] if body.ndim == 4 else (-1, -1)
         if body.shape[2:] != (NUM_BODY_JOINTS, 3) or hands.shape != (performers, frames, 2, NUM_HAND_JOINTS, 3):
             raise InputError(f"{path} is not a Foley keypoints file, or it is corrupt (unexpected array shapes)")
+        # Every stage downstream takes a seen joint's x, y at face value: NaN would spread into the notes.
+        joints = np.concatenate([body.reshape(-1, 3), hands.reshape(-1, 3)])
+        confidence = joints[:, 2]
+        if (not np.all((confidence >= 0) & (confidence <= 1)) or not np.isfinite(joints[confidence > 0, :2]).all()
+                or not (np.isfinite(keypoints.rate) and keypoints.rate > 0 and np.isfinite(keypoints.start))):
+            raise InputError(f"{path} is not a Foley keypoints file, or it is corrupt (values that are not numbers)")
         return keypoints
 
 
@@ -177,8 +193,8 @@ def extract_keypoints(
     keypoints = keypoints_from_detections(raw, start, end, settings.rate, (info.width, info.height))
     try:
         keypoints.save(cache_file)
-    except OSError:
-        pass  # an unwritable cache only costs time on the next run
+    except (OSError, OutputError):
+        pass  # an unwritable cache (or a full disk under it) only costs time on the next run
     report(1.0, f"keypoints: {keypoints.num_performers} performer(s)")
     return keypoints
 
