@@ -95,7 +95,7 @@ def generate(video: str | Path, instrument: str | Instrument = "piano", *, start
         instrument = get_instrument(instrument)
     note_generator = _note_generator(model, temperature, top_k, top_p, variations)  # fails before pose
     # Fail before the expensive pose stage when audio could not be made anyway.
-    soundfont_path = find_soundfont(soundfont)
+    soundfont_path = find_soundfont(soundfont, instrument)  # a whole soundfont with this program
     require_fluidsynth()
 
     clock = time.perf_counter()

@@ -9,16 +9,21 @@ samples (0.67 ms at 48 kHz) of the MIDI time, far below a video frame.
 from __future__ import annotations
 
 import os
+import struct
+import sys
+import tempfile
 import wave
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from ctypes import c_int, c_void_p
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
 from .errors import InputError, OutputError, SynthUnavailableError
+from .instruments import Instrument
 from .notes import Performance
 
 if TYPE_CHECKING:
@@ -55,21 +60,88 @@ NO_FLUIDSYNTH = ("FluidSynth library not found; install it with `sudo apt-get in
 Progress = Callable[[float, str], None]
 
 
-def is_soundfont(path: Path) -> bool:
-    """True if the file starts like a SoundFont 2 (RIFF ... sfbk), without loading it."""
+#: The preset-data chunks every SoundFont 2 has, with their record sizes; each table ends in a terminal record.
+_PDTA_RECORDS = {b"phdr": 38, b"pbag": 4, b"pmod": 10, b"pgen": 4, b"inst": 22, b"ibag": 4, b"imod": 10,
+                 b"igen": 4, b"shdr": 46}
+
+
+def _riff_chunks(file: BinaryIO, start: int, end: int) -> dict[bytes, tuple[int, int]]:
+    """{id: (data offset, size)} of the chunks in [start, end); a LIST is keyed by its list type.
+
+    ValueError if a chunk claims to run past `end`: the file was cut off (or is not what it says).
+    """
+    chunks: dict[bytes, tuple[int, int]] = {}
+    position = start
+    while position + 8 <= end:
+        file.seek(position)
+        chunk_id, size = struct.unpack("<4sI", file.read(8))
+        if position + 8 + size > end:
+            raise ValueError(f"its {chunk_id.decode('latin-1')!r} chunk runs past the end: the file is cut off")
+        data, length = position + 8, size
+        if chunk_id == b"LIST" and size >= 4:
+            chunk_id, data, length = file.read(4), data + 4, size - 4
+        chunks[chunk_id] = (data, length)
+        position += 8 + size + (size & 1)  # chunks are padded to an even length
+    return chunks
+
+
+def soundfont_presets(path: Path) -> frozenset[tuple[int, int]]:
+    """The (bank, program) of every preset of the SoundFont 2 at `path`, read from its RIFF structure.
+
+    Pure Python and a few small reads, so a file FluidSynth would choke on (and libinstpatch would print
+    criticals about) is refused up front with a reason. ValueError if the structure does not parse,
+    OSError if the file cannot be read.
+    """
+    with path.open("rb") as file:
+        header = file.read(12)
+        if len(header) < 12 or header[:4] != b"RIFF" or header[8:] != b"sfbk":
+            raise ValueError("no RIFF/sfbk header")
+        riff_end = 8 + struct.unpack("<I", header[4:8])[0]
+        size = os.fstat(file.fileno()).st_size
+        if riff_end > size:
+            raise ValueError(f"the file is cut off ({size} of {riff_end} bytes)")
+        parts = _riff_chunks(file, 12, riff_end)
+        for part in (b"INFO", b"sdta", b"pdta"):
+            if part not in parts:
+                raise ValueError(f"it has no {part.decode()} part")
+        pdta = _riff_chunks(file, parts[b"pdta"][0], sum(parts[b"pdta"]))
+        for name, record in _PDTA_RECORDS.items():
+            if name not in pdta or pdta[name][1] < record or pdta[name][1] % record:
+                raise ValueError(f"its preset data has no valid {name.decode()} table")
+        offset, length = pdta[b"phdr"]
+        file.seek(offset)
+        table = file.read(length)
+    records = [struct.unpack_from("<HHH", table, start) for start in range(20, length, 38)]  # program, bank, bag
+    bags = [bag for _, _, bag in records]
+    if bags != sorted(bags) or bags[-1] >= pdta[b"pbag"][1] // 4:
+        raise ValueError("its preset headers point outside the preset zones")
+    return frozenset((bank, program) for program, bank, _ in records[:-1])  # the last one is the terminal
+
+
+def _read_presets(path: Path, origin: str) -> frozenset[tuple[int, int]]:
+    """soundfont_presets for a file the user named: a damaged or foreign file is a one-line InputError."""
     try:
-        with path.open("rb") as file:
-            header = file.read(12)
-    except OSError:
-        return False
-    return header[:4] == b"RIFF" and header[8:12] == b"sfbk"
+        return soundfont_presets(path)
+    except ValueError as error:
+        raise InputError(f"{origin} {path} is not a SoundFont 2 file, or it is damaged: {error}") from None
+    except OSError as error:
+        raise InputError(f"cannot read {origin} {path}: {error.strerror or error}") from None
 
 
-def find_soundfont(explicit: str | Path | None = None) -> Path:
+def _require_preset(path: Path, presets: frozenset[tuple[int, int]], instrument: Instrument | None) -> None:
+    """FluidSynth plays silence for a program the soundfont lacks: refuse such a soundfont before any work."""
+    if instrument is not None and (0, instrument.program) not in presets:
+        raise SynthUnavailableError(
+            f"{path} is not a General MIDI soundfont: it has no preset for program {instrument.program} "
+            f"({instrument.gm_name}) in bank 0; pass a GM soundfont with --soundfont")
+
+
+def find_soundfont(explicit: str | Path | None = None, instrument: Instrument | None = None) -> Path:
     """The soundfont to use: `explicit`, else $FOLEY_SOUNDFONT, else the first standard location found.
 
     A missing soundfont, named or not, is a SynthUnavailableError that says how to install one; a named file
-    that is not a soundfont is an InputError.
+    that is not a whole SoundFont 2 is an InputError (a damaged one at a standard location is passed over).
+    With `instrument`, a soundfont without its General MIDI preset is a SynthUnavailableError.
     """
     for given, origin in ((explicit, "soundfont"), (os.environ.get("FOLEY_SOUNDFONT"), "FOLEY_SOUNDFONT")):
         if given is None or str(given) == "":
@@ -78,13 +150,47 @@ def find_soundfont(explicit: str | Path | None = None) -> Path:
         if not path.is_file():
             raise SynthUnavailableError(f"{origin} {path} does not exist; install the General MIDI soundfont "
                                         "with `sudo apt-get install fluid-soundfont-gm` or name another .sf2")
-        if not is_soundfont(path):
-            raise InputError(f"{origin} {path} is not a SoundFont 2 file (no RIFF/sfbk header)")
+        _require_preset(path, _read_presets(path, origin), instrument)
         return path
     for path in STANDARD_SOUNDFONTS:
-        if path.is_file() and is_soundfont(path):
-            return path
+        try:
+            presets = soundfont_presets(path)
+        except (OSError, ValueError):
+            continue  # absent, or a damaged install: the next location may do
+        _require_preset(path, presets, instrument)
+        return path
     raise SynthUnavailableError(NO_SOUNDFONT)
+
+
+@contextmanager
+def _native_stderr_captured() -> Iterator[Callable[[], str]]:
+    """Send file descriptor 2 to a temp file while FluidSynth sets up; yield a function returning its text.
+
+    FluidSynth logs on stderr, and libinstpatch (which it asks about files it cannot read as SoundFont 2)
+    prints GLib criticals there; the user gets our one-line error instead, with FluidSynth's last word in
+    it. Only around setup, never around rendering, so a progress bar on stderr keeps drawing.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+
+        def text() -> str:
+            sink.seek(0)
+            return sink.read().decode(errors="replace")
+
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield text
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def _first_error(chatter: str) -> str:
+    """FluidSynth's first error line, for our message: it says why ("file size mismatch"), later ones don't."""
+    prefix = "fluidsynth: error: "
+    reasons = [line.strip()[len(prefix):] for line in chatter.splitlines() if line.strip().startswith(prefix)]
+    return f": {reasons[0]}" if reasons else ""
 
 
 def require_fluidsynth() -> ModuleType:
@@ -184,25 +290,19 @@ def render(performance: Performance, soundfont: str | Path | None = None, sample
         num_samples = round(performance.duration * sample_rate)
     if num_samples < 0:
         raise InputError(f"cannot render a negative length ({num_samples} samples)")
-    soundfont_path = find_soundfont(soundfont)
+    soundfont_path = find_soundfont(soundfont, performance.instrument)
     fluidsynth = require_fluidsynth()
     write_float = _float_writer(fluidsynth)
     events = _events(performance, sample_rate, num_samples)
     channels = 16 * (performer_channel(max(len(performance.tracks) - 1, 0)) // 16 + 1)
-    synth = fluidsynth.Synth(gain=GAIN, samplerate=float(sample_rate), channels=channels)
+    if progress:
+        progress(0.0, "loading soundfont")
+    with _native_stderr_captured():
+        synth = fluidsynth.Synth(gain=GAIN, samplerate=float(sample_rate), channels=channels)
     try:
         renderer = _Renderer(synth, write_float, num_samples, sample_rate, progress)
-        if progress:
-            progress(0.0, "loading soundfont")
-        font = synth.sfload(str(soundfont_path))
-        if font < 0:
-            raise SynthUnavailableError(f"FluidSynth could not load the soundfont {soundfont_path}")
-        program = performance.instrument.program
-        for performer in range(len(performance.tracks)):
-            if synth.program_select(performer_channel(performer), font, 0, program) != 0:
-                raise SynthUnavailableError(
-                    f"{soundfont_path} is not a General MIDI soundfont: it has no preset for program {program} "
-                    f"({performance.instrument.gm_name}); pass a GM soundfont with --soundfont")
+        with _native_stderr_captured() as chatter:
+            _load_programs(synth, soundfont_path, performance, chatter)
         for block, is_on, channel, pitch, velocity in events:
             renderer.until(block * BLOCK)
             if is_on:
@@ -213,8 +313,23 @@ def render(performance: Performance, soundfont: str | Path | None = None, sample
         if progress:
             progress(1.0, "synthesising audio")
     finally:
-        synth.delete()
+        with _native_stderr_captured():
+            synth.delete()
     return renderer.output
+
+
+def _load_programs(synth: fluidsynth.Synth, soundfont: Path, performance: Performance,
+                   chatter: Callable[[], str]) -> None:
+    """Load `soundfont` and give every performer's channel the instrument's program (bank 0)."""
+    font = synth.sfload(str(soundfont))
+    if font < 0:
+        raise SynthUnavailableError(f"FluidSynth could not load the soundfont {soundfont}{_first_error(chatter())}")
+    instrument = performance.instrument
+    for performer in range(len(performance.tracks)):
+        if synth.program_select(performer_channel(performer), font, 0, instrument.program) != 0:
+            raise SynthUnavailableError(
+                f"{soundfont} is not a General MIDI soundfont: it has no preset for program {instrument.program} "
+                f"({instrument.gm_name}); pass a GM soundfont with --soundfont")
 
 
 def write_wav(samples: np.ndarray, path: str | Path, sample_rate: int = SAMPLE_RATE) -> Path:

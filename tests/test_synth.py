@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes.util
 import hashlib
 import os
+import struct
 import subprocess
 import sys
 import wave
@@ -12,10 +13,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from media import make_video
+from soundfonts import tiny_soundfont, truncated_copy
 
-from foley_engine import synth
+from foley_engine import cli, pipeline, synth
 from foley_engine.errors import Cancelled, InputError, SynthUnavailableError
-from foley_engine.instruments import get_instrument
+from foley_engine.instruments import INSTRUMENTS, get_instrument
 from foley_engine.notes import Note, Performance
 from foley_engine.synth import SAMPLE_RATE, find_soundfont, render, write_wav
 
@@ -210,6 +213,82 @@ def test_missing_fluidsynth_library_says_how_to_install_it(monkeypatch: pytest.M
         synth.require_fluidsynth()
     with pytest.raises(SynthUnavailableError, match="sudo apt-get install libfluidsynth3"):
         render(performance("piano", [Note(0.0, 0.2, 60, 90)], 0.3))
+
+
+# --- broken and foreign soundfonts: refused before pose, one line, no FluidSynth chatter ------------------------
+
+def _broken_soundfont(kind: str, folder: Path, system: Path) -> Path:
+    """A copy cut off like an interrupted download, or random bytes with and without a valid RIFF header."""
+    if kind == "truncated":
+        return truncated_copy(system, folder / "cut.sf2")
+    noise = np.random.default_rng(0).bytes(100_000)
+    path = folder / f"{kind}.sf2"
+    path.write_bytes(b"RIFF" + struct.pack("<I", len(noise) + 4) + b"sfbk" + noise if kind == "header" else noise)
+    return path
+
+
+def _generate_before_pose(monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str], folder: Path,
+                          *options: str) -> tuple[int, str]:
+    """`foley generate` in this process with a pose stage that fails the test if it is reached."""
+    def pose_must_not_run(*args: object, **kwargs: object) -> None:
+        raise AssertionError("pose ran before the soundfont was checked")
+
+    monkeypatch.setattr(pipeline, "extract_keypoints", pose_must_not_run)
+    clip = make_video(folder / "clip.mp4", seconds=0.5, rate=30)
+    capfd.readouterr()
+    code = cli.main(["generate", str(clip), "-o", str(folder / "out"), "--model", "baseline", "--progress", "none",
+                     *options])
+    return code, capfd.readouterr().err
+
+
+@pytest.mark.parametrize("kind", ["truncated", "header", "noise"])
+def test_a_broken_soundfont_is_refused_before_pose_in_one_line(kind: str, tmp_path: Path, soundfont: Path,
+                                                              monkeypatch: pytest.MonkeyPatch,
+                                                              capfd: pytest.CaptureFixture[str]) -> None:
+    broken = _broken_soundfont(kind, tmp_path, soundfont)
+    code, stderr = _generate_before_pose(monkeypatch, capfd, tmp_path, "--soundfont", str(broken))
+    assert code == 3 and stderr.count("\n") == 1 and stderr.startswith("foley: error: "), (code, stderr)
+    assert broken.name in stderr and "not a SoundFont" in stderr
+
+
+def test_a_soundfont_without_the_instruments_preset_is_refused_before_pose(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch,
+                                                                          capfd: pytest.CaptureFixture[str]) -> None:
+    piano_only = tiny_soundfont(tmp_path / "piano-only.sf2", presets=[(0, 0)])
+    assert find_soundfont(piano_only, get_instrument("piano")) == piano_only
+    code, stderr = _generate_before_pose(monkeypatch, capfd, tmp_path, "-i", "cello", "--soundfont", str(piano_only))
+    assert code == 6 and stderr.count("\n") == 1 and stderr.startswith("foley: error: "), (code, stderr)
+    assert "piano-only.sf2" in stderr and "program 42 (Cello)" in stderr and "--soundfont" in stderr
+
+
+def test_a_small_soundfont_with_the_preset_plays_without_a_word(tmp_path: Path,
+                                                               capfd: pytest.CaptureFixture[str]) -> None:
+    organ_only = tiny_soundfont(tmp_path / "organ.sf2", presets=[(0, 19), (8, 19)])
+    capfd.readouterr()
+    audio = render(performance("organ", [Note(0.0, 0.2, 69, 100)], 0.3), soundfont=organ_only)
+    assert rms(audio, 0.0, 0.2) > 100 and capfd.readouterr().err == ""
+
+
+@pytest.mark.parametrize("kind", ["truncated", "no-preset"])
+def test_fluidsynths_own_messages_stay_off_the_terminal(kind: str, tmp_path: Path, soundfont: Path,
+                                                       monkeypatch: pytest.MonkeyPatch,
+                                                       capfd: pytest.CaptureFixture[str]) -> None:
+    path = (_broken_soundfont("truncated", tmp_path, soundfont) if kind == "truncated"
+            else tiny_soundfont(tmp_path / "piano-only.sf2"))
+    monkeypatch.setattr(synth, "find_soundfont", lambda *args, **kwargs: path)  # as if the check had missed it
+    capfd.readouterr()
+    with pytest.raises(SynthUnavailableError, match=path.name):
+        render(performance("cello", [Note(0.0, 0.2, 60, 90)], 0.3), soundfont=path)
+    assert capfd.readouterr().err == ""
+
+
+def test_the_system_soundfont_has_every_instrument_and_a_damaged_one_is_passed_over(
+        tmp_path: Path, soundfont: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert all(find_soundfont(soundfont, instrument) == soundfont for instrument in INSTRUMENTS.values())
+    monkeypatch.setenv("FOLEY_SOUNDFONT", "")
+    cut = _broken_soundfont("truncated", tmp_path, soundfont)
+    monkeypatch.setattr(synth, "STANDARD_SOUNDFONTS", (cut, soundfont))
+    assert find_soundfont() == soundfont
 
 
 # --- WAV ------------------------------------------------------------------------------------------------------
