@@ -38,7 +38,7 @@ from .skeleton import NUM_BODY_JOINTS, NUM_HAND_JOINTS
 
 MODEL_RATE = 30.0  # keypoints are resampled to this fixed rate on the video's timestamps
 #: Bump when extraction changes in a way that makes cached keypoints stale.
-POSE_VERSION = 1
+POSE_VERSION = 2
 _FILE_FORMAT = "foley-keypoints"
 _FILE_VERSION = 1
 #: Shortest range a worker process is started for; tracking restarts at each chunk's first frame.
@@ -53,7 +53,8 @@ class PoseSettings:
 
     max_size: int = 640  # frames are downscaled so the longer side is at most this before detection
     model_complexity: int = 1  # Hands model: 0 = lite, 1 = full (Pose always uses its full model, the only one bundled)
-    max_hands: int = 4
+    max_hands: int = 4  # hands MediaPipe Hands looks for over the whole frame
+    max_people: int = 6  # people followed at once, each by a Pose model of its own (pose_people)
     min_detection_confidence: float = 0.5
     min_tracking_confidence: float = 0.5
     rate: float = MODEL_RATE
@@ -63,6 +64,8 @@ class PoseSettings:
             raise InputError(f"model complexity must be 0 or 1, got {self.model_complexity}")
         if not 1 <= self.max_hands <= 8:
             raise InputError(f"max hands must be between 1 and 8, got {self.max_hands}")
+        if not 1 <= self.max_people <= 8:
+            raise InputError(f"max people must be between 1 and 8, got {self.max_people}")
         if not 64 <= self.max_size <= 4096:
             raise InputError(f"max size must be between 64 and 4096 pixels, got {self.max_size}")
         for name in ("min_detection_confidence", "min_tracking_confidence"):
@@ -203,8 +206,9 @@ def keypoints_from_detections(
     raw: pose_mediapipe.RawDetections, start: float, end: float, rate: float, frame_size: tuple[int, int]
 ) -> Keypoints:
     """Drop hallucinated bodies, group detections into performers and resample them to `rate`."""
-    body = pose_mediapipe.drop_ghost_bodies(raw.times, raw.body)
-    bodies, hands = assign_performers(raw.times, body, raw.hand_xy, raw.hand_label, raw.hand_score, frame_size)
+    body = pose_mediapipe.drop_ghost_bodies(raw.times, raw.body, raw.body_id)
+    bodies, hands = assign_performers(raw.times, body, raw.body_id, raw.hand_xy, raw.hand_label, raw.hand_score,
+                                      frame_size)
     performers, frames = bodies.shape[:2]
     joints = np.concatenate([bodies, hands.reshape(performers, frames, 2 * NUM_HAND_JOINTS, 3)], axis=2)
     sampled = resample(raw.times, joints, start, end, rate)
@@ -268,21 +272,39 @@ def _run_workers(
                     last_report = time.monotonic()
                 time.sleep(0.05)
             parts = []
-            for output in outputs:
+            for chunk, output in enumerate(outputs):
                 with np.load(output) as data:
-                    parts.append(pose_mediapipe.RawDetections(**data))
+                    part = pose_mediapipe.RawDetections(**data)
+                # Each worker numbers its people from 0: ids are made distinct across chunks.
+                part.body_id[part.body_id >= 0] += chunk * _IDS_PER_CHUNK
+                parts.append(part)
             return pose_mediapipe.RawDetections.concatenate(parts)
         finally:
             for worker in workers:
                 worker.stop()
 
 
+#: Person ids of one worker chunk are offset by chunk index times this, so no two chunks share an id.
+_IDS_PER_CHUNK = 1_000_000
+
+
 def _worker_error(message: dict) -> Exception:
-    """The worker's error as the engine's own exception class where it is one, else a RuntimeError."""
+    """The worker's error as the engine's own exception class where it is one, else a PoseWorkerError whose
+    one-line message names the failure and whose `detail` keeps the worker's traceback for the log."""
     error_class = getattr(errors, message["error"], None)
     if isinstance(error_class, type) and issubclass(error_class, FoleyError):
         return error_class(message["message"])
-    return RuntimeError(f"pose worker failed:\n{message['message']}")
+    return PoseWorkerError(f"pose worker failed: {message['message']}", message.get("detail", ""))
+
+
+class PoseWorkerError(RuntimeError):
+    """A pose worker process failed unexpectedly. str() is one line; `detail` is what the worker printed."""
+
+    def __init__(self, message: str, detail: str) -> None:
+        super().__init__(message)
+        self.detail = detail
+        if detail:
+            self.add_note(detail)
 
 
 class _Worker:
@@ -329,8 +351,7 @@ class _Worker:
     def raise_if_crashed(self) -> None:
         """Raise with the process's last stderr lines if it ended badly without reporting an error itself."""
         if self.process.poll() not in (None, 0) and not self.running():
-            log = "".join(self._stderr)
-            raise RuntimeError(f"pose worker failed (exit code {self.process.returncode}):\n{log}")
+            raise PoseWorkerError(f"pose worker failed (exit code {self.process.returncode})", "".join(self._stderr))
 
     def stop(self) -> None:
         """End the process if it is still running and wait for it, so nothing outlives the call."""

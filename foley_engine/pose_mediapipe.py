@@ -17,7 +17,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -54,7 +54,8 @@ class RawDetections:
     """What MediaPipe saw in each decoded frame of a range, before performers are formed."""
 
     times: np.ndarray  # (N,) float64 seconds on the video clock
-    body: np.ndarray  # (N, 25, 3) float32 BODY_25 (x, y, confidence); confidence 0 where Pose saw no body
+    body: np.ndarray  # (N, B, 25, 3) float32 BODY_25 (x, y, confidence) per person slot; confidence 0 = empty
+    body_id: np.ndarray  # (N, B) int32: the worker's id of the person in each slot, -1 = empty slot
     hand_xy: np.ndarray  # (N, H, 21, 2) float32 hands in MediaPipe's order, normalised to the frame
     hand_label: np.ndarray  # (N, H) int8: skeleton.LEFT / skeleton.RIGHT of the performer, -1 = no hand
     hand_score: np.ndarray  # (N, H) float32 handedness score
@@ -77,19 +78,21 @@ def body25_from_mediapipe(landmarks: np.ndarray) -> np.ndarray:
     return body
 
 
-def drop_ghost_bodies(times: np.ndarray, body: np.ndarray) -> np.ndarray:
-    """Zero the frames whose 'body' is a hallucination: neck outside the frame, or seen only in a short burst."""
-    neck = body[:, BODY_INDEX["neck"]]
-    inside = (neck[:, 2] > 0) & np.all((neck[:, :2] >= 0) & (neck[:, :2] <= 1), axis=1)
+def drop_ghost_bodies(times: np.ndarray, body: np.ndarray, body_id: np.ndarray) -> np.ndarray:
+    """Zero the hallucinated bodies: a neck outside the frame, or a person seen only in a short burst.
+
+    body is (N, B, 25, 3) with the worker's person id of each slot in body_id (N, B); a burst is a run of
+    frames in which one id is seen without a break.
+    """
+    neck = body[:, :, BODY_INDEX["neck"]]
+    inside = (body_id >= 0) & (neck[..., 2] > 0) & np.all((neck[..., :2] >= 0) & (neck[..., :2] <= 1), axis=-1)
     keep = inside.copy()
-    run_start = None
-    for i in range(len(inside) + 1):
-        if i < len(inside) and inside[i]:
-            run_start = i if run_start is None else run_start
-        elif run_start is not None:
-            if times[i - 1] - times[run_start] < MIN_BODY_SECONDS:
-                keep[run_start:i] = False
-            run_start = None
+    for ident in np.unique(body_id[body_id >= 0]):
+        frames, slots = np.nonzero((body_id == ident) & inside)
+        breaks = np.flatnonzero(np.diff(frames) > 1) + 1
+        for run_frames, run_slots in zip(np.split(frames, breaks), np.split(slots, breaks)):
+            if len(run_frames) and times[run_frames[-1]] - times[run_frames[0]] < MIN_BODY_SECONDS:
+                keep[run_frames, run_slots] = False
     cleaned = body.copy()
     cleaned[~keep] = 0
     return cleaned
@@ -118,25 +121,21 @@ def main(argv: list[str] | None = None) -> int:
     except FoleyError as exc:
         send({"error": type(exc).__name__, "message": str(exc)})
         return 2
-    except Exception:  # noqa: BLE001 - anything else goes to the parent as text
-        send({"error": "RuntimeError", "message": traceback.format_exc()})
+    except Exception as exc:  # noqa: BLE001 - anything else goes to the parent: one line, and the traceback
+        send({"error": "RuntimeError", "message": f"{type(exc).__name__}: {exc}".splitlines()[0],
+              "detail": traceback.format_exc()})
         return 2
     return 0
 
 
 def detect(path: str | Path, start: float, end: float, settings: PoseSettings, report: Report) -> RawDetections:
-    """Run Pose and Hands (video mode, so both track between frames) on every frame of [start, end)."""
+    """Follow every person (pose_people) and run Hands over the whole frame, on every frame of [start, end)."""
     import mediapipe as mp
 
-    slots = settings.max_hands
-    times, bodies, xys, labels, scores = [], [], [], [], []
-    # Only the "full" Pose model (complexity 1) ships in the wheel; 0 and 2 would be downloaded at run time.
-    pose = mp.solutions.pose.Pose(
-        static_image_mode=False,
-        model_complexity=1,
-        min_detection_confidence=settings.min_detection_confidence,
-        min_tracking_confidence=settings.min_tracking_confidence,
-    )
+    from .pose_people import PeopleDetector, body25_frame
+
+    people, slots = settings.max_people, settings.max_hands
+    times, bodies, ids, xys, labels, scores = [], [], [], [], [], []
     hands = mp.solutions.hands.Hands(
         static_image_mode=False,
         max_num_hands=slots,
@@ -144,27 +143,13 @@ def detect(path: str | Path, start: float, end: float, settings: PoseSettings, r
         min_detection_confidence=settings.min_detection_confidence,
         min_tracking_confidence=settings.min_tracking_confidence,
     )
-    with pose, hands:
+    finder = PeopleDetector(people, settings.min_detection_confidence, settings.min_tracking_confidence)
+    with finder, hands:
         for count, frame in enumerate(video.iter_frames(path, start, end, settings.max_size), start=1):
-            body = pose.process(frame.image).pose_landmarks
-            bodies.append(
-                np.zeros((33, 3), np.float32) if body is None
-                else np.array([(p.x, p.y, p.visibility) for p in body.landmark], np.float32)
-            )
-            found = hands.process(frame.image)
-            xy = np.zeros((slots, NUM_HAND_JOINTS, 2), np.float32)
-            label = np.full(slots, -1, np.int8)
-            score = np.zeros(slots, np.float32)
-            found_hands = zip(found.multi_hand_landmarks or [], found.multi_handedness or [])
-            for slot, (hand, handedness) in enumerate(found_hands):
-                xy[slot] = [(p.x, p.y) for p in hand.landmark]
-                category = handedness.classification[0]
-                # MediaPipe labels hands as if the image were mirrored (selfie); ordinary video is not, so
-                # its "Left" is the performer's right hand. Checked on the shared top-down piano clip (hands
-                # enter from the bottom, so the pianist's left hand plays the bass on the image's left): in
-                # all 1116 frames with two hands, the image-left hand came out "Right", the other "Left".
-                label[slot] = RIGHT if category.label == "Left" else LEFT
-                score[slot] = category.score
+            landmarks, frame_ids = body25_frame(finder.process(frame.image, frame.time), people)
+            bodies.append(landmarks)
+            ids.append(frame_ids)
+            xy, label, score = hands_frame(hands.process(frame.image), slots)
             times.append(frame.time)
             xys.append(xy)
             labels.append(label)
@@ -173,11 +158,35 @@ def detect(path: str | Path, start: float, end: float, settings: PoseSettings, r
                 report(count)
     return RawDetections(
         times=np.array(times, np.float64),
-        body=body25_from_mediapipe(np.array(bodies, np.float32).reshape(-1, 33, 3)),
+        body=body25_from_mediapipe(np.array(bodies, np.float32).reshape(-1, 33, 3)).reshape(-1, people, 25, 3),
+        body_id=np.array(ids, np.int32).reshape(-1, people),
         hand_xy=np.array(xys, np.float32).reshape(-1, slots, NUM_HAND_JOINTS, 2),
         hand_label=np.array(labels, np.int8).reshape(-1, slots),
         hand_score=np.array(scores, np.float32).reshape(-1, slots),
     )
+
+
+def hands_frame(found: Any, slots: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One frame's hands in `slots` fixed slots: (slots, 21, 2) xy, (slots,) side labels, (slots,) scores.
+
+    MediaPipe Hands can return more hands than its max_num_hands (seen with two players in frame, where it
+    returned five for four slots): the most confident ones are kept, never an index past the array.
+    """
+    xy = np.zeros((slots, NUM_HAND_JOINTS, 2), np.float32)
+    label = np.full(slots, -1, np.int8)
+    score = np.zeros(slots, np.float32)
+    detected = list(zip(found.multi_hand_landmarks or [], found.multi_handedness or []))
+    detected.sort(key=lambda pair: -pair[1].classification[0].score)
+    for slot, (hand, handedness) in enumerate(detected[:slots]):
+        xy[slot] = [(p.x, p.y) for p in hand.landmark]
+        category = handedness.classification[0]
+        # MediaPipe labels hands as if the image were mirrored (selfie); ordinary video is not, so
+        # its "Left" is the performer's right hand. Checked on the shared top-down piano clip (hands
+        # enter from the bottom, so the pianist's left hand plays the bass on the image's left): in
+        # all 1116 frames with two hands, the image-left hand came out "Right", the other "Left".
+        label[slot] = RIGHT if category.label == "Left" else LEFT
+        score[slot] = category.score
+    return xy, label, score
 
 
 if __name__ == "__main__":

@@ -16,6 +16,8 @@ from .skeleton import BODY_INDEX, LEFT, NUM_BODY_JOINTS, NUM_HAND_JOINTS, RIGHT
 
 #: A hand belongs to a body wrist within this many shoulder widths of it.
 WRIST_GATE_SHOULDERS = 1.0
+#: A hand no wrist claimed still belongs to a body whose wrist is within this many shoulder widths.
+REACH_GATE_SHOULDERS = 2.0
 #: Two loose hands make one performer only within this many shoulder widths of each other (body in frame).
 PAIR_GATE_SHOULDERS = 3.0
 #: A hand continues a performer's hand from a previous frame within this many hand lengths of it...
@@ -24,17 +26,25 @@ CONTINUITY_GATE_HANDS = 1.0
 CONTINUITY_SECONDS = 0.5
 #: Two detections whose landmarks lie this close on average (in hand lengths) are one hand seen twice.
 DUPLICATE_GATE_HANDS = 0.5
+#: A body with a new person id continues the performer whose neck was last seen this near (shoulder widths)...
+RELINK_SHOULDERS = 1.5
+#: ...and at most this long ago: a person lost behind another and found again, or a chunk border.
+RELINK_SECONDS = 3.0
+#: A performer seen for less than this (or this share of a shorter range) is a passing detection, not a player.
+MIN_PERFORMER_SECONDS = 0.5
+MIN_PERFORMER_SHARE = 0.2
 #: Lower bound for the shoulder width and hand length used as yardsticks, as a fraction of the frame diagonal.
 MIN_YARDSTICK = 0.02
 
 _LEFT_WRIST, _RIGHT_WRIST = BODY_INDEX["left_wrist"], BODY_INDEX["right_wrist"]
 _LEFT_SHOULDER, _RIGHT_SHOULDER = BODY_INDEX["left_shoulder"], BODY_INDEX["right_shoulder"]
 _BODY_WRIST = {LEFT: _LEFT_WRIST, RIGHT: _RIGHT_WRIST}
+_NECK = BODY_INDEX["neck"]
 
 
 @dataclass
 class _Track:
-    """One performer while tracking: its joints per frame and where each of its hands was last seen."""
+    """One performer while tracking: its joints per frame and where its body and hands were last seen."""
 
     frames: int
     has_body: bool = False
@@ -42,18 +52,32 @@ class _Track:
     hands: np.ndarray = field(init=False)
     last_xy: np.ndarray = field(default_factory=lambda: np.full((2, 2), np.nan))  # pixels, per hand slot
     last_time: np.ndarray = field(default_factory=lambda: np.full(2, -np.inf))
+    body_id: int = -1  # the worker's id of the person last seen as this performer's body
+    neck_xy: np.ndarray = field(default_factory=lambda: np.full(2, np.nan))  # pixels
+    shoulder: float = 0.0  # pixels
+    body_time: float = -np.inf
 
     def __post_init__(self) -> None:
         self.body = np.zeros((self.frames, NUM_BODY_JOINTS, 3), np.float32)
         self.hands = np.zeros((self.frames, 2, NUM_HAND_JOINTS, 3), np.float32)
 
+    @property
+    def last_seen(self) -> float:
+        return float(max(self.last_time.max(), self.body_time))
+
+    def mean_x(self) -> float:
+        """Where the performer stands across the clip: the mean x of every joint seen (0 = image left)."""
+        seen = np.concatenate([self.body.reshape(-1, 3), self.hands.reshape(-1, 3)])
+        seen = seen[seen[:, 2] > 0]
+        return float(seen[:, 0].mean()) if len(seen) else 0.5
+
 
 def _greedy(candidates: list[tuple[float, int, tuple[int, int]]]) -> dict[int, tuple[int, int]]:
-    """Match hands to (track, slot) pairs, shortest distance first; each hand and each slot used once."""
+    """Match items to (track, slot) pairs, shortest distance first; each item and each pair used once."""
     matched: dict[int, tuple[int, int]] = {}
-    for _, hand, key in sorted(candidates, key=lambda c: c[0]):
-        if hand not in matched and key not in matched.values():
-            matched[hand] = key
+    for _, item, key in sorted(candidates, key=lambda c: c[0]):
+        if item not in matched and key not in matched.values():
+            matched[item] = key
     return matched
 
 
@@ -84,27 +108,33 @@ def _left_is_image_left(xy: np.ndarray, label: np.ndarray) -> bool:
 def assign_performers(
     times: np.ndarray,
     body: np.ndarray,
+    body_id: np.ndarray,
     hand_xy: np.ndarray,
     hand_label: np.ndarray,
     hand_score: np.ndarray,
     frame_size: tuple[int, int],
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Group each frame's body and hands into performers: (P, N, 25, 3) bodies, (P, N, 2, 21, 3) hands.
+    """Group each frame's bodies and hands into performers: (P, N, 25, 3) bodies, (P, N, 2, 21, 3) hands.
 
-    A body's hands are the detected hands nearest its wrists. Hands far from every body wrist form further
+    body is (N, B, 25, 3) with the worker's person id of each slot in body_id (N, B). A body continues the
+    performer its id belonged to; a body with a new id (a chunk border, a person lost and found again)
+    continues the performer whose neck was last seen nearest, within RELINK_SHOULDERS shoulder widths and
+    RELINK_SECONDS; otherwise it is a new performer. Two bodies of one frame are never one performer. A
+    body's hands are the detected hands nearest its wrists. Hands far from every body wrist form further
     performers, a left and a right hand pairing up when close; with no body in the frame the hands go to the
     performer seen most recently. A hand near where a performer's hand was a moment ago stays with that
-    performer and side even if MediaPipe's label flips, so identities stay stable. Coordinates are
-    normalised; distances are judged in pixels so that a non-square frame does not distort them.
+    performer and side even if MediaPipe's label flips, so identities stay stable. Performers are ordered
+    left to right. Coordinates are normalised; distances are judged in pixels so that a non-square frame
+    does not distort them.
     """
     tracker = _Tracker(times, frame_size, _left_is_image_left(hand_xy, hand_label))
     for n in range(len(times)):
-        tracker.add_frame(n, body[n], hand_xy[n], hand_label[n], hand_score[n])
+        tracker.add_frame(n, body[n], body_id[n], hand_xy[n], hand_label[n], hand_score[n])
     return tracker.result()
 
 
 class _Tracker:
-    """Frame-by-frame assignment of hands to (performer, side); see assign_performers."""
+    """Frame-by-frame assignment of bodies to performers and hands to (performer, side); see assign_performers."""
 
     def __init__(self, times: np.ndarray, frame_size: tuple[int, int], left_first: bool) -> None:
         self.times = times
@@ -113,7 +143,8 @@ class _Tracker:
         self.left_first = left_first
         self.tracks: list[_Track] = []
 
-    def add_frame(self, n: int, body: np.ndarray, xy: np.ndarray, label: np.ndarray, score: np.ndarray) -> None:
+    def add_frame(self, n: int, body: np.ndarray, body_id: np.ndarray, xy: np.ndarray, label: np.ndarray,
+                  score: np.ndarray) -> None:
         detected = [h for h in range(len(label)) if label[h] >= 0]
         points = {h: xy[h].astype(np.float64) * self.pixels for h in detected}
         length = {h: max(self.floor, float(np.max(np.linalg.norm(points[h] - points[h][0], axis=1)))) for h in detected}
@@ -121,9 +152,10 @@ class _Tracker:
         wrist = {h: points[h][0] for h in present}
 
         taken: dict[int, tuple[int, int]] = {}
+        seen = [b for b in range(len(body_id)) if body_id[b] >= 0 and body[b, :, 2].max() > 0]
         shoulder = None
-        if body[:, 2].max() > 0:
-            shoulder = self._attach_to_body(n, body, wrist, taken)
+        if seen:
+            shoulder = self._attach_bodies(n, body, body_id, seen, wrist, taken)
         self._continue_hands(n, wrist, length, taken)
         self._place_new_hands(wrist, label, score, shoulder, taken)
 
@@ -134,21 +166,67 @@ class _Tracker:
             track.last_xy[side] = wrist[h]
             track.last_time[side] = self.times[n]
 
-    def _attach_to_body(self, n: int, body: np.ndarray, wrist: dict, taken: dict) -> float:
-        """Store the body on its performer and give it the hands near its wrists; returns the shoulder width."""
-        index = next((i for i, track in enumerate(self.tracks) if track.has_body), None)
-        if index is None:
-            self.tracks.append(_Track(len(self.times), has_body=True))
-            index = len(self.tracks) - 1
-        self.tracks[index].body[n] = body
-        joints = body[:, :2].astype(np.float64) * self.pixels
-        shoulder = max(self.floor, float(np.linalg.norm(joints[_LEFT_SHOULDER] - joints[_RIGHT_SHOULDER])))
-        taken.update(_greedy([
-            (distance, h, (index, side))
-            for h in wrist for side, joint in _BODY_WRIST.items()
-            if (distance := float(np.linalg.norm(wrist[h] - joints[joint]))) <= WRIST_GATE_SHOULDERS * shoulder
-        ]))
-        return shoulder
+    def _attach_bodies(self, n: int, body: np.ndarray, body_id: np.ndarray, seen: list[int], wrist: dict,
+                       taken: dict) -> float:
+        """Give every body its performer, store it and give it the hands near its wrists; returns the
+        median shoulder width of the bodies in the frame."""
+        joints = {b: body[b, :, :2].astype(np.float64) * self.pixels for b in seen}
+        shoulders = {b: max(self.floor, float(np.linalg.norm(joints[b][_LEFT_SHOULDER] - joints[b][_RIGHT_SHOULDER])))
+                     for b in seen}
+        performer = self._performers_of_bodies(n, body_id, seen, joints, shoulders, wrist)
+        near, within_reach = [], []
+        for b, t in performer.items():
+            track = self.tracks[t]
+            track.body[n] = body[b]
+            track.has_body = True
+            track.body_id, track.neck_xy, track.shoulder = int(body_id[b]), joints[b][_NECK], shoulders[b]
+            track.body_time = float(self.times[n])
+            for h in wrist:
+                for side, joint in _BODY_WRIST.items():
+                    distance = float(np.linalg.norm(wrist[h] - joints[b][joint]))
+                    if distance <= WRIST_GATE_SHOULDERS * shoulders[b]:
+                        near.append((distance, h, (t, side)))
+                    if distance <= REACH_GATE_SHOULDERS * shoulders[b]:
+                        within_reach.append((distance, h, (t, side)))
+        taken.update(_greedy(near))
+        # A hand no wrist claimed but within a body's reach is still that body's (Pose misplaces the wrists of
+        # close-ups and of hands over instruments) unless that side is taken; it never forms a performer.
+        taken.update(_greedy([c for c in within_reach if c[1] not in taken and c[2] not in taken.values()]))
+        return float(np.median(list(shoulders.values())))
+
+    def _performers_of_bodies(self, n: int, body_id: np.ndarray, seen: list[int], joints: dict, shoulders: dict,
+                              wrist: dict) -> dict[int, int]:
+        """Which performer each body of this frame is: same id, else the nearest recent one, else a new one."""
+        now = float(self.times[n])
+        performer: dict[int, int] = {}
+        for b in seen:
+            same = [t for t, track in enumerate(self.tracks)
+                    if track.body_id == body_id[b] and now - track.body_time <= RELINK_SECONDS]
+            if same:
+                performer[b] = same[0]
+        candidates = []
+        for b in seen:
+            if b in performer:
+                continue
+            for t, track in enumerate(self.tracks):
+                if t in performer.values() or now - track.last_seen > RELINK_SECONDS:
+                    continue
+                if track.has_body:
+                    distance = float(np.linalg.norm(joints[b][_NECK] - track.neck_xy))
+                    gate = RELINK_SHOULDERS * max(shoulders[b], track.shoulder)
+                else:  # a hands-only performer whose hand is at this body's wrist: the body was found late
+                    distance = min((float(np.linalg.norm(track.last_xy[side] - joints[b][joint]))
+                                    for side, joint in _BODY_WRIST.items()
+                                    if now - track.last_time[side] <= CONTINUITY_SECONDS), default=math.inf)
+                    gate = WRIST_GATE_SHOULDERS * shoulders[b]
+                if distance <= gate:
+                    candidates.append((distance, b, (t, 0)))
+        performer.update({b: t for b, (t, _) in _greedy(candidates).items()})
+        for b in seen:
+            if b not in performer:
+                self.tracks.append(_Track(len(self.times)))
+                performer[b] = len(self.tracks) - 1
+        return performer
 
     def _continue_hands(self, n: int, wrist: dict, length: dict, taken: dict) -> None:
         """A hand close to where some performer's hand just was is that hand, whatever its label says."""
@@ -167,8 +245,8 @@ class _Tracker:
                          taken: dict) -> None:
         """Side from the label (x-order when two new hands share one); performer by recency, else a new one.
 
-        With a body in the frame (shoulder given) new hands skip the body's performer, which already had its
-        chance, and pair up only within PAIR_GATE_SHOULDERS of each other.
+        With a body in the frame (shoulder given) new hands skip the performers with bodies, which already
+        had their chance, and pair up only within PAIR_GATE_SHOULDERS of each other.
         """
         free = [h for h in wrist if h not in taken]
         side_of = {h: int(label[h]) for h in free}
@@ -179,7 +257,7 @@ class _Tracker:
                 side_of[ordered[0]], side_of[ordered[1]] = LEFT, RIGHT
         pair_gate = math.inf if shoulder is None else PAIR_GATE_SHOULDERS * shoulder
         for h in sorted(free, key=lambda h: -score[h]):
-            recent_first = sorted(range(len(self.tracks)), key=lambda t: -self.tracks[t].last_time.max())
+            recent_first = sorted(range(len(self.tracks)), key=lambda t: -self.tracks[t].last_seen)
             taken[h] = next(
                 (
                     (t, side)
@@ -201,8 +279,14 @@ class _Tracker:
         return len(self.tracks) - 1, side
 
     def result(self) -> tuple[np.ndarray, np.ndarray]:
+        """Performers seen long enough, left to right."""
         frames = len(self.times)
-        tracks = sorted(self.tracks, key=lambda t: not t.has_body)  # the body's performer first, then by appearance
+        minimum = min(MIN_PERFORMER_SECONDS, MIN_PERFORMER_SHARE * (self.times[-1] - self.times[0])) if frames else 0
+        interval = float(np.median(np.diff(self.times))) if frames > 1 else 0.0
+        kept = [t for t in self.tracks
+                if (np.any(t.body[..., 2] > 0, axis=1) | np.any(t.hands[..., 2] > 0, axis=(1, 2))).sum() * interval
+                >= minimum]
+        tracks = sorted(kept, key=_Track.mean_x)
         body = np.array([t.body for t in tracks], np.float32).reshape(-1, frames, NUM_BODY_JOINTS, 3)
         hands = np.array([t.hands for t in tracks], np.float32).reshape(-1, frames, 2, NUM_HAND_JOINTS, 3)
         return body, hands

@@ -167,17 +167,22 @@ def test_body25_mapping_derives_neck_and_hip_and_never_invents_small_toes() -> N
 
 def test_ghost_bodies_are_dropped() -> None:
     times = np.arange(60) / 30
-    body = np.zeros((60, 25, 3), np.float32)
-    body[:, :, 2] = 0.9
-    body[:, :, :2] = 0.5
-    body[:10, BODY_INDEX["neck"], 1] = 1.15  # neck below the frame: the top-down forearm "person"
-    body[20:23, BODY_INDEX["neck"], 1] = 1.15  # a 0.1 s burst between two gaps is too short to trust...
-    body[13:17, BODY_INDEX["neck"], 1] = 1.15
-    cleaned = drop_ghost_bodies(times, body)
-    assert np.all(cleaned[:10, :, 2] == 0)
-    assert np.all(cleaned[10:13, :, 2] == 0)
-    assert np.all(cleaned[17:20, :, 2] == 0)
-    assert np.all(cleaned[23:, :, 2] == 0.9)
+    body = np.zeros((60, 2, 25, 3), np.float32)
+    body[:, 0, :, 2] = 0.9
+    body[:, 0, :, :2] = 0.5
+    ids = np.full((60, 2), -1, np.int32)
+    ids[:, 0] = 7
+    body[:10, 0, BODY_INDEX["neck"], 1] = 1.15  # neck below the frame: the top-down forearm "person"
+    body[20:23, 0, BODY_INDEX["neck"], 1] = 1.15  # a 0.1 s burst between two gaps is too short to trust...
+    body[13:17, 0, BODY_INDEX["neck"], 1] = 1.15
+    body[30:35, 1] = body[30:35, 0]  # another person seen for only 5 frames: a burst too
+    ids[30:35, 1] = 8
+    cleaned = drop_ghost_bodies(times, body, ids)
+    assert np.all(cleaned[:10, 0, :, 2] == 0)
+    assert np.all(cleaned[10:13, 0, :, 2] == 0)
+    assert np.all(cleaned[17:20, 0, :, 2] == 0)
+    assert np.all(cleaned[23:, 0, :, 2] == 0.9)
+    assert np.all(cleaned[:, 1, :, 2] == 0)
 
 
 # --- performers -------------------------------------------------------------------------------------
@@ -203,6 +208,92 @@ def _frames(hands_per_frame: list[list[tuple[float, float, int]]], slots: int = 
     return np.arange(n) / 30, xy, label, score
 
 
+def _assign_one_body(times: np.ndarray, body: np.ndarray, xy: np.ndarray, label: np.ndarray, score: np.ndarray):
+    """assign_performers with at most one body per frame ((N, 25, 3), the worker's person 0 where seen)."""
+    ids = np.where(body[:, :, 2].max(axis=1) > 0, 0, -1).astype(np.int32)[:, None]
+    return assign_performers(times, body[:, None], ids, xy, label, score, (640, 360))
+
+
+def _body_at(neck_x: float, shoulder: float = 0.08) -> np.ndarray:
+    """A front-facing body (25, 3) whose neck is at (neck_x, 0.3); wrists below the shoulders."""
+    body = np.zeros((25, 3), np.float32)
+    body[:, :2], body[:, 2] = (neck_x, 0.4), 0.9
+    body[BODY_INDEX["neck"], :2] = (neck_x, 0.3)
+    body[BODY_INDEX["left_shoulder"], :2] = (neck_x + shoulder / 2, 0.3)
+    body[BODY_INDEX["right_shoulder"], :2] = (neck_x - shoulder / 2, 0.3)
+    body[BODY_INDEX["left_wrist"], :2] = (neck_x + shoulder / 2, 0.5)
+    body[BODY_INDEX["right_wrist"], :2] = (neck_x - shoulder / 2, 0.5)
+    return body
+
+
+def test_two_bodies_stay_two_performers_left_to_right_across_id_changes_and_losses() -> None:
+    """Two players side by side: the worker's ids change (a chunk border at frame 30, a loss at 50-69) and the
+    detector's slot order flips, yet each keeps one performer, ordered by where they stand."""
+    frames = 100
+    times = np.arange(frames) / 30
+    body = np.zeros((frames, 3, 25, 3), np.float32)
+    ids = np.full((frames, 3), -1, np.int32)
+    for n in range(frames):
+        right_x, left_x = 0.72 + 0.01 * np.sin(n / 5), 0.25 + 0.01 * np.cos(n / 7)
+        slots = [(right_x, 0 if n < 30 else 1_000_000), (left_x, 1 if n < 30 else 1_000_001)]
+        if n % 2:
+            slots.reverse()
+        for slot, (x, ident) in enumerate(slots):
+            if ident == 1_000_001 and 50 <= n < 70:
+                continue  # the left player is lost for 0.67 s...
+            body[n, slot], ids[n, slot] = _body_at(x), ident + (5 if ident >= 1_000_000 and n >= 70 else 0)
+    _, xy, label, score = _frames([[]] * frames)
+    bodies, hands = assign_performers(times, body, ids, xy, label, score, (1280, 720))
+    assert bodies.shape[:2] == (2, frames)
+    neck = bodies[:, :, BODY_INDEX["neck"]]
+    left_seen = neck[0, :, 2] > 0
+    assert np.all(np.abs(neck[0, left_seen, 0] - 0.25) < 0.02) and np.all(np.abs(neck[1, :, 0] - 0.72) < 0.02)
+    assert left_seen.sum() == frames - 20 and np.all(neck[1, :, 2] > 0)
+
+
+def test_each_body_gets_its_own_hands_and_a_stray_hand_within_reach_joins_its_body() -> None:
+    times = np.arange(20) / 30
+    body = np.stack([np.stack([_body_at(0.3), _body_at(0.7)])] * 20)
+    ids = np.tile(np.array([[0, 1]], np.int32), (20, 1))
+    # Each player's right hand at its wrist; the second player's left hand 1.5 shoulder widths from its wrist.
+    times, xy, label, score = _frames([[(0.26, 0.5, RIGHT), (0.66, 0.5, RIGHT), (0.74, 0.62, LEFT)]] * 20)
+    bodies, hands = assign_performers(times, body, ids, xy, label, score, (1280, 720))
+    assert bodies.shape[0] == 2, "the stray hand joined the body within reach, no third performer"
+    assert np.all(hands[0, :, RIGHT, 0, 0] == pytest.approx(0.26)) and np.all(hands[0, :, LEFT, 0, 2] == 0)
+    assert np.all(hands[1, :, RIGHT, 0, 0] == pytest.approx(0.66))
+    assert np.all(hands[1, :, LEFT, 0, 0] == pytest.approx(0.74))
+
+
+def test_a_passing_detection_is_not_a_performer() -> None:
+    times = np.arange(90) / 30
+    body = np.zeros((90, 2, 25, 3), np.float32)
+    ids = np.full((90, 2), -1, np.int32)
+    body[:, 0], ids[:, 0] = _body_at(0.4), 0
+    body[40:44, 1], ids[40:44, 1] = _body_at(0.8), 1  # 4 frames of someone: under MIN_PERFORMER_SECONDS
+    _, xy, label, score = _frames([[]] * 90)
+    bodies, _ = assign_performers(times, body, ids, xy, label, score, (1280, 720))
+    assert bodies.shape[0] == 1
+
+
+def test_more_hands_than_slots_keeps_the_most_confident() -> None:
+    """MediaPipe Hands returned five hands for max_num_hands=4 on a duet (IndexError before)."""
+    from types import SimpleNamespace
+
+    from foley_engine.pose_mediapipe import hands_frame
+
+    def hand(x: float, score: float, side: str) -> tuple[SimpleNamespace, SimpleNamespace]:
+        landmarks = SimpleNamespace(landmark=[SimpleNamespace(x=x, y=0.5)] * 21)
+        handedness = SimpleNamespace(classification=[SimpleNamespace(label=side, score=score)])
+        return landmarks, handedness
+
+    found = [hand(0.1 * i, 0.5 + 0.1 * i, "Left" if i % 2 else "Right") for i in range(5)]
+    result = SimpleNamespace(multi_hand_landmarks=[f[0] for f in found], multi_handedness=[f[1] for f in found])
+    xy, label, score = hands_frame(result, 4)
+    assert xy.shape == (4, 21, 2) and np.all(label >= 0)
+    assert sorted(score) == pytest.approx([0.6, 0.7, 0.8, 0.9]), "the least confident hand was left out"
+    assert xy[0, 0, 0] == pytest.approx(0.4) and label[0] == LEFT, "MediaPipe's 'Right' is the performer's left"
+
+
 def test_hands_without_body_form_one_performer_and_same_labels_use_x_order() -> None:
     times, xy, label, score = _frames([
         [(0.3, 0.7, LEFT), (0.6, 0.7, RIGHT)],
@@ -210,20 +301,20 @@ def test_hands_without_body_form_one_performer_and_same_labels_use_x_order() -> 
         [(0.6, 0.7, LEFT), (0.3, 0.7, LEFT)],  # a label flip: continuity keeps each hand on its side
     ] + [[(0.3, 0.7, RIGHT), (0.6, 0.7, RIGHT)]] * 2)
     body = np.zeros((len(times), 25, 3), np.float32)
-    bodies, hands = assign_performers(times, body, xy, label, score, (640, 360))
+    bodies, hands = _assign_one_body(times, body, xy, label, score)
     assert bodies.shape[0] == hands.shape[0] == 1
     assert np.all(hands[0, :, LEFT, 0, 0] < 0.35) and np.all(hands[0, :, RIGHT, 0, 0] > 0.55)
     assert np.all(hands[0, :, :, :, 2] == pytest.approx(0.95))
 
     # Two hands with the same label and no history: x-order decides (left hand on the image's left here).
     times, xy, label, score = _frames([[(0.7, 0.5, RIGHT), (0.2, 0.5, RIGHT)]])
-    _, hands = assign_performers(times, np.zeros((1, 25, 3), np.float32), xy, label, score, (640, 360))
+    _, hands = _assign_one_body(times, np.zeros((1, 25, 3), np.float32), xy, label, score)
     assert hands[0, 0, LEFT, 0, 0] == pytest.approx(0.2) and hands[0, 0, RIGHT, 0, 0] == pytest.approx(0.7)
 
 
 def test_duplicate_detection_of_one_hand_is_dropped() -> None:
     times, xy, label, score = _frames([[(0.3, 0.7, LEFT), (0.302, 0.701, LEFT), (0.6, 0.7, RIGHT)]])
-    _, hands = assign_performers(times, np.zeros((1, 25, 3), np.float32), xy, label, score, (640, 360))
+    _, hands = _assign_one_body(times, np.zeros((1, 25, 3), np.float32), xy, label, score)
     assert hands.shape[0] == 1
 
 
@@ -239,7 +330,7 @@ def test_hands_go_to_the_nearest_body_wrist_and_far_hands_form_another_performer
     times, xy, label, score = _frames([
         [(0.24, 0.51, LEFT), (0.36, 0.51, RIGHT), (0.8, 0.6, LEFT), (0.9, 0.6, RIGHT)],
     ] * 2)
-    bodies, hands = assign_performers(times, body, xy, label, score, (640, 360))
+    bodies, hands = _assign_one_body(times, body, xy, label, score)
     assert bodies.shape[0] == 2
     assert np.all(bodies[0, :, :, 2] > 0) and np.all(bodies[1, :, :, 2] == 0)
     assert np.all(hands[0, :, LEFT, 0, 0] == pytest.approx(0.36))

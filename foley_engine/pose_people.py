@@ -1,0 +1,280 @@
+"""Every person in the frame, each followed by a Pose model of its own: MediaPipe's legacy Pose sees one.
+
+The bundled legacy Pose (the only pose model the mediapipe 0.10.21 wheel ships; the multi-person Tasks model
+would be a download) finds one person per image and, in video mode, may jump to another person between
+frames. So people are *found* by running it on the whole frame again and again, each time with the people
+found so far blacked out, and each found person is then *followed* by a Pose instance of its own in video
+mode, fed a crop around that person only. A person's crop is kept still while they stay inside it, so the
+model's own frame-to-frame tracking keeps working; another person in view never enters it far enough to be
+taken for them. Discovery runs on the first frame and then every DISCOVERY_SECONDS, so people who walk in
+are picked up and a lost person is found again.
+
+Each person carries a worker-local id for as long as they are followed; the parent process joins those ids
+across chunks and across losses (pose_tracking).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+#: How often the whole frame is searched for people not yet followed.
+DISCOVERY_SECONDS = 0.5
+#: A followed person whose model sees nobody in their crop this long is let go (discovery can find them again).
+LOSS_SECONDS = 0.4
+#: A landmark counts towards a person's box when Pose's visibility for it is at least this.
+VISIBLE = 0.5
+#: The crop is the person's box grown by this fraction of its larger side on every side: room to move.
+CROP_MARGIN = 0.35
+#: The crop is moved only when the box leaves its inner part (this fraction of the margin) or changes size
+#: by more than CROP_RESIZE: a crop that moves every frame would confuse the model's own tracking.
+CROP_SLACK = 0.6
+CROP_RESIZE = 0.3
+#: Blacked-out area around a known person during discovery, as a fraction of their box's larger side.
+MASK_MARGIN = 0.15
+#: Two models whose landmarks lie this close on average (a fraction of the smaller box's larger side) follow
+#: one person.
+SAME_PERSON_DISTANCE = 0.15
+#: A box whose centre moves this far in one frame (a fraction of its larger side) is another person.
+JUMP_FRACTION = 0.5
+#: A new person overlapping a followed one this much is that person seen again.
+KNOWN_PERSON_OVERLAP = 0.3
+#: A person must show at least this many visible landmarks of MediaPipe's 33 to be followed.
+MIN_VISIBLE_LANDMARKS = 8
+#: Smallest box side (pixels of the detection image) worth following: below this Pose only guesses.
+MIN_BOX_PIXELS = 24
+
+_NECK_PAIR = (11, 12)  # MediaPipe's shoulders; their midpoint is BODY_25's neck
+
+
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in pixels of the detection image
+
+
+def landmarks_array(result: Any) -> np.ndarray | None:
+    """(33, 3) (x, y, visibility) from a Pose result, or None when it saw nobody."""
+    landmarks = result.pose_landmarks
+    if landmarks is None:
+        return None
+    return np.array([(p.x, p.y, p.visibility) for p in landmarks.landmark], np.float32)
+
+
+def person_box(pixels: np.ndarray) -> Box | None:
+    """The box around a person's visible landmarks ((33, 3) in pixels), or None when too few are visible."""
+    visible = pixels[pixels[:, 2] >= VISIBLE]
+    if len(visible) < MIN_VISIBLE_LANDMARKS:
+        return None
+    x0, y0 = visible[:, :2].min(axis=0)
+    x1, y1 = visible[:, :2].max(axis=0)
+    if max(x1 - x0, y1 - y0) < MIN_BOX_PIXELS:
+        return None
+    return float(x0), float(y0), float(x1), float(y1)
+
+
+def neck_in_frame(pixels: np.ndarray, width: int, height: int) -> bool:
+    """Whether the shoulders' midpoint lies in the image: Pose invents whole people from forearms seen from
+    above (the top-down piano clip), always with the neck outside the frame."""
+    neck = pixels[list(_NECK_PAIR)]
+    if neck[:, 2].min() <= 0:
+        return False
+    x, y = neck[:, :2].mean(axis=0)
+    return 0 <= x < width and 0 <= y < height
+
+
+def overlap(a: Box, b: Box) -> float:
+    """Intersection over the smaller box's area."""
+    width = min(a[2], b[2]) - max(a[0], b[0])
+    height = min(a[3], b[3]) - max(a[1], b[1])
+    if width <= 0 or height <= 0:
+        return 0.0
+    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return float(width * height / max(smaller, 1e-9))
+
+
+def _side(box: Box) -> float:
+    return max(box[2] - box[0], box[3] - box[1])
+
+
+def same_person(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two (33, 3) landmark sets in pixels are one person seen twice: close landmark by landmark."""
+    both = (a[:, 2] >= VISIBLE) & (b[:, 2] >= VISIBLE)
+    box_a, box_b = person_box(a), person_box(b)
+    if both.sum() < MIN_VISIBLE_LANDMARKS or box_a is None or box_b is None:
+        return False
+    distance = float(np.linalg.norm(a[both, :2] - b[both, :2], axis=1).mean())
+    return distance < SAME_PERSON_DISTANCE * min(_side(box_a), _side(box_b))
+
+
+def _jumped(before: Box, after: Box) -> bool:
+    """Whether a followed box moved further in one frame than a person can."""
+    moved = np.hypot((after[0] + after[2] - before[0] - before[2]) / 2, (after[1] + after[3] - before[1] - before[3]) / 2)
+    return bool(moved > JUMP_FRACTION * _side(before))
+
+
+def _black_out(crop: np.ndarray, other: Box, own: Box, origin: tuple[int, int]) -> None:
+    """Black out another person's box inside a crop, except where it overlaps the crop owner's own box."""
+    ox, oy = origin
+    height, width = crop.shape[:2]
+    x0, y0 = max(0, int(other[0]) - ox), max(0, int(other[1]) - oy)
+    x1, y1 = min(width, int(np.ceil(other[2])) - ox), min(height, int(np.ceil(other[3])) - oy)
+    if x1 <= x0 or y1 <= y0:
+        return
+    keep = crop[max(0, int(own[1]) - oy):max(0, int(np.ceil(own[3])) - oy),
+                max(0, int(own[0]) - ox):max(0, int(np.ceil(own[2])) - ox)].copy()
+    crop[y0:y1, x0:x1] = 0
+    crop[max(0, int(own[1]) - oy):max(0, int(own[1]) - oy) + keep.shape[0],
+         max(0, int(own[0]) - ox):max(0, int(own[0]) - ox) + keep.shape[1]] = keep
+
+
+def grow(box: Box, fraction: float, width: int, height: int) -> tuple[int, int, int, int]:
+    """The box grown by `fraction` of its larger side on every side, clipped to the image, as integers."""
+    pad = fraction * max(box[2] - box[0], box[3] - box[1])
+    return (max(0, int(box[0] - pad)), max(0, int(box[1] - pad)),
+            min(width, int(np.ceil(box[2] + pad))), min(height, int(np.ceil(box[3] + pad))))
+
+
+@dataclass
+class _Person:
+    """One followed person: their own Pose model, the crop it is fed and their last box."""
+
+    ident: int
+    model: Any
+    box: Box
+    crop: tuple[int, int, int, int]
+    last_seen: float
+    frames: int = 0
+    landmarks: np.ndarray | None = field(default=None)  # (33, 3) in image pixels this frame, or None
+
+    def crop_needs_moving(self, width: int, height: int) -> bool:
+        """Whether the box left the crop's inner part or changed size a lot since the crop was chosen."""
+        inner = grow(self.box, CROP_MARGIN * (1 - CROP_SLACK), width, height)
+        x0, y0, x1, y1 = self.crop
+        outside = inner[0] < x0 or inner[1] < y0 or inner[2] > x1 or inner[3] > y1
+        crop_side = max(x1 - x0, y1 - y0)
+        wanted_side = max(self.box[2] - self.box[0], self.box[3] - self.box[1]) * (1 + 2 * CROP_MARGIN)
+        return outside or abs(crop_side / max(wanted_side, 1.0) - 1) > CROP_RESIZE
+
+
+class PeopleDetector:
+    """Finds and follows up to `max_people` people; `process(image, time)` gives their landmarks per frame."""
+
+    def __init__(self, max_people: int, min_detection_confidence: float, min_tracking_confidence: float) -> None:
+        import mediapipe as mp
+
+        self._pose_class = mp.solutions.pose.Pose
+        self._max_people = max_people
+        self._detection = min_detection_confidence
+        self._tracking = min_tracking_confidence
+        # Only the "full" Pose model (complexity 1) ships in the wheel; 0 and 2 would be downloaded at run time.
+        self._finder = self._pose_class(static_image_mode=True, model_complexity=1,
+                                        min_detection_confidence=min_detection_confidence)
+        self._people: list[_Person] = []
+        self._next_ident = 0
+        self._last_discovery = -np.inf
+
+    def close(self) -> None:
+        for person in self._people:
+            person.model.close()
+        self._people.clear()
+        self._finder.close()
+
+    def __enter__(self) -> PeopleDetector:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def process(self, image: np.ndarray, time: float) -> list[tuple[int, np.ndarray]]:
+        """(id, (33, 3) landmarks normalised to the image) for every person seen in this frame."""
+        height, width = image.shape[:2]
+        for person in self._people:
+            self._follow(person, image, time)
+        self._forget_lost_and_doubles(time)
+        if time - self._last_discovery >= DISCOVERY_SECONDS - 1e-6 and len(self._people) < self._max_people:
+            self._discover(image, time)
+            self._last_discovery = time
+        scale = np.array([width, height, 1], np.float32)
+        return [(p.ident, p.landmarks / scale) for p in self._people if p.landmarks is not None]
+
+    def _follow(self, person: _Person, image: np.ndarray, time: float) -> None:
+        """Run the person's own model on their crop, with every other person blacked out of it."""
+        height, width = image.shape[:2]
+        x0, y0, x1, y1 = person.crop
+        crop = image[y0:y1, x0:x1].copy()
+        for other in self._people:
+            if other is not person:
+                _black_out(crop, other.box, person.box, (x0, y0))
+        landmarks = landmarks_array(person.model.process(crop))
+        person.landmarks = None
+        if landmarks is None:
+            return
+        pixels = landmarks * np.array([x1 - x0, y1 - y0, 1], np.float32) + np.array([x0, y0, 0], np.float32)
+        box = person_box(pixels)
+        if box is None:
+            return
+        if _jumped(person.box, box):  # the model took someone else, or a shadow: start it afresh
+            person.model.close()
+            person.model = self._new_model()
+            return
+        person.landmarks, person.box, person.last_seen = pixels, box, time
+        person.frames += 1
+        if person.crop_needs_moving(width, height):
+            person.crop = grow(box, CROP_MARGIN, width, height)
+
+    def _forget_lost_and_doubles(self, time: float) -> None:
+        """Let go of people not seen for LOSS_SECONDS, and of the younger of two models following one person."""
+        keep: list[_Person] = []
+        for person in sorted(self._people, key=lambda p: -p.frames):
+            lost = time - person.last_seen > LOSS_SECONDS
+            double = person.landmarks is not None and any(
+                other.landmarks is not None and same_person(person.landmarks, other.landmarks) for other in keep)
+            if lost or double:
+                person.model.close()
+            else:
+                keep.append(person)
+        self._people = sorted(keep, key=lambda p: p.ident)
+
+    def _discover(self, image: np.ndarray, time: float) -> None:
+        """Search the frame with every known person blacked out, again and again, for people not yet followed."""
+        height, width = image.shape[:2]
+        masked = image.copy()
+        boxes = [p.box for p in self._people]
+        for box in boxes:
+            x0, y0, x1, y1 = grow(box, MASK_MARGIN, width, height)
+            masked[y0:y1, x0:x1] = 0
+        for _ in range(self._max_people - len(self._people)):
+            landmarks = landmarks_array(self._finder.process(masked))
+            if landmarks is None:
+                return
+            pixels = landmarks * np.array([width, height, 1], np.float32)
+            box = person_box(pixels)
+            if box is None:
+                return
+            x0, y0, x1, y1 = grow(box, MASK_MARGIN, width, height)
+            masked[y0:y1, x0:x1] = 0  # whatever it was, it is not searched again
+            if not neck_in_frame(pixels, width, height) or any(overlap(box, b) > KNOWN_PERSON_OVERLAP for b in boxes):
+                continue
+            boxes.append(box)
+            self._start_following(box, image, time)
+
+    def _new_model(self) -> Any:
+        return self._pose_class(static_image_mode=False, model_complexity=1,
+                                min_detection_confidence=self._detection, min_tracking_confidence=self._tracking)
+
+    def _start_following(self, box: Box, image: np.ndarray, time: float) -> None:
+        """A Pose model of the person's own, run on this frame already so they are not missing from it."""
+        height, width = image.shape[:2]
+        person = _Person(self._next_ident, self._new_model(), box, grow(box, CROP_MARGIN, width, height), time)
+        self._next_ident += 1
+        self._people.append(person)
+        self._follow(person, image, time)
+
+
+def body25_frame(people: list[tuple[int, np.ndarray]], slots: int) -> tuple[np.ndarray, np.ndarray]:
+    """One frame's people as fixed slots: (slots, 33, 3) landmarks and (slots,) ids, -1 where empty."""
+    landmarks = np.zeros((slots, 33, 3), np.float32)
+    ids = np.full(slots, -1, np.int32)
+    for slot, (ident, points) in enumerate(people[:slots]):
+        landmarks[slot], ids[slot] = points, ident
+    return landmarks, ids
