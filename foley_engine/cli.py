@@ -18,7 +18,7 @@ from typing import Callable, Sequence
 from . import __version__
 from .errors import INTERRUPTED_EXIT_CODE, FoleyError
 from .generator_options import add_generator_args, check_generator
-from .instruments import INSTRUMENTS
+from .instruments import INSTRUMENTS, parse_instruments
 from .progress import JsonLinesProgress, ProgressCallback, TerminalBar
 
 
@@ -51,7 +51,9 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 
     gen = commands.add_parser("generate", help="video -> NAME.foley.mid, NAME.foley.wav, NAME.keypoints.npz")
     gen.add_argument("video", type=Path)
-    gen.add_argument("-i", "--instrument", default="piano", help="see `foley instruments` (default: piano)")
+    gen.add_argument("-i", "--instrument", default="piano",
+                     help="see `foley instruments` (default: piano); one for all performers, or one each, "
+                          "left to right: violin,guitar")
     gen.add_argument("-o", "--out-dir", type=Path, default=None, help="default: the video's folder")
     _add_range_args(gen)
     add_generator_args(gen, seed_default=0,
@@ -101,6 +103,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
     # A wrong --model or sampling option is the first thing to hear about, before outputs that exist.
     check_generator(args.model, args.temperature, args.top_k, args.top_p, args.variations)
+    parse_instruments(args.instrument)
     out_dir = args.out_dir if args.out_dir is not None else args.video.parent
     preview = Path(out_dir) / f"{args.video.stem}.preview.png" if args.preview else None
     result, paths = generate_files(  # the preview is written with the other outputs, all or nothing
@@ -112,8 +115,9 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary))
     elif args.progress != "json":
-        print(f"{summary['notes']} notes ({result.performance.generator}, {summary['instrument']}) "
-              f"for {result.duration:.2f}s of {args.video.name}:")
+        players = ", ".join(f"{p['index']}: {p['instrument']} ({p['notes']} notes)" for p in summary["performers"])
+        print(f"{summary['notes']} notes ({result.performance.generator}) for {result.duration:.2f}s of "
+              f"{args.video.name}; performers left to right: {players or 'none'}")
         for path in paths.values():
             print(f"  {path}")
     return 0

@@ -6,7 +6,9 @@ direction); the range keeps generated pitches inside what the instrument can act
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Union
 
 from .errors import InputError
 
@@ -73,3 +75,32 @@ def get_instrument(name: str) -> Instrument:
         return INSTRUMENTS[key]
     except KeyError:
         raise InputError(f"unknown instrument {name!r}; choose one of: {', '.join(INSTRUMENTS)}") from None
+
+
+#: What `--instrument` and the adapters accept: one instrument for everyone, or one per performer.
+InstrumentChoice = Union[str, Instrument, Sequence[Union[str, Instrument]]]
+
+
+def parse_instruments(choice: InstrumentChoice) -> tuple[Instrument, ...]:
+    """One instrument for every performer ("cello"), or one per performer, left to right ("violin,guitar").
+
+    A comma-separated string and a sequence mean the same; an empty name is an error, not a skipped player.
+    """
+    if isinstance(choice, Instrument):
+        return (choice,)
+    names = choice.split(",") if isinstance(choice, str) else list(choice)
+    if not names or any(isinstance(name, str) and not name.strip() for name in names):
+        raise InputError(f"instrument list {choice!r} has an empty name; give e.g. 'violin' or 'violin,guitar'")
+    return tuple(name if isinstance(name, Instrument) else get_instrument(name) for name in names)
+
+
+def instruments_for(choice: tuple[Instrument, ...], performers: int) -> list[Instrument]:
+    """Each performer's instrument: one for all, or exactly one per performer (a different count is an error,
+    so that a player nobody asked for, or one the tracker missed, is never given the wrong part silently)."""
+    if len(choice) == 1:
+        return [choice[0]] * performers
+    if len(choice) != performers:
+        raise InputError(
+            f"{len(choice)} instruments given ({','.join(i.name for i in choice)}) for {performers} performer(s) "
+            "seen, left to right; give one instrument for all or one per performer")
+    return list(choice)

@@ -25,10 +25,10 @@ END_MARKER = "end of clip"
 
 
 def performance_to_midi(performance: Performance) -> pretty_midi.PrettyMIDI:
-    """One MIDI instrument (track) per performer, with the instrument's General MIDI program."""
+    """One MIDI instrument (track) per performer, left to right, each with its instrument's GM program."""
     midi = pretty_midi.PrettyMIDI(resolution=RESOLUTION, initial_tempo=TEMPO)
-    instrument = performance.instrument
     for index, track in enumerate(performance.tracks):
+        instrument = performance.instrument_of(index)
         part = pretty_midi.Instrument(program=instrument.program,
                                       name=f"{instrument.name} · performer {index + 1}")
         part.notes = [pretty_midi.Note(velocity=note.velocity, pitch=note.pitch, start=note.start, end=note.end)

@@ -29,12 +29,30 @@ class Note:
 
 @dataclass
 class Performance:
-    """What one generator produced for a clip: one note track per performer, for one instrument."""
+    """What one generator produced for a clip: one note track per performer, performers left to right.
+
+    Every performer plays `instrument` unless `track_instruments` gives each its own (a duet of violin and
+    guitar); then `instrument` is the first performer's.
+    """
 
     instrument: Instrument
     duration: float  # seconds; the length of the rendered audio
     tracks: list[list[Note]] = field(default_factory=list)  # tracks[p] = notes of performer p, sorted
     generator: str = ""  # e.g. "baseline:motion-onset" or "model:<checkpoint id>"
+    track_instruments: list[Instrument] = field(default_factory=list)  # empty, or one per track
+
+    def __post_init__(self) -> None:
+        if self.track_instruments and len(self.track_instruments) != len(self.tracks):
+            raise ValueError(f"{len(self.track_instruments)} instruments for {len(self.tracks)} tracks")
+
+    def instrument_of(self, performer: int) -> Instrument:
+        """The instrument performer `performer` (0-based, left to right) plays."""
+        return self.track_instruments[performer] if self.track_instruments else self.instrument
+
+    @property
+    def instruments(self) -> list[Instrument]:
+        """Every instrument that sounds, each once, in performer order."""
+        return list(dict.fromkeys(self.track_instruments or [self.instrument]))
 
     @property
     def notes(self) -> list[Note]:

@@ -19,7 +19,7 @@ from .baseline import GENERATOR_NAME as BASELINE_NAME
 from .baseline import generate_baseline
 from .errors import InputError, NoPerformerError
 from .generator_options import DEFAULT_MODEL, check_generator
-from .instruments import Instrument, get_instrument
+from .instruments import Instrument, InstrumentChoice, instruments_for, parse_instruments
 from .midi import write_midi
 from .notes import Performance
 from .outputs import OutputSet, ensure_writable_dir
@@ -61,12 +61,22 @@ class FoleyResult:
             "instrument": instrument.name,
             "program": instrument.program,
             "generator": self.performance.generator,
-            "performers": len(self.performance.tracks),
+            "performers": self.performer_summaries(),
             "notes": len(self.performance.notes),
             "sample_rate": self.sample_rate,
             "samples": int(self.audio.shape[0]),
             "timings": {stage: round(seconds, 3) for stage, seconds in self.timings.items()},
         }
+
+    def performer_summaries(self) -> list[dict]:
+        """Each performer, left to right: instrument, where in the frame (normalised box), notes played."""
+        performance = self.performance
+        return [
+            {"index": p + 1, "instrument": performance.instrument_of(p).name,
+             "program": performance.instrument_of(p).program, "box": self.keypoints.screen_box(p),
+             "body": bool(np.any(self.keypoints.body[p, :, :, 2] > 0)), "notes": len(track)}
+            for p, track in enumerate(performance.tracks)
+        ]
 
 
 def output_paths(video: Path, out_dir: Path) -> dict[str, Path]:
@@ -78,7 +88,7 @@ def output_paths(video: Path, out_dir: Path) -> dict[str, Path]:
     }
 
 
-def generate(video: str | Path, instrument: str | Instrument = "piano", *, start: float | None = None,
+def generate(video: str | Path, instrument: InstrumentChoice = "piano", *, start: float | None = None,
              end: float | None = None, seed: int | None = 0, model: str = DEFAULT_MODEL,
              soundfont: str | Path | None = None, allow_silence: bool = False,
              pose_settings: PoseSettings = PoseSettings(), progress: ProgressCallback | None = None,
@@ -88,14 +98,15 @@ def generate(video: str | Path, instrument: str | Instrument = "piano", *, start
 
     `model` is "default" (the shipped checkpoint), "baseline" or a checkpoint path; seed (None: a new take
     each call), temperature, top_k, top_p and variations (takes; the audio is of the first) apply to the
-    learned model. The seed defaults to 0, so the same video gives the same notes, as in `foley timeline`."""
+    learned model. The seed defaults to 0, so the same video gives the same notes, as in `foley timeline`.
+    `instrument` is one instrument for every performer, or one per performer left to right ("violin,guitar"):
+    then each performer's part is generated for their own instrument, and their number must match."""
     stages = StageProgress(STAGE_WEIGHTS, progress, should_cancel)
     timings: dict[str, float] = {}
-    if not isinstance(instrument, Instrument):
-        instrument = get_instrument(instrument)
+    choice = parse_instruments(instrument)
     note_generator = _note_generator(model, temperature, top_k, top_p, variations)  # fails before pose
     # Fail before the expensive pose stage when audio could not be made anyway.
-    soundfont_path = find_soundfont(soundfont, instrument)  # a whole soundfont with this program
+    soundfont_path = find_soundfont(soundfont, *choice)  # a whole soundfont with these programs
     require_fluidsynth()
 
     clock = time.perf_counter()
@@ -116,10 +127,10 @@ def generate(video: str | Path, instrument: str | Instrument = "piano", *, start
             raise NoPerformerError(
                 f"no performer visible in {info.path.name} between {start:.2f}s and {end:.2f}s "
                 "(use --allow-silence to write a silent track of the right length)")
-        takes = [Performance(instrument=instrument, duration=duration, generator="silence")] * variations
+        takes = [Performance(instrument=choice[0], duration=duration, generator="silence")] * variations
     else:
         stages.report("notes", 0.0, BASELINE_NAME if model == "baseline" else f"model {model}")
-        takes = note_generator(keypoints, instrument, duration, seed)
+        takes = _ensemble_takes(note_generator, keypoints, choice, duration, seed)
     performance = takes[0]
     stages.report("notes", 1.0, f"{len(performance.notes)} notes")
     timings["notes"] = time.perf_counter() - clock
@@ -132,8 +143,31 @@ def generate(video: str | Path, instrument: str | Instrument = "piano", *, start
     return FoleyResult(info, start, end, keypoints, performance, audio, SAMPLE_RATE, timings, takes)
 
 
+NoteGenerator = Callable[[Keypoints, Instrument, float, "int | None"], list[Performance]]
+
+
+def _ensemble_takes(note_generator: NoteGenerator, keypoints: Keypoints, choice: tuple[Instrument, ...],
+                    duration: float, seed: int | None) -> list[Performance]:
+    """Every take, with each performer playing their own instrument.
+
+    One instrument for all is one call for the whole ensemble. With one instrument each, every performer's
+    part is generated on its own (the generators shape notes by instrument: range, family, polyphony) and
+    take k of every part is joined into take k of the ensemble.
+    """
+    instruments = instruments_for(choice, keypoints.num_performers)
+    if len(choice) == 1:
+        return note_generator(keypoints, choice[0], duration, seed)
+    parts = [note_generator(keypoints.performer(p), instrument, duration, seed)
+             for p, instrument in enumerate(instruments)]
+    return [
+        Performance(instrument=instruments[0], duration=duration, tracks=[part[k].tracks[0] for part in parts],
+                    generator=parts[0][k].generator, track_instruments=instruments)
+        for k in range(len(parts[0]))
+    ]
+
+
 def _note_generator(model: str, temperature: float | None, top_k: int | None, top_p: float | None,
-                    variations: int) -> Callable[[Keypoints, Instrument, float, int | None], list[Performance]]:
+                    variations: int) -> NoteGenerator:
     """The notes stage for `model`, checked (and a checkpoint loaded) up front."""
     check_generator(model, temperature, top_k, top_p, variations)
     if model == "baseline":
@@ -186,8 +220,9 @@ def generate_files(video: str | Path, out_dir: str | Path, *, force: bool = Fals
             from .preview import render_preview  # OpenCV loads only for a preview
 
             stages.report("write", 0.7, paths["preview"].name)
+            names = [p["instrument"] for p in result.performer_summaries()]
             outputs.write(paths["preview"], partial(render_preview, video, result.keypoints, start=result.start,
-                                                    end=result.end))
+                                                    end=result.end, names=names))
         result.timings["write"] = time.perf_counter() - clock
     stages.report("write", 1.0, f"wrote {len(paths)} files to {out_dir}")
     return result, paths

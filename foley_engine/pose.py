@@ -102,6 +102,24 @@ class Keypoints:
     def num_frames(self) -> int:
         return int(self.body.shape[1])
 
+    def performer(self, index: int) -> Keypoints:
+        """Performer `index` alone, so a part can be generated for one player of an ensemble."""
+        return Keypoints(self.rate, self.start, self.body[index:index + 1], self.hands[index:index + 1],
+                         self.frame_size)
+
+    def screen_box(self, index: int) -> tuple[float, float, float, float] | None:
+        """Where performer `index` was seen: (x0, y0, x1, y1) normalised, the 5th to 95th percentile of the
+        joints seen over the range (robust to a stray joint); None if never seen."""
+        joints = np.concatenate([self.body[index].reshape(-1, 3), self.hands[index].reshape(-1, 3)])
+        inside = np.all((joints[:, :2] >= 0) & (joints[:, :2] <= 1), axis=1)
+        seen = joints[inside & (joints[:, 2] >= 0.5), :2]  # not the legs Pose guesses below the frame
+        if not len(seen):
+            seen = joints[inside & (joints[:, 2] > 0), :2]
+        if not len(seen):
+            return None
+        low, high = np.percentile(seen, 5, axis=0), np.percentile(seen, 95, axis=0)
+        return (round(float(low[0]), 4), round(float(low[1]), 4), round(float(high[0]), 4), round(float(high[1]), 4))
+
     def save(self, path: str | Path) -> None:
         """Write an .npz atomically, so a crash never leaves a half-written file under the final name.
 

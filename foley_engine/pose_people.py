@@ -41,12 +41,15 @@ SAME_PERSON_DISTANCE = 0.15
 JUMP_FRACTION = 0.5
 #: A new person overlapping a followed one this much is that person seen again.
 KNOWN_PERSON_OVERLAP = 0.3
+#: ...or whose visible part lies this much inside a followed person's extent (every landmark).
+WITHIN_KNOWN_EXTENT = 0.6
 #: A person must show at least this many visible landmarks of MediaPipe's 33 to be followed.
 MIN_VISIBLE_LANDMARKS = 8
-#: Smallest box side (pixels of the detection image) worth following: below this Pose only guesses.
+#: Smallest width and height (pixels of the detection image) worth following: below this Pose only guesses.
 MIN_BOX_PIXELS = 24
 
 _NECK_PAIR = (11, 12)  # MediaPipe's shoulders; their midpoint is BODY_25's neck
+_ANCHOR = (0, 11, 12)  # nose and shoulders
 
 
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in pixels of the detection image
@@ -60,16 +63,29 @@ def landmarks_array(result: Any) -> np.ndarray | None:
     return np.array([(p.x, p.y, p.visibility) for p in landmarks.landmark], np.float32)
 
 
-def person_box(pixels: np.ndarray) -> Box | None:
-    """The box around a person's visible landmarks ((33, 3) in pixels), or None when too few are visible."""
-    visible = pixels[pixels[:, 2] >= VISIBLE]
-    if len(visible) < MIN_VISIBLE_LANDMARKS:
+def person_boxes(pixels: np.ndarray, width: int, height: int) -> tuple[Box, Box] | None:
+    """Two boxes around a person ((33, 3) landmarks in pixels), both clipped to the image, or None when too few
+    landmarks are visible to trust: the core (visible landmarks: what identifies them, and what is blacked
+    out for the others) and the extent (every landmark: the crop the model needs; in a close-up only the face
+    is 'visible', and a crop around the face alone is too small for the model to keep the person)."""
+    visible = pixels[:, 2] >= VISIBLE
+    if int(visible.sum()) < MIN_VISIBLE_LANDMARKS:
         return None
-    x0, y0 = visible[:, :2].min(axis=0)
-    x1, y1 = visible[:, :2].max(axis=0)
-    if max(x1 - x0, y1 - y0) < MIN_BOX_PIXELS:
-        return None
+    core, extent = _bounds(pixels[visible], width, height), _bounds(pixels, width, height)
+    if min(extent[2] - extent[0], extent[3] - extent[1]) < MIN_BOX_PIXELS:
+        return None  # a sliver along the frame's edge: a guess, not a person
+    return core, extent
+
+
+def _bounds(points: np.ndarray, width: int, height: int) -> Box:
+    x0, y0 = np.clip(points[:, :2].min(axis=0), 0, (width, height))
+    x1, y1 = np.clip(points[:, :2].max(axis=0), 0, (width, height))
     return float(x0), float(y0), float(x1), float(y1)
+
+
+def anchor(pixels: np.ndarray) -> np.ndarray:
+    """The steadiest point of a person: the mean of nose and shoulders, which Pose places well in any view."""
+    return pixels[list(_ANCHOR), :2].mean(axis=0)
 
 
 def neck_in_frame(pixels: np.ndarray, width: int, height: int) -> bool:
@@ -96,20 +112,18 @@ def _side(box: Box) -> float:
     return max(box[2] - box[0], box[3] - box[1])
 
 
-def same_person(a: np.ndarray, b: np.ndarray) -> bool:
-    """Whether two (33, 3) landmark sets in pixels are one person seen twice: close landmark by landmark."""
+def same_person(a: np.ndarray, b: np.ndarray, side: float) -> bool:
+    """Whether two (33, 3) landmark sets in pixels are one person seen twice: close landmark by landmark,
+    relative to `side`, the smaller of their boxes' larger sides."""
     both = (a[:, 2] >= VISIBLE) & (b[:, 2] >= VISIBLE)
-    box_a, box_b = person_box(a), person_box(b)
-    if both.sum() < MIN_VISIBLE_LANDMARKS or box_a is None or box_b is None:
+    if both.sum() < MIN_VISIBLE_LANDMARKS:
         return False
-    distance = float(np.linalg.norm(a[both, :2] - b[both, :2], axis=1).mean())
-    return distance < SAME_PERSON_DISTANCE * min(_side(box_a), _side(box_b))
+    return float(np.linalg.norm(a[both, :2] - b[both, :2], axis=1).mean()) < SAME_PERSON_DISTANCE * side
 
 
-def _jumped(before: Box, after: Box) -> bool:
-    """Whether a followed box moved further in one frame than a person can."""
-    moved = np.hypot((after[0] + after[2] - before[0] - before[2]) / 2, (after[1] + after[3] - before[1] - before[3]) / 2)
-    return bool(moved > JUMP_FRACTION * _side(before))
+def _jumped(before: np.ndarray, after: np.ndarray, box: Box) -> bool:
+    """Whether a followed person's anchor moved further in one frame than a person can (box: their extent)."""
+    return bool(np.linalg.norm(anchor(after) - anchor(before)) > JUMP_FRACTION * _side(box))
 
 
 def _black_out(crop: np.ndarray, other: Box, own: Box, origin: tuple[int, int]) -> None:
@@ -127,6 +141,28 @@ def _black_out(crop: np.ndarray, other: Box, own: Box, origin: tuple[int, int]) 
          max(0, int(own[0]) - ox):max(0, int(own[0]) - ox) + keep.shape[1]] = keep
 
 
+def _windows(width: int, height: int) -> list[tuple[int, int, int, int]]:
+    """Square windows of the frame's shorter side, overlapping by half, across its longer side."""
+    side = min(width, height)
+    length = max(width, height)
+    if length < 1.5 * side:
+        return []  # a near-square frame: a window would show the detector little that is new
+    starts = sorted({*range(0, length - side, side // 2), length - side})
+    return [(x, 0, x + side, height) if width >= height else (0, x, width, x + side) for x in starts]
+
+
+def _inside(box: Box, container: Box) -> float:
+    """The share of `box`'s area that lies inside `container`."""
+    width = min(box[2], container[2]) - max(box[0], container[0])
+    height = min(box[3], container[3]) - max(box[1], container[1])
+    area = (box[2] - box[0]) * (box[3] - box[1])
+    return float(width * height / area) if width > 0 and height > 0 and area > 0 else 0.0
+
+
+def _contains(box: Box, point: np.ndarray) -> bool:
+    return bool(box[0] <= point[0] <= box[2] and box[1] <= point[1] <= box[3])
+
+
 def grow(box: Box, fraction: float, width: int, height: int) -> tuple[int, int, int, int]:
     """The box grown by `fraction` of its larger side on every side, clipped to the image, as integers."""
     pad = fraction * max(box[2] - box[0], box[3] - box[1])
@@ -140,19 +176,21 @@ class _Person:
 
     ident: int
     model: Any
-    box: Box
+    box: Box  # core: the visible landmarks
+    extent: Box  # every landmark
     crop: tuple[int, int, int, int]
     last_seen: float
     frames: int = 0
     landmarks: np.ndarray | None = field(default=None)  # (33, 3) in image pixels this frame, or None
+    anchor_pixels: np.ndarray | None = field(default=None)  # the landmarks when last seen
 
     def crop_needs_moving(self, width: int, height: int) -> bool:
         """Whether the box left the crop's inner part or changed size a lot since the crop was chosen."""
-        inner = grow(self.box, CROP_MARGIN * (1 - CROP_SLACK), width, height)
+        inner = grow(self.extent, CROP_MARGIN * (1 - CROP_SLACK), width, height)
         x0, y0, x1, y1 = self.crop
         outside = inner[0] < x0 or inner[1] < y0 or inner[2] > x1 or inner[3] > y1
         crop_side = max(x1 - x0, y1 - y0)
-        wanted_side = max(self.box[2] - self.box[0], self.box[3] - self.box[1]) * (1 + 2 * CROP_MARGIN)
+        wanted_side = max(self.extent[2] - self.extent[0], self.extent[3] - self.extent[1]) * (1 + 2 * CROP_MARGIN)
         return outside or abs(crop_side / max(wanted_side, 1.0) - 1) > CROP_RESIZE
 
 
@@ -210,17 +248,19 @@ class PeopleDetector:
         if landmarks is None:
             return
         pixels = landmarks * np.array([x1 - x0, y1 - y0, 1], np.float32) + np.array([x0, y0, 0], np.float32)
-        box = person_box(pixels)
-        if box is None:
+        boxes = person_boxes(pixels, width, height)
+        if boxes is None:
             return
-        if _jumped(person.box, box):  # the model took someone else, or a shadow: start it afresh
+        # A jump means the model took someone else, or a shadow: it starts afresh.
+        if person.anchor_pixels is not None and _jumped(person.anchor_pixels, pixels, person.extent):
             person.model.close()
             person.model = self._new_model()
             return
-        person.landmarks, person.box, person.last_seen = pixels, box, time
+        person.landmarks, person.anchor_pixels, person.last_seen = pixels, pixels, time
+        person.box, person.extent = boxes
         person.frames += 1
         if person.crop_needs_moving(width, height):
-            person.crop = grow(box, CROP_MARGIN, width, height)
+            person.crop = grow(person.extent, CROP_MARGIN, width, height)
 
     def _forget_lost_and_doubles(self, time: float) -> None:
         """Let go of people not seen for LOSS_SECONDS, and of the younger of two models following one person."""
@@ -228,7 +268,9 @@ class PeopleDetector:
         for person in sorted(self._people, key=lambda p: -p.frames):
             lost = time - person.last_seen > LOSS_SECONDS
             double = person.landmarks is not None and any(
-                other.landmarks is not None and same_person(person.landmarks, other.landmarks) for other in keep)
+                other.landmarks is not None
+                and same_person(person.landmarks, other.landmarks, min(_side(person.box), _side(other.box)))
+                for other in keep)
             if lost or double:
                 person.model.close()
             else:
@@ -236,36 +278,68 @@ class PeopleDetector:
         self._people = sorted(keep, key=lambda p: p.ident)
 
     def _discover(self, image: np.ndarray, time: float) -> None:
-        """Search the frame with every known person blacked out, again and again, for people not yet followed."""
+        """Search the frame with every known person blacked out, again and again, for people not yet followed;
+        then search square windows of it the same way, where the detector sees people twice as large (it
+        misses a close-up face at the frame's scale and a small player far back alike)."""
         height, width = image.shape[:2]
         masked = image.copy()
         boxes = [p.box for p in self._people]
+        extents = [p.extent for p in self._people]
         for box in boxes:
             x0, y0, x1, y1 = grow(box, MASK_MARGIN, width, height)
             masked[y0:y1, x0:x1] = 0
-        for _ in range(self._max_people - len(self._people)):
-            landmarks = landmarks_array(self._finder.process(masked))
-            if landmarks is None:
-                return
-            pixels = landmarks * np.array([width, height, 1], np.float32)
-            box = person_box(pixels)
-            if box is None:
-                return
-            x0, y0, x1, y1 = grow(box, MASK_MARGIN, width, height)
-            masked[y0:y1, x0:x1] = 0  # whatever it was, it is not searched again
-            if not neck_in_frame(pixels, width, height) or any(overlap(box, b) > KNOWN_PERSON_OVERLAP for b in boxes):
-                continue
-            boxes.append(box)
-            self._start_following(box, image, time)
+        for window in [(0, 0, width, height), *_windows(width, height)]:
+            while len(self._people) < self._max_people:
+                found = self._search(masked, window)
+                if found is None:
+                    break
+                pixels, boxes_found = found
+                if boxes_found is None or not neck_in_frame(pixels, width, height) or self._known(
+                        boxes_found[0], anchor(pixels), boxes, extents):
+                    continue
+                boxes.append(boxes_found[0])
+                extents.append(boxes_found[1])
+                self._start_following(*boxes_found, image, time)
+
+    @staticmethod
+    def _known(core: Box, head: np.ndarray, cores: list[Box], extents: list[Box]) -> bool:
+        """Whether a detection is someone already followed: it overlaps their visible part, or its head and
+        shoulders lie within their whole extent, or most of it does (a window search finds the torso or the
+        instrument of a close-up player as another 'person')."""
+        return any(overlap(core, other) > KNOWN_PERSON_OVERLAP for other in cores) or any(
+            _inside(core, extent) > WITHIN_KNOWN_EXTENT or _contains(extent, head) for extent in extents)
+
+    def _search(self, masked: np.ndarray, window: tuple[int, int, int, int]
+                ) -> tuple[np.ndarray, tuple[Box, Box] | None] | None:
+        """One detection in `window` of the masked frame, in frame pixels, with its boxes (None: too unsure);
+        whatever it found is blacked out, so it is never found again. None when nothing (new) is found."""
+        height, width = masked.shape[:2]
+        x0, y0, x1, y1 = window
+        view = masked[y0:y1, x0:x1]
+        if not view.any():
+            return None
+        landmarks = landmarks_array(self._finder.process(np.ascontiguousarray(view)))
+        if landmarks is None:
+            return None
+        pixels = landmarks * np.array([x1 - x0, y1 - y0, 1], np.float32) + np.array([x0, y0, 0], np.float32)
+        found = person_boxes(pixels, width, height)
+        inside = pixels[pixels[:, 2] > 0] if (pixels[:, 2] > 0).any() else pixels
+        mx0, my0, mx1, my1 = grow(found[0] if found is not None else _bounds(inside, width, height), MASK_MARGIN,
+                                  width, height)
+        if mx1 <= mx0 or my1 <= my0 or not masked[my0:my1, mx0:mx1].any():
+            return None  # nothing left to black out there: the search would find the same thing again
+        masked[my0:my1, mx0:mx1] = 0
+        return pixels, found
 
     def _new_model(self) -> Any:
         return self._pose_class(static_image_mode=False, model_complexity=1,
                                 min_detection_confidence=self._detection, min_tracking_confidence=self._tracking)
 
-    def _start_following(self, box: Box, image: np.ndarray, time: float) -> None:
+    def _start_following(self, box: Box, extent: Box, image: np.ndarray, time: float) -> None:
         """A Pose model of the person's own, run on this frame already so they are not missing from it."""
         height, width = image.shape[:2]
-        person = _Person(self._next_ident, self._new_model(), box, grow(box, CROP_MARGIN, width, height), time)
+        person = _Person(self._next_ident, self._new_model(), box, extent, grow(extent, CROP_MARGIN, width, height),
+                         time)
         self._next_ident += 1
         self._people.append(person)
         self._follow(person, image, time)

@@ -42,8 +42,12 @@ def render_preview(
     end: float | None = None,
     max_size: int = 640,
     progress: Progress | None = None,
+    names: Sequence[str] = (),
 ) -> Path:
-    """Draw `keypoints` over the video in [start, end) (default: the keypoints' range) to a .png or .mp4."""
+    """Draw `keypoints` over the video in [start, end) (default: the keypoints' range) to a .png or .mp4.
+
+    `names` labels the performers, left to right (e.g. their instruments); with several performers each is
+    numbered in any case, matching the MIDI's track order and the hand tags."""
     out_path = Path(out_path)
     suffix = out_path.suffix.lower()
     if suffix not in (".png", ".mp4"):
@@ -59,17 +63,18 @@ def render_preview(
         out_path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(out_path) as temp:  # keeps the suffix, which picks the format
             if suffix == ".png":
-                _write_sheet(info.path, keypoints, temp, start, end, max_size, report)
+                _write_sheet(info.path, keypoints, temp, start, end, max_size, report, names)
             else:
-                _write_video(info, keypoints, temp, start, end, max_size, report)
+                _write_video(info, keypoints, temp, start, end, max_size, report, names)
     except OSError as exc:
         raise OutputError(f"could not write {out_path}: {exc.strerror or exc}") from exc
     report(1.0, f"preview written to {out_path.name}")
     return out_path
 
 
-def draw_overlay(image: np.ndarray, keypoints: Keypoints, time: float) -> np.ndarray:
-    """A copy of the RGB `image` with every performer's skeleton at the sample nearest `time`, and the time."""
+def draw_overlay(image: np.ndarray, keypoints: Keypoints, time: float, names: Sequence[str] = ()) -> np.ndarray:
+    """A copy of the RGB `image` with every performer's skeleton at the sample nearest `time`, each labelled
+    above its highest joint with its number and name (when there are several, or a name), and the time."""
     canvas = image.copy()
     height, width = canvas.shape[:2]
     scale = max(1.0, max(width, height) / 640)
@@ -84,8 +89,31 @@ def draw_overlay(image: np.ndarray, keypoints: Keypoints, time: float) -> np.nda
                     tag = _HAND_TAG[side] if keypoints.num_performers == 1 else f"{_HAND_TAG[side]}{performer + 1}"
                     at = (int(hand[0, 0] * width) + int(6 * scale), int(hand[0, 1] * height) + int(14 * scale))
                     _label(canvas, tag, at, scale, _HAND_COLOUR[side])
+            name = names[performer] if performer < len(names) else ""
+            if keypoints.num_performers > 1 or name:
+                _label_performer(canvas, keypoints, performer, sample, f"{performer + 1} {name}".strip(), scale)
     _label(canvas, f"{time:.2f} s", (int(6 * scale), int(20 * scale)), scale, (255, 255, 255))
     return canvas
+
+
+def performer_label_anchor(keypoints: Keypoints, performer: int, sample: int) -> tuple[float, float] | None:
+    """Where a performer's name goes (normalised): above the highest joint seen in the frame, None if none is."""
+    joints = np.concatenate([keypoints.body[performer, sample], keypoints.hands[performer, sample].reshape(-1, 3)])
+    inside = (joints[:, 2] > 0) & np.all((joints[:, :2] >= 0) & (joints[:, :2] <= 1), axis=1)
+    if not inside.any():
+        return None
+    seen = joints[inside, :2]
+    return float(np.median(seen[:, 0])), float(seen[:, 1].min())
+
+
+def _label_performer(canvas: np.ndarray, keypoints: Keypoints, performer: int, sample: int, text: str,
+                     scale: float) -> None:
+    anchor = performer_label_anchor(keypoints, performer, sample)
+    if anchor is not None:
+        height, width = canvas.shape[:2]
+        x = min(max(0, int(anchor[0] * width) - int(20 * scale)), width - int(80 * scale))
+        y = max(int(40 * scale), int(anchor[1] * height) - int(8 * scale))
+        _label(canvas, text, (x, y), scale * 1.2, (255, 235, 80))
 
 
 def _draw_skeleton(
@@ -113,7 +141,8 @@ def _label(canvas: np.ndarray, text: str, origin: tuple[int, int], scale: float,
 
 
 def _write_sheet(
-    path: Path, keypoints: Keypoints, out: Path, start: float, end: float, max_size: int, report: Progress
+    path: Path, keypoints: Keypoints, out: Path, start: float, end: float, max_size: int, report: Progress,
+    names: Sequence[str],
 ) -> None:
     """A grid of evenly spaced frames with the overlay, each tile labelled with its time."""
     count = SHEET_COLUMNS * SHEET_ROWS
@@ -121,7 +150,7 @@ def _write_sheet(
     for i in range(count):
         target = start + (i + 0.5) * (end - start) / count
         frame = next(video.iter_frames(path, target, end, max_size), None)
-        tiles.append(None if frame is None else draw_overlay(frame.image, keypoints, frame.time))
+        tiles.append(None if frame is None else draw_overlay(frame.image, keypoints, frame.time, names))
         report((i + 1) / (count + 1), f"preview frame {i + 1}/{count}")
     shapes = [tile.shape for tile in tiles if tile is not None]
     if not shapes:
@@ -142,14 +171,14 @@ def _write_sheet(
 
 def _write_video(
     info: video.VideoInfo, keypoints: Keypoints, out: Path, start: float, end: float, max_size: int,
-    report: Progress,
+    report: Progress, names: Sequence[str],
 ) -> None:
     """The range with the overlay as H.264 (MPEG-4 Part 2 if this FFmpeg lacks libx264), on the source's times."""
     codec = "libx264" if "libx264" in av.codecs_available else "mpeg4"
     with av.open(str(out), "w", format="mp4") as container:
         stream = None
         for count, frame in enumerate(video.iter_frames(info.path, start, end, max_size), start=1):
-            image = draw_overlay(frame.image, keypoints, frame.time)
+            image = draw_overlay(frame.image, keypoints, frame.time, names)
             image = image[: image.shape[0] // 2 * 2, : image.shape[1] // 2 * 2]  # yuv420p needs even sizes
             if stream is None:
                 stream = container.add_stream(codec, rate=info.frame_rate)

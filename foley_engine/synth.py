@@ -128,20 +128,21 @@ def _read_presets(path: Path, origin: str) -> frozenset[tuple[int, int]]:
         raise InputError(f"cannot read {origin} {path}: {error.strerror or error}") from None
 
 
-def _require_preset(path: Path, presets: frozenset[tuple[int, int]], instrument: Instrument | None) -> None:
+def _require_preset(path: Path, presets: frozenset[tuple[int, int]], instruments: tuple[Instrument, ...]) -> None:
     """FluidSynth plays silence for a program the soundfont lacks: refuse such a soundfont before any work."""
-    if instrument is not None and (0, instrument.program) not in presets:
-        raise SynthUnavailableError(
-            f"{path} is not a General MIDI soundfont: it has no preset for program {instrument.program} "
-            f"({instrument.gm_name}) in bank 0; pass a GM soundfont with --soundfont")
+    for instrument in instruments:
+        if (0, instrument.program) not in presets:
+            raise SynthUnavailableError(
+                f"{path} is not a General MIDI soundfont: it has no preset for program {instrument.program} "
+                f"({instrument.gm_name}) in bank 0; pass a GM soundfont with --soundfont")
 
 
-def find_soundfont(explicit: str | Path | None = None, instrument: Instrument | None = None) -> Path:
+def find_soundfont(explicit: str | Path | None = None, *instruments: Instrument) -> Path:
     """The soundfont to use: `explicit`, else $FOLEY_SOUNDFONT, else the first standard location found.
 
     A missing soundfont, named or not, is a SynthUnavailableError that says how to install one; a named file
     that is not a whole SoundFont 2 is an InputError (a damaged one at a standard location is passed over).
-    With `instrument`, a soundfont without its General MIDI preset is a SynthUnavailableError.
+    A soundfont without the General MIDI preset of one of `instruments` is a SynthUnavailableError.
     """
     for given, origin in ((explicit, "soundfont"), (os.environ.get("FOLEY_SOUNDFONT"), "FOLEY_SOUNDFONT")):
         if given is None or str(given) == "":
@@ -150,14 +151,14 @@ def find_soundfont(explicit: str | Path | None = None, instrument: Instrument | 
         if not path.is_file():
             raise SynthUnavailableError(f"{origin} {path} does not exist; install the General MIDI soundfont "
                                         "with `sudo apt-get install fluid-soundfont-gm` or name another .sf2")
-        _require_preset(path, _read_presets(path, origin), instrument)
+        _require_preset(path, _read_presets(path, origin), instruments)
         return path
     for path in STANDARD_SOUNDFONTS:
         try:
             presets = soundfont_presets(path)
         except (OSError, ValueError):
             continue  # absent, or a damaged install: the next location may do
-        _require_preset(path, presets, instrument)
+        _require_preset(path, presets, instruments)
         return path
     raise SynthUnavailableError(NO_SOUNDFONT)
 
@@ -290,7 +291,7 @@ def render(performance: Performance, soundfont: str | Path | None = None, sample
         num_samples = round(performance.duration * sample_rate)
     if num_samples < 0:
         raise InputError(f"cannot render a negative length ({num_samples} samples)")
-    soundfont_path = find_soundfont(soundfont, performance.instrument)
+    soundfont_path = find_soundfont(soundfont, *performance.instruments)
     fluidsynth = require_fluidsynth()
     write_float = _float_writer(fluidsynth)
     events = _events(performance, sample_rate, num_samples)
@@ -324,8 +325,8 @@ def _load_programs(synth: fluidsynth.Synth, soundfont: Path, performance: Perfor
     font = synth.sfload(str(soundfont))
     if font < 0:
         raise SynthUnavailableError(f"FluidSynth could not load the soundfont {soundfont}{_first_error(chatter())}")
-    instrument = performance.instrument
     for performer in range(len(performance.tracks)):
+        instrument = performance.instrument_of(performer)
         if synth.program_select(performer_channel(performer), font, 0, instrument.program) != 0:
             raise SynthUnavailableError(
                 f"{soundfont} is not a General MIDI soundfont: it has no preset for program {instrument.program} "

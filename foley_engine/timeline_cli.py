@@ -33,7 +33,8 @@ def add_timeline_command(commands: argparse._SubParsersAction) -> None:
     cmd.add_argument("-o", "--output", type=Path, required=True, metavar="OUT")
     cmd.add_argument("-i", "--instrument", default="piano", help="default instrument (default: piano)")
     cmd.add_argument("--instrument-map", type=Path, metavar="FILE",
-                     help='JSON {"clip name or regex": "instrument"}; beats the clips\' foley.instrument metadata')
+                     help='JSON {"clip name or regex": "instrument" or ["violin", "guitar"] (one per performer, left '
+                          'to right)}; beats the clips\' foley.instrument metadata')
     cmd.add_argument("--track-name", default="Foley", help="name of the audio track (default: Foley)")
     cmd.add_argument("--clips", nargs="+", default=(), metavar="NAME_OR_REGEX",
                      help="only these clips (exact name or a regex matching the whole name)")
@@ -81,9 +82,16 @@ def _instrument_map(path: Path | None) -> dict[str, str]:
         raise InputError(f"cannot read --instrument-map {path}: {error.strerror or error}") from None
     except json.JSONDecodeError as error:
         raise InputError(f"--instrument-map {path} is not valid JSON: {error.msg} (line {error.lineno})") from None
-    if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
-        raise InputError(f'--instrument-map {path} must be a JSON object like {{"Cello.*": "cello"}}')
-    return mapping
+    def instruments(value: object) -> str | None:
+        """"cello", or one per performer left to right: "violin,guitar" or ["violin", "guitar"]."""
+        if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+            return ",".join(value)
+        return value if isinstance(value, str) else None
+
+    if not isinstance(mapping, dict) or any(instruments(v) is None for v in mapping.values()):
+        raise InputError(f'--instrument-map {path} must be a JSON object like {{"Cello.*": "cello", '
+                         f'"Duo.*": ["violin", "guitar"]}}')
+    return {pattern: str(instruments(value)) for pattern, value in mapping.items()}
 
 
 def options_from_args(args: argparse.Namespace) -> TimelineOptions:

@@ -18,7 +18,7 @@ import opentimelineio as otio
 
 from .errors import InputError
 from .generator_options import DEFAULT_MODEL, model_path
-from .instruments import get_instrument
+from .instruments import parse_instruments
 from .synth import SAMPLE_RATE
 from .video import VideoInfo, probe
 
@@ -38,7 +38,8 @@ class TimelineOptions:
     """What to generate and where; the CLI's options, usable from Python as they are."""
 
     instrument: str = "piano"
-    instrument_map: dict[str, str] = field(default_factory=dict)  # clip name or regex -> instrument
+    #: clip name or regex -> instrument, or instruments one per performer left to right ("violin,guitar")
+    instrument_map: dict[str, str] = field(default_factory=dict)
     clips: tuple[str, ...] = ()  # clip names or regexes to process; empty = all
     video_track: int | None = None  # 1-based among video tracks, as editors number V1, V2, ...
     media_dir: Path | None = None  # default: OUT's folder
@@ -275,7 +276,7 @@ def _plan_one(plan: ClipPlan, item: VideoClip, options: TimelineOptions, media_b
         return skip(f"source range starts at {plan.start:.2f}s, after the media's end ({info.duration:.2f}s)")
     plan.end = min(plan.start + plan.samples / SAMPLE_RATE, info.duration)
     try:
-        plan.instrument = get_instrument(_instrument_for(clip, options)).name
+        plan.instrument = ",".join(i.name for i in parse_instruments(_instrument_for(clip, options)))
     except InputError as error:
         raise InputError(f"clip {clip.name!r}: {error}") from None
 

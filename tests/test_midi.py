@@ -49,6 +49,16 @@ def test_one_instrument_per_performer_with_the_gm_program(tmp_path: Path, name: 
     assert [len(part.notes) for part in midi.instruments] == [4, 2]
 
 
+def test_each_performer_gets_their_own_instruments_program_and_name(tmp_path: Path) -> None:
+    duet = two_performers()
+    duet.track_instruments = [get_instrument("violin"), get_instrument("guitar")]
+    midi = pretty_midi.PrettyMIDI(str(write_midi(duet, tmp_path / "duet.mid")))
+    assert [(part.program, part.name) for part in midi.instruments] == [
+        (40, "violin · performer 1"), (24, "guitar · performer 2")]
+    with pytest.raises(ValueError, match="3 instruments for 2 tracks"):
+        Performance(get_instrument("violin"), 1.0, [[], []], track_instruments=[get_instrument("violin")] * 3)
+
+
 def test_performers_use_separate_channels_and_never_the_drum_channel(tmp_path: Path) -> None:
     tracks = [[Note(0.1 * i, 0.1 * i + 0.05, 60, 64)] for i in range(12)]
     performance = Performance(instrument=get_instrument("piano"), duration=2.0, tracks=tracks)

@@ -130,6 +130,17 @@ def test_the_program_decides_the_sound() -> None:
     assert spectral_centroid(flute) > 2 * spectral_centroid(tuba)
 
 
+def test_each_performer_sounds_with_their_own_instrument() -> None:
+    """A duet of flute (left) and tuba (right): each track takes its own program, not the first one's."""
+    note = [Note(0.0, 1.0, 60, 100)]
+    duet = Performance(get_instrument("flute"), 1.0, [note, []], track_instruments=[get_instrument("flute"),
+                                                                                   get_instrument("tuba")])
+    swapped = Performance(get_instrument("tuba"), 1.0, [[], note], track_instruments=[get_instrument("tuba"),
+                                                                                      get_instrument("tuba")])
+    flute, tuba = (render(p)[SR // 10:] for p in (duet, swapped))
+    assert spectral_centroid(flute) > 2 * spectral_centroid(tuba)
+
+
 # --- determinism, progress, speed ----------------------------------------------------------------------------
 
 def test_same_input_gives_identical_samples() -> None:

@@ -85,7 +85,7 @@ def export_timeline(source: Path, output: Path, clip_index: int, settings: Setti
 def result_record(take: Take, settings: Settings, outputs: dict[str, Path], clip: str | None = None) -> dict:
     """What an editor adapter reads back: the engine's summary for this take, the settings and the files."""
     record = take.result.summary() | {
-        "generator": take.performance.generator, "performers": len(take.tracks), "notes": len(take.notes),
+        "generator": take.performance.generator, "notes": len(take.notes),
         "take": take.number, "model": settings.model_spec(),
         "outputs": {kind: str(path) for kind, path in outputs.items()},
     }
