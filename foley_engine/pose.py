@@ -120,6 +120,16 @@ class Keypoints:
         low, high = np.percentile(seen, 5, axis=0), np.percentile(seen, 95, axis=0)
         return (round(float(low[0]), 4), round(float(low[1]), 4), round(float(high[0]), 4), round(float(high[1]), 4))
 
+    def label_anchor(self, performer: int, sample: int) -> tuple[float, float] | None:
+        """Where a performer's name is drawn (normalised x, y): above their highest joint seen in the frame at
+        `sample`, horizontally at the median joint; None if no joint of theirs is in the frame then."""
+        joints = np.concatenate([self.body[performer, sample], self.hands[performer, sample].reshape(-1, 3)])
+        inside = (joints[:, 2] > 0) & np.all((joints[:, :2] >= 0) & (joints[:, :2] <= 1), axis=1)
+        if not inside.any():
+            return None
+        seen = joints[inside, :2]
+        return float(np.median(seen[:, 0])), float(seen[:, 1].min())
+
     def save(self, path: str | Path) -> None:
         """Write an .npz atomically, so a crash never leaves a half-written file under the final name.
 

@@ -96,19 +96,9 @@ def draw_overlay(image: np.ndarray, keypoints: Keypoints, time: float, names: Se
     return canvas
 
 
-def performer_label_anchor(keypoints: Keypoints, performer: int, sample: int) -> tuple[float, float] | None:
-    """Where a performer's name goes (normalised): above the highest joint seen in the frame, None if none is."""
-    joints = np.concatenate([keypoints.body[performer, sample], keypoints.hands[performer, sample].reshape(-1, 3)])
-    inside = (joints[:, 2] > 0) & np.all((joints[:, :2] >= 0) & (joints[:, :2] <= 1), axis=1)
-    if not inside.any():
-        return None
-    seen = joints[inside, :2]
-    return float(np.median(seen[:, 0])), float(seen[:, 1].min())
-
-
 def _label_performer(canvas: np.ndarray, keypoints: Keypoints, performer: int, sample: int, text: str,
                      scale: float) -> None:
-    anchor = performer_label_anchor(keypoints, performer, sample)
+    anchor = keypoints.label_anchor(performer, sample)
     if anchor is not None:
         height, width = canvas.shape[:2]
         x = min(max(0, int(anchor[0] * width) - int(20 * scale)), width - int(80 * scale))

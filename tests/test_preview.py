@@ -52,6 +52,30 @@ def test_overlay_draws_each_hand_in_its_colour_where_it_is() -> None:
     assert np.array_equal(background, np.full((240, 320, 3), 90, np.uint8)), "input left untouched"
 
 
+def _duet() -> Keypoints:
+    """Two performers: hands at x = 0.2 (left player) and x = 0.7 (right player), lower half of the frame."""
+    frames = 30
+    hands = np.zeros((2, frames, 2, 21, 3), np.float32)
+    for performer, x in enumerate((0.2, 0.7)):
+        hands[performer, :, LEFT, :, :2] = _fan_hand(x, 0.9)
+        hands[performer, :, LEFT, :, 2] = 1.0
+    return Keypoints(30.0, 0.0, np.zeros((2, frames, 25, 3), np.float32), hands, (320, 240))
+
+
+def test_every_performer_is_labelled_above_their_joints_with_their_name() -> None:
+    background = np.full((240, 320, 3), 90, np.uint8)
+    labelled = draw_overlay(background, _duet(), 0.5, ["violin", "guitar"])
+    numbered = draw_overlay(background, _duet(), 0.5)
+    label = _colour_pixels(labelled, (255, 235, 80), tolerance=60)  # the performer labels' colour
+    assert label.sum() > 100
+    columns = np.nonzero(label)[1]
+    assert (columns < 160).sum() > 30 and (columns >= 160).sum() > 30, "one label over each player"
+    assert np.nonzero(label)[0].max() < 0.9 * 240 - 10, "above their highest joint"
+    assert label.sum() > 3 * _colour_pixels(numbered, (255, 235, 80), tolerance=60).sum(), "names, not numbers only"
+    assert _colour_pixels(draw_overlay(background, _keypoints(), 0.5), (255, 235, 80), 60).sum() == 0, (
+        "a lone performer without a name needs no label")
+
+
 def test_png_contact_sheet(tmp_path: Path, clip: Path) -> None:
     out = render_preview(clip, _keypoints(), tmp_path / "sheet.png", max_size=200)
     sheet = cv2.cvtColor(cv2.imread(str(out)), cv2.COLOR_BGR2RGB)

@@ -165,6 +165,33 @@ def test_baseline_disables_what_only_a_sampling_model_uses(window: MainWindow) -
     assert "Acoustic Grand Piano" in names and "Cello" in names  # General MIDI names
 
 
+def test_the_video_view_names_each_performer(window: MainWindow) -> None:
+    """A duet's take labels each player with their number and instrument in the panel's video view."""
+    take = fake_take(1, [Note(0.5, 1.0, 60, 90)])
+    frames = take.result.keypoints.num_frames
+    body = np.zeros((2, frames, 25, 3), np.float32)
+    body[0, :, :, :2], body[1, :, :, :2], body[:, :, :, 2] = (0.25, 0.5), (0.75, 0.5), 0.9
+    take.result.keypoints = Keypoints(30.0, 0.0, body, np.zeros((2, frames, 2, 21, 3), np.float32), (640, 360))
+    take.performance.tracks.append([])
+    take.performance.track_instruments = [get_instrument("violin"), get_instrument("guitar")]
+    window.state.reset(4.0)
+    window._generated([take])
+    assert window.viewer.names == ["violin", "guitar"]
+    drawn: list[str] = []
+    window.viewer._tag = lambda painter, at, text, colour: drawn.append(text)  # type: ignore[method-assign]
+    window.viewer.show_frame(_grey_frame(), 1.0)
+    window.viewer.repaint()
+    assert {"1 violin", "2 guitar"} <= set(drawn)
+
+
+def _grey_frame():
+    from PySide6.QtGui import QImage
+
+    image = QImage(640, 360, QImage.Format.Format_RGB888)
+    image.fill(0x505050)
+    return image
+
+
 def test_command_line_arguments() -> None:
     args = app.parse(["--video", "clip.mp4", "--range", "12", "15", "--result-json", "out.json"])
     assert args.video == Path("clip.mp4") and args.range == [12.0, 15.0] and args.result_json == Path("out.json")

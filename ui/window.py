@@ -383,7 +383,8 @@ class MainWindow(QMainWindow):
         rate = take.result.sample_rate
         self.roll.set_tracks(take.tracks)
         self.wave.set_audio(take.audio, rate)
-        self.viewer.set_keypoints(take.result.keypoints)
+        names = [take.performance.instrument_of(p).name for p in range(len(take.performance.tracks))]
+        self.viewer.set_keypoints(take.result.keypoints, names)
         self.player.load(take.audio, rate)
         self.take_readout.setText(f"Take {take.number} · {len(take.notes)} notes · "
                                   f"{take.performance.instrument.gm_name} · {take.performance.generator}")

@@ -25,6 +25,7 @@ class VideoView(QWidget):
         super().__init__(parent)
         self.image: QImage | None = None
         self.keypoints: Keypoints | None = None
+        self.names: list[str] = []  # what each performer plays, left to right (labels their skeleton)
         self.time = 0.0  # video clock, seconds
         self.placeholder = "Open a video or an OTIO timeline (Ctrl+O), or drop one here"
         self.setMinimumSize(320, 180)
@@ -33,8 +34,9 @@ class VideoView(QWidget):
         self.image, self.time = image, time
         self.update()
 
-    def set_keypoints(self, keypoints: Keypoints | None) -> None:
-        self.keypoints = keypoints
+    def set_keypoints(self, keypoints: Keypoints | None, names: list[str] | None = None) -> None:
+        """What the pose stage saw, and optionally each performer's label (their instrument)."""
+        self.keypoints, self.names = keypoints, list(names or [])
         self.update()
 
     def sample_index(self) -> int | None:
@@ -77,10 +79,23 @@ class VideoView(QWidget):
                     if hand[0, 2] > 0:
                         label = tag if self.keypoints.num_performers == 1 else f"{tag}{performer + 1}"
                         self._tag(painter, self._point(rect, hand[0]) + QPointF(8, 10), label, colour)
+                self._name_performer(painter, rect, performer, sample)
         self._tag(painter, QPointF(rect.left() + 10, rect.top() + 20), f"{self.time:.2f} s", theme.TEXT)
         if self.keypoints is not None:
             self._draw_legend(painter, rect)
         painter.end()
+
+    def _name_performer(self, painter: QPainter, rect: QRectF, performer: int, sample: int) -> None:
+        """Number and instrument above the performer, matching the MIDI track order (left to right)."""
+        if self.keypoints is None:
+            return
+        name = self.names[performer] if performer < len(self.names) else ""
+        anchor = self.keypoints.label_anchor(performer, sample)
+        if anchor is None or (self.keypoints.num_performers == 1 and not name):
+            return
+        x = rect.left() + anchor[0] * rect.width() - 20
+        at = QPointF(x, max(rect.top() + 40, rect.top() + anchor[1] * rect.height() - 10))
+        self._tag(painter, at, f"{performer + 1} {name}".strip(), theme.TEXT)
 
     @staticmethod
     def _point(rect: QRectF, joint: np.ndarray) -> QPointF:
