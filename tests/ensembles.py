@@ -53,15 +53,16 @@ def _fit(image: np.ndarray, box: tuple[int, int, int, int], scale: float, mirror
 
 
 def compose(out: Path, placements: list[Placement], size: tuple[int, int], seconds: float,
-            rate: int = 30, background: int = 60) -> Path:
-    """Write an H.264 clip of `seconds` at `rate` fps showing every placement's player in its box."""
+            rate: int = 30, background: int = 60, codec: str = "libx264") -> Path:
+    """Write a clip (H.264 unless `codec` says otherwise) of `seconds` at `rate` fps showing every placement's
+    player in its box."""
     count = round(seconds * rate)
     sources = [_frames(p.source, count, rate) for p in placements]
     width, height = size
     with av.open(str(out), "w") as container:
-        stream = container.add_stream("libx264", rate=Fraction(rate))
+        stream = container.add_stream(codec, rate=Fraction(rate))
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.options = {"crf": "20", "preset": "veryfast"}
+        stream.options = {"crf": "20", "preset": "veryfast"} if codec == "libx264" else {"qscale": "6"}
         for k in range(count):
             canvas = np.full((height, width, 3), background, np.uint8)
             for placement, frames in zip(placements, sources):

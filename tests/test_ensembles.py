@@ -100,3 +100,13 @@ def test_a_solo_close_up_is_one_performer(tmp_path: Path) -> None:
     keypoints = extract_keypoints(_source("double-bass"), cache_dir=tmp_path)
     assert keypoints.num_performers == 1
     assert (keypoints.body[0, :, BODY_INDEX["neck"], 2] > 0).mean() > 0.95
+
+
+@pytest.mark.parametrize("codec", ["libx264", "mpeg4"])
+def test_one_player_is_one_performer_whatever_the_codec(codec: str, tmp_path: Path) -> None:
+    """The same violinist, encoded two ways, is one performer both times (it was one or two, by codec)."""
+    clip = compose(tmp_path / f"violin-{codec}.mp4", [Placement(_source("violin-urmp"), (0, 0, 448, 724))],
+                   (448, 724), SECONDS, codec=codec)
+    keypoints = extract_keypoints(clip, cache_dir=tmp_path)
+    assert keypoints.num_performers == 1
+    assert (keypoints.body[0, :, BODY_INDEX["neck"], 2] > 0).mean() > 0.95
