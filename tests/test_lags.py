@@ -1,0 +1,80 @@
+"""Best-lag scoring of real recordings, with chance at the generator's own density searched the same way."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_evaluation import examples, moved
+
+from foley_engine.evaluation import evaluate
+from foley_engine.examples import Example
+from foley_engine.instruments import Instrument
+from foley_engine.lags import DENSITY_CHANCE, chance_at_density
+from foley_engine.notes import Note, Performance
+from foley_engine.pose import Keypoints
+
+MELODY = [Note(1.0 + 0.23 * i, 1.15 + 0.23 * i, 60 + (i * 5) % 17, 80) for i in range(30)]
+
+
+def test_chance_at_density_has_the_generators_count_and_the_real_pitches() -> None:
+    notes = chance_at_density(MELODY, 75, 10.0, seed=3)
+    assert len(notes) == 75 and notes == sorted(notes)
+    assert {n.pitch for n in notes} <= {n.pitch for n in MELODY}
+    assert all(0 <= n.start < n.end <= 10.0 for n in notes)
+    assert notes == chance_at_density(MELODY, 75, 10.0, seed=3) != chance_at_density(MELODY, 75, 10.0, seed=4)
+    assert chance_at_density([], 5, 10.0, 0) == [] and chance_at_density(MELODY, 0, 10.0, 0) == []
+
+
+def _recording() -> list[Example]:
+    recording = examples(1)[0]
+    return [Example(recording.keypoints, [MELODY], "piano", "recording:test", "real")]
+
+
+def test_the_best_lag_finds_a_transcription_70_ms_off_and_chance_is_searched_the_same_way(tmp_path: Path) -> None:
+    """A perfect transcription on a clock 70 ms off scores 0 at the estimate but 1 at the best lag, onset and
+    note alike; playing the right times at wrong pitches wins the onsets only; chance at each generator's own
+    density gets the same search and stays far below."""
+    data = _recording()
+
+    def perfect_but_late(keypoints: Keypoints, instrument: Instrument, duration: float) -> Performance:
+        return Performance(instrument, duration, [moved(MELODY, 0.07)], "late")
+
+    def wrong_pitches(keypoints: Keypoints, instrument: Instrument, duration: float) -> Performance:
+        return Performance(instrument, duration, [[Note(n.start, n.end, n.pitch + 1, 80) for n in MELODY]], "off")
+
+    def busy(keypoints: Keypoints, instrument: Instrument, duration: float) -> Performance:
+        return Performance(instrument, duration, [chance_at_density(MELODY, 150, duration, seed=11)], "busy")
+
+    report = evaluate({"late": perfect_but_late, "off": wrong_pitches, "busy": busy}, data, tmp_path,
+                      offset_spread=0.1, chance_draws=8)
+    overall = report.summary()["overall"]
+    late, off = overall["late"]["best_lag"], overall["off"]["best_lag"]
+    assert overall["late"]["onset_f1"] < 0.1, "at the estimate the late transcription misses"
+    assert late["onset_f1"] == pytest.approx(1.0) and late["note_f1"] == pytest.approx(1.0)
+    assert late["onset_lag"] == pytest.approx(2 / 30, abs=1e-3) and late["note_lag"] == pytest.approx(2 / 30, abs=1e-3)
+    assert off["onset_f1"] == pytest.approx(1.0) and off["note_f1"] == 0.0
+    chance_late = overall[DENSITY_CHANCE.format("late")]["best_lag"]
+    chance_busy = overall[DENSITY_CHANCE.format("busy")]["best_lag"]
+    assert chance_late["draws"] == 8 and overall[DENSITY_CHANCE.format("late")]["estimated"] == 30
+    assert chance_late["onset_f1"] < 0.6 and chance_late["note_f1"] < 0.2
+    assert overall[DENSITY_CHANCE.format("busy")]["estimated"] == 150
+    assert abs(overall["busy"]["best_lag"]["onset_f1"] - chance_busy["onset_f1"]) < 0.15, (
+        "random notes at the busy density score like the chance drawn at that density")
+    markdown = (tmp_path / "report.md").read_text()
+    assert "## Best clock lag (real recordings)" in markdown
+    assert f"| late | 30 | 1.000 (+67 ms) | {chance_late['onset_f1']:.3f} | 1.000 (+67 ms) |" in markdown
+
+
+def test_synthetic_examples_get_no_lag_search(tmp_path: Path) -> None:
+    data = examples(2)
+
+    def silent(keypoints: Keypoints, instrument: Instrument, duration: float) -> Performance:
+        return Performance(instrument, duration, [[]], "silent")
+
+    report = evaluate({"silent": silent}, data, tmp_path, offset_spread=0.1, chance_draws=2)
+    assert "best_lag" not in report.summary()["overall"]["silent"]
+    assert not any(row["generator"].startswith("chance at") for row in report.rows)
+    assert "Best clock lag" not in (tmp_path / "report.md").read_text()
+    assert np.isfinite(report.summary()["overall"]["silent"]["onset_f1"])
