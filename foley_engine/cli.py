@@ -62,6 +62,9 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     gen.add_argument("--allow-silence", action="store_true",
                      help="with no performer in view, write a silent track of the right length instead of failing")
     gen.add_argument("--preview", action="store_true", help="also write NAME.preview.png: the skeleton over frames")
+    gen.add_argument("--stems", action="store_true",
+                     help="also write NAME.foley.performer1.wav, ...: each performer alone, to mix or mute players "
+                          "separately (NAME.foley.wav stays the mix of all)")
     gen.add_argument("--force", action="store_true", help="overwrite existing outputs")
     gen.add_argument("--json", action="store_true", help="print a JSON summary on stdout when done")
     _add_progress_args(gen)
@@ -108,7 +111,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     preview = Path(out_dir) / f"{args.video.stem}.preview.png" if args.preview else None
     result, paths = generate_files(  # the preview is written with the other outputs, all or nothing
         args.video, out_dir, force=args.force, preview=preview, progress=_progress_sink(args.progress),
-        instrument=args.instrument, start=args.start, end=args.end, seed=args.seed, model=args.model,
+        stems=args.stems, instrument=args.instrument, start=args.start, end=args.end, seed=args.seed, model=args.model,
         soundfont=args.soundfont, allow_silence=args.allow_silence, temperature=args.temperature,
         top_k=args.top_k, top_p=args.top_p, variations=args.variations)
     summary = result.summary() | {"outputs": {kind: str(path) for kind, path in paths.items()}}

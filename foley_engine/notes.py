@@ -49,6 +49,12 @@ class Performance:
         """The instrument performer `performer` (0-based, left to right) plays."""
         return self.track_instruments[performer] if self.track_instruments else self.instrument
 
+    def solo(self, performer: int) -> Performance:
+        """Performer `performer` alone, on their own instrument: what their stem renders, so a stem sounds
+        exactly like that player's part of the mix (`synth.render_stems`)."""
+        return Performance(instrument=self.instrument_of(performer), duration=self.duration,
+                           tracks=[self.tracks[performer]], generator=self.generator)
+
     @property
     def instruments(self) -> list[Instrument]:
         """Every instrument that sounds, each once, in performer order."""

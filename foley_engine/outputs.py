@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -20,6 +21,21 @@ from types import TracebackType
 from typing import Iterator
 
 from .errors import OutputError
+
+
+#: A Foley WAV by its name: the mix NAME.foley.wav or a performer's stem NAME.foley.performerN.wav.
+FOLEY_WAV = re.compile(r"\.foley(\.performer\d+)?\.wav$")
+
+
+def stem_path(wav: Path, performer: int) -> Path:
+    """Performer `performer`'s (1-based) stem beside the mix `wav`: NAME.foley.wav -> NAME.foley.performerN.wav,
+    so stems sort beside their mix and match FOLEY_WAV wherever our WAVs are recognised by name."""
+    return wav.with_name(f"{wav.name.removesuffix('.wav')}.performer{performer}.wav")
+
+
+def stem_pattern(wav: Path) -> str:
+    """A glob for every stem of the mix `wav`, of any performer: an earlier run's are refused without --force."""
+    return f"{wav.name.removesuffix('.wav')}.performer[0-9]*.wav"
 
 
 def _current_umask() -> int:
@@ -109,6 +125,14 @@ def _io_failure(error: BaseException) -> OSError | None:
     return None
 
 
+def refuse_existing(finals: list[Path], force: bool) -> None:
+    """Without force, an output that exists is an OutputError naming every such file, before any work."""
+    existing = [path for path in finals if path.exists()]
+    if existing and not force:
+        names = ", ".join(str(path) for path in existing)
+        raise OutputError(f"output exists: {names} (use --force to overwrite)")
+
+
 class OutputSet:
     """Context manager: `path = outputs.temp_for(final)`, write there; all temps are renamed on success.
 
@@ -118,13 +142,18 @@ class OutputSet:
 
     def __init__(self, finals: list[Path], force: bool = False):
         _refuse_directories(finals)
-        existing = [path for path in finals if path.exists()]
-        if existing and not force:
-            names = ", ".join(str(path) for path in existing)
-            raise OutputError(f"output exists: {names} (use --force to overwrite)")
+        refuse_existing(finals, force)
         self._temps: dict[Path, Path] = {}
-        self._finals = finals
+        self._finals = list(finals)
         self._force = force
+
+    def add(self, final: Path) -> None:
+        """One more output, for a name the work itself decides (a stem per performer found): refused like the
+        others if it exists without force, and then committed with them, all or nothing."""
+        _refuse_directories([final])
+        refuse_existing([final], self._force)
+        if final not in self._finals:
+            self._finals.append(final)
 
     def temp_for(self, final: Path) -> Path:
         if final not in self._finals:

@@ -1,7 +1,8 @@
 """The engine's one entry point: video -> keypoints -> notes -> MIDI + WAV, with progress and clean failure.
 
 `generate` keeps everything in memory and is what the panel and the timeline stage call; `generate_files`
-adds the all-or-nothing writing of `NAME.foley.mid`, `NAME.foley.wav` and `NAME.keypoints.npz` the CLI does.
+adds the all-or-nothing writing of `NAME.foley.mid`, `NAME.foley.wav` and `NAME.keypoints.npz` the CLI does
+(and with `stems`, one `NAME.foley.performerN.wav` per performer).
 """
 
 from __future__ import annotations
@@ -22,10 +23,10 @@ from .generator_options import DEFAULT_MODEL, check_generator
 from .instruments import Instrument, InstrumentChoice, instruments_for, parse_instruments
 from .midi import write_midi
 from .notes import Performance
-from .outputs import OutputSet, ensure_writable_dir
+from .outputs import OutputSet, ensure_writable_dir, refuse_existing, stem_path, stem_pattern
 from .pose import Keypoints, PoseSettings, extract_keypoints
 from .progress import ProgressCallback, StageProgress
-from .synth import SAMPLE_RATE, find_soundfont, render, require_fluidsynth, write_wav
+from .synth import SAMPLE_RATE, Progress, find_soundfont, render, render_stems, require_fluidsynth, write_wav
 from .video import VideoInfo, probe, resolve_range
 
 #: Relative cost of each stage, measured on the shared 1080p clip: pose dominates.
@@ -43,6 +44,7 @@ class FoleyResult:
     sample_rate: int = SAMPLE_RATE
     timings: dict[str, float] = field(default_factory=dict)
     takes: list[Performance] = field(default_factory=list)  # --variations: every take, `performance` first
+    stems: list[np.ndarray] = field(default_factory=list)  # generate(stems=True): each performer alone, like audio
 
     @property
     def duration(self) -> float:
@@ -93,14 +95,16 @@ def generate(video: str | Path, instrument: InstrumentChoice = "piano", *, start
              soundfont: str | Path | None = None, allow_silence: bool = False,
              pose_settings: PoseSettings = PoseSettings(), progress: ProgressCallback | None = None,
              should_cancel: Callable[[], bool] | None = None, temperature: float | None = None,
-             top_k: int | None = None, top_p: float | None = None, variations: int = 1) -> FoleyResult:
+             top_k: int | None = None, top_p: float | None = None, variations: int = 1,
+             stems: bool = False) -> FoleyResult:
     """Turn the range [start, end) of a silent video into notes and audio of exactly that length.
 
     `model` is "default" (the shipped checkpoint), "baseline" or a checkpoint path; seed (None: a new take
     each call), temperature, top_k, top_p and variations (takes; the audio is of the first) apply to the
     learned model. The seed defaults to 0, so the same video gives the same notes, as in `foley timeline`.
     `instrument` is one instrument for every performer, or one per performer left to right ("violin,guitar"):
-    then each performer's part is generated for their own instrument, and their number must match."""
+    then each performer's part is generated for their own instrument, and their number must match.
+    `stems` also renders each performer alone (`FoleyResult.stems`), for editors who mix players separately."""
     stages = StageProgress(STAGE_WEIGHTS, progress, should_cancel)
     timings: dict[str, float] = {}
     choice = parse_instruments(instrument)
@@ -137,10 +141,19 @@ def generate(video: str | Path, instrument: InstrumentChoice = "piano", *, start
 
     clock = time.perf_counter()
     num_samples = int(round(duration * SAMPLE_RATE))
+    renders = 1 + (len(performance.tracks) if stems else 0)  # the mix, then each stem: equal shares of "synth"
+    synth = stages.stage("synth")
     audio = render(performance, soundfont=soundfont_path, num_samples=num_samples,
-                   progress=stages.stage("synth"))
+                   progress=_within(synth, 0.0, 1 / renders))
+    stem_audio = render_stems(performance, soundfont_path, num_samples=num_samples,
+                              progress=_within(synth, 1 / renders, 1.0)) if stems else []
     timings["synth"] = time.perf_counter() - clock
-    return FoleyResult(info, start, end, keypoints, performance, audio, SAMPLE_RATE, timings, takes)
+    return FoleyResult(info, start, end, keypoints, performance, audio, SAMPLE_RATE, timings, takes, stem_audio)
+
+
+def _within(progress: Progress, low: float, high: float) -> Progress:
+    """`progress` for one part of a stage, from `low` to `high` of it."""
+    return lambda fraction, message="": progress(low + (high - low) * fraction, message)
 
 
 NoteGenerator = Callable[[Keypoints, Instrument, float, "int | None"], list[Performance]]
@@ -194,25 +207,34 @@ def check_note_generator(model: str = DEFAULT_MODEL, temperature: float | None =
 
 
 def generate_files(video: str | Path, out_dir: str | Path, *, force: bool = False,
-                   preview: str | Path | None = None, progress: ProgressCallback | None = None,
+                   preview: str | Path | None = None, stems: bool = False, progress: ProgressCallback | None = None,
                    should_cancel: Callable[[], bool] | None = None,
                    **options) -> tuple[FoleyResult, dict[str, Path]]:
     """`generate`, then write MIDI, WAV, keypoints and the `preview` (.png or .mp4, if named) all-or-nothing
-    into `out_dir`: the preview is one of the set, so a preview that cannot be written leaves no other file."""
+    into `out_dir`: the preview is one of the set, so a preview that cannot be written leaves no other file.
+
+    `stems` adds each performer's own WAV (`wav_performer1`, ...: NAME.foley.performer1.wav, ...) to the same
+    set. How many there are is known only after pose, so stems of an earlier run are refused up front instead."""
     out_dir = ensure_writable_dir(Path(out_dir))
     paths = output_paths(Path(video), out_dir)
     for take in range(2, options.get("variations", 1) + 1):  # further takes: MIDI only
         paths[f"midi_take{take}"] = out_dir / f"{Path(video).stem}.foley.take{take}.mid"
     if preview is not None:
         paths["preview"] = Path(preview)
+    if stems:
+        refuse_existing(sorted(out_dir.glob(stem_pattern(paths["wav"]))), force)
     with OutputSet(list(paths.values()), force=force) as outputs:  # refuses existing files before any work
-        result = generate(video, progress=progress, should_cancel=should_cancel, **options)
+        result = generate(video, progress=progress, should_cancel=should_cancel, stems=stems, **options)
         stages = StageProgress(STAGE_WEIGHTS, progress, should_cancel)
         clock = time.perf_counter()
         outputs.write(paths["midi"], partial(write_midi, result.performance))
         stages.report("write", 0.3, paths["midi"].name)
         outputs.write(paths["wav"], partial(write_wav, result.audio, sample_rate=result.sample_rate))
         stages.report("write", 0.6, paths["wav"].name)
+        for performer, stem in enumerate(result.stems, start=1):
+            path = paths[f"wav_performer{performer}"] = stem_path(paths["wav"], performer)
+            outputs.add(path)
+            outputs.write(path, partial(write_wav, stem, sample_rate=result.sample_rate))
         outputs.write(paths["keypoints"], result.keypoints.save)
         for take, performance in enumerate(result.takes[1:], start=2):
             outputs.write(paths[f"midi_take{take}"], partial(write_midi, performance))

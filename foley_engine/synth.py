@@ -319,6 +319,26 @@ def render(performance: Performance, soundfont: str | Path | None = None, sample
     return renderer.output
 
 
+def render_stems(performance: Performance, soundfont: str | Path | None = None, sample_rate: int = SAMPLE_RATE,
+                 num_samples: int | None = None, progress: Progress | None = None) -> list[np.ndarray]:
+    """One stereo int16 array per performer, left to right, each that performer alone (`render` of their solo).
+
+    Stems let an editor mix or mute players separately; each is exactly as long as the mix, and together
+    they sound as the mix does (FluidSynth adds voices up: the sum differs from the mix by well under a
+    thousandth of its level). `progress` covers all stems together.
+    """
+    count = len(performance.tracks)
+    return [render(performance.solo(performer), soundfont, sample_rate, num_samples,
+                   _share(progress, performer, count)) for performer in range(count)]
+
+
+def _share(progress: Progress | None, performer: int, count: int) -> Progress | None:
+    """Stem `performer`'s progress as its share of all `count` stems' progress."""
+    if progress is None:
+        return None
+    return lambda fraction, message: progress((performer + fraction) / count, f"performer {performer + 1}: {message}")
+
+
 def _load_programs(synth: fluidsynth.Synth, soundfont: Path, performance: Performance,
                    chatter: Callable[[], str]) -> None:
     """Load `soundfont` and give every performer's channel the instrument's program (bank 0)."""

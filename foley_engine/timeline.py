@@ -15,7 +15,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,11 +24,12 @@ import opentimelineio as otio
 from . import __version__
 from .errors import InputError, OutputError
 from .generator_options import check_generator
-from .outputs import OutputSet, ensure_writable_dir
+from .outputs import OutputSet, ensure_writable_dir, stem_path, stem_pattern
 from .progress import ProgressCallback, StageProgress
 from .synth import SAMPLE_RATE, write_wav
 from .timeline_jobs import ClipJob, ClipRender, default_workers, run_local, run_ray
-from .timeline_plan import FOLEY, ClipPlan, TimelineOptions, plan_clips, resolve_media
+from .timeline_plan import ClipPlan, TimelineOptions, plan_clips, resolve_media
+from .timeline_tracks import foley_tracks, is_foley_track, replace_foley_tracks  # noqa: F401 - also this API
 
 BUNDLE_ADAPTERS = ("otioz", "otiod")
 #: What some writers need: bundles copy only files that exist; AAF wants a MobID even for clips it never read.
@@ -68,7 +69,10 @@ class TimelineReport:
         """The `--json` summary: every clip with what happened to it and why, outputs and timings."""
         missing = self.count("missing")
         status = "dry-run" if self.dry_run else "missing" if missing else "ok"
-        wavs = [str(plan.wav) for plan in self.plans if plan.status == "ok"]
+        rendered = [plan for plan in self.plans if plan.status == "ok"]
+        outputs: dict = {"timeline": str(self.output), "wavs": [str(plan.wav) for plan in rendered]}
+        if self.options.stems:
+            outputs["stems"] = [str(stem) for plan in rendered for stem in plan.stems]
         return {
             "status": status, "engine_version": __version__, "input": str(self.source),
             "output": str(self.output), "format": self.output_format, "media_dir": str(self.media_dir),
@@ -78,7 +82,7 @@ class TimelineReport:
             "counts": {"clips": len(self.plans), "rendered": self.count("ok"), "planned": self.count("render"),
                        "skipped": self.count("skipped"), "missing": missing},
             "clips": [plan.summary() for plan in self.plans],
-            "outputs": {"timeline": str(self.output), "wavs": wavs} if self.written else {},
+            "outputs": outputs if self.written else {},
             "timings": {stage: round(seconds, 3) for stage, seconds in self.timings.items()},
         }
 
@@ -130,76 +134,6 @@ def read_timeline(path: Path, scratch: Path) -> tuple[otio.schema.Timeline, Path
     return result, base.resolve()
 
 
-def is_foley_track(track: otio.core.Composable) -> bool:
-    """Ours if tagged in metadata; formats that drop metadata and names (FCP XML) keep the `.foley.wav` files."""
-    if not isinstance(track, otio.schema.Track) or track.kind != otio.schema.TrackKind.Audio:
-        return False
-    tag = track.metadata.get(FOLEY)
-    if isinstance(tag, Mapping) and tag.get("role") == "track":
-        return True
-    clips = list(track.find_clips(shallow_search=True))
-    return bool(clips) and all(getattr(clip.media_reference, "target_url", "").endswith(".foley.wav")
-                               for clip in clips)
-
-
-def _lanes(plans: list[ClipPlan]) -> list[list[ClipPlan]]:
-    """Clips on as few audio tracks as possible: only clips that overlap (several video tracks) need another."""
-    lanes: list[list[ClipPlan]] = []
-    for plan in sorted(plans, key=lambda plan: (plan.placement.start_time, plan.index)):
-        for lane in lanes:
-            if lane[-1].placement.end_time_exclusive() <= plan.placement.start_time:
-                lane.append(plan)
-                break
-        else:
-            lanes.append([plan])
-    return lanes
-
-
-def _foley_clip(plan: ClipPlan, options: TimelineOptions) -> otio.schema.Clip:
-    duration = plan.placement.duration
-    media_range = otio.opentime.TimeRange(otio.opentime.RationalTime(0, duration.rate), duration)
-    metadata = {"engine_version": __version__, "instrument": plan.instrument, **options.generator(),
-                "generator": plan.result.get("generator", ""),
-                "notes": plan.result.get("notes", 0), "sample_rate": SAMPLE_RATE, "samples": plan.samples,
-                "source_clip": {"name": plan.name, "track": plan.track, "index": plan.index,
-                                "media": str(plan.media), "start": plan.start, "end": plan.end}}
-    return otio.schema.Clip(
-        name=f"{plan.name} (Foley)", source_range=media_range, metadata={FOLEY: metadata},
-        media_reference=otio.schema.ExternalReference(target_url=plan.wav.resolve().as_uri(),
-                                                      available_range=media_range))
-
-
-def foley_tracks(plans: list[ClipPlan], options: TimelineOptions) -> list[otio.schema.Track]:
-    """Audio tracks with each rendered clip at its video clip's place, gaps between; one track if none overlap."""
-    tracks = []
-    for number, lane in enumerate(_lanes([plan for plan in plans if plan.status == "ok"]) or [[]], 1):
-        name = options.track_name if number == 1 else f"{options.track_name} {number}"
-        track = otio.schema.Track(name=name, kind=otio.schema.TrackKind.Audio, metadata={FOLEY: {
-            "role": "track", "engine_version": __version__, "instrument": options.instrument,
-            **options.generator()}})
-        cursor = otio.opentime.RationalTime(0, lane[0].placement.start_time.rate) if lane else None
-        for plan in lane:
-            gap = plan.placement.start_time - cursor
-            if gap.value > 0:
-                track.append(otio.schema.Gap(source_range=otio.opentime.TimeRange(
-                    otio.opentime.RationalTime(0, gap.rate), gap)))
-            track.append(_foley_clip(plan, options))
-            cursor = plan.placement.end_time_exclusive()
-        tracks.append(track)
-    return tracks
-
-
-def replace_foley_tracks(timeline: otio.schema.Timeline, tracks: list[otio.schema.Track]) -> int:
-    """Swap earlier Foley tracks for `tracks` at the first one's position (else on top); returns how many went."""
-    old = [index for index, track in enumerate(timeline.tracks) if is_foley_track(track)]
-    for index in reversed(old):
-        del timeline.tracks[index]
-    position = old[0] if old else len(timeline.tracks)
-    for offset, track in enumerate(tracks):
-        timeline.tracks.insert(position + offset, track)
-    return len(old)
-
-
 def _relink(timeline: otio.schema.Timeline, plans: list[ClipPlan], base: Path, bundle: bool) -> None:
     """Point moved media at its new place; a bundle writer needs every local file as an absolute path."""
     for plan in plans:
@@ -243,7 +177,7 @@ def _jobs(plans: list[ClipPlan], options: TimelineOptions) -> list[ClipJob]:
     soundfont = str(options.soundfont) if options.soundfont else None
     generator = options.generator()  # a checkpoint's absolute path: workers may have another cwd
     return [ClipJob(plan.index, str(plan.media), plan.start, plan.end, plan.samples, plan.instrument, **generator,
-                    soundfont=soundfont, allow_silence=options.allow_silence) for plan in plans]
+                    soundfont=soundfont, allow_silence=options.allow_silence, stems=options.stems) for plan in plans]
 
 
 def _check_generator(options: TimelineOptions, load: bool) -> None:
@@ -291,6 +225,8 @@ def foley_timeline(source: str | Path, output: str | Path, options: TimelineOpti
             return report
         ensure_writable_dir(media_dir)
         _refuse_existing([plan.wav for plan in todo], force)
+        if options.stems:  # how many performers each clip has is known only after its pose stage
+            _refuse_existing(sorted(stem for plan in todo for stem in media_dir.glob(stem_pattern(plan.wav))), force)
         _check_generator(options, load=True)
         _render(report, todo, workers, ray_address, stages, should_cancel)
         clock = time.perf_counter()
@@ -326,6 +262,9 @@ def _render(report: TimelineReport, todo: list[ClipPlan], workers: int | None, r
         else:
             started = time.perf_counter()
             write_wav(render.audio, staging / f"{render.index}.wav", SAMPLE_RATE)
+            for performer, stem in enumerate(render.stems, start=1):
+                write_wav(stem, staging / f"{render.index}.performer{performer}.wav", SAMPLE_RATE)
+            plan.stems = [stem_path(plan.wav, performer) for performer in range(1, len(render.stems) + 1)]
             write_seconds += time.perf_counter() - started
             plan.status, plan.result = "ok", render.summary | {"timings": {
                 **render.summary.get("timings", {}), "clip": round(render.seconds, 3)}}
@@ -341,9 +280,12 @@ def _render(report: TimelineReport, todo: list[ClipPlan], workers: int | None, r
             run_local(_jobs(todo, report.options), report.workers, on_done, should_cancel)
         report.timings["clips"] = time.perf_counter() - clock - write_seconds
         rendered = [plan for plan in todo if plan.status == "ok"]
-        with OutputSet([plan.wav for plan in rendered], force=True) as outputs:  # existence checked up front
+        finals = [path for plan in rendered for path in (plan.wav, *plan.stems)]
+        with OutputSet(finals, force=True) as outputs:  # existence checked up front
             for plan in rendered:
                 os.replace(staging / f"{plan.index}.wav", outputs.temp_for(plan.wav))
+                for performer, stem in enumerate(plan.stems, start=1):
+                    os.replace(staging / f"{plan.index}.performer{performer}.wav", outputs.temp_for(stem))
         report.timings["write"] = write_seconds
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -20,6 +20,7 @@ EPILOG = """examples:
   foley timeline edit.otio -o edit.foley.otio --media-root-map /Volumes/Shoot=/mnt/shoot
   foley timeline edit.otio -o edit.foley.otio --seed 7 --temperature 0.9   # another take of the learned model
   foley timeline edit.otio -o edit.foley.otio --model baseline   # deterministic motion-onset rules
+  foley timeline band.otio -o band.foley.otio --stems           # a Foley track per performer
   foley timeline big.otio -o big.foley.otio --ray auto          # on an existing Ray cluster"""
 
 
@@ -36,6 +37,9 @@ def add_timeline_command(commands: argparse._SubParsersAction) -> None:
                      help='JSON {"clip name or regex": "instrument" or ["violin", "guitar"] (one per performer, left '
                           'to right)}; beats the clips\' foley.instrument metadata')
     cmd.add_argument("--track-name", default="Foley", help="name of the audio track (default: Foley)")
+    cmd.add_argument("--stems", action="store_true",
+                     help="a track per performer ('Foley · performer 1', ...) with each one's own WAV, to mix or mute "
+                          "players separately, instead of one track with the mix of all")
     cmd.add_argument("--clips", nargs="+", default=(), metavar="NAME_OR_REGEX",
                      help="only these clips (exact name or a regex matching the whole name)")
     cmd.add_argument("--video-track", type=int, metavar="N", help="only video track N (1 = V1, the lowest)")
@@ -102,7 +106,7 @@ def options_from_args(args: argparse.Namespace) -> TimelineOptions:
         video_track=args.video_track, media_dir=args.media_dir, media_root_map=_root_map(args.media_root_map),
         track_name=args.track_name, seed=args.seed, model=args.model, temperature=args.temperature,
         top_k=args.top_k, top_p=args.top_p, soundfont=args.soundfont,
-        allow_silence=args.allow_silence, allow_missing=args.allow_missing)
+        allow_silence=args.allow_silence, allow_missing=args.allow_missing, stems=args.stems)
 
 
 def _print_report(summary: dict) -> None:

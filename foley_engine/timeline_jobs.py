@@ -42,6 +42,7 @@ class ClipJob:
     top_p: float | None = None
     soundfont: str | None = None
     allow_silence: bool = False
+    stems: bool = False  # also render each performer alone (`foley timeline --stems`)
 
 
 @dataclass
@@ -51,6 +52,7 @@ class ClipRender:
     summary: dict = field(default_factory=dict)  # FoleyResult.summary(), or {"status": "skipped", ...}
     seconds: float = 0.0
     error: FoleyError | None = None  # a user-facing failure, re-raised by the caller with the clip's name
+    stems: list[np.ndarray] = field(default_factory=list)  # with ClipJob.stems: each performer alone, as long
 
 
 def available_cpus() -> int:
@@ -91,14 +93,14 @@ def render_clip(job: ClipJob) -> ClipRender:
     try:
         result = generate(job.video, job.instrument, start=job.start, end=job.end, seed=job.seed, model=job.model,
                           temperature=job.temperature, top_k=job.top_k, top_p=job.top_p, soundfont=job.soundfont,
-                          allow_silence=job.allow_silence)
+                          allow_silence=job.allow_silence, stems=job.stems)
     except NoPerformerError as error:
         return ClipRender(job.index, None, {"status": "skipped", "reason": str(error)},
                           time.perf_counter() - clock)
     except FoleyError as error:
         return ClipRender(job.index, None, seconds=time.perf_counter() - clock, error=error)
     return ClipRender(job.index, fit_length(result.audio, job.samples), result.summary(),
-                      time.perf_counter() - clock)
+                      time.perf_counter() - clock, stems=[fit_length(stem, job.samples) for stem in result.stems])
 
 
 def _check(should_cancel: Callable[[], bool] | None) -> None:

@@ -53,6 +53,8 @@ class TimelineOptions:
     soundfont: Path | None = None
     allow_silence: bool = False
     allow_missing: bool = False
+    #: a track per performer ("Foley · performer 1", ...) instead of one track with the mix
+    stems: bool = False
 
     def generator(self) -> dict:
         """Everything that decides a clip's notes besides its video range and instrument (a checkpoint as its
@@ -81,6 +83,7 @@ class ClipPlan:
     samples: int = 0  # the clip's exact length at SAMPLE_RATE
     instrument: str = ""
     wav: Path | None = None
+    stems: list[Path] = field(default_factory=list)  # --stems: each performer's WAV, left to right, once rendered
     result: dict = field(default_factory=dict)  # the engine's summary once rendered
 
     def summary(self) -> dict:
@@ -99,6 +102,8 @@ class ClipPlan:
                     "instrument": self.instrument}
         if self.wav is not None and self.status in ("render", "ok"):
             row["wav"] = str(self.wav)
+        if self.stems:
+            row["stems"] = [str(stem) for stem in self.stems]
         if self.result:
             row |= {key: self.result[key] for key in ("notes", "generator", "timings") if key in self.result}
         return row

@@ -188,7 +188,7 @@ def test_generator_options_reach_each_clip_and_are_recorded_with_its_audio(
         inspect.signature(real).bind(video, instrument, **options)  # the engine takes every option it is given
         calls.append(options)
         samples = round((options["end"] - options["start"]) * 48000)
-        return SimpleNamespace(audio=np.full((samples, 2), 100, np.int16),
+        return SimpleNamespace(audio=np.full((samples, 2), 100, np.int16), stems=[],
                                summary=lambda: {"generator": "fake", "notes": 1})
 
     monkeypatch.setattr(pipeline, "generate", generate)  # render_clip imports it from the pipeline when it runs
