@@ -1,7 +1,7 @@
 """`foley` command line: mirrors the engine's API, prints one-line errors and documented exit codes.
 
 Exit codes: 0 ok, 1 internal error, 2 usage, 3 bad input, 4 no performer, 5 output exists/unwritable,
-6 FluidSynth/soundfont missing, 7 model problem, 130 cancelled (Ctrl-C).
+6 FluidSynth/soundfont missing, 7 model problem, 130 cancelled (Ctrl-C), 143 stopped (SIGTERM).
 """
 
 from __future__ import annotations
@@ -10,21 +10,26 @@ import argparse
 import importlib
 import json
 import os
+import shlex
+import signal
 import sys
+import time
 import traceback
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import NoReturn, Sequence
 
 from . import __version__
-from .errors import INTERRUPTED_EXIT_CODE, FoleyError
-from .generator_options import add_generator_args, check_generator
+from .errors import INTERRUPTED_EXIT_CODE, TERMINATED_EXIT_CODE, FoleyError, Terminated, UsageError
+from .generator_options import add_generator_args, check_generator, finite_float
 from .instruments import INSTRUMENTS, parse_instruments
-from .progress import JsonLinesProgress, ProgressCallback, TerminalBar
+from .interrupts import CancelSignals
+from .progress import JsonLinesProgress, ProgressCallback, TerminalBar, json_error
 
 
 def _add_range_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--start", type=float, default=None, help="range start, seconds (default: 0)")
-    parser.add_argument("--end", type=float, default=None, help="range end, seconds (default: the video's end)")
+    parser.add_argument("--start", type=finite_float, default=None, help="range start, seconds (default: 0)")
+    parser.add_argument("--end", type=finite_float, default=None,
+                        help="range end, seconds (default: the video's end)")
 
 
 def _add_progress_args(parser: argparse.ArgumentParser) -> None:
@@ -42,10 +47,19 @@ _EXTERNAL_COMMANDS = (
 )
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad command line raises UsageError instead of printing the usage and exiting, so it ends
+    like every other error: one line, exit 2, and the JSON error line an editor reads under --progress json.
+    Subcommands' parsers, other modules' included, are of this class too (add_subparsers passes it on)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """The `foley` parser. Given the arguments it will parse, other modules' subcommands are registered only
     if argv runs one of them; without argv, or when argv names no known command (--help, a typo), all are."""
-    parser = argparse.ArgumentParser(prog="foley", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="foley", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"foley {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -168,31 +182,95 @@ def _cmd_render_keypoints(args: argparse.Namespace) -> int:
     return 0
 
 
-def _emit_json_error(args: argparse.Namespace | None, message: str, code: int) -> None:
-    if args is not None and getattr(args, "progress", None) == "json":
-        print(json.dumps({"type": "error", "message": message, "exit_code": code}), flush=True)
+#: Failure reports (command, versions, every traceback) kept in the log folder; older ones are removed.
+LOGS_KEPT = 20
+
+
+def log_dir() -> Path:
+    """$FOLEY_CACHE_DIR/logs, else the user's cache folder's (~/.cache/foley/logs)."""
+    import platformdirs
+
+    return Path(os.environ.get("FOLEY_CACHE_DIR") or platformdirs.user_cache_dir("foley")) / "logs"
+
+
+def _write_log(error: BaseException, argv: Sequence[str]) -> Path | None:
+    """The whole story of a failure in a new log file, for a bug report: the terminal only gets one line.
+
+    A worker's error carries the worker's traceback as its cause, so it is here too. None when the log cannot be
+    written (a read-only cache): the one line then says how to see the traceback instead."""
+    try:
+        folder = log_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"foley-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+        path.write_text(f"foley {__version__}, Python {sys.version.split()[0]} on {sys.platform}\n"
+                        f"command: foley {shlex.join(argv)}\n\n" + "".join(traceback.format_exception(error)))
+        for old in sorted(folder.glob("foley-*.log"))[:-LOGS_KEPT]:
+            old.unlink(missing_ok=True)
+    except OSError:
+        return None
+    return path
+
+
+def _first_line(text: str) -> tuple[str, bool]:
+    """The first non-blank line of a message, and whether there was more."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return (lines[0] if lines else ""), len(lines) > 1
+
+
+def _failure(error: BaseException, received: int | None, argv: Sequence[str]) -> tuple[int, str]:
+    """The exit code and the one line for `error`; what does not fit on the line goes to a log the line names.
+
+    Once Ctrl-C or SIGTERM has arrived, whatever fails next (a pose worker killed by the same Ctrl-C, an import
+    it cut short) is its consequence, and the run ends as the cancel it is."""
+    if isinstance(error, Terminated) or received == signal.SIGTERM:
+        return TERMINATED_EXIT_CODE, "stopped by SIGTERM; no partial files were left"
+    if isinstance(error, KeyboardInterrupt) or received is not None:
+        return INTERRUPTED_EXIT_CODE, "cancelled; no partial files were left"
+    first, more = _first_line(str(error))
+    if isinstance(error, FoleyError):
+        log = _write_log(error, argv) if more else None
+        return error.exit_code, f"{first} (details: {log})" if log else first
+    if os.environ.get("FOLEY_DEBUG"):
+        traceback.print_exception(error)
+    log = _write_log(error, argv)
+    where = f"full report: {log}" if log else "set FOLEY_DEBUG=1 to see the traceback"
+    return 1, f"internal error: {type(error).__name__}{': ' + first if first else ''} ({where})"
+
+
+def _wants_json_errors(args: argparse.Namespace | None, argv: Sequence[str]) -> bool:
+    """--progress json, from the parsed arguments, or from the words themselves when parsing is what failed
+    (argparse also takes an unambiguous prefix such as --prog, and --progress=json)."""
+    if args is not None:
+        return getattr(args, "progress", None) == "json"
+    for index, word in enumerate(argv):
+        if word == "--":
+            break
+        name, equals, value = word.partition("=")
+        if len(name) >= len("--pro") and "--progress".startswith(name):
+            value = value if equals else (argv[index + 1] if index + 1 < len(argv) else "")
+            if value == "json":
+                return True
+    return False
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one `foley` command; every failure, a bad command line and Ctrl-C included, ends as one line on
+    stderr and its exit code (--help and --version exit 0 through argparse)."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = build_parser(argv)
-    args = parser.parse_args(argv)
-    handler: Callable[[argparse.Namespace], int] = args.handler
-    try:
-        return handler(args)
-    except FoleyError as error:
-        message = str(error)
-        code = error.exit_code
-    except KeyboardInterrupt:
-        message, code = "cancelled; no partial files were left", INTERRUPTED_EXIT_CODE
-    except Exception as error:  # noqa: BLE001 - last line of defence: one line, not a traceback dump
-        if os.environ.get("FOLEY_DEBUG"):
-            traceback.print_exc()
-        message = f"internal error: {type(error).__name__}: {error} (set FOLEY_DEBUG=1 for details)"
-        code = 1
-    _emit_json_error(args, message, code)
-    print(f"foley: error: {message}", file=sys.stderr)
-    return code
+    args: argparse.Namespace | None = None
+    with CancelSignals({signal.SIGINT: KeyboardInterrupt, signal.SIGTERM: Terminated}) as signals:
+        try:
+            args = build_parser(argv).parse_args(argv)
+            return args.handler(args)
+        except SystemExit:
+            raise
+        except BaseException as error:  # noqa: BLE001 - last line of defence: one line, not a traceback dump
+            signals.mute()  # a second Ctrl-C must not cut the report short
+            code, message = _failure(error, signals.received, argv)
+        if _wants_json_errors(args, argv):
+            print(json_error(message, code), flush=True)
+        print(f"foley: error: {message}", file=sys.stderr)
+        return code
 
 
 if __name__ == "__main__":

@@ -13,6 +13,12 @@ class FoleyError(Exception):
     exit_code = 1
 
 
+class UsageError(FoleyError):
+    """The command line itself is wrong: an unknown option, a missing or malformed value (argparse's message)."""
+
+    exit_code = 2
+
+
 class InputError(FoleyError):
     """The input cannot be used: missing file, not a video, corrupt, no frames, bad range or option."""
 
@@ -52,5 +58,14 @@ class Cancelled(FoleyError):
     exit_code = 130
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM asked the process to stop (kill, a process manager, an editor stopping its job).
+
+    A KeyboardInterrupt, so it unwinds exactly like Ctrl-C: every stage cleans up and nothing is committed.
+    """
+
+
 #: Exit code after Ctrl-C, the shell convention 128 + SIGINT.
 INTERRUPTED_EXIT_CODE = 130
+#: Exit code after SIGTERM, 128 + SIGTERM: a supervisor can tell "stopped as asked" from "cancelled".
+TERMINATED_EXIT_CODE = 143

@@ -9,6 +9,7 @@ is `pipeline.check_note_generator`.
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from .errors import InputError, ModelError
@@ -17,20 +18,47 @@ from .errors import InputError, ModelError
 #: "default" is the shipped learned model (checkpoints/default.pt); "baseline" the deterministic motion-onset rules.
 MODELS = ("default", "baseline")
 DEFAULT_MODEL = "default"
+#: The largest --seed: torch's generator and OTIO's metadata (where `foley timeline` records it) hold a signed
+#: 64-bit integer, and a larger one used to fail deep in the model as an internal error.
+MAX_SEED = 2**63 - 1
+
+
+def seed_value(text: str) -> int:
+    """argparse type of --seed: a whole number from 0 to MAX_SEED, refused with the command line's other errors."""
+    try:
+        seed = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if not 0 <= seed <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 0 to {MAX_SEED}, got {text!r}")
+    return seed
+
+
+def finite_float(text: str) -> float:
+    """argparse type of seconds and sampling options: float() also takes 'nan' and 'inf', which every check
+    downstream lets through (nan < 0 is False) until something fails or silently misbehaves."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid float value: {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return value
 
 
 def add_generator_args(parser: argparse.ArgumentParser, *, seed_default: int | None = None,
                        seed_help: str = "makes generation reproducible", variations: bool = True) -> None:
     """--seed, --model, --temperature, --top-k, --top-p and (unless `variations` is False) --variations."""
-    parser.add_argument("--seed", type=int, default=seed_default, help=seed_help)
+    parser.add_argument("--seed", type=seed_value, default=seed_default, help=seed_help)
     parser.add_argument("--model", default=DEFAULT_MODEL,
                         help="note generator: default (the shipped learned model), baseline (deterministic "
                              "motion-onset rules) or the PATH of a checkpoint from `foley train` "
                              f"(default: --model {DEFAULT_MODEL})")
-    parser.add_argument("--temperature", type=float, default=None,
+    parser.add_argument("--temperature", type=finite_float, default=None,
                         help="learned model: sampling temperature, 0 = greedy (default 0.8)")
     parser.add_argument("--top-k", type=int, default=None, help="learned model: sample among the k likeliest (0 = all)")
-    parser.add_argument("--top-p", type=float, default=None, help="learned model: nucleus sampling mass (default 0.95)")
+    parser.add_argument("--top-p", type=finite_float, default=None,
+                        help="learned model: nucleus sampling mass (default 0.95)")
     if variations:
         parser.add_argument("--variations", type=int, default=1,
                             help="learned model: N takes; the first is NAME.foley.mid/.wav, the others "
@@ -55,9 +83,9 @@ def check_generator(model: str = DEFAULT_MODEL, temperature: float | None = None
     path = model_path(model)
     if path is not None and not path.is_file():
         raise ModelError(f"model checkpoint not found: {path} (use --model default, baseline or a .pt file)")
-    if temperature is not None and temperature < 0:
-        raise InputError(f"--temperature must be >= 0, got {temperature}")
+    if temperature is not None and not (math.isfinite(temperature) and temperature >= 0):
+        raise InputError(f"--temperature must be >= 0 and finite, got {temperature}")
     if top_k is not None and top_k < 0:
         raise InputError(f"--top-k must be >= 0, got {top_k}")
-    if top_p is not None and not 0 < top_p <= 1:
+    if top_p is not None and not 0 < top_p <= 1:  # nan is not in there either
         raise InputError(f"--top-p must be in (0, 1], got {top_p}")

@@ -74,6 +74,13 @@ class JsonLinesProgress:
         self._stream.flush()
 
 
+def json_error(message: str, exit_code: int) -> str:
+    """The last line under --progress json when a run fails: what an editor shows instead of a progress bar.
+
+    The message is the one line the CLI prints on stderr, so both say the same."""
+    return json.dumps({"type": "error", "message": message, "exit_code": exit_code})
+
+
 class TerminalBar:
     """A single-line bar on a terminal (stderr), redrawn in place."""
 

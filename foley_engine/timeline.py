@@ -130,8 +130,17 @@ def read_timeline(path: Path, scratch: Path) -> tuple[otio.schema.Timeline, Path
                              "export the one to process on its own")
         result = timelines[0]
     if not isinstance(result, otio.schema.Timeline):
-        raise InputError(f"{path.name} holds a {result.schema_name()}, not a timeline")
+        raise InputError(f"{path.name} holds a {_kind(result)}, not a timeline")
     return result, base.resolve()
+
+
+def _kind(value: object) -> str:
+    """What a file that is no timeline holds: an OTIO object's schema, else the plain JSON value OTIO read."""
+    if isinstance(value, otio.core.SerializableObject):
+        return value.schema_name()
+    names = {"AnyVector": "list", "AnyDictionary": "object", "NoneType": "null", "bool": "boolean", "int": "number",
+             "float": "number", "str": "string"}
+    return f"JSON {names.get(type(value).__name__, type(value).__name__)}"
 
 
 def _relink(timeline: otio.schema.Timeline, plans: list[ClipPlan], base: Path, bundle: bool) -> None:

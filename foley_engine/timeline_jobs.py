@@ -8,19 +8,22 @@ the cores between them, because the pose stage sizes its own process count by th
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import multiprocessing.sharedctypes
 import os
+import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import Cancelled, FoleyError, InputError, NoPerformerError
+from .errors import TERMINATED_EXIT_CODE, Cancelled, FoleyError, InputError, NoPerformerError
 from .generator_options import DEFAULT_MODEL
+from .interrupts import CancelSignals
 from .pose import WORKERS_ENV
 
 #: Environment the engine reads in its workers; forwarded to Ray tasks, which may run on other machines.
@@ -78,6 +81,49 @@ def _take_cores(counter: multiprocessing.sharedctypes.Synchronized, workers: int
     os.sched_setaffinity(0, cores[index % len(cores)::workers])
 
 
+class _Stopped(SystemExit):
+    """SIGTERM in a clip worker: its clip unwinds (the pose stage stops its processes, removes its scratch
+    folder) and the worker leaves quietly; a SystemExit, so a worker stopped between clips prints nothing."""
+
+
+def _start_worker(counter: multiprocessing.sharedctypes.Synchronized, workers: int) -> None:
+    """A local worker's initializer: its cores, and SIGTERM as a stop that cleans up (held during imports)."""
+    _take_cores(counter, workers)
+    CancelSignals({signal.SIGTERM: lambda: _Stopped(TERMINATED_EXIT_CODE)}).install()
+
+
+def _render_in_worker(job: ClipJob) -> ClipRender:
+    """`render_clip` in a local worker, which exits once a stop has unwound the clip: the pool would report the
+    stop and hand the worker its next clip."""
+    try:
+        return render_clip(job)
+    except _Stopped:
+        os._exit(TERMINATED_EXIT_CODE)
+
+
+@contextlib.contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    """Workers started in here inherit a blocked SIGINT. A terminal's Ctrl-C goes to every process of the
+    group: a worker would print its own KeyboardInterrupt and go on with its next clip. This process alone
+    takes it, and stops them."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Drop the queued clips and stop the running ones now, instead of waiting for them to finish.
+
+    SIGTERM makes each worker unwind its clip and exit (`_start_worker`); the pool sees its workers gone and
+    `shutdown` returns once they are. ProcessPoolExecutor has no public way to stop running calls before
+    Python 3.14 (terminate_workers), hence its process table."""
+    for process in list(pool._processes.values()):  # noqa: SLF001 - see above
+        process.terminate()
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
 def fit_length(audio: np.ndarray, samples: int) -> np.ndarray:
     """Exactly `samples` long: silence past the media's end when a clip's source range runs over it."""
     if len(audio) >= samples:
@@ -112,8 +158,8 @@ def run_local(jobs: list[ClipJob], workers: int, on_done: Callable[[ClipRender],
               should_cancel: Callable[[], bool] | None = None) -> None:
     """`workers` spawned processes (1: in this process), longest clips first so the last ones finish together.
 
-    Each worker takes its share of the cores. On an error or cancel, queued clips are dropped and running ones
-    finish (Ctrl-C reaches them directly).
+    Each worker takes its share of the cores. On an error or a cancel (Ctrl-C, SIGTERM, `should_cancel`),
+    queued clips are dropped and running ones are stopped, their scratch files and pose processes with them.
     """
     ordered = sorted(jobs, key=lambda job: job.samples, reverse=True)
     if workers <= 1:
@@ -123,18 +169,19 @@ def run_local(jobs: list[ClipJob], workers: int, on_done: Callable[[ClipRender],
         return
     context = multiprocessing.get_context("spawn")  # fork would copy MediaPipe/torch threads mid-flight
     counter = context.Value("i", 0)
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_take_cores,
-                             initargs=(counter, workers)) as pool:
-        pending = {pool.submit(render_clip, job) for job in ordered}
-        try:
-            while pending:
-                _check(should_cancel)
-                done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
-                for future in done:
-                    on_done(future.result())
-        except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(counter, workers))
+    try:
+        with _sigint_blocked():  # the workers start as the jobs are submitted
+            pending = {pool.submit(_render_in_worker, job) for job in ordered}
+        while pending:
+            _check(should_cancel)
+            done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+            for future in done:
+                on_done(future.result())
+    except BaseException:
+        _stop_workers(pool)
+        raise
+    pool.shutdown(wait=True)
 
 
 def run_ray(jobs: list[ClipJob], address: str, on_done: Callable[[ClipRender], None],
