@@ -73,6 +73,11 @@ class SEQUENCER_OT_foley_generate(bpy.types.Operator):
     channel: bpy.props.IntProperty(
         name="Target Channel", default=0, min=0, max=128,
         description="Channel for the sound strips; 0 takes the nearest free channel to each movie strip")
+    stems: bpy.props.BoolProperty(
+        name="Per Performer", default=False,
+        description="One sound strip per performer, left to right on the channels below the movie strip, to mix "
+                    "or mute players separately. Off: one strip with all performers mixed as the synthesizer "
+                    "balances them")
     wait: bpy.props.BoolProperty(
         name="Wait", default=False, options={"HIDDEN", "SKIP_SAVE"},
         description="Block until done (scripts); background Blender always waits")
@@ -102,13 +107,14 @@ class SEQUENCER_OT_foley_generate(bpy.types.Operator):
         sampling.prop(self, "seed")
         sampling.prop(self, "temperature")
         layout.prop(self, "channel")
+        layout.prop(self, "stems")
 
     def execute(self, context: Any) -> set[str]:
         prefs = _preferences(context)
         try:
             settings = Settings(self.instrument, self.seed, round(self.temperature, 3), self.channel,
                                 prefs.engine_path if prefs is not None else "",
-                                model_spec(self.model, self.model_file))
+                                model_spec(self.model, self.model_file), stems=self.stems)
             self._run = FoleyRun(context, settings)
         except UserError as error:
             self.report({"ERROR"}, str(error))

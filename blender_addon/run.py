@@ -21,7 +21,7 @@ from . import compat
 from .audio import stretch_wav, wav_samples
 from .engine import EngineJob, find_engine
 from .errors import UserError
-from .strips import Generated, movie_strips, place_sound, strip_source
+from .strips import Generated, movie_strips, place_sounds, strip_source
 from .timeline_io import FoleyClip, read_foley_clips, slug, write_timeline
 
 SAMPLE_RATE = 48000  # the engine's WAVs
@@ -39,6 +39,7 @@ class Settings:
     channel: int = 0  # 0: the nearest free channel to each movie strip
     engine_path: str = ""  # the add-on preference; empty: detect
     model: str = SHIPPED  # `foley timeline --model`: "default", "baseline" or a checkpoint's absolute path
+    stems: bool = False  # `foley timeline --stems`: a sound strip per performer instead of one with the mix
 
 
 @dataclass
@@ -88,7 +89,7 @@ class FoleyRun:
         self.job = EngineJob(engine, [
             str(selection), "-o", str(self.result), "--media-dir", str(self.job_dir), "--progress", "json",
             "--json", "--force", "--instrument", settings.instrument, "--seed", str(settings.seed),
-            "--model", settings.model, "--track-name", "Foley"],
+            "--model", settings.model, "--track-name", "Foley", *(["--stems"] if settings.stems else [])],
             optional={} if settings.model == BASELINE else {"--temperature": f"{settings.temperature:g}"})
         self.progress, self.message = 0.0, "starting the engine"
 
@@ -144,38 +145,49 @@ class FoleyRun:
         if self.job.ignored and self.settings.temperature != DEFAULT_TEMPERATURE:
             outcome.warnings.append("This engine has no --temperature yet; it used its default")
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        for clip in clips:
-            name = self._place(scene, clip, stamp, outcome)
-            if name:
-                outcome.created.append(name)
+        by_strip: dict[str, list[FoleyClip]] = {}
+        for clip in clips:  # the mix, or with --stems each performer's clip, left to right
+            by_strip.setdefault(clip.strip, []).append(clip)
+        for strip, found in by_strip.items():
+            outcome.created += self._place(scene, strip, sorted(found, key=lambda clip: clip.performer), stamp,
+                                           outcome)
         if not outcome.created:
             raise UserError(outcome.warnings[-1])
         return outcome
 
-    def _place(self, scene: Any, clip: FoleyClip, stamp: str, outcome: Outcome) -> str:
-        source = self.sources.get(clip.strip)
+    def _place(self, scene: Any, strip: str, clips: list[FoleyClip], stamp: str, outcome: Outcome) -> list[str]:
+        """Sound strips for the movie strip `strip` from its Foley clips; their names, or none with a warning."""
+        source = self.sources.get(strip)
         if source is None:
-            outcome.warnings.append(f"The engine returned foley for an unknown strip '{clip.strip}'")
-            return ""
-        movie = next((strip for strip in compat.all_strips(scene) if strip.name == source.name), None)
+            outcome.warnings.append(f"The engine returned foley for an unknown strip '{strip}'")
+            return []
+        movie = next((item for item in compat.all_strips(scene) if item.name == source.name), None)
         if movie is None:
             outcome.warnings.append(f"Strip '{source.name}' was deleted while foley was generated")
-            return ""
+            return []
         if compat.visible_range(movie) != (source.start, source.start + source.duration):
             outcome.warnings.append(f"Strip '{source.name}' was moved or trimmed meanwhile; generate again")
-            return ""
+            return []
         settings = self.settings
-        stem = f"{slug(source.name)}.{settings.instrument}.seed{settings.seed}.{stamp}"
-        wav, number = self.folder / f"{stem}.foley.wav", 1
+        sounds = []
+        for clip in clips:
+            wav = self._keep(clip, f"{slug(source.name)}.{settings.instrument}.seed{settings.seed}.{stamp}",
+                             round(source.duration / self.rate * SAMPLE_RATE))
+            sounds.append((wav, Generated(
+                source.name, str(clip.metadata.get("instrument", settings.instrument)), settings.seed,
+                settings.temperature, str(source.filepath), str(self.job.summary.get("engine_version", "")),
+                int(clip.metadata.get("notes", 0)), model=settings.model, performer=clip.performer)))
+        return [sound.name for sound in place_sounds(scene, movie, sounds, settings.channel)]
+
+    def _keep(self, clip: FoleyClip, stem: str, samples: int) -> Path:
+        """Move a clip's WAV out of the job folder to a new name (`samples` long) in the output folder."""
+        suffix = f".foley.performer{clip.performer}.wav" if clip.performer else ".foley.wav"
+        wav, number = self.folder / f"{stem}{suffix}", 1
         while wav.exists():  # a run within the same second: earlier strips (and undo) keep their audio
             number += 1
-            wav = self.folder / f"{stem}-{number}.foley.wav"
-        samples = round(source.duration / self.rate * SAMPLE_RATE)
+            wav = self.folder / f"{stem}-{number}{suffix}"
         if wav_samples(clip.wav) == samples:
             os.replace(clip.wav, wav)
         else:  # a movie Blender plays slower or faster than real time: stretch the audio under it
             stretch_wav(clip.wav, wav, samples)
-        generated = Generated(source.name, settings.instrument, settings.seed, settings.temperature,
-                              str(source.filepath), str(self.job.summary.get("engine_version", "")),
-                              int(clip.metadata.get("notes", 0)), model=settings.model)
-        return place_sound(scene, movie, wav, generated, settings.channel).name
+        return wav

@@ -37,6 +37,7 @@ class Generated:
     engine_version: str
     notes: int
     model: str = "default"  # what `foley timeline --model` was given
+    performer: int = 0  # 0: the mix of all performers; else this performer's own sound (1 = leftmost)
 
 
 def movie_path(strip: Any) -> Path:
@@ -114,21 +115,31 @@ def free_channel(scene: Any, start: int, end: int, near: int, first_choice: int 
     raise UserError(f"No free channel for the foley of frames {start}-{end}")
 
 
-def place_sound(scene: Any, movie: Any, wav: Path, generated: Generated, channel: int = 0) -> Any:
-    """A sound strip under (or over) `movie` that starts and ends with it, replacing the previous one.
+def sound_name(movie: str, performer: int = 0) -> str:
+    """`Foley · movie` for the mix, `Foley · movie · performer 2` for a performer's own sound."""
+    return f"{NAME_PREFIX}{movie}" + (f" · performer {performer}" if performer else "")
 
-    `channel` 0 means the nearest free channel to the movie; a replaced strip keeps its channel when free.
+
+def place_sounds(scene: Any, movie: Any, sounds: list[tuple[Path, Generated]], channel: int = 0) -> list[Any]:
+    """Sound strips under (or over) `movie` that start and end with it, replacing the previous ones: one with
+    the mix, or one per performer, left to right, each on the next free channel below the one before.
+
+    `channel` 0 means the nearest free channel to the movie; replaced strips keep their channels when free.
     """
-    previous = generated_for(scene, movie.name)
-    first_choice = channel or (previous[0].channel if previous else 0)
+    previous = sorted(generated_for(scene, movie.name), key=lambda strip: strip[PROP].get("performer", 0))
+    kept = [strip.channel for strip in previous]
     for strip in previous:
         compat.strips(scene).remove(strip)
     start, end = compat.visible_range(movie)
-    chosen = free_channel(scene, start, end, channel or movie.channel, first_choice)
-    sound = compat.strips(scene).new_sound(name=f"{NAME_PREFIX}{movie.name}", filepath=str(wav),
-                                           channel=chosen, frame_start=start)
-    compat.set_visible_range(sound, start, end)
-    if bpy.data.filepath:
-        sound.sound.filepath = bpy.path.relpath(str(wav))  # the project folder can move
-    sound[PROP] = asdict(generated)
-    return sound
+    near, placed = channel or movie.channel, []
+    for number, (wav, generated) in enumerate(sounds):
+        first_choice = (channel if number == 0 else 0) or (kept[number] if number < len(kept) else 0)
+        near = free_channel(scene, start, end, near, first_choice)  # the next one goes nearest to this one
+        sound = compat.strips(scene).new_sound(name=sound_name(movie.name, generated.performer), filepath=str(wav),
+                                               channel=near, frame_start=start)
+        compat.set_visible_range(sound, start, end)
+        if bpy.data.filepath:
+            sound.sound.filepath = bpy.path.relpath(str(wav))  # the project folder can move
+        sound[PROP] = asdict(generated)
+        placed.append(sound)
+    return placed

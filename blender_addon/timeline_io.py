@@ -50,6 +50,11 @@ class FoleyClip:
     duration: int  # scene frames the engine rendered (the media's, for strips with speed != 1)
     metadata: dict
 
+    @property
+    def performer(self) -> int:
+        """Whose sound it is with `foley timeline --stems`: 1 for the leftmost performer; 0 for the mix of all."""
+        return int(self.metadata.get("performer", 0))
+
 
 def write_timeline(sources: list[StripSource], rate: float, path: Path, name: str) -> None:
     """The strips as an OTIO timeline at the scene's rate, starting at the earliest strip's first frame.

@@ -230,7 +230,7 @@ def scenario_modal(spec: dict) -> dict:
         operator = type("Operator", (), {name: value for name, value in vars(cls).items() if callable(value)})()
         operator.instrument, operator.seed, operator.temperature, operator.channel, operator.wait = (
             "piano", 0, 0.8, 0, False)
-        operator.model, operator.model_file = "baseline", ""
+        operator.model, operator.model_file, operator.stems = "baseline", "", False
         operator.report = lambda level, message, reports=reports: reports.append([min(level), message])
         results = [sorted(cls.execute(operator, context))]
         deadline = time.monotonic() + 300

@@ -33,6 +33,17 @@ def piano_midi() -> Path:
     return require_shared(PIANO_DIR / "performance.mid")
 
 
+@pytest.fixture(scope="session")
+def duet_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two real players side by side, 2 s at 640x360 (violin left, double bass right; tests/ensembles.py): one
+    file per session, so every test that runs pose on its whole length shares the keypoint cache."""
+    from ensembles import Placement, compose  # OpenCV: only for the tests that use it
+
+    violin, bass = (require_shared(SHARED_MEDIA / name / "video.mp4") for name in ("violin-urmp", "double-bass"))
+    return compose(tmp_path_factory.mktemp("duet") / "duet.mp4",
+                   [Placement(violin, (0, 0, 320, 360)), Placement(bass, (320, 0, 320, 360))], (640, 360), 2.0)
+
+
 @pytest.fixture(autouse=True)
 def isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test session gets its own keypoint cache, so tests never see a developer's cache."""

@@ -92,7 +92,7 @@ def test_sound_strips_start_and_end_with_their_movie_strips_and_a_rerun_replaces
                 "source": movie["name"], "instrument": "piano", "seed": 3 if number else 0, "temperature": 0,
                 "model": "baseline" if number else "default",  # the operator's default: the shipped model
                 "media": str(piano_video.resolve()), "engine_version": sound["foley"]["engine_version"],
-                "notes": sound["foley"]["notes"]}
+                "notes": sound["foley"]["notes"], "performer": 0}  # 0: the mix of all performers
             files.append(sound["file"])
     assert len(set(files)) == 4, "a rerun writes new files: undo can still bring the old strips back"
     assert not list((tmp_path / "project" / "foley").glob(".*")), "no job folders or partial files are left"
@@ -104,6 +104,30 @@ def test_sound_strips_start_and_end_with_their_movie_strips_and_a_rerun_replaces
     assert sorted(first_undo) == sorted([("Foley · piano", 0), ("Foley · piano.late", 0), ("piano", None),
                                          ("piano.late", None), ("title", None)])
     assert sorted(second_undo) == [("piano", None), ("piano.late", None), ("title", None)]
+
+
+@pytest.mark.real_media
+def test_per_performer_gives_each_player_a_strip_below_the_movie_and_a_rerun_brings_the_mix_back(
+        python: Path, extension: Path, duet_video: Path, tmp_path: Path) -> None:
+    """A real duet (two players side by side): "Per Performer" gives one sound strip per player, left to right
+    on the channels below the movie strip; without it, one strip with the mix replaces them."""
+    movie = {"name": "duet", "channel": 3, "start": 1, "media_start": 0.0, "duration": 60}
+    spec = {"zip": str(extension), "clip": str(duet_video), "fps": 30, "movies": [movie], "instrument": "violin",
+            "runs": [{"stems": True, "model": "baseline"}, {"stems": False, "model": "baseline"}]}
+    stems, mix = run_driver(python, "generate", spec, tmp_path)["runs"]
+    assert stems["result"] == ["FINISHED"], stems
+    sounds = [strip for strip in stems["strips"] if strip["type"] == "SOUND"]
+    assert [(s["name"], s["channel"], s["start"], s["duration"], s["foley"]["performer"]) for s in sounds] == [
+        ("Foley · duet · performer 1", 2, 1, 60, 1), ("Foley · duet · performer 2", 1, 1, 60, 2)]
+    for sound in sounds:
+        assert sound["samples"] == 2 * SAMPLE_RATE and sound["peak"] > 300, sound
+        assert sound["foley"]["instrument"] == "violin" and sound["foley"]["notes"] > 0
+    assert sounds[0]["file"] != sounds[1]["file"]
+    assert mix["result"] == ["FINISHED"], mix
+    [sound] = [strip for strip in mix["strips"] if strip["type"] == "SOUND"]
+    assert (sound["name"], sound["channel"], sound["duration"], sound["foley"]["performer"]) == (
+        "Foley · duet", 2, 60, 0)
+    assert sound["foley"]["notes"] == sum(s["foley"]["notes"] for s in sounds)
 
 
 def test_a_real_time_strip_at_ntsc_rate_with_an_explicit_channel(python: Path, extension: Path, piano_video: Path,

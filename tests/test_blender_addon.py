@@ -71,6 +71,19 @@ def test_the_operator_a_run_and_a_strip_record_default_to_the_shipped_model() ->
     assert [value(item.elts[0]) for item in options["items"].elts] == ["default", "baseline", "file"]
 
 
+def test_the_mix_is_the_default_and_per_performer_strips_are_asked_for() -> None:
+    """Read without bpy: "Per Performer" is off unless chosen, so a movie strip gets one strip with the mix
+    (tests/test_blender.py runs both in real Blender)."""
+    import ast
+
+    operator = next(node for node in ast.parse((REPO / "blender_addon" / "operators.py").read_text()).body
+                    if isinstance(node, ast.ClassDef) and node.name == "SEQUENCER_OT_foley_generate")
+    prop = next(node.annotation for node in operator.body if isinstance(node, ast.AnnAssign)
+                and node.target.id == "stems")
+    options = {keyword.arg: ast.literal_eval(keyword.value) for keyword in prop.keywords}
+    assert (prop.func.attr, options["name"], options["default"]) == ("BoolProperty", "Per Performer", False)
+
+
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_video(tmp_path_factory.mktemp("media") / "take.mp4", seconds=4.0, rate=30, size=(160, 120))
