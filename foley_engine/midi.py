@@ -10,7 +10,9 @@ import io
 from collections.abc import Sequence
 from pathlib import Path
 
-import pretty_midi
+from . import fluidsynth_quiet  # noqa: F401  (before pretty_midi, which imports pyfluidsynth)
+
+import pretty_midi  # noqa: E402
 
 from .errors import InputError, OutputError
 from .instruments import Instrument

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
+from . import fluidsynth_quiet  # noqa: F401  (pyfluidsynth's own import, silenced, before anything else)
 from .errors import InputError, OutputError, SynthUnavailableError
 from .instruments import Instrument
 from .notes import Performance

@@ -272,14 +272,18 @@ def test_preview_that_cannot_be_written_leaves_the_previous_outputs(clips: Path,
 
 # --- Ctrl-C ---------------------------------------------------------------------------------------------------
 
-def interrupt(args: list[object], env: dict, wait_for) -> tuple[subprocess.Popen, str, str]:
+def interrupt(args: list[object], env: dict, wait_for, resume: Path | None = None
+              ) -> tuple[subprocess.Popen, str, str]:
     """Start `foley`, wait until `wait_for(proc)` says the moment has come, then press Ctrl-C as a terminal does
-    (SIGINT to the whole process group)."""
+    (SIGINT to the whole process group), and let a paused run go on (`resume`): an import held by the pause
+    finishes, as a real one would, and the Ctrl-C held for its end is raised then."""
     proc = subprocess.Popen([str(FOLEY), *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env={**os.environ, **env}, start_new_session=True)
     try:
         wait_for(proc)
         os.killpg(proc.pid, signal.SIGINT)
+        if resume is not None:
+            resume.touch()
         out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
@@ -315,11 +319,13 @@ def test_ctrl_c_exits_130_and_leaves_nothing(clips: Path, tmp_path: Path, pause_
     marker = tmp_path / "paused"
     env = {"FOLEY_CACHE_DIR": str(cache), "FOLEY_FAULT_MARKER": str(marker),
            "PYTHONPATH": os.pathsep.join(filter(None, [str(pause_hook), os.environ.get("PYTHONPATH")]))}
+    resume = None
     if moment != "pose":
-        env["FOLEY_FAULT_PAUSE"] = moment
+        resume = tmp_path / "resume"
+        env |= {"FOLEY_FAULT_PAUSE": moment, "FOLEY_FAULT_RESUME": str(resume)}
     args = ["generate", clips / "clip.mp4", "-o", out, "--force", "--model", "baseline", "--allow-silence",
             "--progress", "json"]
-    proc, _, stderr = interrupt(args, env, wait_for_pose if moment == "pose" else wait_for_marker(marker))
+    proc, _, stderr = interrupt(args, env, wait_for_pose if moment == "pose" else wait_for_marker(marker), resume)
     assert_one_line_error(subprocess.CompletedProcess(args, proc.returncode, "", stderr), 130, "cancelled")
     assert_untouched(out, before)
     if moment != "sfload":  # after pose, its finished cache entry may stay
