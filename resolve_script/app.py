@@ -1,5 +1,9 @@
 """Generate Foley: the chosen clips -> Resolve's OTIO export -> `foley timeline` -> WAVs on "Foley" audio tracks.
 
+By default each clip gets the mix of all its performers on a "Foley" track: one track keeps the timeline simple
+and plays the ensemble balanced as the engine rendered it. "Per performer" (`--stems`) gives each performer a
+track of their own ("Foley · performer 1", ...), to mix or mute players separately.
+
 Nothing in the timeline changes until the engine has rendered every WAV and Resolve has imported them, so a
 failure anywhere before that leaves the timeline as it was. Each run writes into a folder of its own
 (ROOT/PROJECT/TIMELINE/DATE-TIME-xxxx), so a rerun never overwrites a WAV Resolve is still using.
@@ -46,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--color", type=_color, metavar="COLOUR",
                        help="every clip with this clip colour (Orange, Blue, ...)")
     parser.add_argument("--instrument", default="piano", help="see `foley instruments` (default: piano)")
+    parser.add_argument("--stems", action="store_true",
+                        help="a Foley track per performer ('Foley · performer 1', ...) instead of one with the mix")
     generator = parser.add_argument_group("note generator (as `foley timeline`; default: the engine's)")
     generator.add_argument("--model", help="default (the shipped learned model, the engine's default), baseline "
                                            "(deterministic motion-onset rules) or the PATH of a checkpoint from "
@@ -104,8 +110,11 @@ def current(resolve: Any) -> tuple:
 
 
 def generate(resolve: Any, project: Any, timeline: Any, scope: Scope, instrument: str, engine: str, root: Path,
-             progress: Optional[Callable[[float, str], None]] = None, options: Sequence[str] = ()) -> str:
-    """The whole run; returns what to tell the user. Raises FoleyScriptError with the timeline untouched."""
+             progress: Optional[Callable[[float, str], None]] = None, options: Sequence[str] = (),
+             stems: bool = False) -> str:
+    """The whole run; returns what to tell the user. Raises FoleyScriptError with the timeline untouched.
+
+    `stems` puts each performer's own WAV on a track of theirs instead of the mix on "Foley"."""
     chosen = choose(timeline, scope)
     start_frame = int(timeline.GetStartFrame())
     fps = parse_rate(timeline.GetSetting("timelineFrameRate") or project.GetSetting("timelineFrameRate"))
@@ -115,16 +124,18 @@ def generate(resolve: Any, project: Any, timeline: Any, scope: Scope, instrument
         raise FoleyScriptError(f"Resolve did not export the timeline as OTIO to {export}")
     write_selection(export, selection, chosen, start_frame, fps)
     summary = run_timeline(engine, selection, folder / f"{_slug(timeline.GetName())}.otio", instrument, progress,
-                           options)
+                           [*options, *(["--stems"] if stems else [])])
     clips = foley_clips(summary, start_frame, fps, folder)
     reasons = skipped(summary)
     if not clips:
         raise FoleyScriptError("no foley for " + scope.describe() + ": " + "; ".join(reasons))
     placement = place(project, timeline, clips)
     tracks = sorted({track for _, track in placement.placed})
-    lines = [f"Placed {len(clips)} Foley clip{'s' if len(clips) != 1 else ''} ({instrument}) for {scope.describe()} "
-             f"on {', '.join(f'A{track} {placement.track_names[track]!r}' for track in tracks)}, aligned to "
-             f"{'their video clips' if len(clips) != 1 else 'its video clip'}."]
+    videos = sum(row.get("status") == "ok" for row in summary.get("clips", []))
+    each = ", one per performer," if stems else ""
+    lines = [f"Placed {len(clips)} Foley clip{'s' if len(clips) != 1 else ''} ({instrument}){each} for "
+             f"{scope.describe()} on {', '.join(f'A{track} {placement.track_names[track]!r}' for track in tracks)}, "
+             f"aligned to {'their video clips' if videos != 1 else 'its video clip'}."]
     if placement.replaced:
         lines.append(f"Replaced {placement.replaced} Foley clip{'s' if placement.replaced != 1 else ''} "
                      "of an earlier run.")
@@ -171,18 +182,18 @@ def main(argv: Optional[Sequence[str]] = None, resolve: Any = None, bmd: Any = N
         check_version(resolve)
         project, timeline = current(resolve)
         engine_path = find_engine(engine)
-        scope, instrument = _scope(args), args.instrument
+        scope, instrument, stems = _scope(args), args.instrument, args.stems
         if ui is not None:
             items = video_tracks(timeline)
             tracks = [f"V{number}  {timeline.GetTrackName('video', number)}" for number in range(1, len(items) + 1)]
             answer = dialog.ask(ui[0], ui[1], tracks, colors_in_use(items) or list(CLIP_COLORS),
-                                instruments(engine_path), instrument)
+                                instruments(engine_path), instrument, stems)
             if answer is None:
                 return 0
-            scope, instrument = answer
+            scope, instrument, stems = answer
         root = args.media_dir or Path(os.environ.get(MEDIA_ENV) or DEFAULT_MEDIA_ROOT)
         text = generate(resolve, project, timeline, scope, instrument, engine_path, root, _console_progress(),
-                        generator_options(args))
+                        generator_options(args), stems)
     except FoleyScriptError as error:
         _show(ui, str(error), error=True)
         return 1

@@ -1,4 +1,5 @@
-"""The small dialog, with Resolve's UIManager (Fusion's UI toolkit): which clips, which instrument; and messages.
+"""The small dialog, with Resolve's UIManager (Fusion's UI toolkit): which clips, which instrument, the mix or a
+track per performer; and messages.
 
 UIManager comes from `resolve.Fusion().UIManager` and `bmd.UIDispatcher`; where either is missing (some Resolve
 versions give external scripts no UI) the caller falls back to command-line flags and the console.
@@ -6,12 +7,20 @@ versions give external scripts no UI) the caller falls back to command-line flag
 
 from __future__ import annotations
 
-from typing import Any, List, Optional, Tuple
+from typing import Any, List, NamedTuple, Optional, Tuple
 
 from .selection import Scope
 
 SCOPE_LABELS = (("playhead", "Clip under the playhead"), ("track", "All clips on a video track"),
                 ("color", "Clips with a clip colour"))
+
+
+class Answer(NamedTuple):
+    """What the user chose: which clips, which instrument, and whether each performer gets a track (stems)."""
+
+    scope: Scope
+    instrument: str
+    stems: bool = False
 
 
 def ui_manager(resolve: Any, bmd: Any) -> Optional[Tuple[Any, Any]]:
@@ -29,15 +38,18 @@ def _row(ui: Any, label: str, widget: Any) -> Any:
 
 
 def ask(ui: Any, dispatcher: Any, tracks: List[str], colors: List[str], instruments: List[str],
-        instrument: str) -> Optional[Tuple[Scope, str]]:
-    """Show the dialog until Generate or Cancel; None when cancelled."""
+        instrument: str, stems: bool = False) -> Optional[Answer]:
+    """Show the dialog until Generate or Cancel; None when cancelled. "Per performer" starts as `stems` (off:
+    one Foley track with the mix, the simpler timeline)."""
     window = dispatcher.AddWindow(
-        {"ID": "FoleyDialog", "WindowTitle": "Generate Foley", "Geometry": [200, 200, 460, 190]},
+        {"ID": "FoleyDialog", "WindowTitle": "Generate Foley", "Geometry": [200, 200, 460, 215]},
         ui.VGroup({"Spacing": 6}, [
             _row(ui, "Clips", ui.ComboBox({"ID": "Scope", "Weight": 0.7})),
             _row(ui, "Video track", ui.ComboBox({"ID": "Track", "Weight": 0.7})),
             _row(ui, "Clip colour", ui.ComboBox({"ID": "Color", "Weight": 0.7})),
             _row(ui, "Instrument", ui.ComboBox({"ID": "Instrument", "Weight": 0.7})),
+            _row(ui, "Tracks", ui.CheckBox({"ID": "Stems", "Text": "Per performer (one audio track each)",
+                                            "Checked": stems, "Weight": 0.7})),
             ui.HGroup([ui.Button({"ID": "Cancel", "Text": "Cancel"}),
                        ui.Button({"ID": "Generate", "Text": "Generate"})]),
         ]))
@@ -48,12 +60,12 @@ def ask(ui: Any, dispatcher: Any, tracks: List[str], colors: List[str], instrume
     items["Instrument"].AddItems(instruments)
     if instrument in instruments:
         items["Instrument"].CurrentIndex = instruments.index(instrument)
-    answer: List[Tuple[Scope, str]] = []
+    answer: List[Answer] = []
 
     def generate(event: Any) -> None:
         kind = SCOPE_LABELS[int(items["Scope"].CurrentIndex)][0]
-        answer.append((Scope(kind, int(items["Track"].CurrentIndex) + 1, str(items["Color"].CurrentText)),
-                       str(items["Instrument"].CurrentText)))
+        answer.append(Answer(Scope(kind, int(items["Track"].CurrentIndex) + 1, str(items["Color"].CurrentText)),
+                             str(items["Instrument"].CurrentText), bool(items["Stems"].Checked)))
         dispatcher.ExitLoop()
 
     def cancel(event: Any) -> None:

@@ -35,6 +35,7 @@ class FoleyClip:
     wav: Path
     record: int
     frames: int
+    performer: int = 0  # 0: the mix of all performers; with --stems, whose sound it is (1 = leftmost)
 
     @property
     def end(self) -> int:
@@ -144,15 +145,17 @@ def _frames(value: float, rate: float, fps: float) -> int:
 
 
 def foley_clips(summary: Dict[str, Any], start_frame: int, fps: float, base: Path) -> List[FoleyClip]:
-    """The rendered clips of a `--json` summary, each at the timeline start plus its place in the timeline."""
+    """The rendered clips of a `--json` summary, each at the timeline start plus its place in the timeline: the
+    mix, or with `foley timeline --stems` each performer's WAV (the row's "stems", left to right)."""
     clips = []
     for row in summary.get("clips", []):
         if row.get("status") != "ok":
             continue
         place = row["timeline"]
-        clips.append(FoleyClip(Path(base, row["wav"]),
-                               start_frame + _frames(place["start"], place["rate"], fps),
-                               _frames(place["duration"], place["rate"], fps)))
+        record = start_frame + _frames(place["start"], place["rate"], fps)
+        frames = _frames(place["duration"], place["rate"], fps)
+        wavs = list(enumerate(row["stems"], 1)) if "stems" in row else [(0, row["wav"])]
+        clips += [FoleyClip(Path(base, wav), record, frames, performer) for performer, wav in wavs]
     return clips
 
 

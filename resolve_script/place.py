@@ -1,9 +1,10 @@
 """Laying the WAVs on the timeline: a "Foley" bin, "Foley" audio tracks, and reruns that replace, not stack.
 
 What the script added earlier is recognised with documented calls only: audio tracks named "Foley" ("Foley 2",
-... when the chosen clips overlap in time), and on them items whose media pool clip is a `.foley.wav` file. A
-rerun deletes those that overlap the clips being placed and keeps the others, so each clip can have its own
-instrument. Nothing else on the timeline is touched.
+... when the chosen clips overlap in time), or "Foley · performer 1", "Foley · performer 2", ... when each
+performer got a track of their own (stems), and on them items whose media pool clip is a `.foley.wav` (or a
+stem's `.foley.performerN.wav`) file. A rerun deletes those that overlap the clips being placed, mix or stems,
+and keeps the others, so each clip can have its own instrument. Nothing else on the timeline is touched.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from . import FoleyScriptError
 from .engine import FoleyClip
@@ -28,13 +29,26 @@ class Placement:
     track_names: Dict[int, str]
 
 
+#: "Foley", "Foley 2", ...; "Foley · performer 1", "Foley 2 · performer 1", ... (group 2: the performer)
+_TRACK = re.compile(re.escape(TRACK_NAME) + r"(?: (\d+))?(?: · performer (\d+))?")
+#: The engine's WAVs: the mix NAME.foley.wav, a performer's stem NAME.foley.performerN.wav.
+_WAV = re.compile(r"\.foley(\.performer\d+)?\.wav$")
+
+
+def track_performer(name: str) -> Optional[int]:
+    """Whose sound a Foley track carries: 0 for the mix ("Foley", "Foley 2"), P for "Foley · performer P" (and
+    "Foley 2 · performer P"); None for a track that is not ours."""
+    match = _TRACK.fullmatch(name or "")
+    return None if match is None else int(match.group(2) or 0)
+
+
 def is_foley_track(name: str) -> bool:
-    return name == TRACK_NAME or re.fullmatch(re.escape(TRACK_NAME) + r" \d+", name or "") is not None
+    return track_performer(name) is not None
 
 
 def is_ours(item: Any) -> bool:
     media = item.GetMediaPoolItem()
-    return media is not None and str(media.GetClipProperty("File Path") or "").endswith(".foley.wav")
+    return media is not None and _WAV.search(str(media.GetClipProperty("File Path") or "")) is not None
 
 
 def _key(path: Any) -> str:
@@ -77,10 +91,12 @@ def _items(timeline: Any, track: int) -> List[Any]:
     return timeline.GetItemListInTrack("audio", track) or []
 
 
-def _new_track(timeline: Any, names: Dict[int, str]) -> int:
-    """A stereo audio track below the others, named "Foley" or the next free "Foley N"."""
-    name = next(candidate for candidate in [TRACK_NAME] + [f"{TRACK_NAME} {n}" for n in range(2, 100)]
-                if candidate not in names.values())
+def _new_track(timeline: Any, names: Dict[int, str], performer: int) -> int:
+    """A stereo audio track below the others, named "Foley" or the next free "Foley N" (for a performer's
+    stems "Foley · performer P", "Foley N · performer P")."""
+    suffix = f" · performer {performer}" if performer else ""
+    candidates = [f"{TRACK_NAME}{suffix}"] + [f"{TRACK_NAME} {n}{suffix}" for n in range(2, 100)]
+    name = next(candidate for candidate in candidates if candidate not in names.values())
     if not timeline.AddTrack("audio", "stereo"):
         raise FoleyScriptError("Resolve did not add an audio track for the Foley clips")
     track = timeline.GetTrackCount("audio")
@@ -130,11 +146,12 @@ def place(project: Any, timeline: Any, clips: List[FoleyClip]) -> Placement:
         raise FoleyScriptError("Resolve did not delete the Foley clips of the earlier run; nothing was added")
     busy = {track: [(item.GetStart(), item.GetEnd()) for item in _items(timeline, track)] for track in names}
     plan, created = [], []
-    for clip in sorted(clips, key=lambda clip: clip.record):  # the engine's lane rule: first free track
-        track = next((track for track in sorted(busy) if not any(_overlaps(clip, *span) for span in busy[track])),
-                     None)
+    # the engine's lane rule: each clip on the first free track of its performer's (0: the mix's), else a new one
+    for clip in sorted(clips, key=lambda clip: (clip.record, clip.performer)):
+        track = next((track for track in sorted(busy) if track_performer(names[track]) == clip.performer
+                      and not any(_overlaps(clip, *span) for span in busy[track])), None)
         if track is None:
-            track = _new_track(timeline, names)
+            track = _new_track(timeline, names, clip.performer)
             busy[track] = []
             created.append(track)
         busy[track].append((clip.record, clip.end))

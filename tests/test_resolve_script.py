@@ -22,7 +22,7 @@ from timelines import read_wav
 
 from resolve_script import FoleyScriptError
 from resolve_script.app import build_parser, generator_options, main
-from resolve_script.engine import FoleyClip
+from resolve_script.engine import FoleyClip, foley_clips
 from resolve_script.place import place
 from resolve_script.selection import Scope, choose, write_selection
 
@@ -157,6 +157,65 @@ def test_rerun_replaces_the_earlier_foley_instead_of_stacking(piano_video: Path,
         assert f"Replaced {replaced} Foley clip" in capsys.readouterr().out
     assert timeline.GetTrackCount("audio") == 2 and len(foley_items(timeline)) == 2
     assert Path(first_wav).is_file()  # earlier runs' WAVs stay: Resolve may still use them elsewhere
+
+
+@pytest.mark.real_media
+def test_per_performer_puts_each_players_foley_on_a_track_of_their_own(duet_video: Path, engine: Path) -> None:
+    """A real duet: ticked in the dialog, each performer's WAV goes on their own track at the clip's frames; run
+    again without it, the mix on "Foley" replaces both."""
+    project = Project("Concert", "24")
+    timeline, start = project.timeline, project.timeline.GetStartFrame()
+    duet = timeline.add_clip(1, project.media_pool.add_media(duet_video, 30, 60), 0.0, 48, record=start + 10,
+                             name="duet")
+
+    def per_performer(window) -> None:
+        assert window.GetItems()["Stems"].Checked is False  # the mix unless asked
+        window.pick("Scope", "All clips on a video track")
+        window.pick("Instrument", "violin")
+        window.tick("Stems")
+        window.click("Generate")
+
+    bmd = Bmd(per_performer, lambda window: window.click("OK"))
+    assert generate(Resolve(project, ui=UIManager()), bmd=bmd) == 0
+    assert [timeline.GetTrackName("audio", track) for track in (2, 3)] == ["Foley · performer 1",
+                                                                          "Foley · performer 2"]
+    stems = foley_items(timeline)
+    assert [(track, item.GetStart(), item.GetDuration()) for track, item in stems] == [
+        (2, duet.GetStart(), 48), (3, duet.GetStart(), 48)]
+    paths = [item.GetMediaPoolItem().GetClipProperty("File Path") for _, item in stems]
+    assert [Path(path).name.rsplit(".", 2)[-2] for path in paths] == ["performer1", "performer2"]
+    assert_aligned(timeline, [duet, duet])
+    assert ("Placed 2 Foley clips (violin), one per performer, for the clips on video track V1 on "
+            "A2 'Foley · performer 1', A3 'Foley · performer 2', aligned to its video clip.") in bmd.shown[1].text()
+
+    assert generate(Resolve(project), "--track", "1", "--instrument", "violin") == 0
+    [(track, mix)] = foley_items(timeline)
+    assert timeline.GetTrackName("audio", track) == "Foley" and (mix.GetStart(), mix.GetDuration()) == (
+        duet.GetStart(), 48)
+
+
+def test_stems_go_to_their_performers_tracks_and_a_clip_with_fewer_leaves_a_track_empty(tmp_path: Path) -> None:
+    """The engine's summary with --stems becomes one clip per performer; each performer's clips share a track."""
+    project = Project("Concert", "24")
+    timeline, start = project.timeline, project.timeline.GetStartFrame()
+    for name in ("a.foley.performer1.wav", "a.foley.performer2.wav", "b.foley.performer1.wav"):
+        silent_wav(tmp_path / name, 2)
+    summary = {"clips": [
+        {"status": "ok", "timeline": {"start": 0, "duration": 48, "rate": 24}, "wav": "a.foley.wav",
+         "stems": ["a.foley.performer1.wav", "a.foley.performer2.wav"]},
+        {"status": "ok", "timeline": {"start": 60, "duration": 48, "rate": 24}, "wav": "b.foley.wav",
+         "stems": ["b.foley.performer1.wav"]}]}
+    clips = foley_clips(summary, start, 24.0, tmp_path)
+    assert [(clip.wav.name, clip.record, clip.frames, clip.performer) for clip in clips] == [
+        ("a.foley.performer1.wav", start, 48, 1), ("a.foley.performer2.wav", start, 48, 2),
+        ("b.foley.performer1.wav", start + 60, 48, 1)]
+    placement = place(project, timeline, clips)
+    assert [track for _, track in placement.placed] == [2, 3, 2]
+    assert [(timeline.GetTrackName("audio", track), [item.GetStart() for item in timeline.GetItemListInTrack(
+        "audio", track)]) for track in (2, 3)] == [("Foley · performer 1", [start, start + 60]),
+                                                   ("Foley · performer 2", [start])]
+    again = place(project, timeline, clips)  # a rerun replaces them all, on the same tracks
+    assert again.replaced == 3 and timeline.GetTrackCount("audio") == 3
 
 
 def test_engine_failure_leaves_the_timeline_untouched_and_says_why(engine: Path, tmp_path: Path) -> None:

@@ -244,7 +244,8 @@ def test_timeline_reruns_replace_stem_tracks_and_without_stems_nothing_changes(
     assert not list(tmp_path.glob("mix.*performer*"))
     code, summary, err = _timeline(capsys, mix, again, "--stems")  # and stems replace the mix again
     assert code == 0, err
-    assert (summary["foley_tracks"], summary["replaced_tracks"]) == (["Foley · performer 1", "Foley · performer 2"], 1)
+    assert summary["foley_tracks"] == ["Foley · performer 1", "Foley · performer 2"]
+    assert summary["replaced_tracks"] == 1
     assert [track.name for track in _audio_tracks(again)] == summary["foley_tracks"]
 
 

@@ -63,6 +63,9 @@ class UIManager:
     def ComboBox(self, props: dict) -> Widget:
         return Widget("ComboBox", props)
 
+    def CheckBox(self, props: dict) -> Widget:
+        return Widget("CheckBox", {"Checked": False} | props)
+
 
 class _Events:
     def __init__(self):
@@ -99,6 +102,11 @@ class Window:
     def pick(self, widget_id: str, entry: str) -> None:
         combo = self.GetItems()[widget_id]
         combo.CurrentIndex = combo.entries.index(entry)
+
+    def tick(self, widget_id: str, checked: bool = True) -> None:
+        box = self.GetItems()[widget_id]
+        assert box.kind == "CheckBox", box.kind
+        box.Checked = checked
 
     def click(self, widget_id: str) -> None:
         self.On.handlers[(widget_id, "Clicked")]({"who": widget_id, "what": "Clicked"})
