@@ -127,7 +127,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         args.video, out_dir, force=args.force, preview=preview, progress=_progress_sink(args.progress),
         stems=args.stems, instrument=args.instrument, start=args.start, end=args.end, seed=args.seed, model=args.model,
         soundfont=args.soundfont, allow_silence=args.allow_silence, temperature=args.temperature,
-        top_k=args.top_k, top_p=args.top_p, variations=args.variations)
+        top_k=args.top_k, top_p=args.top_p, variations=args.variations, source=args.source)
     summary = result.summary() | {"outputs": {kind: str(path) for kind, path in paths.items()}}
     if args.json:
         print(json.dumps(summary))

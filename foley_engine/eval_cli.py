@@ -84,6 +84,26 @@ def model_generator(spec: str, seed: int = 0) -> Generator:
     return load_generator(spec, seed=seed)
 
 
+def keys_generator(videos: dict[int, Path]) -> Generator:
+    """The keys source as an evaluation generator: it reads the frames, so it plays only the real recordings
+    whose videos are known (`videos`: id of the example's keypoints -> video); others it refuses, and they
+    are scored as silence and listed."""
+    from .keyboard.source import SOURCE_NAME, locate_keyboard, read_keyboard
+    from .notes import Performance
+
+    def generate(keypoints: Keypoints, instrument: Instrument, duration: float) -> Performance:
+        video = videos.get(id(keypoints))
+        if video is None:
+            raise InputError("the keys source reads the video's frames: it plays --real recordings only")
+        start, end = keypoints.start, keypoints.start + duration
+        geometry = locate_keyboard(video, start, end)
+        if geometry is None:
+            return Performance(instrument, duration, [[]], SOURCE_NAME)
+        return read_keyboard(video, start, end, keypoints, instrument, geometry).performance
+
+    return generate
+
+
 def shard_examples(paths: list[Path], split: str) -> Iterator[Example]:
     """Examples of `split` from dataset folders (SPLIT-*.npz) and from shard files given directly."""
     from .examples import read_shard
@@ -126,11 +146,15 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         examples += itertools.islice(shard_examples(args.data, args.split), args.limit)
     if args.real:
         meta["recordings"] = []
+        videos: dict[int, Path] = {}
         for folder in args.real:
             print(f"foley eval: keypoints and offset for {folder}", file=sys.stderr)
             example, provenance = load_recording(folder, args.instrument, args.offset)
             examples.append(example)
             meta["recordings"].append(provenance)
+            videos[id(example.keypoints)] = Path(provenance["video"])
+        generators["keys"] = keys_generator(videos)
+        meta["generators"]["keys"] = "keys:pixels (notes read off the keyboard in the frame)"
         meta["title"] = ", ".join(f"real recording {p.name}" for p in args.real) + (
             f" + {args.split} split" if args.data else "")
     if not examples:

@@ -18,6 +18,11 @@ from .errors import InputError, ModelError
 #: "default" is the shipped learned model (checkpoints/default.pt); "baseline" the deterministic motion-onset rules.
 MODELS = ("default", "baseline")
 DEFAULT_MODEL = "default"
+#: Where notes come from: "keys" reads them off a keyboard seen in the frame; "model" is the --model generator,
+#: which reads the performers' motion; "auto" (the default) reads the keys whenever a keyboard is found and
+#: otherwise lets the model play.
+SOURCES = ("auto", "keys", "model")
+DEFAULT_SOURCE = "auto"
 #: The largest --seed: torch's generator and OTIO's metadata (where `foley timeline` records it) hold a signed
 #: 64-bit integer, and a larger one used to fail deep in the model as an internal error.
 MAX_SEED = 2**63 - 1
@@ -50,6 +55,10 @@ def add_generator_args(parser: argparse.ArgumentParser, *, seed_default: int | N
                        seed_help: str = "makes generation reproducible", variations: bool = True) -> None:
     """--seed, --model, --temperature, --top-k, --top-p and (unless `variations` is False) --variations."""
     parser.add_argument("--seed", type=seed_value, default=seed_default, help=seed_help)
+    parser.add_argument("--source", choices=SOURCES, default=DEFAULT_SOURCE,
+                        help="where notes come from: keys (read off a keyboard in the frame), model (the --model "
+                             "generator, from the performers' motion) or auto: keys when a keyboard is found, "
+                             f"else the model (default: {DEFAULT_SOURCE})")
     parser.add_argument("--model", default=DEFAULT_MODEL,
                         help="note generator: default (the shipped learned model), baseline (deterministic "
                              "motion-onset rules) or the PATH of a checkpoint from `foley train` "

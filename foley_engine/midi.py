@@ -22,6 +22,8 @@ from .notes import Note, Performance
 RESOLUTION = 960
 TEMPO = 120.0
 
+#: Text event at time 0 naming the note source ("keys:pixels", "model:…", "baseline:motion-onset").
+GENERATOR_PREFIX = "foley generator: "
 #: Text event placed at the clip's end, so the MIDI region is as long as the clip and the length survives.
 END_MARKER = "end of clip"
 
@@ -36,6 +38,8 @@ def performance_to_midi(performance: Performance) -> pretty_midi.PrettyMIDI:
         part.notes = [pretty_midi.Note(velocity=note.velocity, pitch=note.pitch, start=note.start, end=note.end)
                       for note in sorted(track)]
         midi.instruments.append(part)
+    if performance.generator:  # which source made the notes, for whoever opens the file later
+        midi.text_events.append(pretty_midi.Text(f"{GENERATOR_PREFIX}{performance.generator}", 0.0))
     if performance.duration > 0:
         midi.text_events.append(pretty_midi.Text(END_MARKER, performance.duration))
     return midi

@@ -19,8 +19,10 @@ from . import __version__
 from .baseline import GENERATOR_NAME as BASELINE_NAME
 from .baseline import generate_baseline
 from .errors import InputError, NoPerformerError
-from .generator_options import DEFAULT_MODEL, check_generator
+from .generator_options import DEFAULT_MODEL, DEFAULT_SOURCE, SOURCES, check_generator
 from .instruments import Instrument, InstrumentChoice, instruments_for, parse_instruments
+from .keyboard import KeyboardGeometry
+from .keyboard.source import locate_keyboard, read_keyboard
 from .midi import write_midi
 from .notes import Performance
 from .outputs import OutputSet, ensure_writable_dir, refuse_existing, stem_path, stem_pattern
@@ -30,7 +32,7 @@ from .synth import SAMPLE_RATE, Progress, find_soundfont, render, render_stems, 
 from .video import VideoInfo, probe, resolve_range
 
 #: Relative cost of each stage, measured on the shared 1080p clip: pose dominates.
-STAGE_WEIGHTS = {"probe": 0.01, "pose": 0.85, "notes": 0.03, "synth": 0.08, "write": 0.03}
+STAGE_WEIGHTS = {"probe": 0.01, "pose": 0.75, "keys": 0.10, "notes": 0.03, "synth": 0.08, "write": 0.03}
 
 
 @dataclass
@@ -45,6 +47,8 @@ class FoleyResult:
     timings: dict[str, float] = field(default_factory=dict)
     takes: list[Performance] = field(default_factory=list)  # --variations: every take, `performance` first
     stems: list[np.ndarray] = field(default_factory=list)  # generate(stems=True): each performer alone, like audio
+    keyboard: KeyboardGeometry | None = None  # the keyboard the notes were read off, if they were
+    source_note: str = ""  # why the notes came from where they did, when that is not what was asked
 
     @property
     def duration(self) -> float:
@@ -63,6 +67,9 @@ class FoleyResult:
             "instrument": instrument.name,
             "program": instrument.program,
             "generator": self.performance.generator,
+            "source": "keys" if self.keyboard is not None else "model",
+            **({"source_note": self.source_note} if self.source_note else {}),
+            **({"keyboard": keyboard_summary(self.keyboard)} if self.keyboard is not None else {}),
             "performers": self.performer_summaries(),
             "notes": len(self.performance.notes),
             "sample_rate": self.sample_rate,
@@ -96,7 +103,7 @@ def generate(video: str | Path, instrument: InstrumentChoice = "piano", *, start
              pose_settings: PoseSettings = PoseSettings(), progress: ProgressCallback | None = None,
              should_cancel: Callable[[], bool] | None = None, temperature: float | None = None,
              top_k: int | None = None, top_p: float | None = None, variations: int = 1,
-             stems: bool = False) -> FoleyResult:
+             stems: bool = False, source: str = DEFAULT_SOURCE) -> FoleyResult:
     """Turn the range [start, end) of a silent video into notes and audio of exactly that length.
 
     `model` is "default" (the shipped checkpoint), "baseline" or a checkpoint path; seed (None: a new take
@@ -104,7 +111,9 @@ def generate(video: str | Path, instrument: InstrumentChoice = "piano", *, start
     learned model. The seed defaults to 0, so the same video gives the same notes, as in `foley timeline`.
     `instrument` is one instrument for every performer, or one per performer left to right ("violin,guitar"):
     then each performer's part is generated for their own instrument, and their number must match.
-    `stems` also renders each performer alone (`FoleyResult.stems`), for editors who mix players separately."""
+    `stems` also renders each performer alone (`FoleyResult.stems`), for editors who mix players separately.
+    `source` "auto" reads the notes off a keyboard whenever one is in view (`FoleyResult.keyboard`), else lets
+    `model` play from the performers' motion; "keys" insists on a keyboard, "model" never looks for one."""
     stages = StageProgress(STAGE_WEIGHTS, progress, should_cancel)
     timings: dict[str, float] = {}
     choice = parse_instruments(instrument)
@@ -132,9 +141,20 @@ def generate(video: str | Path, instrument: InstrumentChoice = "piano", *, start
                 f"no performer visible in {info.path.name} between {start:.2f}s and {end:.2f}s "
                 "(use --allow-silence to write a silent track of the right length)")
         takes = [Performance(instrument=choice[0], duration=duration, generator="silence")] * variations
+        keyboard, source_note = None, ""
     else:
-        stages.report("notes", 0.0, BASELINE_NAME if model == "baseline" else f"model {model}")
-        takes = _ensemble_takes(note_generator, keypoints, choice, duration, seed)
+        keys_clock = time.perf_counter()
+        keyboard, source_note = _keyboard_for(source, info, start, end, stages)
+        if keyboard is not None:
+            reading = read_keyboard(info.path, start, end, keypoints, choice[0], keyboard, stages.stage("keys"))
+        timings["keys"] = time.perf_counter() - keys_clock
+        clock += timings["keys"]  # the notes stage's time is its own
+        if keyboard is not None:
+            stages.report("notes", 0.0, "keys")
+            takes = [reading.performance] * variations  # the keys say what was played: every take is the same
+        else:
+            stages.report("notes", 0.0, BASELINE_NAME if model == "baseline" else f"model {model}")
+            takes = _ensemble_takes(note_generator, keypoints, choice, duration, seed)
     performance = takes[0]
     stages.report("notes", 1.0, f"{len(performance.notes)} notes")
     timings["notes"] = time.perf_counter() - clock
@@ -148,7 +168,8 @@ def generate(video: str | Path, instrument: InstrumentChoice = "piano", *, start
     stem_audio = render_stems(performance, soundfont_path, num_samples=num_samples,
                               progress=_within(synth, 1 / renders, 1.0)) if stems else []
     timings["synth"] = time.perf_counter() - clock
-    return FoleyResult(info, start, end, keypoints, performance, audio, SAMPLE_RATE, timings, takes, stem_audio)
+    return FoleyResult(info, start, end, keypoints, performance, audio, SAMPLE_RATE, timings, takes, stem_audio,
+                       keyboard, source_note)
 
 
 def _within(progress: Progress, low: float, high: float) -> Progress:
@@ -177,6 +198,29 @@ def _ensemble_takes(note_generator: NoteGenerator, keypoints: Keypoints, choice:
                     generator=parts[0][k].generator, track_instruments=instruments)
         for k in range(len(parts[0]))
     ]
+
+
+def _keyboard_for(source: str, info: VideoInfo, start: float, end: float, stages: StageProgress
+                  ) -> tuple[KeyboardGeometry | None, str]:
+    """The keyboard to read notes from, if the source asks for one and one is in view; and a note for the
+    summary when `auto` found none. `keys` without a keyboard in view is an InputError."""
+    if source not in SOURCES:
+        raise InputError(f"source must be one of {', '.join(SOURCES)}, got {source!r}")
+    if source == "model":
+        return None, ""
+    stages.report("keys", 0.0, "looking for a keyboard")
+    keyboard = locate_keyboard(info.path, start, end)
+    if keyboard is None and source == "keys":
+        raise InputError(f"no keyboard found in {info.path.name} between {start:.2f}s and {end:.2f}s "
+                         "(use --source auto or model to play from the performers' motion)")
+    return keyboard, "" if keyboard is not None else "no keyboard in view: notes from the performers' motion"
+
+
+def keyboard_summary(keyboard: KeyboardGeometry) -> dict:
+    """What the summary says about the keyboard the notes were read off."""
+    pitches = [key.pitch for key in keyboard.keys]
+    return {"keys": len(pitches), "lowest": min(pitches), "highest": max(pitches),
+            "pitch_evidence": keyboard.pitch_evidence, "confidence": round(keyboard.confidence, 3)}
 
 
 def _note_generator(model: str, temperature: float | None, top_k: int | None, top_p: float | None,
@@ -239,12 +283,14 @@ def generate_files(video: str | Path, out_dir: str | Path, *, force: bool = Fals
         for take, performance in enumerate(result.takes[1:], start=2):
             outputs.write(paths[f"midi_take{take}"], partial(write_midi, performance))
         if preview is not None:
-            from .preview import render_preview  # OpenCV loads only for a preview
+            from .preview import KeysShown, render_preview  # OpenCV loads only for a preview
 
             stages.report("write", 0.7, paths["preview"].name)
             names = [p["instrument"] for p in result.performer_summaries()]
+            keys = (KeysShown(result.keyboard, result.performance.notes, result.start)
+                    if result.keyboard is not None else None)
             outputs.write(paths["preview"], partial(render_preview, video, result.keypoints, start=result.start,
-                                                    end=result.end, names=names))
+                                                    end=result.end, names=names, keys=keys))
         result.timings["write"] = time.perf_counter() - clock
     stages.report("write", 1.0, f"wrote {len(paths)} files to {out_dir}")
     return result, paths

@@ -8,6 +8,7 @@ swapped handedness is visible at a glance; joint dots go from red to green with 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -17,6 +18,8 @@ import numpy as np
 
 from . import video
 from .errors import OutputError
+from .keyboard import KeyboardGeometry, draw_keyboard
+from .notes import Note
 from .outputs import atomic_path
 from .pose import Keypoints
 from .skeleton import BODY_BONES, HAND_BONES, LEFT, RIGHT
@@ -43,11 +46,13 @@ def render_preview(
     max_size: int = 640,
     progress: Progress | None = None,
     names: Sequence[str] = (),
+    keys: KeysShown | None = None,
 ) -> Path:
     """Draw `keypoints` over the video in [start, end) (default: the keypoints' range) to a .png or .mp4.
 
     `names` labels the performers, left to right (e.g. their instruments); with several performers each is
-    numbered in any case, matching the MIDI's track order and the hand tags."""
+    numbered in any case, matching the MIDI's track order and the hand tags. `keys` draws the key map the notes
+    were read off and the keys down at each frame."""
     out_path = Path(out_path)
     suffix = out_path.suffix.lower()
     if suffix not in (".png", ".mp4"):
@@ -63,19 +68,43 @@ def render_preview(
         out_path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(out_path) as temp:  # keeps the suffix, which picks the format
             if suffix == ".png":
-                _write_sheet(info.path, keypoints, temp, start, end, max_size, report, names)
+                _write_sheet(info.path, keypoints, temp, start, end, max_size, report, names, keys)
             else:
-                _write_video(info, keypoints, temp, start, end, max_size, report, names)
+                _write_video(info, keypoints, temp, start, end, max_size, report, names, keys)
     except OSError as exc:
         raise OutputError(f"could not write {out_path}: {exc.strerror or exc}") from exc
     report(1.0, f"preview written to {out_path.name}")
     return out_path
 
 
-def draw_overlay(image: np.ndarray, keypoints: Keypoints, time: float, names: Sequence[str] = ()) -> np.ndarray:
+@dataclass(frozen=True)
+class KeysShown:
+    """A keyboard to draw under the skeletons, and the notes read off it (seconds from `start`)."""
+
+    geometry: KeyboardGeometry
+    notes: Sequence[Note]
+    start: float
+
+
+def _draw_keys(canvas: np.ndarray, keys: KeysShown, time: float) -> np.ndarray:
+    """The key map, with the keys down at `time` filled: what was read, to check against the picture."""
+    height, width = canvas.shape[:2]
+    size = keys.geometry.frame_size  # the key map's pixels are those of the frames it was found in
+    resized = (width, height) != tuple(size)
+    drawn = draw_keyboard(cv2.resize(canvas, size, interpolation=cv2.INTER_AREA) if resized else canvas, keys.geometry)
+    now = time - keys.start
+    down = {note.pitch for note in keys.notes if note.start <= now < note.end}
+    for key in keys.geometry.keys:
+        if key.pitch in down:
+            cv2.fillPoly(drawn, [np.round(key.polygon * 8).astype(np.int32)], (255, 40, 40), cv2.LINE_AA, shift=3)
+    return cv2.resize(drawn, (width, height), interpolation=cv2.INTER_LINEAR) if resized else drawn
+
+
+def draw_overlay(image: np.ndarray, keypoints: Keypoints, time: float, names: Sequence[str] = (),
+                 keys: KeysShown | None = None) -> np.ndarray:
     """A copy of the RGB `image` with every performer's skeleton at the sample nearest `time`, each labelled
     above its highest joint with its number and name (when there are several, or a name), and the time."""
-    canvas = image.copy()
+    canvas = image.copy() if keys is None else _draw_keys(image.copy(), keys, time)
     height, width = canvas.shape[:2]
     scale = max(1.0, max(width, height) / 640)
     sample = round((time - keypoints.start) * keypoints.rate)
@@ -132,7 +161,7 @@ def _label(canvas: np.ndarray, text: str, origin: tuple[int, int], scale: float,
 
 def _write_sheet(
     path: Path, keypoints: Keypoints, out: Path, start: float, end: float, max_size: int, report: Progress,
-    names: Sequence[str],
+    names: Sequence[str], keys: KeysShown | None,
 ) -> None:
     """A grid of evenly spaced frames with the overlay, each tile labelled with its time."""
     count = SHEET_COLUMNS * SHEET_ROWS
@@ -140,7 +169,7 @@ def _write_sheet(
     for i in range(count):
         target = start + (i + 0.5) * (end - start) / count
         frame = next(video.iter_frames(path, target, end, max_size), None)
-        tiles.append(None if frame is None else draw_overlay(frame.image, keypoints, frame.time, names))
+        tiles.append(None if frame is None else draw_overlay(frame.image, keypoints, frame.time, names, keys))
         report((i + 1) / (count + 1), f"preview frame {i + 1}/{count}")
     shapes = [tile.shape for tile in tiles if tile is not None]
     if not shapes:
@@ -161,14 +190,14 @@ def _write_sheet(
 
 def _write_video(
     info: video.VideoInfo, keypoints: Keypoints, out: Path, start: float, end: float, max_size: int,
-    report: Progress, names: Sequence[str],
+    report: Progress, names: Sequence[str], keys: KeysShown | None,
 ) -> None:
     """The range with the overlay as H.264 (MPEG-4 Part 2 if this FFmpeg lacks libx264), on the source's times."""
     codec = "libx264" if "libx264" in av.codecs_available else "mpeg4"
     with av.open(str(out), "w", format="mp4") as container:
         stream = None
         for count, frame in enumerate(video.iter_frames(info.path, start, end, max_size), start=1):
-            image = draw_overlay(frame.image, keypoints, frame.time, names)
+            image = draw_overlay(frame.image, keypoints, frame.time, names, keys)
             image = image[: image.shape[0] // 2 * 2, : image.shape[1] // 2 * 2]  # yuv420p needs even sizes
             if stream is None:
                 stream = container.add_stream(codec, rate=info.frame_rate)

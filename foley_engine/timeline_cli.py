@@ -104,7 +104,7 @@ def options_from_args(args: argparse.Namespace) -> TimelineOptions:
     return TimelineOptions(
         instrument=args.instrument, instrument_map=_instrument_map(args.instrument_map), clips=tuple(args.clips),
         video_track=args.video_track, media_dir=args.media_dir, media_root_map=_root_map(args.media_root_map),
-        track_name=args.track_name, seed=args.seed, model=args.model, temperature=args.temperature,
+        track_name=args.track_name, seed=args.seed, model=args.model, source=args.source, temperature=args.temperature,
         top_k=args.top_k, top_p=args.top_p, soundfont=args.soundfont,
         allow_silence=args.allow_silence, allow_missing=args.allow_missing, stems=args.stems)
 

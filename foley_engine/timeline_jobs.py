@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import TERMINATED_EXIT_CODE, Cancelled, FoleyError, InputError, NoPerformerError
-from .generator_options import DEFAULT_MODEL
+from .generator_options import DEFAULT_MODEL, DEFAULT_SOURCE
 from .interrupts import CancelSignals
 from .pose import WORKERS_ENV
 
@@ -40,6 +40,7 @@ class ClipJob:
     instrument: str
     seed: int
     model: str = DEFAULT_MODEL  # "default", "baseline" or an absolute checkpoint path (workers have other cwds)
+    source: str = DEFAULT_SOURCE  # "auto", "keys" or "model"
     temperature: float | None = None
     top_k: int | None = None
     top_p: float | None = None
@@ -139,7 +140,7 @@ def render_clip(job: ClipJob) -> ClipRender:
     try:
         result = generate(job.video, job.instrument, start=job.start, end=job.end, seed=job.seed, model=job.model,
                           temperature=job.temperature, top_k=job.top_k, top_p=job.top_p, soundfont=job.soundfont,
-                          allow_silence=job.allow_silence, stems=job.stems)
+                          allow_silence=job.allow_silence, stems=job.stems, source=job.source)
     except NoPerformerError as error:
         return ClipRender(job.index, None, {"status": "skipped", "reason": str(error)},
                           time.perf_counter() - clock)

@@ -17,7 +17,7 @@ from pathlib import Path
 import opentimelineio as otio
 
 from .errors import InputError
-from .generator_options import DEFAULT_MODEL, model_path
+from .generator_options import DEFAULT_MODEL, DEFAULT_SOURCE, model_path
 from .instruments import parse_instruments
 from .synth import SAMPLE_RATE
 from .video import VideoInfo, probe
@@ -47,6 +47,7 @@ class TimelineOptions:
     track_name: str = "Foley"
     seed: int = 0  # fixed by default: the same timeline always gives the same audio
     model: str = DEFAULT_MODEL  # "default", "baseline" or a checkpoint path, as `foley generate --model`
+    source: str = DEFAULT_SOURCE  # "auto", "keys" or "model", as `foley generate --source`
     temperature: float | None = None  # learned model only; None: the model's own default
     top_k: int | None = None
     top_p: float | None = None
@@ -62,7 +63,7 @@ class TimelineOptions:
         with other options is never taken for this run's."""
         checkpoint = model_path(self.model)
         return {"model": str(checkpoint.resolve()) if checkpoint is not None else self.model, "seed": self.seed,
-                "temperature": self.temperature, "top_k": self.top_k, "top_p": self.top_p}
+                "temperature": self.temperature, "top_k": self.top_k, "top_p": self.top_p, "source": self.source}
 
 
 @dataclass

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -206,6 +206,30 @@ def iter_frames(
                 f"could not decode {path}: the file is truncated or corrupt (video stops at {reached:.2f} s "
                 f"of {expected_end:.2f} s)"
             )
+
+
+def keyframes_near(path: str | Path, times: Sequence[float], max_size: int = 640) -> list[Frame]:
+    """For each time, the keyframe at or before it (upright, downscaled), each keyframe once.
+
+    A quick look at a whole clip: seeking lands on keyframes, so taking the frame found there costs one
+    decoded frame per look, where the exact frame at a time could cost a whole group of pictures.
+    """
+    path = Path(path)
+    container = _open(path)
+    frames: dict[float, Frame] = {}
+    with container:
+        stream = container.streams.video[0]
+        time_base, origin = stream.time_base, _origin(stream)
+        try:
+            for time in times:
+                container.seek(origin + int(max(0.0, time) / time_base), stream=stream, backward=True)
+                frame = next((f for f in container.decode(stream) if f.pts is not None), None)
+                if frame is not None:
+                    found = float((frame.pts - origin) * time_base)
+                    frames.setdefault(round(found, 6), Frame(found, _to_rgb(frame, max_size)))
+        except av.FFmpegError as exc:
+            raise InputError(f"could not decode {path}: the file is truncated or corrupt") from exc
+    return [frames[key] for key in sorted(frames)]
 
 
 def content_hash(path: str | Path) -> str:

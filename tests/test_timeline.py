@@ -178,8 +178,11 @@ def run_in_process(capsys: pytest.CaptureFixture, piano_video: Path, out: Path, 
 
 def test_local_processes_give_the_same_audio_as_one(piano_video: Path, tmp_path: Path,
                                                     capsys: pytest.CaptureFixture) -> None:
-    one = run_in_process(capsys, piano_video, tmp_path / "one.otio", "--jobs", "1")
-    two = run_in_process(capsys, piano_video, tmp_path / "two.otio", "--jobs", "2")
+    # The model's notes, not the keys': two local processes give each clip's pose one worker instead of two,
+    # and tracking restarts at a chunk border, which moves a few fingertips; the keys source's fingertip gate
+    # can see that (the same worker count gives the same notes, in tests/test_keyboard_source.py's runs too).
+    one = run_in_process(capsys, piano_video, tmp_path / "one.otio", "--jobs", "1", "--source", "model")
+    two = run_in_process(capsys, piano_video, tmp_path / "two.otio", "--jobs", "2", "--source", "model")
     assert (one["workers"], two["workers"], two["backend"]) == (1, 2, "local")
     first, second = check_foley(tmp_path / "one.otio"), check_foley(tmp_path / "two.otio")
     assert set(first) == {"A", "B", "C"} and all(np.array_equal(first[n], second[n]) for n in first)
@@ -198,7 +201,7 @@ def tiny_checkpoint(folder: Path) -> str:
 def test_generator_options_reach_every_local_process(piano_video: Path, tmp_path: Path,
                                                      capsys: pytest.CaptureFixture) -> None:
     """--model, --seed and --temperature reach each clip in spawned workers: another seed gives other audio."""
-    sampled = ("--model", tiny_checkpoint(tmp_path), "--temperature", "1.5", "--jobs", "2")
+    sampled = ("--source", "model", "--model", tiny_checkpoint(tmp_path), "--temperature", "1.5", "--jobs", "2")
     outs = [tmp_path / f"seed{seed}-{number}.otio" for number, seed in enumerate((1, 2, 1))]
     for out, seed in zip(outs, (1, 2, 1)):
         summary = run_in_process(capsys, piano_video, out, *sampled, "--seed", str(seed))
@@ -212,7 +215,7 @@ def test_generator_options_reach_every_local_process(piano_video: Path, tmp_path
 def test_a_ray_cluster_gives_the_same_audio(piano_video: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """With a model given as a checkpoint path, which Ray tasks in other folders must find too."""
     ray = require_module("ray", reason="Ray is the optional [cluster] extra (pip install 'foley[cluster]')")
-    sampled = ("--model", tiny_checkpoint(tmp_path), "--temperature", "1.5", "--seed", "4")
+    sampled = ("--source", "model", "--model", tiny_checkpoint(tmp_path), "--temperature", "1.5", "--seed", "4")
     run_in_process(capsys, piano_video, tmp_path / "local.otio", *sampled)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:

@@ -239,8 +239,8 @@ def test_model_variations_each_get_their_own_audio(piano_video, qtbot, tmp_path)
 
     checkpoint = save_checkpoint(tmp_path / "tiny.pt", tiny_model())
     window = open_panel(qtbot, tmp_path, "--video", str(piano_video), "--range", *map(str, RANGE))
-    window.inspector.apply_settings(Settings(model=FILE, model_file=str(checkpoint), temperature=1.0, seed=3,
-                                             variations=3))
+    window.inspector.apply_settings(Settings(source="model", model=FILE, model_file=str(checkpoint),
+                                             temperature=1.0, seed=3, variations=3))
     generate(qtbot, window)
     assert [card.take.number for card in window.strip.cards] == [1, 2, 3]
     samples = round((RANGE[1] - RANGE[0]) * 48000)

@@ -28,6 +28,7 @@ class Settings:
     """The controls' values; saved between sessions."""
 
     instrument: str = "piano"
+    source: str = "auto"  # "auto" (keys when a keyboard is in view), "keys" or "model", as `foley --source`
     model: str = SHIPPED  # SHIPPED (the engine's default), BASELINE or FILE
     model_file: str = ""
     temperature: float = 0.8
@@ -83,7 +84,7 @@ def generate_takes(request: Request, progress: Callable[[ProgressEvent], None],
 
     settings = request.settings
     options: dict[str, Any] = {"start": request.start, "end": request.end, "model": settings.model_spec(),
-                               "soundfont": request.soundfont}
+                               "soundfont": request.soundfont, "source": settings.source}
     if settings.samples():
         options |= {"seed": settings.seed, "temperature": settings.temperature, "variations": settings.variations}
     result = generate(request.video, settings.instrument, progress=progress, should_cancel=should_cancel, **options)

@@ -33,6 +33,8 @@ from foley_engine.progress import ProgressEvent
 
 from .generation import BASELINE, FILE, SHIPPED, Settings
 
+SOURCE_CHOICES = (("auto", "Auto · the keys when a keyboard is in view"), ("keys", "The keys in the frame"),
+                  ("model", "The model · from motion"))
 MODEL_CHOICES = ((SHIPPED, "Shipped model"), (BASELINE, "Baseline · motion onsets"), (FILE, "Checkpoint file…"))
 MAX_SEED = 2**31 - 1
 DETERMINISTIC = "The baseline is deterministic: choose a model to vary seed, temperature and takes"
@@ -165,6 +167,9 @@ class Inspector(QFrame):
         form = QFormLayout()
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
         form.setVerticalSpacing(6)
+        self.source = QComboBox()
+        for value, label in SOURCE_CHOICES:
+            self.source.addItem(label, value)
         self.model = QComboBox()
         for value, label in MODEL_CHOICES:
             self.model.addItem(label, value)
@@ -193,6 +198,7 @@ class Inspector(QFrame):
         self.seed.setRange(0, MAX_SEED)
         self.variations = QSpinBox()
         self.variations.setRange(1, 8)
+        form.addRow("Notes from", self.source)
         form.addRow("Model", self.model)
         form.addRow("", self.file_row)
         form.addRow("Temperature", temperature_row)
@@ -283,12 +289,14 @@ class Inspector(QFrame):
 
     # Settings
     def settings(self) -> Settings:
-        return Settings(instrument=self.instrument.currentData(), model=self.model.currentData(),
+        return Settings(instrument=self.instrument.currentData(), source=self.source.currentData(),
+                        model=self.model.currentData(),
                         model_file=self.model_file.text().strip(), temperature=self.temperature.value(),
                         seed=self.seed.value(), variations=self.variations.value())
 
     def apply_settings(self, settings: Settings) -> None:
-        for combo, value in ((self.instrument, settings.instrument), (self.model, settings.model)):
+        for combo, value in ((self.instrument, settings.instrument), (self.source, settings.source),
+                             (self.model, settings.model)):
             index = combo.findData(value)
             if index >= 0:
                 combo.setCurrentIndex(index)
@@ -307,13 +315,14 @@ class Inspector(QFrame):
                 return fallback
 
         self.apply_settings(Settings(
-            instrument=value("instrument", default.instrument, str), model=value("model", default.model, str),
+            instrument=value("instrument", default.instrument, str), source=value("source", default.source, str),
+            model=value("model", default.model, str),
             model_file=value("model_file", default.model_file, str),
             temperature=value("temperature", default.temperature, float), seed=value("seed", default.seed, int),
             variations=value("variations", default.variations, int)))
 
     def save(self, store: QSettings) -> None:
         settings = self.settings()
-        for key in ("instrument", "model", "model_file", "temperature", "seed", "variations"):
+        for key in ("instrument", "source", "model", "model_file", "temperature", "seed", "variations"):
             store.setValue(key, getattr(settings, key))
         store.sync()

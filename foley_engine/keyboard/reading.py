@@ -1,0 +1,185 @@
+"""Notes read off the keys: where a key's press evidence rises, which key it is, how hard it was struck.
+
+The evidence (presses.py) of a pressed key spills onto its neighbours, which share its edges, so in every
+frame only the keys whose evidence is the largest within one white-key width of them count. A note starts
+where a key's evidence rises past ON_LEVEL (in units of the key's own noise) and ends where it falls below
+OFF_LEVEL. Which of two neighbours was pressed is the weakest part of the pixels' answer, so where a
+neighbour's evidence is close, the key nearer to a fingertip is taken; a press far from every fingertip is
+not a note (a shadow, a reflection), unless no hand was seen at all. Velocity comes from how fast the
+pressing fingertip moved just before the press.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..instruments import Instrument
+from ..notes import Note
+from ..pose import Keypoints
+from ..skeleton import FINGERTIPS
+from .geometry import KeyboardGeometry
+from .presses import KeyEvidence
+
+#: Evidence (key noise units) where a press starts, and below which it has ended.
+ON_LEVEL = 4.0
+OFF_LEVEL = 2.0
+#: Keys whose centres lie within this many white-key widths of each other share an edge.
+NEIGHBOUR_REACH = 1.01
+#: A neighbour's press counts as an alternative reading when its evidence is at least this share of the key's.
+ALTERNATIVE_SHARE = 0.5
+#: A press needs a fingertip within this many white-key widths across, and on the keys (plane y) ...
+FINGER_REACH = 2.0
+KEYS_DEPTH = (-0.3, 1.5)
+#: ... within this many seconds of its start.
+FINGER_SECONDS = 0.07
+#: The fingertip speed window before a press, and the velocities the slowest and fastest presses get.
+VELOCITY_SECONDS = 0.1
+VELOCITY_RANGE = (40, 110)
+DEFAULT_VELOCITY = 80
+#: Shortest note kept (seconds): a one-frame flicker is noise.
+MIN_SECONDS = 0.05
+
+
+@dataclass(frozen=True)
+class _Press:
+    key: int
+    start: int  # frame index
+    end: int  # frame index (exclusive)
+
+
+def _fingertips(keypoints: Keypoints, geometry: KeyboardGeometry) -> np.ndarray:
+    """(T, F, 2) every performer's fingertips in keyboard-plane coordinates, NaN where not seen."""
+    width, height = geometry.frame_size
+    tips = keypoints.hands[:, :, :, list(FINGERTIPS)]  # (P, T, 2, 5, 3)
+    frames = keypoints.num_frames
+    points = tips.transpose(1, 0, 2, 3, 4).reshape(frames, -1, 3)
+    plane = geometry.to_plane((points[..., :2] * (width, height)).reshape(-1, 2)).reshape(frames, -1, 2)
+    plane[points[..., 2] <= 0] = np.nan
+    return plane
+
+
+def _suppress_neighbours(evidence: np.ndarray, neighbours: np.ndarray) -> np.ndarray:
+    """Evidence where a key is the largest among its neighbours in that frame, else at most 0."""
+    kept = evidence.copy()
+    for key in range(evidence.shape[1]):
+        others = neighbours[key]
+        if others.any():
+            beaten = (evidence[:, others] > evidence[:, [key]]).any(axis=1)
+            kept[beaten, key] = np.minimum(kept[beaten, key], 0.0)
+    return kept
+
+
+def _presses(evidence: np.ndarray, times: np.ndarray) -> list[_Press]:
+    """Hysteresis on every key: up past ON_LEVEL, down below OFF_LEVEL."""
+    presses = []
+    for key in range(evidence.shape[1]):
+        start = None
+        for frame, level in enumerate(evidence[:, key]):
+            if start is None and level > ON_LEVEL:
+                start = frame
+            elif start is not None and level < OFF_LEVEL:
+                presses.append(_Press(key, start, frame))
+                start = None
+        if start is not None:
+            presses.append(_Press(key, start, len(times)))
+    return [p for p in presses if _seconds(times, p) >= MIN_SECONDS]
+
+
+def _seconds(times: np.ndarray, press: _Press) -> float:
+    end = times[press.end] if press.end < len(times) else times[-1] + float(np.median(np.diff(times)))
+    return float(end - times[press.start])
+
+
+def read_notes(evidence: KeyEvidence, geometry: KeyboardGeometry, keypoints: Keypoints, instrument: Instrument,
+               start: float, duration: float) -> list[Note]:
+    """The notes the keys show, in seconds from `start` (the range start), transposed by octaves into the
+    instrument's range (the keys say what was played; the instrument only chooses the sound)."""
+    if len(evidence.times) == 0:
+        return []
+    centres = geometry.to_plane(np.array([key.centre for key in geometry.keys]))[:, 0]
+    neighbours = np.abs(centres[:, None] - centres[None, :]) < NEIGHBOUR_REACH
+    np.fill_diagonal(neighbours, False)
+    smoothed = _median3(evidence.evidence)
+    tips = _fingertips(keypoints, geometry) if keypoints.num_performers else np.zeros((0, 0, 2))
+    hands_seen = bool(np.isfinite(tips).any())
+    notes = []
+    for press in _presses(_suppress_neighbours(smoothed, neighbours), evidence.times):
+        near = _tips_near(tips, keypoints, evidence.times[press.start])
+        if hands_seen:
+            key = _nearest_alternative(press, smoothed, neighbours, centres, near)
+            if key is None:
+                continue
+        else:
+            key = press.key
+        onset = float(evidence.times[press.start] - start)
+        end = min(onset + _seconds(evidence.times, press), duration)
+        if end <= onset or onset < 0:
+            continue
+        velocity = _velocity(tips, keypoints, evidence.times[press.start], centres[key])
+        notes.append(Note(onset, end, instrument.clamp_pitch(int(evidence.pitches[key])), velocity))
+    return _scale_velocities(sorted(notes))
+
+
+def _median3(values: np.ndarray) -> np.ndarray:
+    """A 3-frame running median along time: one frame's flicker is not a press, a press lasts longer."""
+    if len(values) < 3:
+        return values.copy()
+    padded = np.concatenate([values[:1], values, values[-1:]])
+    return np.median(np.stack([padded[:-2], padded[1:-1], padded[2:]]), axis=0)
+
+
+def _tips_near(tips: np.ndarray, keypoints: Keypoints, time: float) -> np.ndarray:
+    """(n, 2) fingertips on the keys within FINGER_SECONDS of `time`, in plane coordinates."""
+    if tips.size == 0:
+        return np.zeros((0, 2))
+    first = max(0, int(np.floor((time - FINGER_SECONDS - keypoints.start) * keypoints.rate)))
+    last = min(len(tips), int(np.ceil((time + FINGER_SECONDS - keypoints.start) * keypoints.rate)) + 1)
+    near = tips[first:last].reshape(-1, 2)
+    on_keys = np.isfinite(near[:, 0]) & (near[:, 1] > KEYS_DEPTH[0]) & (near[:, 1] < KEYS_DEPTH[1])
+    return near[on_keys]
+
+
+def _nearest_alternative(press: _Press, evidence: np.ndarray, neighbours: np.ndarray, centres: np.ndarray,
+                         tips: np.ndarray) -> int | None:
+    """The key of a press: among it and its neighbours pressed almost as clearly, the one nearest a fingertip;
+    None when no fingertip is within FINGER_REACH of any of them."""
+    level = evidence[press.start, press.key]
+    candidates = [press.key] + [int(k) for k in np.flatnonzero(neighbours[press.key])
+                                if evidence[press.start, k] >= ALTERNATIVE_SHARE * level]
+    if not len(tips):
+        return None
+    distance = {key: float(np.min(np.abs(tips[:, 0] - centres[key]))) for key in candidates}
+    best = min(distance, key=lambda key: distance[key])
+    return best if distance[best] <= FINGER_REACH else None
+
+
+def _velocity(tips: np.ndarray, keypoints: Keypoints, time: float, centre: float) -> int:
+    """Raw strike speed (plane units per second) of the fingertip nearest the key just before the press,
+    stored for now as the velocity field and scaled into MIDI velocities by _scale_velocities."""
+    if tips.size == 0:
+        return DEFAULT_VELOCITY
+    last = int(round((time - keypoints.start) * keypoints.rate))
+    first = last - max(1, int(round(VELOCITY_SECONDS * keypoints.rate)))
+    if first < 0 or last >= len(tips):
+        return DEFAULT_VELOCITY
+    before, at = tips[first], tips[last]
+    distance = np.abs(at[:, 0] - centre)
+    distance[~np.isfinite(distance)] = np.inf
+    finger = int(np.argmin(distance))
+    if not np.isfinite(distance[finger]) or not np.isfinite(before[finger]).all():
+        return DEFAULT_VELOCITY
+    speed = float(np.linalg.norm(at[finger] - before[finger])) / VELOCITY_SECONDS
+    return int(np.clip(round(speed * 100), 1, 127))
+
+
+def _scale_velocities(notes: list[Note]) -> list[Note]:
+    """Map the raw strike speeds of the clip onto VELOCITY_RANGE by rank: the hardest strike of the clip plays
+    loudest, whatever the camera's distance (speeds are in white-key widths, but a clip's range varies)."""
+    if len(notes) < 2:
+        return notes
+    speeds = np.array([note.velocity for note in notes], float)
+    ranks = np.argsort(np.argsort(speeds)) / (len(notes) - 1)
+    low, high = VELOCITY_RANGE
+    return [Note(n.start, n.end, n.pitch, int(round(low + (high - low) * r))) for n, r in zip(notes, ranks)]

@@ -1,0 +1,80 @@
+"""The keys source end to end on real footage: a keyboard in view is read, anything else falls back.
+
+Scored on the shared top-down piano clip, whose MIDI was recorded from the instrument (offset from
+docs/eval/piano-furelise-offset.json), at the best clock lag within +-0.1 s, with chance at the same note
+density searched the same way (lags.py). The floors sit a little under what the source reaches, so a worse
+detector fails here instead of passing on format checks alone.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pretty_midi
+import pytest
+from conftest import SHARED_MEDIA, require_shared
+
+from foley_engine.evaluation import score
+from foley_engine.lags import chance_at_density
+from foley_engine.midi import GENERATOR_PREFIX
+from foley_engine.notes import Note
+
+FOLEY = Path(sys.executable).parent / "foley"
+RANGE = (8.0, 20.0)
+#: MIDI time minus video time of the shared clip (docs/eval/piano-furelise-offset.json).
+OFFSET = json.loads((Path(__file__).resolve().parents[1] / "docs/eval/piano-furelise-offset.json").read_text())["offset_seconds"]
+pytestmark = pytest.mark.real_media
+
+
+def _best(reference: list[Note], estimated: list[Note]) -> tuple[float, float]:
+    """Onset and note F1 at the best lag within +-0.1 s (one frame apart)."""
+    result = score(reference, estimated, np.arange(-3, 4) / 30)
+    total = len(reference) + len(estimated)
+    return (max(2 * m / total for m in result["onset_matches_offsets"]),
+            max(2 * m / total for m in result["note_matches_offsets"]))
+
+
+def test_the_keys_are_read_off_a_real_keyboard(piano_video: Path, piano_midi: Path, tmp_path: Path) -> None:
+    run = subprocess.run([str(FOLEY), "generate", str(piano_video), "--start", str(RANGE[0]), "--end",
+                          str(RANGE[1]), "-o", str(tmp_path), "--json", "--preview"],
+                         capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr
+    summary = json.loads(run.stdout.splitlines()[-1])
+    assert summary["source"] == "keys" and summary["generator"] == "keys:pixels"
+    assert (summary["keyboard"]["keys"], summary["keyboard"]["lowest"], summary["keyboard"]["highest"]) == (88, 21, 108)
+    midi = pretty_midi.PrettyMIDI(summary["outputs"]["midi"])
+    assert any(event.text == f"{GENERATOR_PREFIX}keys:pixels" for event in midi.text_events)
+    estimated = [Note(n.start, n.end, n.pitch, n.velocity) for part in midi.instruments for n in part.notes]
+    truth = pretty_midi.PrettyMIDI(str(piano_midi))
+    reference = [Note(max(0.0, n.start - OFFSET - RANGE[0]), min(n.end - OFFSET, RANGE[1]) - RANGE[0], n.pitch,
+                      n.velocity)
+                 for part in truth.instruments for n in part.notes if RANGE[0] <= n.start - OFFSET < RANGE[1]]
+    onset_f1, note_f1 = _best(reference, estimated)
+    chance = [_best(reference, chance_at_density(reference, len(estimated), RANGE[1] - RANGE[0], seed))
+              for seed in range(10)]
+    chance_onset, chance_note = np.mean(chance, axis=0)
+    assert onset_f1 >= 0.65 and note_f1 >= 0.4, f"onset F1 {onset_f1:.3f}, note F1 {note_f1:.3f}"
+    assert onset_f1 > chance_onset + 0.2 and note_f1 > chance_note + 0.3
+    assert Path(summary["outputs"]["preview"]).stat().st_size > 0
+
+
+def test_without_a_keyboard_the_model_plays_and_insisting_on_keys_is_one_clear_error(tmp_path: Path) -> None:
+    violin = require_shared(SHARED_MEDIA / "violin-urmp" / "video.mp4")
+    run = subprocess.run([str(FOLEY), "generate", str(violin), "--end", "3", "--instrument", "violin", "-o",
+                          str(tmp_path / "auto"), "--json"], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    summary = json.loads(run.stdout.splitlines()[-1])
+    assert summary["source"] == "model" and summary["generator"].startswith("model:")
+    assert summary["source_note"] == "no keyboard in view: notes from the performers' motion"
+    assert "keyboard" not in summary
+    keys = subprocess.run([str(FOLEY), "generate", str(violin), "--end", "3", "--source", "keys", "-o",
+                           str(tmp_path / "keys")], capture_output=True, text=True, timeout=600)
+    assert keys.returncode == 3
+    assert keys.stderr.strip().splitlines() == [
+        "foley: error: no keyboard found in video.mp4 between 0.00s and 3.00s (use --source auto or model to "
+        "play from the performers' motion)"]
+    assert not (tmp_path / "keys").exists() or not any((tmp_path / "keys").iterdir())
