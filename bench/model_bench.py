@@ -12,13 +12,13 @@ import time
 
 import numpy as np
 
+from foley_engine.data.performers import perform
+from foley_engine.data.phrases import draw_phrase
 from foley_engine.errors import ModelError
 from foley_engine.instruments import get_instrument
 from foley_engine.model import load_model
 from foley_engine.model.features import performer_joints
 from foley_engine.model.generate import Sampling, generate_tracks
-from foley_engine.performers import perform
-from foley_engine.phrases import draw_phrase
 
 TARGET = 2000  # events/s for one performer x one take: generation well ahead of what a clip needs
 

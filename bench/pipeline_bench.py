@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from foley_engine.pipeline import generate
-from foley_engine.pose import PoseSettings, extract_keypoints
+from foley_engine.pose.extract import PoseSettings, extract_keypoints
 from foley_engine.video import iter_frames, probe, resolve_range
 
 SHARED_CLIP = Path(__file__).resolve().parents[1].parent / "shared/media/piano-furelise/video.mp4"

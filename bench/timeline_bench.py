@@ -19,7 +19,7 @@ from pathlib import Path
 
 import opentimelineio as otio
 
-from foley_engine.timeline_jobs import available_cpus, default_workers
+from foley_engine.timeline.jobs import available_cpus, default_workers
 from foley_engine.video import probe
 
 SHARED_CLIP = Path(__file__).resolve().parents[1].parent / "shared/media/piano-furelise/video.mp4"

@@ -10,10 +10,9 @@ import io
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import fluidsynth_quiet  # noqa: F401  (before pretty_midi, which imports pyfluidsynth)
-
 import pretty_midi  # noqa: E402
 
+from . import fluidsynth_quiet  # noqa: F401  (before pretty_midi, which imports pyfluidsynth)
 from .errors import InputError, OutputError
 from .instruments import Instrument
 from .notes import Note, Performance

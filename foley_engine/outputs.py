@@ -22,7 +22,6 @@ from typing import Iterator
 
 from .errors import OutputError
 
-
 #: A Foley WAV by its name: the mix NAME.foley.wav or a performer's stem NAME.foley.performerN.wav.
 FOLEY_WAV = re.compile(r"\.foley(\.performer\d+)?\.wav$")
 

@@ -16,18 +16,19 @@ from typing import Callable
 import numpy as np
 
 from . import __version__
-from .baseline import GENERATOR_NAME as BASELINE_NAME
-from .baseline import generate_baseline
 from .errors import InputError, NoPerformerError
-from .generator_options import DEFAULT_MODEL, DEFAULT_SOURCE, SOURCES, check_generator
 from .instruments import Instrument, InstrumentChoice, instruments_for, parse_instruments
 from .keyboard import KeyboardGeometry
-from .keyboard.source import locate_keyboard, read_keyboard
+from .keypoints import Keypoints
 from .midi import write_midi
 from .notes import Performance
+from .options import DEFAULT_MODEL, DEFAULT_SOURCE, SOURCES, check_generator
 from .outputs import OutputSet, ensure_writable_dir, refuse_existing, stem_path, stem_pattern
-from .pose import Keypoints, PoseSettings, extract_keypoints
+from .pose.extract import PoseSettings, extract_keypoints
 from .progress import ProgressCallback, StageProgress
+from .sources.baseline import GENERATOR_NAME as BASELINE_NAME
+from .sources.baseline import generate_baseline
+from .sources.keys import locate_keyboard, read_keyboard
 from .synth import SAMPLE_RATE, Progress, find_soundfont, render, render_stems, require_fluidsynth, write_wav
 from .video import VideoInfo, probe, resolve_range
 

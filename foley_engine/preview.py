@@ -19,9 +19,9 @@ import numpy as np
 from . import video
 from .errors import OutputError
 from .keyboard import KeyboardGeometry, draw_keyboard
+from .keypoints import Keypoints
 from .notes import Note
 from .outputs import atomic_path
-from .pose import Keypoints
 from .skeleton import BODY_BONES, HAND_BONES, LEFT, RIGHT
 
 Progress = Callable[[float, str], None]

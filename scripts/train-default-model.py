@@ -40,9 +40,9 @@ def main() -> int:
     args = parser.parse_args()
 
     from foley_engine.cli import main as foley
-    from foley_engine.examples import build_synthetic_dataset
+    from foley_engine.data.shards import build_synthetic_dataset
     from foley_engine.model.checkpoint import export_checkpoint
-    from foley_engine.training import TrainConfig, calibrate_checkpoint, train
+    from foley_engine.training.loop import TrainConfig, calibrate_checkpoint, train
 
     clock = time.time()
     manifest = build_synthetic_dataset(args.data, args.hours, args.data_seed, workers=os.cpu_count() or 1)

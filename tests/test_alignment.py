@@ -8,11 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from foley_engine.alignment import align, departure_envelope, keyboard_estimate, strike_envelope
+from foley_engine.data.alignment import align, departure_envelope, keyboard_estimate, strike_envelope
 from foley_engine.errors import InputError
+from foley_engine.keypoints import Keypoints
 from foley_engine.midi import read_notes
 from foley_engine.notes import Note
-from foley_engine.pose import Keypoints, PoseSettings
+from foley_engine.pose.extract import PoseSettings
 from foley_engine.skeleton import FINGERTIPS, HAND_INDEX
 
 RATE = 30.0
@@ -131,7 +132,7 @@ def test_offsets_that_push_the_notes_out_of_the_video_are_not_candidates() -> No
 def test_real_piano_offset(piano_video: Path, piano_midi: Path) -> None:
     """The shared clip: MIDI starts ~16 s before the video; pressing keys from above barely moves a
     fingertip, so the departure cue has to carry it and the keyboard cue should agree within its bias."""
-    from foley_engine.pose import extract_keypoints
+    from foley_engine.pose.extract import extract_keypoints
 
     keypoints = extract_keypoints(piano_video, settings=FAST_POSE)
     notes = [n for track in read_notes(piano_midi) for n in track]

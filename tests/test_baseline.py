@@ -7,11 +7,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from foley_engine.baseline import GENERATOR_NAME, BaselineSettings, generate_baseline
 from foley_engine.instruments import INSTRUMENTS, Instrument, get_instrument
+from foley_engine.keypoints import Keypoints
 from foley_engine.notes import Note
-from foley_engine.pose import Keypoints
 from foley_engine.skeleton import BODY_INDEX, FINGERTIPS, HAND_INDEX, LEFT, RIGHT
+from foley_engine.sources.baseline import GENERATOR_NAME, BaselineSettings, generate_baseline
 
 RATE = 30.0
 FRAME = (1280, 720)
@@ -264,7 +264,7 @@ def test_wind_notes_rise_as_fingers_lift_and_play_legato() -> None:
 
 @pytest.mark.real_media
 def test_real_piano_clip_plays_plausibly(piano_video) -> None:
-    from foley_engine.pose import extract_keypoints
+    from foley_engine.pose.extract import extract_keypoints
 
     kp = extract_keypoints(piano_video, 12.0, 17.0)
     assert kp.num_frames >= 140

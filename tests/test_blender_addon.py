@@ -24,7 +24,7 @@ from blender_addon import audio, engine, timeline_io
 from blender_addon.timeline_io import StripSource
 from foley_engine.instruments import INSTRUMENTS
 from foley_engine.timeline import foley_timeline
-from foley_engine.timeline_plan import TimelineOptions
+from foley_engine.timeline.plan import TimelineOptions
 
 NTSC = 30000 / 1001
 

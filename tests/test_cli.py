@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import pretty_midi
 import pytest
-
 from media import make_video, truncated_copy, zero_frame_video
 
 CLIP_START, CLIP_END = 12.0, 15.0  # a stretch of the shared piano clip where both hands play
@@ -53,7 +52,7 @@ def test_instruments_lists_gm_programs() -> None:
 
 def test_light_commands_import_nothing_heavy_and_help_lists_every_command() -> None:
     probe = ("import sys\nfrom foley_engine.cli import main\nmain(sys.argv[1:])\n"
-             "heavy = {'scipy', 'torch', 'av', 'cv2', 'opentimelineio', 'foley_engine.timeline_plan'}\n"
+             "heavy = {'scipy', 'torch', 'av', 'cv2', 'opentimelineio', 'foley_engine.timeline.plan'}\n"
              "print(sorted(heavy & set(sys.modules)), file=sys.stderr)")
     proc = subprocess.run([sys.executable, "-c", probe, "instruments"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and proc.stderr.strip() == "[]", proc.stderr
@@ -75,10 +74,10 @@ def test_the_shipped_model_is_the_default_note_generator() -> None:
     import foley_engine
     from foley_engine.cli import build_parser
     from foley_engine.errors import InputError
-    from foley_engine.generator_options import DEFAULT_MODEL, check_generator
+    from foley_engine.options import DEFAULT_MODEL, check_generator
     from foley_engine.pipeline import generate
-    from foley_engine.timeline_jobs import ClipJob
-    from foley_engine.timeline_plan import TimelineOptions
+    from foley_engine.timeline.jobs import ClipJob
+    from foley_engine.timeline.plan import TimelineOptions
 
     assert DEFAULT_MODEL == "default"
     assert (Path(foley_engine.__file__).parent / "checkpoints" / "default.pt").is_file()

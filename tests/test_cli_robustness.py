@@ -24,7 +24,7 @@ from timelines import clip, media, timeline, video_track
 
 from foley_engine import cli
 from foley_engine.errors import InputError
-from foley_engine.generator_options import check_generator
+from foley_engine.options import check_generator
 
 #: sitecustomize for the Ctrl-C runs: when the run imports FOLEY_TEST_PAUSE_IMPORT, the import waits inside
 #: native code that calls back into Python and cannot pass an exception on (a ctypes callback here; torch's and
@@ -280,7 +280,7 @@ def test_out_of_range_and_non_finite_values_are_refused_before_any_work(
 
 
 def test_the_largest_seed_is_accepted_and_the_api_refuses_non_finite_sampling() -> None:
-    from foley_engine.generator_options import MAX_SEED
+    from foley_engine.options import MAX_SEED
 
     args = cli.build_parser(["generate"]).parse_args(["generate", "clip.mp4", "--seed", str(MAX_SEED)])
     assert args.seed == MAX_SEED == 2**63 - 1

@@ -18,7 +18,8 @@ import pytest
 from conftest import SHARED_MEDIA, require_shared
 from ensembles import Placement, compose
 
-from foley_engine.pose import Keypoints, extract_keypoints
+from foley_engine.keypoints import Keypoints
+from foley_engine.pose.extract import extract_keypoints
 from foley_engine.skeleton import BODY_INDEX
 
 SECONDS = 4.0

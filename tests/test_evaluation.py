@@ -9,15 +9,14 @@ from pathlib import Path
 import mir_eval
 import numpy as np
 import pytest
+from test_alignment import FAST_POSE, PIANO_OFFSET
 
 from foley_engine.cli import main
-from foley_engine.evaluation import aggregate, chance_notes, evaluate, score
-from foley_engine.examples import Example, write_shard
+from foley_engine.data.shards import Example, write_shard
+from foley_engine.evaluation.scoring import aggregate, chance_notes, evaluate, score
 from foley_engine.instruments import Instrument, get_instrument
+from foley_engine.keypoints import Keypoints
 from foley_engine.notes import Note, Performance
-from foley_engine.pose import Keypoints
-
-from test_alignment import FAST_POSE, PIANO_OFFSET
 
 
 def random_notes(seed: int, count: int = 40, seconds: float = 20.0) -> list[Note]:
@@ -152,7 +151,7 @@ def test_draws_pool_with_counts_per_draw(tmp_path: Path) -> None:
 
 
 def test_eval_command_on_shards_with_baseline(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from foley_engine.performers import perform
+    from foley_engine.data.performers import perform
 
     rng = np.random.default_rng(0)
     rows = []
@@ -204,8 +203,8 @@ def test_real_recordings_are_scored_across_clock_offsets(tmp_path: Path) -> None
 
 def test_real_piano_report(piano_video: Path, piano_midi: Path, tmp_path: Path) -> None:
     """The shared clip end to end: keypoints, offset from motion, MIDI shifted onto the video, baseline scored."""
-    from foley_engine.eval_cli import baseline_generator
-    from foley_engine.realdata import load_recording
+    from foley_engine.cli.evaluate import baseline_generator
+    from foley_engine.data.real import load_recording
 
     example, provenance = load_recording(piano_video.parent, "piano", settings=FAST_POSE)
     assert provenance["alignment"]["offset"] == pytest.approx(PIANO_OFFSET, abs=0.1)

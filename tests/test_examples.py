@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from foley_engine.data.performers import perform
+from foley_engine.data.shards import Example, build_synthetic_dataset, read_shard, write_shard
 from foley_engine.errors import InputError
-from foley_engine.examples import Example, build_synthetic_dataset, read_shard, write_shard
 from foley_engine.instruments import get_instrument
 from foley_engine.notes import Note
-from foley_engine.performers import perform
 
 
 def example(performers: int, seed: int, split: str = "train") -> Example:

@@ -13,7 +13,7 @@ from foley_engine.instruments import get_instrument
 from foley_engine.keyboard.geometry import Key, KeyboardGeometry
 from foley_engine.keyboard.presses import KeyEvidence
 from foley_engine.keyboard.reading import read_notes
-from foley_engine.pose import Keypoints
+from foley_engine.keypoints import Keypoints
 from foley_engine.skeleton import FINGERTIPS, LEFT
 
 PITCHES = (60, 62, 64, 65)  # C4 D4 E4 F4, white keys at plane x 0-1, 1-2, 2-3, 3-4

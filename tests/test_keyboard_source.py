@@ -18,8 +18,8 @@ import pretty_midi
 import pytest
 from conftest import SHARED_MEDIA, require_shared
 
-from foley_engine.evaluation import score
-from foley_engine.lags import chance_at_density
+from foley_engine.evaluation.lags import chance_at_density
+from foley_engine.evaluation.scoring import score
 from foley_engine.midi import GENERATOR_PREFIX
 from foley_engine.notes import Note
 

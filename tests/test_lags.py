@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from test_evaluation import examples, moved
 
-from foley_engine.evaluation import evaluate
-from foley_engine.examples import Example
+from foley_engine.data.shards import Example
+from foley_engine.evaluation.lags import DENSITY_CHANCE, chance_at_density
+from foley_engine.evaluation.scoring import evaluate
 from foley_engine.instruments import Instrument
-from foley_engine.lags import DENSITY_CHANCE, chance_at_density
+from foley_engine.keypoints import Keypoints
 from foley_engine.notes import Note, Performance
-from foley_engine.pose import Keypoints
 
 MELODY = [Note(1.0 + 0.23 * i, 1.15 + 0.23 * i, 60 + (i * 5) % 17, 80) for i in range(30)]
 

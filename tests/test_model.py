@@ -5,17 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from model_fixtures import TINY, random_joints, tiny_model
 
 from foley_engine.errors import ModelError
 from foley_engine.model import load_checkpoint, save_checkpoint
 from foley_engine.model.checkpoint import FORMAT, checkpoint_dict
 from foley_engine.model.features import pose_features
 from foley_engine.model.sequences import encode_window
+from foley_engine.model.vocabulary import VOCABULARY
 from foley_engine.notes import Note
 from foley_engine.skeleton import BODY_INDEX, LEFT_HAND_OFFSET
-from foley_engine.vocabulary import VOCABULARY
-
-from model_fixtures import TINY, random_joints, tiny_model
 
 
 def test_features_ignore_framing_and_zero_missing_joints():

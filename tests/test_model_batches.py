@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-
-from foley_engine.model.batches import blur_fingers, hold_still
-from foley_engine.skeleton import LEFT_HAND_OFFSET, NUM_HAND_JOINTS
-
 from model_fixtures import random_joints
+
+from foley_engine.skeleton import LEFT_HAND_OFFSET, NUM_HAND_JOINTS
+from foley_engine.training.batches import blur_fingers, hold_still
 
 
 def test_blurred_fingers_keep_the_hand_travel_and_never_invent_joints() -> None:

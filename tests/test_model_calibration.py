@@ -5,14 +5,13 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+from model_fixtures import random_joints, tiny_model
 
 from foley_engine.instruments import get_instrument
-from foley_engine.model import calibration
-from foley_engine.model.batches import Performer
 from foley_engine.model.generate import Sampling, generate_tracks
 from foley_engine.notes import Note
-
-from model_fixtures import random_joints, tiny_model
+from foley_engine.training import calibration
+from foley_engine.training.batches import Performer
 
 
 def test_the_threshold_that_separates_real_onsets_from_false_peaks_wins(monkeypatch) -> None:

@@ -5,15 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from model_fixtures import random_joints, tiny_model
 
 from foley_engine.instruments import get_instrument
 from foley_engine.model import generate as gen
 from foley_engine.model.generate import Sampling, generate_tracks, plan_windows
+from foley_engine.model.vocabulary import NOTE_OFF, NOTE_ON, PAD_TOKEN, TIME_SHIFT, VELOCITY, VOCABULARY, GrammarState
 from foley_engine.notes import Note
-from foley_engine.vocabulary import (NOTE_OFF, NOTE_ON, PAD_TOKEN, TIME_SHIFT, VELOCITY, VOCABULARY,
-                                     GrammarState)
-
-from model_fixtures import random_joints, tiny_model
 
 HOT = Sampling(temperature=1.5, top_k=0, top_p=1.0, guided=False)  # untrained and hot: many notes
 

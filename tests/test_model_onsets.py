@@ -7,17 +7,16 @@ from dataclasses import replace
 
 import numpy as np
 import torch
+from model_fixtures import random_joints, tiny_model
 
-from foley_engine.baseline import generate_baseline
+from foley_engine.data.performers import perform
 from foley_engine.instruments import get_instrument
 from foley_engine.model import generate as gen
 from foley_engine.model.features import performer_joints, split_performer_joints
 from foley_engine.model.generate import Sampling
 from foley_engine.model.onsets import motion_onset_frames, onset_frames, onset_times
 from foley_engine.notes import Note
-from foley_engine.performers import perform
-
-from model_fixtures import random_joints, tiny_model
+from foley_engine.sources.baseline import generate_baseline
 
 
 def _curve(peaks: dict[int, float], frames: int = 120, floor: float = 0.0) -> np.ndarray:

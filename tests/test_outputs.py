@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 from model_fixtures import tiny_model
 
+from foley_engine.data.shards import Example, write_shard
 from foley_engine.errors import OutputError
-from foley_engine.examples import Example, write_shard
+from foley_engine.keypoints import Keypoints
 from foley_engine.model import save_checkpoint
 from foley_engine.notes import Note
 from foley_engine.outputs import atomic_path
-from foley_engine.pose import Keypoints
 
 
 def _keypoints() -> Keypoints:
@@ -40,8 +40,8 @@ def _save_checkpoint(path: Path) -> None:
 
 WRITERS: dict[str, tuple[Callable[[Path], None], str, str]] = {
     # name: (writer, file name, the library call to break: "module:attribute")
-    "keypoints": (_save_keypoints, "kp.npz", "foley_engine.pose:np.savez_compressed"),
-    "shard": (_save_shard, "shard.npz", "foley_engine.examples:np.savez_compressed"),
+    "keypoints": (_save_keypoints, "kp.npz", "foley_engine.keypoints:np.savez_compressed"),
+    "shard": (_save_shard, "shard.npz", "foley_engine.data.shards:np.savez_compressed"),
     "checkpoint": (_save_checkpoint, "m.pt", "foley_engine.model.checkpoint:torch.save"),
 }
 

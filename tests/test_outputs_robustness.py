@@ -23,8 +23,9 @@ from media import make_video
 
 from foley_engine import cli, pipeline
 from foley_engine.errors import InputError, OutputError
+from foley_engine.keypoints import Keypoints
 from foley_engine.outputs import OutputSet
-from foley_engine.pose import Keypoints, extract_keypoints
+from foley_engine.pose.extract import extract_keypoints
 
 FILLER = "filler"  # the file that fills the tmpfs; not an output
 

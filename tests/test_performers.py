@@ -7,11 +7,11 @@ import dataclasses
 import numpy as np
 import pytest
 
+from foley_engine.data.performers import CameraView, animate, frame_times, perform, render
+from foley_engine.data.performers.camera import observe
+from foley_engine.data.performers.motion import EASE_IN, LINEAR, Keyframes
 from foley_engine.instruments import FAMILIES, INSTRUMENTS, get_instrument
 from foley_engine.notes import Note
-from foley_engine.performers import CameraView, animate, frame_times, perform, render
-from foley_engine.performers.camera import observe
-from foley_engine.performers.motion import EASE_IN, LINEAR, Keyframes
 from foley_engine.skeleton import BODY_INDEX, LEFT, NUM_BODY_JOINTS
 
 RATE = 30.0

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from foley_engine.data.phrases import SPLITS, corpus_pieces, draw_phrase, limit_polyphony, sample_phrase, split_of
 from foley_engine.errors import InputError
 from foley_engine.instruments import INSTRUMENTS, get_instrument
 from foley_engine.notes import Note
-from foley_engine.phrases import SPLITS, corpus_pieces, draw_phrase, limit_polyphony, sample_phrase, split_of
 
 
 def max_sounding(track: list[Note]) -> int:

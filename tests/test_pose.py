@@ -10,9 +10,10 @@ import pytest
 from media import make_video, truncated_copy
 
 from foley_engine.errors import Cancelled, InputError
-from foley_engine.pose import Keypoints, PoseSettings, default_cache_dir, extract_keypoints
-from foley_engine.pose_mediapipe import body25_from_mediapipe, drop_ghost_bodies
-from foley_engine.pose_tracking import assign_performers, resample
+from foley_engine.keypoints import Keypoints
+from foley_engine.pose.extract import PoseSettings, default_cache_dir, extract_keypoints
+from foley_engine.pose.mediapipe_runner import body25_from_mediapipe, drop_ghost_bodies
+from foley_engine.pose.tracking import assign_performers, resample
 from foley_engine.skeleton import BODY_INDEX, LEFT, RIGHT
 
 PIANO_RANGE = (10.0, 13.0)  # both hands on the keys throughout
@@ -279,7 +280,7 @@ def test_more_hands_than_slots_keeps_the_most_confident() -> None:
     """MediaPipe Hands returned five hands for max_num_hands=4 on a duet (IndexError before)."""
     from types import SimpleNamespace
 
-    from foley_engine.pose_mediapipe import hands_frame
+    from foley_engine.pose.mediapipe_runner import hands_frame
 
     def hand(x: float, score: float, side: str) -> tuple[SimpleNamespace, SimpleNamespace]:
         landmarks = SimpleNamespace(landmark=[SimpleNamespace(x=x, y=0.5)] * 21)
@@ -372,7 +373,7 @@ def test_resampling_uses_real_times_of_an_ntsc_clip() -> None:
 
 
 def test_worker_cap_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    from foley_engine.pose import WORKERS_ENV, worker_count
+    from foley_engine.pose.extract import WORKERS_ENV, worker_count
 
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
     monkeypatch.delenv(WORKERS_ENV, raising=False)

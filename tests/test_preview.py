@@ -11,7 +11,8 @@ import pytest
 from media import make_video
 
 from foley_engine.errors import Cancelled, OutputError
-from foley_engine.pose import Keypoints, extract_keypoints
+from foley_engine.keypoints import Keypoints
+from foley_engine.pose.extract import extract_keypoints
 from foley_engine.preview import _GAP, _HAND_COLOUR, SHEET_COLUMNS, SHEET_ROWS, draw_overlay, render_preview
 from foley_engine.skeleton import LEFT, RIGHT
 

@@ -11,16 +11,16 @@ import av
 import mir_eval
 import numpy as np
 import pytest
+from media import index_image
 
-from foley_engine import realdata
 from foley_engine.cli import main
+from foley_engine.data import real as realdata
+from foley_engine.data.shards import read_shard
 from foley_engine.errors import InputError
-from foley_engine.examples import read_shard
 from foley_engine.instruments import get_instrument
 from foley_engine.midi import read_notes
 from foley_engine.notes import Note, Performance
 from foley_engine.synth import SAMPLE_RATE, find_soundfont, render
-from media import index_image
 
 SECONDS = 5.0
 #: A melody with a leap, a repeated note and a short note: what a transcriber gets wrong first.
@@ -106,7 +106,7 @@ def test_build_skips_a_video_without_performer_and_resumes(melody_video: Path, t
 def test_build_writes_windows_of_a_visible_performer(melody_video: Path, tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """With the pose stage replaced by a synthetic pianist, the shard holds windows of keypoints and notes."""
-    from foley_engine.performers import CameraView, perform
+    from foley_engine.data.performers import CameraView, perform
 
     def pianist(path: Path, settings: object = None, **kwargs: object):
         rng = np.random.default_rng(0)
@@ -171,8 +171,8 @@ def test_real_pairs_fine_tune_a_checkpoint(melody_video: Path, tmp_path: Path, m
 
     from model_fixtures import TINY, tiny_model
 
+    from foley_engine.data.performers import CameraView, perform
     from foley_engine.model import load_checkpoint, save_checkpoint
-    from foley_engine.performers import CameraView, perform
 
     def pianist(path: Path, settings: object = None, **kwargs: object):
         return perform([MELODY], get_instrument("piano"), SECONDS, np.random.default_rng(0),

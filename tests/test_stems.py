@@ -19,11 +19,11 @@ from timelines import RT, TR, clip, gap, media, read_wav, timeline, video_track
 
 from foley_engine import cli, pipeline
 from foley_engine.instruments import get_instrument
+from foley_engine.keypoints import Keypoints
 from foley_engine.notes import Note, Performance
-from foley_engine.pose import Keypoints
 from foley_engine.synth import SAMPLE_RATE, render, render_stems
 from foley_engine.timeline import foley_tracks, is_foley_track
-from foley_engine.timeline_plan import ClipPlan, TimelineOptions
+from foley_engine.timeline.plan import ClipPlan, TimelineOptions
 
 RATE = 24  # the timelines' frame rate
 

@@ -15,8 +15,24 @@ import opentimelineio as otio
 import pytest
 from conftest import require_module
 from media import make_video
-from timelines import (FILM, NTSC, RT, TR, clip, expected_samples, gap, media, read_wav, require_adapter,
-                       run_foley, shown_range, summary_of, timeline, video_track, wav_path)
+from timelines import (
+    FILM,
+    NTSC,
+    RT,
+    TR,
+    clip,
+    expected_samples,
+    gap,
+    media,
+    read_wav,
+    require_adapter,
+    run_foley,
+    shown_range,
+    summary_of,
+    timeline,
+    video_track,
+    wav_path,
+)
 
 from foley_engine.cli import main
 

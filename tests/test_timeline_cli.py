@@ -179,7 +179,7 @@ def test_generator_options_reach_each_clip_and_are_recorded_with_its_audio(
     from foley_engine import pipeline
     from foley_engine.model import save_checkpoint
     from foley_engine.timeline import _jobs, foley_timeline
-    from foley_engine.timeline_plan import TimelineOptions
+    from foley_engine.timeline.plan import TimelineOptions
 
     checkpoint = save_checkpoint(tmp_path / "tiny.pt", tiny_model())
     real, calls = pipeline.generate, []

@@ -12,7 +12,7 @@ from timelines import FILM, NTSC, RT, TR, clip, expected_samples, gap, media, ti
 
 from foley_engine.errors import InputError
 from foley_engine.timeline import foley_tracks, is_foley_track, replace_foley_tracks
-from foley_engine.timeline_plan import ClipPlan, TimelineOptions, plan_clips, resolve_media
+from foley_engine.timeline.plan import ClipPlan, TimelineOptions, plan_clips, resolve_media
 
 SECONDS = 4.0
 

@@ -11,14 +11,13 @@ from pathlib import Path
 import pytest
 import torch
 import torch.multiprocessing as mp
+from model_fixtures import TINY
 
 from foley_engine.cli import build_parser
+from foley_engine.data.shards import build_synthetic_dataset
 from foley_engine.errors import InputError
-from foley_engine.examples import build_synthetic_dataset
 from foley_engine.model import load_checkpoint
-from foley_engine.training import TrainConfig, train
-
-from model_fixtures import TINY
+from foley_engine.training.loop import TrainConfig, train
 
 CONFIG = TrainConfig(steps=30, batch_size=4, learning_rate=3e-3, warmup_steps=3, eval_every=30, eval_windows=4,
                      eval_clips=1, log_every=5, max_tokens=160, seed=1,

@@ -14,8 +14,8 @@ require_qt()
 from PySide6.QtCore import QPoint, QSettings, Qt
 
 from foley_engine.instruments import get_instrument
+from foley_engine.keypoints import Keypoints
 from foley_engine.notes import Note, Performance
-from foley_engine.pose import Keypoints
 from ui import app, theme
 from ui.generation import BASELINE, SHIPPED, Settings, Take
 from ui.player import Player

@@ -10,10 +10,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from foley_engine.instruments import Instrument, get_instrument
-from foley_engine.notes import Note
-from foley_engine.vocabulary import (
-    BOS_TOKEN, EOS_TOKEN, KINDS, PAD_TOKEN, VOCABULARY, EventVocabulary, GrammarState,
+from foley_engine.model.vocabulary import (
+    BOS_TOKEN,
+    EOS_TOKEN,
+    KINDS,
+    PAD_TOKEN,
+    VOCABULARY,
+    EventVocabulary,
+    GrammarState,
 )
+from foley_engine.notes import Note
 
 V = VOCABULARY
 ANY_RANGE = Instrument(name="test", program=0, family="keys", lowest=0, highest=127, max_polyphony=128,

@@ -46,8 +46,8 @@ def export_timeline(source: Path, output: Path, clip_index: int, settings: Setti
     import opentimelineio as otio
 
     from foley_engine import timeline as stage
-    from foley_engine.timeline_jobs import fit_length
-    from foley_engine.timeline_plan import TimelineOptions, plan_clips, resolve_media
+    from foley_engine.timeline.jobs import fit_length
+    from foley_engine.timeline.plan import TimelineOptions, plan_clips, resolve_media
 
     try:
         adapter = otio.adapters.from_filepath(str(output)).name

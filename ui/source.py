@@ -67,7 +67,7 @@ def open_video(path: Path) -> VideoInfo:
 
 def open_timeline(path: Path) -> Timeline:
     from foley_engine.timeline import read_timeline
-    from foley_engine.timeline_plan import TimelineOptions, plan_clips
+    from foley_engine.timeline.plan import TimelineOptions, plan_clips
 
     scratch = tempfile.TemporaryDirectory(prefix="foley-panel-")
     timeline, base = read_timeline(path, Path(scratch.name))

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..instruments import Instrument
+from ..keypoints import Keypoints
 from ..notes import Note
-from ..pose import Keypoints
 from ..skeleton import FINGERTIPS
 from .geometry import KeyboardGeometry
 from .presses import KeyEvidence

@@ -25,7 +25,7 @@ from .generate import Sampling, generate_tracks
 from .network import FoleyModel, ModelConfig
 
 if TYPE_CHECKING:
-    from ..pose import Keypoints
+    from ..keypoints import Keypoints
 
 __all__ = ["DEFAULT_CHECKPOINT", "FoleyModel", "LoadedModel", "ModelConfig", "Sampling", "generate_performances",
            "generate_tracks", "load_checkpoint", "load_generator", "load_model", "save_checkpoint"]

@@ -25,12 +25,12 @@ from threadpoolctl import threadpool_limits
 
 from ..instruments import Instrument
 from ..notes import Note
-from ..vocabulary import EOS_TOKEN, NOTE_OFF, NOTE_ON, PAD_TOKEN, TIME_SHIFT, GrammarState
-from .features import pose_features
 from .decoder import KVCache
+from .features import pose_features
 from .network import EncodedWindow, FoleyModel
 from .onsets import motion_floor, motion_onset_frames, onset_frames
 from .sequences import encode_window
+from .vocabulary import EOS_TOKEN, NOTE_OFF, NOTE_ON, PAD_TOKEN, TIME_SHIFT, GrammarState
 
 _FAR_STEPS = 10**9
 _MAX_TOKENS_PER_SECOND = 120  # a window never writes more than this; ~30 notes/s with velocities

@@ -14,11 +14,19 @@ from torch import nn
 
 from ..errors import ModelError
 from ..instruments import FAMILIES, INSTRUMENTS, Instrument
-from ..vocabulary import NUM_PITCHES, PAD_TOKEN, EventVocabulary
-from .decoder import (CrossMemory, DecoderLayer, KVCache, LayerStep, NormLinear, fold_norm_linear, norm_linear,
-                      time_encoding)
+from .decoder import (
+    CrossMemory,
+    DecoderLayer,
+    KVCache,
+    LayerStep,
+    NormLinear,
+    fold_norm_linear,
+    norm_linear,
+    time_encoding,
+)
 from .features import NUM_FEATURES
 from .graph import PoseEncoder
+from .vocabulary import NUM_PITCHES, PAD_TOKEN, EventVocabulary
 
 
 @dataclass(frozen=True)

@@ -27,9 +27,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import find_peaks
 
-from ..baseline import generate_baseline
 from ..instruments import Instrument
-from ..pose import Keypoints
+from ..keypoints import Keypoints
+from ..sources.baseline import generate_baseline
 from .features import split_performer_joints
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..notes import Note
-from ..vocabulary import TIME_SHIFT, EventVocabulary
+from .vocabulary import TIME_SHIFT, EventVocabulary
 
 _FAR = 3600.0  # seconds: a note end far past any window, for notes that are still open
 

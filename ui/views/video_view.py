@@ -12,7 +12,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QWidget
 
-from foley_engine.pose import Keypoints
+from foley_engine.keypoints import Keypoints
 from foley_engine.skeleton import BODY_BONES, HAND_BONES, LEFT, RIGHT
 
 from .. import theme

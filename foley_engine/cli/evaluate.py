@@ -1,0 +1,200 @@
+"""`foley eval` (model vs baseline report) and `foley dataset` (real pairs from real footage) subcommands.
+
+The baseline is always evaluated, so every report has the yardstick; the learned model joins with `--model
+PATH|default` through `foley_engine.model.load_generator`, which turns a checkpoint into the same
+`(keypoints, instrument, duration) -> Performance` callable the baseline is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import InputError, ModelError, OutputError
+
+if TYPE_CHECKING:  # the rest is imported where a command runs: registering `eval` must not load scipy
+    from ..data.shards import Example
+    from ..evaluation.scoring import Draws, Generator
+    from ..instruments import Instrument
+    from ..keypoints import Keypoints
+    from ..notes import Performance
+
+
+def add_eval_commands(commands: argparse._SubParsersAction) -> None:
+    """Register `eval` and `dataset` on the main parser's subcommands."""
+    ev = commands.add_parser("eval", help="score the model and the baseline against real notes; Markdown + JSON")
+    ev.add_argument("--data", nargs="+", type=Path, default=[], help="dataset folders or shard files (.npz)")
+    ev.add_argument("--split", default="test", help="split of the dataset folders to read (default: test)")
+    ev.add_argument("--real", nargs="+", type=Path, default=[],
+                    help="recording folders: one video + the MIDI recorded from the instrument")
+    ev.add_argument("--instrument", default="piano", help="instrument of the --real recordings (default: piano)")
+    ev.add_argument("--offset", type=float, default=None,
+                    help="MIDI time minus video time of --real recordings; default: estimated from motion")
+    ev.add_argument("--offset-spread", type=float, default=0.1,
+                    help="also score --real recordings at every frame's clock offset within +-S s of it (default "
+                         "0.1; 0 = off): how much each F1 depends on the offset being exact")
+    ev.add_argument("--model", default=None, help="checkpoint PATH or 'default'; without it, baseline only")
+    ev.add_argument("--out", type=Path, required=True, help="report folder (report.md, report.json, rolls/)")
+    ev.add_argument("--seeds", type=int, default=1,
+                    help="run the model with seeds 0..N-1 and pool them (it samples; one seed is one draw)")
+    ev.add_argument("--chance-draws", type=int, default=20, help="random draws pooled in the chance row (default 20)")
+    ev.add_argument("--limit", type=int, default=None, help="evaluate only the first N examples of --data")
+    ev.add_argument("--rolls", type=int, default=2, help="piano rolls per instrument (default: 2)")
+    ev.add_argument("--force", action="store_true", help="overwrite an existing report")
+    ev.set_defaults(handler=_cmd_eval)
+
+    ds = commands.add_parser("dataset", help="build real training pairs from videos with sound")
+    actions = ds.add_subparsers(dest="action", required=True, metavar="ACTION")
+    build = actions.add_parser("build", help="VIDEOS_DIR -> shards + manifest.json in OUT (resumable)")
+    build.add_argument("videos", type=Path)
+    build.add_argument("out", type=Path)
+    build.add_argument("--instrument", default=None,
+                       help="instrument of every video; default: the folder names (e.g. violin/clip.mp4)")
+    build.add_argument("--split-by", choices=("video", "folder"), default="video",
+                       help="hash the video's content (default) or its folder, so takes of a piece stay together")
+    build.add_argument("--window", type=float, default=16.0, help="seconds per example (default: 16)")
+    build.set_defaults(handler=_cmd_dataset_build)
+    tr = actions.add_parser("transcribe", help="audio or a video's soundtrack -> MIDI with basic-pitch")
+    tr.add_argument("media", type=Path)
+    tr.add_argument("-o", "--output", type=Path, required=True, help="MIDI file to write")
+    tr.add_argument("--instrument", default="piano", help="limits pitches to its range (default: piano)")
+    tr.add_argument("--force", action="store_true")
+    tr.set_defaults(handler=_cmd_dataset_transcribe)
+
+
+def baseline_generator(keypoints: Keypoints, instrument: Instrument, duration: float) -> Performance:
+    """The baseline as an evaluation generator."""
+    from ..sources.baseline import generate_baseline
+
+    return generate_baseline(keypoints, instrument, duration=duration)
+
+
+def model_generator(spec: str, seed: int = 0) -> Generator:
+    """The learned model as an evaluation generator, through the model package's `load_generator` hook."""
+    try:
+        from ..model import load_generator
+    except ImportError as exc:
+        raise ModelError("this Foley has no learned model yet (foley_engine.model.load_generator is missing); "
+                         "run `foley eval` without --model for the baseline alone") from exc
+    return load_generator(spec, seed=seed)
+
+
+def keys_generator(videos: dict[int, Path]) -> Generator:
+    """The keys source as an evaluation generator: it reads the frames, so it plays only the real recordings
+    whose videos are known (`videos`: id of the example's keypoints -> video); others it refuses, and they
+    are scored as silence and listed."""
+    from ..notes import Performance
+    from ..sources.keys import SOURCE_NAME, locate_keyboard, read_keyboard
+
+    def generate(keypoints: Keypoints, instrument: Instrument, duration: float) -> Performance:
+        video = videos.get(id(keypoints))
+        if video is None:
+            raise InputError("the keys source reads the video's frames: it plays --real recordings only")
+        start, end = keypoints.start, keypoints.start + duration
+        geometry = locate_keyboard(video, start, end)
+        if geometry is None:
+            return Performance(instrument, duration, [[]], SOURCE_NAME)
+        return read_keyboard(video, start, end, keypoints, instrument, geometry).performance
+
+    return generate
+
+
+def shard_examples(paths: list[Path], split: str) -> Iterator[Example]:
+    """Examples of `split` from dataset folders (SPLIT-*.npz) and from shard files given directly."""
+    from ..data.shards import read_shard
+
+    for path in paths:
+        if path.is_dir():
+            shards = sorted(path.glob(f"{split}-*.npz"))
+            if not shards:
+                raise InputError(f"no {split}-*.npz shards in {path}")
+        elif path.is_file():
+            shards = [path]
+        else:
+            raise InputError(f"dataset not found: {path}")
+        for shard in shards:
+            yield from (example for example in read_shard(shard) if path.is_file() or example.split == split)
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from ..data.real import load_recording
+    from ..evaluation.scoring import evaluate
+    from ..sources.baseline import GENERATOR_NAME
+
+    if not args.data and not args.real:
+        raise InputError("give --data (dataset shards) and/or --real (recording folders) to evaluate on")
+    if (args.out / "report.json").exists() and not args.force:
+        raise OutputError(f"a report exists in {args.out} (use --force to overwrite)")
+    if args.seeds < 1 or args.chance_draws < 1:
+        raise InputError("--seeds and --chance-draws must be at least 1")
+    if not 0 <= args.offset_spread <= 2:
+        raise InputError(f"--offset-spread must be between 0 and 2 s, got {args.offset_spread}")
+    generators: dict[str, Draws] = {"baseline": baseline_generator}
+    if args.model:
+        generators["model"] = [model_generator(args.model, seed) for seed in range(args.seeds)]
+    meta: dict = {"split": args.split if args.data else "real", "generators": {"baseline": GENERATOR_NAME}}
+    if args.model:
+        meta["generators"]["model"] = args.model
+    examples: list[Example] = []
+    if args.data:
+        meta["data"] = [str(p) for p in args.data]
+        examples += itertools.islice(shard_examples(args.data, args.split), args.limit)
+    if args.real:
+        meta["recordings"] = []
+        videos: dict[int, Path] = {}
+        for folder in args.real:
+            print(f"foley eval: keypoints and offset for {folder}", file=sys.stderr)
+            example, provenance = load_recording(folder, args.instrument, args.offset)
+            examples.append(example)
+            meta["recordings"].append(provenance)
+            videos[id(example.keypoints)] = Path(provenance["video"])
+        generators["keys"] = keys_generator(videos)
+        meta["generators"]["keys"] = "keys:pixels (notes read off the keyboard in the frame)"
+        meta["title"] = ", ".join(f"real recording {p.name}" for p in args.real) + (
+            f" + {args.split} split" if args.data else "")
+    if not examples:
+        raise InputError("no examples to evaluate")
+
+    def report(done: int, source: str) -> None:
+        print(f"foley eval: {done}/{len(examples)} {source}", file=sys.stderr)
+
+    result = evaluate(generators, examples, args.out, meta=meta, rolls_per_instrument=args.rolls,
+                      chance_draws=args.chance_draws, offset_spread=args.offset_spread, progress=report)
+    overall = result.summary()["overall"]
+    for name, metrics in overall.items():
+        print(f"{name}: onset F1 {metrics['onset_f1']:.3f}, note F1 {metrics['note_f1']:.3f} "
+              f"over {metrics['examples']} examples ({metrics['seconds']:.0f} s)")
+    print(args.out / "report.md")
+    return 0
+
+
+def _cmd_dataset_build(args: argparse.Namespace) -> int:
+    from ..data.real import BuildConfig, build_dataset
+
+    config = BuildConfig(instrument=args.instrument, split_by=args.split_by, window=args.window)
+    manifest = build_dataset(args.videos, args.out, config,
+                             progress=lambda message: print(f"foley dataset: {message}", file=sys.stderr))
+    print(json.dumps({key: manifest[key] for key in ("videos", "built", "skipped", "counts", "seconds")}))
+    return 0
+
+
+def _cmd_dataset_transcribe(args: argparse.Namespace) -> int:
+    from ..data.real import AUDIO_RATE, decode_audio, transcribe
+    from ..instruments import get_instrument
+    from ..midi import write_midi
+    from ..notes import Performance
+
+    if args.output.exists() and not args.force:
+        raise OutputError(f"output exists: {args.output} (use --force to overwrite)")
+    instrument = get_instrument(args.instrument)
+    audio = decode_audio(args.media)
+    notes = transcribe(audio, instrument)
+    performance = Performance(instrument, len(audio) / AUDIO_RATE, [notes], "transcription:basic-pitch")
+    write_midi(performance, args.output)
+    print(f"{len(notes)} notes -> {args.output}")
+    return 0

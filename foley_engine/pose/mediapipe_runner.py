@@ -1,0 +1,193 @@
+"""MediaPipe details: the worker that runs Pose and Hands over a range, and the mapping to BODY_25.
+
+The parent splits a range into one chunk per core and starts a worker on each. Each worker runs both models
+on its chunk and decodes the video itself, which costs far less than shipping frames between processes.
+Splitting by time rather than by model keeps the cores equally busy (Hands costs more than Pose) and scales
+past two cores. Workers are started as `python -m`, not multiprocessing, so a caller's unguarded script is
+never re-run, and MediaPipe's native log lines are captured instead of reaching the user's terminal.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .. import video
+from ..errors import FoleyError
+from ..skeleton import BODY_INDEX, LEFT, NUM_BODY_JOINTS, NUM_HAND_JOINTS, RIGHT
+
+if TYPE_CHECKING:
+    from .extract import PoseSettings
+
+#: MediaPipe Pose landmark index for each BODY_25 joint; the two derived joints are midpoints of a pair.
+_MP_FOR_BODY25 = {
+    "nose": 0, "right_shoulder": 12, "right_elbow": 14, "right_wrist": 16, "left_shoulder": 11,
+    "left_elbow": 13, "left_wrist": 15, "right_hip": 24, "right_knee": 26, "right_ankle": 28, "left_hip": 23,
+    "left_knee": 25, "left_ankle": 27, "right_eye": 5, "left_eye": 2, "right_ear": 8, "left_ear": 7,
+    "left_big_toe": 31, "left_heel": 29, "right_big_toe": 32, "right_heel": 30,
+}
+_MP_MIDPOINTS = {"neck": (11, 12), "mid_hip": (23, 24)}
+# left_small_toe and right_small_toe have no MediaPipe landmark: they stay at confidence 0, never invented.
+
+#: A pose counts as a body only if its neck lies in the frame and it is seen this long without a break.
+#: Why: shown the top-down piano clip (forearms only), Pose "finds" a person whose face and shoulders lie
+#: below the frame with visibility ~1.0 and whose ankles and toes are invented on the keyboard with
+#: visibility ~0.7; a few frames (6.1 s, 6.9 s, 8.47-8.57 s) even put the shoulders inside the frame.
+MIN_BODY_SECONDS = 0.3
+#: Frames between two progress messages from a worker.
+PROGRESS_EVERY = 10
+
+Report = Callable[[int], None]  # called with the number of frames done so far
+
+
+@dataclass
+class RawDetections:
+    """What MediaPipe saw in each decoded frame of a range, before performers are formed."""
+
+    times: np.ndarray  # (N,) float64 seconds on the video clock
+    body: np.ndarray  # (N, B, 25, 3) float32 BODY_25 (x, y, confidence) per person slot; confidence 0 = empty
+    body_id: np.ndarray  # (N, B) int32: the worker's id of the person in each slot, -1 = empty slot
+    hand_xy: np.ndarray  # (N, H, 21, 2) float32 hands in MediaPipe's order, normalised to the frame
+    hand_label: np.ndarray  # (N, H) int8: skeleton.LEFT / skeleton.RIGHT of the performer, -1 = no hand
+    hand_score: np.ndarray  # (N, H) float32 handedness score
+
+    @classmethod
+    def concatenate(cls, parts: list[RawDetections]) -> RawDetections:
+        """Join the chunks of consecutive sub-ranges, in order."""
+        return cls(*(np.concatenate([getattr(part, f.name) for part in parts]) for f in dataclasses.fields(cls)))
+
+
+def body25_from_mediapipe(landmarks: np.ndarray) -> np.ndarray:
+    """(N, 33, 3) MediaPipe (x, y, visibility) -> (N, 25, 3) BODY_25; derived joints take the lower confidence."""
+    body = np.zeros((landmarks.shape[0], NUM_BODY_JOINTS, 3), np.float32)
+    for name, index in _MP_FOR_BODY25.items():
+        body[:, BODY_INDEX[name]] = landmarks[:, index]
+    for name, (a, b) in _MP_MIDPOINTS.items():
+        joint = BODY_INDEX[name]
+        body[:, joint, :2] = (landmarks[:, a, :2] + landmarks[:, b, :2]) / 2
+        body[:, joint, 2] = np.minimum(landmarks[:, a, 2], landmarks[:, b, 2])
+    return body
+
+
+def drop_ghost_bodies(times: np.ndarray, body: np.ndarray, body_id: np.ndarray) -> np.ndarray:
+    """Zero the hallucinated bodies: a neck outside the frame, or a person seen only in a short burst.
+
+    body is (N, B, 25, 3) with the worker's person id of each slot in body_id (N, B); a burst is a run of
+    frames in which one id is seen without a break.
+    """
+    neck = body[:, :, BODY_INDEX["neck"]]
+    inside = (body_id >= 0) & (neck[..., 2] > 0) & np.all((neck[..., :2] >= 0) & (neck[..., :2] <= 1), axis=-1)
+    keep = inside.copy()
+    for ident in np.unique(body_id[body_id >= 0]):
+        frames, slots = np.nonzero((body_id == ident) & inside)
+        breaks = np.flatnonzero(np.diff(frames) > 1) + 1
+        for run_frames, run_slots in zip(np.split(frames, breaks), np.split(slots, breaks)):
+            if len(run_frames) and times[run_frames[-1]] - times[run_frames[0]] < MIN_BODY_SECONDS:
+                keep[run_frames, run_slots] = False
+    cleaned = body.copy()
+    cleaned[~keep] = 0
+    return cleaned
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Worker entry point: `python -m foley_engine.pose_mediapipe VIDEO START END SETTINGS_JSON OUT.npz`.
+
+    Runs Pose and Hands over the range and saves the per-frame detections to OUT.npz. Stdout carries JSON
+    lines for the parent ({"progress": frames} or {"error": class name, "message": text}); whatever
+    MediaPipe's native code prints is sent to stderr, which the parent keeps for crash reports.
+    """
+    path, start, end, settings_json, out = argv if argv is not None else sys.argv[1:]
+    channel = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)
+
+    def send(message: dict) -> None:
+        channel.write(json.dumps(message) + "\n")
+
+    try:
+        from .extract import PoseSettings
+
+        settings = PoseSettings(**json.loads(settings_json))
+        result = detect(path, float(start), float(end), settings, lambda frames: send({"progress": frames}))
+        np.savez(out, **dataclasses.asdict(result))
+    except FoleyError as exc:
+        send({"error": type(exc).__name__, "message": str(exc)})
+        return 2
+    except Exception as exc:  # noqa: BLE001 - anything else goes to the parent: one line, and the traceback
+        send({"error": "RuntimeError", "message": f"{type(exc).__name__}: {exc}".splitlines()[0],
+              "detail": traceback.format_exc()})
+        return 2
+    return 0
+
+
+def detect(path: str | Path, start: float, end: float, settings: PoseSettings, report: Report) -> RawDetections:
+    """Follow every person (pose_people) and run Hands over the whole frame, on every frame of [start, end)."""
+    import mediapipe as mp
+
+    from .people import PeopleDetector, body25_frame
+
+    people, slots = settings.max_people, settings.max_hands
+    times, bodies, ids, xys, labels, scores = [], [], [], [], [], []
+    hands = mp.solutions.hands.Hands(
+        static_image_mode=False,
+        max_num_hands=slots,
+        model_complexity=settings.model_complexity,
+        min_detection_confidence=settings.min_detection_confidence,
+        min_tracking_confidence=settings.min_tracking_confidence,
+    )
+    finder = PeopleDetector(people, settings.min_detection_confidence, settings.min_tracking_confidence)
+    with finder, hands:
+        for count, frame in enumerate(video.iter_frames(path, start, end, settings.max_size), start=1):
+            landmarks, frame_ids = body25_frame(finder.process(frame.image, frame.time), people)
+            bodies.append(landmarks)
+            ids.append(frame_ids)
+            xy, label, score = hands_frame(hands.process(frame.image), slots)
+            times.append(frame.time)
+            xys.append(xy)
+            labels.append(label)
+            scores.append(score)
+            if count % PROGRESS_EVERY == 0:
+                report(count)
+    return RawDetections(
+        times=np.array(times, np.float64),
+        body=body25_from_mediapipe(np.array(bodies, np.float32).reshape(-1, 33, 3)).reshape(-1, people, 25, 3),
+        body_id=np.array(ids, np.int32).reshape(-1, people),
+        hand_xy=np.array(xys, np.float32).reshape(-1, slots, NUM_HAND_JOINTS, 2),
+        hand_label=np.array(labels, np.int8).reshape(-1, slots),
+        hand_score=np.array(scores, np.float32).reshape(-1, slots),
+    )
+
+
+def hands_frame(found: Any, slots: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One frame's hands in `slots` fixed slots: (slots, 21, 2) xy, (slots,) side labels, (slots,) scores.
+
+    MediaPipe Hands can return more hands than its max_num_hands (seen with two players in frame, where it
+    returned five for four slots): the most confident ones are kept, never an index past the array.
+    """
+    xy = np.zeros((slots, NUM_HAND_JOINTS, 2), np.float32)
+    label = np.full(slots, -1, np.int8)
+    score = np.zeros(slots, np.float32)
+    detected = list(zip(found.multi_hand_landmarks or [], found.multi_handedness or []))
+    detected.sort(key=lambda pair: -pair[1].classification[0].score)
+    for slot, (hand, handedness) in enumerate(detected[:slots]):
+        xy[slot] = [(p.x, p.y) for p in hand.landmark]
+        category = handedness.classification[0]
+        # MediaPipe labels hands as if the image were mirrored (selfie); ordinary video is not, so
+        # its "Left" is the performer's right hand. Checked on the shared top-down piano clip (hands
+        # enter from the bottom, so the pianist's left hand plays the bass on the image's left): in
+        # all 1116 frames with two hands, the image-left hand came out "Right", the other "Left".
+        label[slot] = RIGHT if category.label == "Left" else LEFT
+        score[slot] = category.score
+    return xy, label, score
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""The keys note source: find a keyboard in the clip and read what was played off its keys.
+
+Keypoints alone cannot carry a keyboard seen from above (neither the key nor the moment of the press shows in
+a hand's 2-D joints), but the frame does: the keyboard's geometry gives every key and its pitch, and each
+key's pixels show when it goes down (presses.py, reading.py). When no keyboard is found, the caller falls
+back to the generators that read motion.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import video
+from ..instruments import Instrument
+from ..keyboard.detect import find_keyboard
+from ..keyboard.geometry import KeyboardGeometry
+from ..keyboard.presses import press_evidence
+from ..keyboard.reading import read_notes
+from ..keypoints import Keypoints
+from ..notes import Performance
+
+#: Generator name recorded in the MIDI, the summary and the panel.
+SOURCE_NAME = "keys:pixels"
+#: Frames are read at this size (longer side): a white key is then about 10 pixels wide on a keyboard that
+#: fills the frame's width, enough for the edge lines that show a press, and it is the pose stage's size.
+FRAME_SIZE = 640
+#: Frames spread over the range that are searched for the keyboard (hands move between them).
+SEARCH_FRAMES = 24
+#: Fewer distinct keyframes than this cannot separate the keys from the hands over them: no keyboard is looked
+#: for (a range of a second or two of a clip with sparse keyframes), and the motion generators play.
+MIN_FRAMES = 2
+#: A keyboard found with less confidence than this is not trusted to play from.
+MIN_CONFIDENCE = 0.3
+
+Progress = Callable[[float, str], None]
+
+
+@dataclass(frozen=True)
+class KeyboardReading:
+    """What the keys source found: the geometry (for previews and the summary) and the notes it read."""
+
+    geometry: KeyboardGeometry
+    performance: Performance
+
+
+def locate_keyboard(path: str | Path, start: float, end: float) -> KeyboardGeometry | None:
+    """The keyboard in [start, end) of the video, or None when there is none to trust. It is searched on the
+    keyframes spread over the range (hands move between them, so together they show every key)."""
+    step = (end - start) / SEARCH_FRAMES
+    frames = video.keyframes_near(path, [start + (index + 0.5) * step for index in range(SEARCH_FRAMES)], FRAME_SIZE)
+    if len(frames) < MIN_FRAMES:
+        return None  # a clip too short to show the keyboard without the hands on it
+    geometry = find_keyboard([frame.image for frame in frames])
+    return geometry if geometry is not None and geometry.confidence >= MIN_CONFIDENCE else None
+
+
+def read_keyboard(path: str | Path, start: float, end: float, keypoints: Keypoints, instrument: Instrument,
+                  geometry: KeyboardGeometry, progress: Progress | None = None) -> KeyboardReading:
+    """Notes of [start, end) read off the keys of `geometry`, played on `instrument`."""
+    report = progress or (lambda fraction, message: None)
+    duration = end - start
+
+    def frames() -> Iterator[video.Frame]:
+        for count, frame in enumerate(video.iter_frames(path, start, end, FRAME_SIZE), start=1):
+            if count % 30 == 0:
+                report(min(0.99, (frame.time - start) / duration), f"reading the keys at {frame.time:.1f} s")
+            yield frame
+
+    evidence = press_evidence(frames(), geometry)
+    notes = read_notes(evidence, geometry, keypoints, instrument, start, duration)
+    report(1.0, f"{len(notes)} notes read off {len(geometry.keys)} keys")
+    return KeyboardReading(geometry, Performance(instrument, duration, [notes], SOURCE_NAME))

@@ -1,0 +1,300 @@
+"""The timeline stage: any OpenTimelineIO timeline in, the same timeline plus an aligned Foley track out.
+
+Reading and writing go through `otio.adapters`, so every installed adapter works (.otio, .otioz/.otiod
+bundles, and with the `[formats]` extra FCP 7 XML, FCPX XML, Kdenlive and AAF). Each Foley clip sits at its
+video clip's place on the timeline with the same RationalTimes, so nothing drifts however long the edit,
+and its WAV is exactly that long at 48 kHz. IN is never modified; WAVs and OUT are staged and renamed into
+place, WAVs first, so OUT never references audio that is not there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import opentimelineio as otio
+
+from .. import __version__
+from ..errors import InputError, OutputError
+from ..options import check_generator
+from ..outputs import OutputSet, ensure_writable_dir, stem_path, stem_pattern
+from ..progress import ProgressCallback, StageProgress
+from ..synth import SAMPLE_RATE, write_wav
+from .jobs import ClipJob, ClipRender, default_workers, run_local, run_ray
+from .plan import ClipPlan, TimelineOptions, plan_clips, resolve_media
+from .tracks import foley_tracks, is_foley_track, replace_foley_tracks  # noqa: F401 - also this API
+
+BUNDLE_ADAPTERS = ("otioz", "otiod")
+#: What some writers need: bundles copy only files that exist; AAF wants a MobID even for clips it never read.
+WRITE_OPTIONS = {"otioz": {"media_policy": "MissingIfNotFile"}, "otiod": {"media_policy": "MissingIfNotFile"},
+                 "AAF": {"use_empty_mob_ids": True}}
+STAGE_WEIGHTS = {"read": 0.02, "clips": 0.95, "write": 0.03}
+
+
+class MissingMediaError(InputError):
+    """Some clips' media cannot be found; carries the report so `--json` can still list them."""
+
+    def __init__(self, message: str, report: "TimelineReport"):
+        super().__init__(message)
+        self.report = report
+
+
+@dataclass
+class TimelineReport:
+    source: Path
+    output: Path
+    output_format: str
+    media_dir: Path
+    options: TimelineOptions
+    plans: list[ClipPlan]
+    dry_run: bool = False
+    backend: str = "local"
+    workers: int = 0
+    foley_tracks: list[str] = field(default_factory=list)
+    replaced_tracks: int = 0
+    written: bool = False
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def count(self, status: str) -> int:
+        return sum(plan.status == status for plan in self.plans)
+
+    def summary(self) -> dict:
+        """The `--json` summary: every clip with what happened to it and why, outputs and timings."""
+        missing = self.count("missing")
+        status = "dry-run" if self.dry_run else "missing" if missing else "ok"
+        rendered = [plan for plan in self.plans if plan.status == "ok"]
+        outputs: dict = {"timeline": str(self.output), "wavs": [str(plan.wav) for plan in rendered]}
+        if self.options.stems:
+            outputs["stems"] = [str(stem) for plan in rendered for stem in plan.stems]
+        return {
+            "status": status, "engine_version": __version__, "input": str(self.source),
+            "output": str(self.output), "format": self.output_format, "media_dir": str(self.media_dir),
+            "instrument": self.options.instrument, **self.options.generator(),
+            "backend": self.backend, "workers": self.workers,
+            "foley_tracks": self.foley_tracks, "replaced_tracks": self.replaced_tracks,
+            "counts": {"clips": len(self.plans), "rendered": self.count("ok"), "planned": self.count("render"),
+                       "skipped": self.count("skipped"), "missing": missing},
+            "clips": [plan.summary() for plan in self.plans],
+            "outputs": outputs if self.written else {},
+            "timings": {stage: round(seconds, 3) for stage, seconds in self.timings.items()},
+        }
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _adapter_for(path: Path, feature: str) -> str:
+    verb = "reads" if feature == "read" else "writes"
+    try:
+        adapter = otio.adapters.from_filepath(str(path))
+    except otio.exceptions.NoKnownAdapterForExtensionError:
+        installed = sorted({suffix for name in otio.adapters.available_adapter_names()
+                            for suffix in otio.plugins.ActiveManifest().from_name(name).suffixes})
+        hint = "; for a video use `foley generate`" if feature == "read" else ""
+        raise InputError(f"no OpenTimelineIO adapter {verb} {path.suffix or 'extension-less'} files ({path.name}); "
+                         f"known: .{', .'.join(installed)} (more with pip install 'foley[formats]'){hint}") from None
+    if not adapter.has_feature(feature):
+        raise InputError(f"the {adapter.name} adapter cannot {feature} timelines ({path.name})")
+    return adapter.name
+
+
+def read_timeline(path: Path, scratch: Path) -> tuple[otio.schema.Timeline, Path]:
+    """The timeline in `path` and the folder its relative media paths start from (.otioz unpacks to `scratch`)."""
+    if not path.exists():
+        raise InputError(f"timeline not found: {path}")
+    adapter = _adapter_for(path, "read")
+    options, base = {}, path.parent
+    if adapter == "otioz":
+        options, base = {"extract_to_directory": str(scratch)}, scratch
+    elif adapter == "otiod":
+        base = path
+    try:
+        with contextlib.redirect_stdout(sys.stderr):  # stdout is for --json; some adapters print banners
+            result = otio.adapters.read_from_file(str(path), adapter_name=adapter, **options)
+    except Exception as error:  # noqa: BLE001 - adapters raise anything from ValueError to XML errors
+        raise InputError(f"cannot read {path.name} as {adapter}: {_one_line(error)}") from None
+    if isinstance(result, otio.schema.SerializableCollection):
+        timelines = [item for item in result if isinstance(item, otio.schema.Timeline)]
+        if len(timelines) != 1:
+            names = ", ".join(repr(timeline.name) for timeline in timelines)
+            raise InputError(f"{path.name} holds {len(timelines)} timelines{': ' + names if names else ''}; "
+                             "export the one to process on its own")
+        result = timelines[0]
+    if not isinstance(result, otio.schema.Timeline):
+        raise InputError(f"{path.name} holds a {_kind(result)}, not a timeline")
+    return result, base.resolve()
+
+
+def _kind(value: object) -> str:
+    """What a file that is no timeline holds: an OTIO object's schema, else the plain JSON value OTIO read."""
+    if isinstance(value, otio.core.SerializableObject):
+        return value.schema_name()
+    names = {"AnyVector": "list", "AnyDictionary": "object", "NoneType": "null", "bool": "boolean", "int": "number",
+             "float": "number", "str": "string"}
+    return f"JSON {names.get(type(value).__name__, type(value).__name__)}"
+
+
+def _relink(timeline: otio.schema.Timeline, plans: list[ClipPlan], base: Path, bundle: bool) -> None:
+    """Point moved media at its new place; a bundle writer needs every local file as an absolute path."""
+    for plan in plans:
+        if plan.remapped and plan.media is not None and plan.media.is_file():
+            plan.clip.media_reference.target_url = plan.media.resolve().as_uri()
+    if bundle:
+        for clip in timeline.find_clips():
+            url = getattr(clip.media_reference, "target_url", None)
+            path = resolve_media(url, base)[0] if url else None
+            if path is not None and path.is_file():
+                clip.media_reference.target_url = path.resolve().as_uri()
+
+
+def write_timeline(timeline: otio.schema.Timeline, out: Path, adapter: str) -> None:
+    """Write through a staging folder beside OUT, then rename: a failed write never leaves half a file."""
+    ensure_writable_dir(out.parent)
+    staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part"))
+    try:
+        staged = staging / out.name
+        try:
+            with contextlib.redirect_stdout(sys.stderr):
+                otio.adapters.write_to_file(timeline, str(staged), adapter_name=adapter,
+                                            **WRITE_OPTIONS.get(adapter, {}))
+        except Exception as error:  # noqa: BLE001 - adapters raise anything; the user needs one line
+            raise OutputError(f"cannot write {out.name} as {adapter}: {_one_line(error)}") from None
+        if out.is_dir() and not out.is_symlink():  # an .otiod bundle from an earlier run (--force)
+            os.replace(out, staging / "previous")
+        os.replace(staged, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _refuse_existing(paths: list[Path], force: bool) -> None:
+    existing = [str(path) for path in paths if path.exists()]
+    if existing and not force:
+        shown = ", ".join(existing[:3]) + (f" and {len(existing) - 3} more" if len(existing) > 3 else "")
+        raise OutputError(f"output exists: {shown} (use --force to overwrite)")
+
+
+def _jobs(plans: list[ClipPlan], options: TimelineOptions) -> list[ClipJob]:
+    soundfont = str(options.soundfont) if options.soundfont else None
+    generator = options.generator()  # a checkpoint's absolute path: workers may have another cwd
+    return [ClipJob(plan.index, str(plan.media), plan.start, plan.end, plan.samples, plan.instrument, **generator,
+                    soundfont=soundfont, allow_silence=options.allow_silence, stems=options.stems) for plan in plans]
+
+
+def _check_generator(options: TimelineOptions, load: bool) -> None:
+    """Bad generator options fail before any clip starts; `load` also loads the checkpoint (not for a dry run)."""
+    generator = (options.model, options.temperature, options.top_k, options.top_p)
+    check_generator(*generator)
+    if load:
+        from ..pipeline import check_note_generator
+
+        check_note_generator(*generator)
+
+
+def foley_timeline(source: str | Path, output: str | Path, options: TimelineOptions = TimelineOptions(), *,
+                   force: bool = False, dry_run: bool = False, workers: int | None = None,
+                   ray_address: str | None = None, progress: ProgressCallback | None = None,
+                   should_cancel: Callable[[], bool] | None = None) -> TimelineReport:
+    """Generate foley for the video clips of SOURCE and write SOURCE plus a Foley track to OUTPUT."""
+    clock = time.perf_counter()
+    source, output = Path(source), Path(output)
+    if source.exists() and output.exists() and source.resolve() == output.resolve():
+        raise InputError(f"OUT must differ from IN ({output}): foley never modifies its input")
+    adapter = _adapter_for(output, "write")
+    _check_generator(options, load=False)
+    if not dry_run:
+        _refuse_existing([output], force)
+    media_dir = Path(options.media_dir) if options.media_dir else output.parent
+    stages = StageProgress(STAGE_WEIGHTS, progress, should_cancel)
+    with tempfile.TemporaryDirectory(prefix="foley-timeline-") as scratch:
+        timeline, base = read_timeline(source, Path(scratch))
+        plans = plan_clips(timeline, options, base, media_dir, output.stem)
+        report = TimelineReport(source, output, adapter, media_dir, options, plans, dry_run)
+        todo = [plan for plan in plans if plan.status == "render"]
+        stages.report("read", 1.0, f"{len(todo)} of {len(plans)} clips to render")
+        report.timings["read"] = time.perf_counter() - clock
+        missing = [plan for plan in plans if plan.status == "missing"]
+        if missing and not options.allow_missing:
+            listed = "; ".join(f"{plan.name} ({plan.reason})" for plan in missing[:3])
+            raise MissingMediaError(f"media missing for {len(missing)} clip(s): {listed}"
+                                    f"{' ...' if len(missing) > 3 else ''}; fix paths with --media-root-map "
+                                    "OLD=NEW or pass --allow-missing", report)
+        if not todo:
+            reasons = sorted({plan.reason for plan in plans})
+            raise InputError(f"no video clip to render in {source.name}: {'; '.join(reasons)}"[:300])
+        if dry_run:
+            return report
+        ensure_writable_dir(media_dir)
+        _refuse_existing([plan.wav for plan in todo], force)
+        if options.stems:  # how many performers each clip has is known only after its pose stage
+            _refuse_existing(sorted(stem for plan in todo for stem in media_dir.glob(stem_pattern(plan.wav))), force)
+        _check_generator(options, load=True)
+        _render(report, todo, workers, ray_address, stages, should_cancel)
+        clock = time.perf_counter()
+        tracks = foley_tracks(plans, options)
+        report.foley_tracks = [track.name for track in tracks]
+        report.replaced_tracks = replace_foley_tracks(timeline, tracks)
+        _relink(timeline, plans, base, bundle=adapter in BUNDLE_ADAPTERS)
+        write_timeline(timeline, output, adapter)
+        report.written = True
+    report.timings["write"] = report.timings.get("write", 0.0) + time.perf_counter() - clock
+    report.timings["total"] = sum(report.timings.values())
+    stages.report("write", 1.0, f"wrote {output.name}")
+    return report
+
+
+def _render(report: TimelineReport, todo: list[ClipPlan], workers: int | None, ray_address: str | None,
+            stages: StageProgress, should_cancel: Callable[[], bool] | None) -> None:
+    """Run the clips and stage each WAV as it arrives (bounded memory); commit them all at the end."""
+    clock = time.perf_counter()
+    by_index = {plan.index: plan for plan in todo}
+    total = sum(plan.samples for plan in todo) or 1
+    done: list[int] = []
+    staging = Path(tempfile.mkdtemp(dir=report.media_dir, prefix=".foley-timeline-", suffix=".part"))
+    write_seconds = 0.0
+
+    def on_done(render: ClipRender) -> None:
+        nonlocal write_seconds
+        plan = by_index[render.index]
+        if render.error is not None:
+            raise type(render.error)(f"clip {plan.name!r}: {render.error}")
+        if render.audio is None:
+            plan.status, plan.reason = "skipped", render.summary.get("reason", "skipped")
+        else:
+            started = time.perf_counter()
+            write_wav(render.audio, staging / f"{render.index}.wav", SAMPLE_RATE)
+            for performer, stem in enumerate(render.stems, start=1):
+                write_wav(stem, staging / f"{render.index}.performer{performer}.wav", SAMPLE_RATE)
+            plan.stems = [stem_path(plan.wav, performer) for performer in range(1, len(render.stems) + 1)]
+            write_seconds += time.perf_counter() - started
+            plan.status, plan.result = "ok", render.summary | {"timings": {
+                **render.summary.get("timings", {}), "clip": round(render.seconds, 3)}}
+        done.append(plan.samples)
+        stages.report("clips", sum(done) / total, f"{len(done)}/{len(todo)} {plan.name}")
+
+    try:
+        if ray_address is not None:
+            report.backend = "ray"
+            report.workers = run_ray(_jobs(todo, report.options), ray_address, on_done, should_cancel)
+        else:
+            report.workers = min(len(todo), workers) if workers else default_workers(len(todo))
+            run_local(_jobs(todo, report.options), report.workers, on_done, should_cancel)
+        report.timings["clips"] = time.perf_counter() - clock - write_seconds
+        rendered = [plan for plan in todo if plan.status == "ok"]
+        finals = [path for plan in rendered for path in (plan.wav, *plan.stems)]
+        with OutputSet(finals, force=True) as outputs:  # existence checked up front
+            for plan in rendered:
+                os.replace(staging / f"{plan.index}.wav", outputs.temp_for(plan.wav))
+                for performer, stem in enumerate(plan.stems, start=1):
+                    os.replace(staging / f"{plan.index}.performer{performer}.wav", outputs.temp_for(stem))
+        report.timings["write"] = write_seconds
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
