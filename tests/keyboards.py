@@ -199,7 +199,6 @@ def _keyboard_canvas(keys: int, style: Style, ppw: int) -> tuple[np.ndarray, np.
     for _, black, left, right in layout:
         if not black:
             box(left + gap / 2, right - gap / 2, 0, 1, style.white)
-    box(0, whites, 1 - 0.01, 1, style.gap)  # the gap in front of the keys, as thin as those between them
     for _, black, left, right in layout:
         if black:
             box(left, right, 0, style.black_length, style.black)

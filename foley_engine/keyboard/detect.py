@@ -105,7 +105,7 @@ def _rows(background: np.ndarray) -> list[_Row]:
 def _projection(row: _Row, size: tuple[int, int]) -> Projection | None:
     """Plane -> working pixels with y = 0 at the bars' back ends and 1 at their tips, through the lens."""
     x = np.array([black_x(int(i)) for i in row.index])
-    lens = Lens(estimate_distortion(row.bars.centres, row.index, size), size)
+    lens = Lens(estimate_distortion(row.bars.centres, x, size), size)
     half = row.bars.axes * (row.bars.lengths / 2)[:, None]
     plane = np.concatenate([np.stack([x, np.full_like(x, y)], axis=1) for y in (0.0, 0.5, 1.0)])
     pixels = lens.undistort(np.concatenate([row.bars.centres - half, row.bars.centres, row.bars.centres + half]))
@@ -127,14 +127,17 @@ def _measure(background: np.ndarray, row: _Row, scale: float, frame_size: tuple[
     depth, black_length = survey.depth_scale(background, provisional, row.index, tones)
     projection = provisional.then(depth)
     black_width = survey.black_width(background, projection, row.index, tones, black_length)
-    # Each end is judged against the tones of its own last keys: light falls off across a keyboard.
+    # Each end is judged against the tones and lines of its own last keys: light falls off across a
+    # keyboard, and lines between keys fade with distance and focus.
     ends = []
     for indices, step in ((row.index[:_END_KEYS], -1), (row.index[-_END_KEYS:], 1)):
         end_tones = survey.tones(background, provisional, indices)
+        inner = np.arange(np.ceil(black_x(int(indices[0]))), np.floor(black_x(int(indices[-1]))) + 1)
+        line = float(np.nanmedian(survey.edges(background, projection, inner, black_length)))
         start = black_pitch(int(indices[0] if step < 0 else indices[-1]))
-        ends.append(survey.keyboard_end(background, projection, end_tones, start, step, black_length, black_width))
-    lowest, highest = survey.standard_ends(*ends)
-    low_seen, high_seen = ends[0].seen, ends[1].seen
+        ends.append(survey.keyboard_end(background, projection, end_tones, start, step, black_length, black_width,
+                                         line))
+    (lowest, low_seen), (highest, high_seen) = ends
     if low_seen and high_seen:
         centre = (lowest + highest) / 2
     else:

@@ -16,13 +16,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .keys import black_x
-
-#: The coefficients tried, and how significantly the best must explain the keys better than none: an F
-#: statistic for one more parameter than the row's 1-D map and black-key offsets (_PARAMETERS).
+#: The coefficients tried, and how much better than none the best must explain the keys to be used.
 _RANGE = 0.35
-_MIN_F = 20.0
-_PARAMETERS = 8
+_MIN_GAIN = 0.7
 _MIN_POINTS = 12
 
 
@@ -79,39 +75,34 @@ class Projection:
         return Projection(self.homography @ matrix, self.lens)
 
 
-def _row_misfit(pixels: np.ndarray, indices: np.ndarray) -> float:
-    """How far black-key centres are from a straight, projectively spaced row of the lattice, in white keys.
+def _row_misfit(pixels: np.ndarray, positions: np.ndarray) -> float:
+    """How far points are from a straight, projectively spaced row with these plane positions, in plane units.
 
-    Along the row: residual of the best 1-D projective map, where each of the five black keys of an octave
-    may sit a little off its nominal place (makers differ by a few hundredths); across: distance from the
-    best line.
+    Along the row: residual of the best 1-D projective map; across: distance from the best line.
     """
-    positions = np.array([black_x(int(i)) for i in indices])
     middle = pixels.mean(axis=0)
     _, _, axes = np.linalg.svd(pixels - middle, full_matrices=False)
     along, across = (pixels - middle) @ axes[0], (pixels - middle) @ axes[1]
-    t = along / max(float(along.std()), 1e-9)
-    slots = np.stack([np.mod(indices, 5) == slot for slot in range(1, 5)], axis=1).astype(float)
-    design = np.column_stack([t, np.ones_like(t), -t * positions, -slots])
+    scale = max(float(along.std()), 1e-9)
+    t = along / scale
+    design = np.stack([t, np.ones_like(t), -t * positions], axis=1)
     params = np.linalg.lstsq(design, positions, rcond=None)[0]
-    fitted = design @ params
+    fitted = (params[0] * t + params[1]) / (params[2] * t + 1)
     per_pixel = float(np.ptp(positions)) / max(float(np.ptp(along)), 1e-9)
     return float(np.sqrt(np.mean((fitted - positions) ** 2) + np.mean((across * per_pixel) ** 2)))
 
 
-def estimate_distortion(centres: np.ndarray, indices: np.ndarray, size: tuple[float, float]) -> float:
-    """The radial coefficient that makes the black keys' centres (n, 2 pixels of a frame of `size`; lattice
-    indices n) the straightest, most projectively spaced row; 0 for short rows or where it does not explain
-    the row significantly better than an ideal lens (an F-test on the one extra parameter)."""
+def estimate_distortion(centres: np.ndarray, positions: np.ndarray, size: tuple[float, float]) -> float:
+    """The radial coefficient that makes black-key centres (n, 2 pixels of a frame of `size`) at plane
+    positions x (n,) the straightest, most projectively spaced row; 0 for short rows or no clear gain."""
     if len(centres) < _MIN_POINTS:
         return 0.0
 
     def misfit(k: float) -> float:
-        return _row_misfit(Lens(k, size).undistort(centres), indices)
+        return _row_misfit(Lens(k, size).undistort(centres), positions)
 
     coarse = np.linspace(-_RANGE, _RANGE, 71)
     best = float(coarse[np.argmin([misfit(k) for k in coarse])])
     fine = np.linspace(best - 0.01, best + 0.01, 21)
     best = float(fine[np.argmin([misfit(k) for k in fine])])
-    ideal, fitted = misfit(0.0) ** 2, max(misfit(best) ** 2, 1e-12)
-    return best if (ideal - fitted) / fitted * (len(centres) - _PARAMETERS) > _MIN_F else 0.0
+    return best if misfit(best) < _MIN_GAIN * misfit(0.0) else 0.0
