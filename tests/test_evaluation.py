@@ -203,8 +203,8 @@ def test_real_recordings_are_scored_across_clock_offsets(tmp_path: Path) -> None
 
 def test_real_piano_report(piano_video: Path, piano_midi: Path, tmp_path: Path) -> None:
     """The shared clip end to end: keypoints, offset from motion, MIDI shifted onto the video, baseline scored."""
-    from foley_engine.cli.evaluate import baseline_generator
-    from foley_engine.data.real import load_recording
+    from foley_engine.cli.evaluate import motion_generator
+    from foley_engine.data.recordings import load_recording
 
     example, provenance = load_recording(piano_video.parent, "piano", settings=FAST_POSE)
     assert provenance["alignment"]["offset"] == pytest.approx(PIANO_OFFSET, abs=0.1)
@@ -212,7 +212,7 @@ def test_real_piano_report(piano_video: Path, piano_midi: Path, tmp_path: Path) 
     assert example.keypoints.start == pytest.approx(provenance["range_seconds"][0], abs=1 / 30)
     first = min(n.start for n in example.tracks[0])
     assert first == pytest.approx(1.0, abs=0.05)  # the example starts a 1 s margin before the first note
-    report = evaluate({"baseline": baseline_generator}, [example], tmp_path, meta={"recording": provenance})
+    report = evaluate({"baseline": motion_generator("baseline")}, [example], tmp_path, meta={"recording": provenance})
     baseline = report.summary()["overall"]["baseline"]
     assert baseline["reference"] == 196 and baseline["estimated"] > 0
     assert (tmp_path / "report.md").is_file()

@@ -14,6 +14,7 @@ import pytest
 from media import index_image
 
 from foley_engine.cli import main
+from foley_engine.data import discovery, transcription
 from foley_engine.data import real as realdata
 from foley_engine.data.shards import read_shard
 from foley_engine.errors import InputError
@@ -55,7 +56,7 @@ def melody_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_soundtrack_transcription_matches_the_played_notes(melody_video: Path) -> None:
-    notes = realdata.transcribe_file(melody_video, get_instrument("piano"))
+    notes = transcription.transcribe_file(melody_video, get_instrument("piano"))
     reference = np.array([[n.start, n.end] for n in MELODY]), np.array([n.pitch for n in MELODY], float)
     estimated = np.array([[n.start, n.end] for n in notes]), np.array([n.pitch for n in notes], float)
     matches = mir_eval.transcription.match_notes(reference[0], mir_eval.util.midi_to_hz(reference[1]),
@@ -68,10 +69,10 @@ def test_soundtrack_transcription_matches_the_played_notes(melody_video: Path) -
 
 
 def test_audio_is_placed_on_the_video_clock(melody_video: Path) -> None:
-    audio = realdata.decode_audio(melody_video)
-    assert len(audio) == pytest.approx(SECONDS * realdata.AUDIO_RATE, abs=0.05 * realdata.AUDIO_RATE)
-    envelope = np.abs(audio[: int(0.6 * realdata.AUDIO_RATE)])
-    first_sound = np.argmax(envelope > 0.05 * envelope.max()) / realdata.AUDIO_RATE
+    audio = transcription.decode_audio(melody_video)
+    assert len(audio) == pytest.approx(SECONDS * transcription.AUDIO_RATE, abs=0.05 * transcription.AUDIO_RATE)
+    envelope = np.abs(audio[: int(0.6 * transcription.AUDIO_RATE)])
+    first_sound = np.argmax(envelope > 0.05 * envelope.max()) / transcription.AUDIO_RATE
     assert first_sound == pytest.approx(MELODY[0].start, abs=0.03)
 
 
@@ -135,26 +136,26 @@ def test_discover_picks_the_best_labels(tmp_path: Path) -> None:
     for name in files:
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_bytes(b"")
-    found = {s.video.name: s for s in realdata.discover(tmp_path)}
+    found = {s.video.name: s for s in discovery.discover(tmp_path)}
     assert (found["take.mp4"].labels, found["take.mp4"].instrument) == ("midi", "piano")
     assert found["Vid_01_Jupiter_vn_vc.mp4"].labels == "urmp"
-    assert [realdata.urmp_instrument(p) for p in found["Vid_01_Jupiter_vn_vc.mp4"].label_files] == ["violin", "cello"]
+    assert [discovery.urmp_instrument(p) for p in found["Vid_01_Jupiter_vn_vc.mp4"].label_files] == ["violin", "cello"]
     assert (found["solo.mp4"].labels, found["solo.mp4"].instrument) == ("audio-file", "violin")
     assert (found["clip.mp4"].labels, found["clip.mp4"].instrument) == ("audio", None)
     assert found["song.webm"].instrument == "guitar"
-    assert realdata.discover(tmp_path, "cello")[-1].instrument == "cello"
+    assert discovery.discover(tmp_path, "cello")[-1].instrument == "cello"
     with pytest.raises(InputError, match="not found"):
-        realdata.discover(tmp_path / "nope")
+        discovery.discover(tmp_path / "nope")
 
 
 def test_urmp_notes(tmp_path: Path) -> None:
     path = tmp_path / "Notes_1_fl_02_Sonata.txt"
     path.write_text("0.500\t440.00\t0.250\n\n1.000 261.63 0.5\n2.0\t0\t0.1\n")
-    assert realdata.read_urmp_notes(path) == [Note(0.5, 0.75, 69, 80), Note(1.0, 1.5, 60, 80)]
-    assert realdata.urmp_instrument(path) == "flute"
+    assert discovery.read_urmp_notes(path) == [Note(0.5, 0.75, 69, 80), Note(1.0, 1.5, 60, 80)]
+    assert discovery.urmp_instrument(path) == "flute"
     path.write_text("0.5 440\n")
     with pytest.raises(InputError, match=":1:"):
-        realdata.read_urmp_notes(path)
+        discovery.read_urmp_notes(path)
 
 
 def test_split_by_hash_is_stable_and_holds_out_a_fifth() -> None:

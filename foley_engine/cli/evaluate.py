@@ -1,8 +1,8 @@
 """`foley eval` (model vs baseline report) and `foley dataset` (real pairs from real footage) subcommands.
 
 The baseline is always evaluated, so every report has the yardstick; the learned model joins with `--model
-PATH|default` through `foley_engine.model.load_generator`, which turns a checkpoint into the same
-`(keypoints, instrument, duration) -> Performance` callable the baseline is.
+PATH|default`. Both are the motion note source `foley generate` runs (sources.motion), seen as the
+`(keypoints, instrument, duration) -> Performance` callable evaluation scores.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import InputError, ModelError, OutputError
+from ..errors import InputError, OutputError
 
 if TYPE_CHECKING:  # the rest is imported where a command runs: registering `eval` must not load scipy
     from ..data.shards import Example
@@ -67,21 +67,14 @@ def add_eval_commands(commands: argparse._SubParsersAction) -> None:
     tr.set_defaults(handler=_cmd_dataset_transcribe)
 
 
-def baseline_generator(keypoints: Keypoints, instrument: Instrument, duration: float) -> Performance:
-    """The baseline as an evaluation generator."""
-    from ..sources.baseline import generate_baseline
+def motion_generator(model: str, seed: int = 0) -> Generator:
+    """The `--model` generator ("baseline", "default" or a checkpoint) as an evaluation generator: the motion
+    note source that `foley generate` runs, its checkpoint loaded (and checked) now."""
+    from ..options import GeneratorOptions
+    from ..sources.motion import MotionSource
 
-    return generate_baseline(keypoints, instrument, duration=duration)
-
-
-def model_generator(spec: str, seed: int = 0) -> Generator:
-    """The learned model as an evaluation generator, through the model package's `load_generator` hook."""
-    try:
-        from ..model import load_generator
-    except ImportError as exc:
-        raise ModelError("this Foley has no learned model yet (foley_engine.model.load_generator is missing); "
-                         "run `foley eval` without --model for the baseline alone") from exc
-    return load_generator(spec, seed=seed)
+    source = MotionSource(GeneratorOptions(source="model", model=model, seed=seed))
+    return lambda keypoints, instrument, duration: source.performances(keypoints, instrument, duration)[0]
 
 
 def keys_generator(videos: dict[int, Path]) -> Generator:
@@ -122,7 +115,7 @@ def shard_examples(paths: list[Path], split: str) -> Iterator[Example]:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from ..data.real import load_recording
+    from ..data.recordings import load_recording
     from ..evaluation.scoring import evaluate
     from ..sources.baseline import GENERATOR_NAME
 
@@ -134,9 +127,9 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         raise InputError("--seeds and --chance-draws must be at least 1")
     if not 0 <= args.offset_spread <= 2:
         raise InputError(f"--offset-spread must be between 0 and 2 s, got {args.offset_spread}")
-    generators: dict[str, Draws] = {"baseline": baseline_generator}
+    generators: dict[str, Draws] = {"baseline": motion_generator("baseline")}
     if args.model:
-        generators["model"] = [model_generator(args.model, seed) for seed in range(args.seeds)]
+        generators["model"] = [motion_generator(args.model, seed) for seed in range(args.seeds)]
     meta: dict = {"split": args.split if args.data else "real", "generators": {"baseline": GENERATOR_NAME}}
     if args.model:
         meta["generators"]["model"] = args.model
@@ -184,7 +177,7 @@ def _cmd_dataset_build(args: argparse.Namespace) -> int:
 
 
 def _cmd_dataset_transcribe(args: argparse.Namespace) -> int:
-    from ..data.real import AUDIO_RATE, decode_audio, transcribe
+    from ..data.transcription import AUDIO_RATE, decode_audio, transcribe
     from ..instruments import get_instrument
     from ..midi import write_midi
     from ..notes import Performance

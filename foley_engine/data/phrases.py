@@ -10,7 +10,6 @@ decided by that id alone, so no piece or generated seed is ever shared between t
 
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -20,11 +19,9 @@ import numpy as np
 from ..errors import InputError
 from ..instruments import Instrument
 from ..notes import Note
+from .splits import SPLITS, split_of
 
 SOURCES = ("corpus", "generated", "mixed")
-SPLITS = ("train", "val", "test")
-#: Share of piece ids in each held-out split, in percent (the rest is training material).
-HELD_OUT_PERCENT = {"val": 10, "test": 10}
 DUET_PROBABILITY = 0.15
 CORPUS_SHARE = 0.5  # of "mixed" phrases drawn from the corpus
 
@@ -64,16 +61,6 @@ class Phrase:
     @property
     def split(self) -> str:
         return split_of(self.piece)
-
-
-def split_of(piece: str) -> str:
-    """The split a piece id belongs to: fixed by a hash of the id, so it never changes between runs."""
-    bucket = zlib.crc32(piece.encode()) % 100
-    if bucket < HELD_OUT_PERCENT["test"]:
-        return "test"
-    if bucket < HELD_OUT_PERCENT["test"] + HELD_OUT_PERCENT["val"]:
-        return "val"
-    return "train"
 
 
 def sample_phrase(instrument: Instrument, duration: float, rng: np.random.Generator,

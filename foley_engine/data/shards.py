@@ -24,7 +24,8 @@ from ..instruments import INSTRUMENTS, get_instrument
 from ..keypoints import Keypoints
 from ..notes import Note
 from ..outputs import atomic_path, write_json
-from .phrases import HELD_OUT_PERCENT, SPLITS, draw_phrase
+from .phrases import draw_phrase
+from .splits import HELD_OUT_PERCENT, SPLITS
 
 SHARD_FORMAT = "foley-examples"
 SHARD_VERSION = 1

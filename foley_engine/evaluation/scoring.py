@@ -13,7 +13,7 @@ notes are compared with the example's ground truth (all performers' notes pooled
                  variation in either, and averaged over the examples where it is defined;
 * density      - generated notes per second / real notes per second (1 = as busy as the player).
 
-A real recording's MIDI clock is aligned to the video by an estimate (realdata.load_recording), and a 50 ms
+A real recording's MIDI clock is aligned to the video by an estimate (recordings.load_recording), and a 50 ms
 window is narrower than that estimate's uncertainty. Music is periodic, so a generator that plays at the
 pulse scores high or low depending on where a few tens of ms put its phase. With `offset_spread`, real
 recordings are also scored with the real notes shifted to every video frame within +-spread of the
