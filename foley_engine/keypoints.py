@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError, OutputError
-from .outputs import atomic_path
+from .errors import InputError
+from .outputs import atomic_output
 from .skeleton import NUM_BODY_JOINTS, NUM_HAND_JOINTS
 
 MODEL_RATE = 30.0  # keypoints are resampled to this fixed rate on the video's timestamps
@@ -90,12 +90,8 @@ class Keypoints:
             rate=np.array(self.rate), start=np.array(self.start), body=self.body, hands=self.hands,
             frame_size=np.array(self.frame_size, np.int64),
         )
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with atomic_path(path) as temp:
-                temp.write_bytes(encoded.getbuffer())
-        except OSError as error:
-            raise OutputError(f"cannot write keypoints file {path}: {error.strerror or error}") from error
+        with atomic_output(path, "keypoints file", parents=True) as temp:
+            temp.write_bytes(encoded.getbuffer())
 
     @classmethod
     def load(cls, path: str | Path) -> Keypoints:

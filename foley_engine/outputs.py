@@ -14,11 +14,10 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import Iterator
 
 from .errors import OutputError
 
@@ -124,12 +123,22 @@ def _io_failure(error: BaseException) -> OSError | None:
     return None
 
 
-def refuse_existing(finals: list[Path], force: bool) -> None:
-    """Without force, an output that exists is an OutputError naming every such file, before any work."""
+def exists_error(paths: Sequence[str | Path], most: int | None = None) -> OutputError:
+    """The one message for outputs that exist without --force (the editors show it as it is), naming the files,
+    or the first `most` of them and how many more."""
+    names = [str(path) for path in paths]
+    shown = ", ".join(names[:most])
+    if most is not None and len(names) > most:
+        shown += f" and {len(names) - most} more"
+    return OutputError(f"output exists: {shown} (use --force to overwrite)")
+
+
+def refuse_existing(finals: Sequence[Path], force: bool, most: int | None = None) -> None:
+    """Without force, an output that exists is an OutputError naming such files (see exists_error), before any
+    work."""
     existing = [path for path in finals if path.exists()]
     if existing and not force:
-        names = ", ".join(str(path) for path in existing)
-        raise OutputError(f"output exists: {names} (use --force to overwrite)")
+        raise exists_error(existing, most)
 
 
 class OutputSet:
@@ -176,7 +185,7 @@ class OutputSet:
                 raise
             raise OutputError(f"cannot write {final}: {failure.strerror or failure}") from failure
 
-    def __enter__(self) -> "OutputSet":
+    def __enter__(self) -> OutputSet:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -210,7 +219,7 @@ class OutputSet:
             except OSError as error:
                 self._take_back(placed)
                 if isinstance(error, FileExistsError):
-                    raise OutputError(f"output exists: {final} (use --force to overwrite)") from None
+                    raise exists_error([final]) from None
                 raise
             placed.append((final, identity))
 
@@ -238,6 +247,21 @@ def atomic_path(final: str | Path) -> Iterator[Path]:
     final = Path(final)
     with OutputSet([final], force=True) as outputs:
         yield outputs.temp_for(final)
+
+
+@contextmanager
+def atomic_output(final: str | Path, what: str, parents: bool = False) -> Iterator[Path]:
+    """atomic_path for a writer of one named kind of file (`what`: "MIDI file", "shard"...): a failing disk
+    (ENOSPC, EIO, a missing or read-only folder) is one OutputError naming `final`, and nothing is left there.
+    With `parents`, missing folders above `final` are made first."""
+    final = Path(final)
+    try:
+        if parents:
+            final.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(final) as temp:
+            yield temp
+    except OSError as error:
+        raise OutputError(f"cannot write {what} {final}: {error.strerror or error}") from error
 
 
 def write_json(path: str | Path, content: object) -> None:

@@ -23,9 +23,10 @@ from typing import TYPE_CHECKING, BinaryIO
 import numpy as np
 
 from . import fluidsynth_quiet  # noqa: F401  (pyfluidsynth's own import, silenced, before anything else)
-from .errors import InputError, OutputError, SynthUnavailableError
+from .errors import InputError, SynthUnavailableError
 from .instruments import Instrument
 from .notes import Performance
+from .outputs import atomic_output
 
 if TYPE_CHECKING:
     import fluidsynth
@@ -360,13 +361,9 @@ def write_wav(samples: np.ndarray, path: str | Path, sample_rate: int = SAMPLE_R
     if samples.dtype != np.int16 or samples.ndim != 2 or samples.shape[1] != 2:
         raise ValueError(f"expected int16 samples of shape (n, 2), got {samples.dtype} {samples.shape}")
     path = Path(path)
-    try:
-        with wave.open(str(path), "wb") as file:
-            file.setnchannels(2)
-            file.setsampwidth(2)
-            file.setframerate(sample_rate)
-            file.writeframes(samples.astype("<i2", copy=False).tobytes())
-    except OSError as error:
-        path.unlink(missing_ok=True)
-        raise OutputError(f"cannot write WAV file {path}: {error.strerror or error}") from error
+    with atomic_output(path, "WAV file") as temp, wave.open(str(temp), "wb") as file:
+        file.setnchannels(2)
+        file.setsampwidth(2)
+        file.setframerate(sample_rate)
+        file.writeframes(samples.astype("<i2", copy=False).tobytes())
     return path

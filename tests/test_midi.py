@@ -10,8 +10,9 @@ import pretty_midi
 import pytest
 
 from foley_engine.errors import InputError, OutputError
+from foley_engine.evaluation.plots import piano_roll_png
 from foley_engine.instruments import get_instrument
-from foley_engine.midi import piano_roll_png, read_notes, read_performance, write_midi
+from foley_engine.midi import read_notes, read_performance, write_midi
 from foley_engine.notes import Note, Performance
 
 
@@ -31,9 +32,9 @@ def test_write_read_round_trip_keeps_notes_within_a_millisecond(tmp_path: Path) 
     assert back.instrument == performance.instrument
     assert back.duration == pytest.approx(performance.duration, abs=1e-3)
     assert len(back.tracks) == 2
-    for written, read in zip(performance.tracks, back.tracks):
+    for written, read in zip(performance.tracks, back.tracks, strict=True):
         assert len(read) == len(written)
-        for a, b in zip(sorted(written), read):
+        for a, b in zip(sorted(written), read, strict=True):
             assert (a.pitch, a.velocity) == (b.pitch, b.velocity)
             assert a.start == pytest.approx(b.start, abs=1e-3) and a.end == pytest.approx(b.end, abs=1e-3)
     assert read_notes(path) == back.tracks

@@ -20,10 +20,11 @@ from typing import NoReturn, Sequence
 
 from .. import __version__
 from ..errors import INTERRUPTED_EXIT_CODE, TERMINATED_EXIT_CODE, FoleyError, Terminated, UsageError
-from ..instruments import INSTRUMENTS, parse_instruments
+from ..instruments import parse_instruments
 from ..interrupts import CancelSignals
-from ..options import add_generator_args, check_generator, finite_float
-from ..progress import JsonLinesProgress, ProgressCallback, TerminalBar, json_error
+from ..options import GeneratorOptions, add_generator_args, finite_float
+from ..progress import JsonLinesProgress, ProgressCallback, TerminalBar
+from ..protocol import ErrorLine, SummaryLine, write_line
 
 
 def _add_range_args(parser: argparse.ArgumentParser) -> None:
@@ -44,6 +45,7 @@ _EXTERNAL_COMMANDS = (
     (("train",), "foley_engine.cli.train", "add_train_command"),
     (("eval", "dataset"), "foley_engine.cli.evaluate", "add_eval_commands"),
     (("install-resolve-script",), "resolve_script.install", "add_install_command"),
+    (("info",), "foley_engine.cli.info", "add_info_command"),
 )
 
 
@@ -119,18 +121,17 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     from ..pipeline import generate_files
 
     # A wrong --model or sampling option is the first thing to hear about, before outputs that exist.
-    check_generator(args.model, args.temperature, args.top_k, args.top_p, args.variations)
+    options = GeneratorOptions.from_args(args)
     parse_instruments(args.instrument)
     out_dir = args.out_dir if args.out_dir is not None else args.video.parent
     preview = Path(out_dir) / f"{args.video.stem}.preview.png" if args.preview else None
     result, paths = generate_files(  # the preview is written with the other outputs, all or nothing
         args.video, out_dir, force=args.force, preview=preview, progress=_progress_sink(args.progress),
-        stems=args.stems, instrument=args.instrument, start=args.start, end=args.end, seed=args.seed, model=args.model,
-        soundfont=args.soundfont, allow_silence=args.allow_silence, temperature=args.temperature,
-        top_k=args.top_k, top_p=args.top_p, variations=args.variations, source=args.source)
+        stems=args.stems, instrument=args.instrument, start=args.start, end=args.end, options=options,
+        soundfont=args.soundfont, allow_silence=args.allow_silence)
     summary = result.summary() | {"outputs": {kind: str(path) for kind, path in paths.items()}}
     if args.json:
-        print(json.dumps(summary))
+        write_line(SummaryLine("generate", summary))
     elif args.progress != "json":
         players = ", ".join(f"{p['index']}: {p['instrument']} ({p['notes']} notes)" for p in summary["performers"])
         print(f"{summary['notes']} notes ({result.performance.generator}) for {result.duration:.2f}s of "
@@ -141,8 +142,9 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _cmd_instruments(args: argparse.Namespace) -> int:
-    rows = [{"name": i.name, "program": i.program, "gm_name": i.gm_name, "family": i.family,
-             "lowest": i.lowest, "highest": i.highest} for i in INSTRUMENTS.values()]
+    from .info import instrument_rows  # the same rows `foley info` lists
+
+    rows = instrument_rows()
     if args.json:
         print(json.dumps(rows))
         return 0
@@ -154,10 +156,9 @@ def _cmd_instruments(args: argparse.Namespace) -> int:
 
 
 def _refuse_existing(path: Path, force: bool) -> None:
-    from ..errors import OutputError
+    from ..outputs import refuse_existing
 
-    if path.exists() and not force:
-        raise OutputError(f"output exists: {path} (use --force to overwrite)")
+    refuse_existing([path], force)
 
 
 def _cmd_render_keypoints(args: argparse.Namespace) -> int:
@@ -268,7 +269,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             signals.mute()  # a second Ctrl-C must not cut the report short
             code, message = _failure(error, signals.received, argv)
         if _wants_json_errors(args, argv):
-            print(json_error(message, code), flush=True)
+            write_line(ErrorLine(message, code))
         print(f"foley: error: {message}", file=sys.stderr)
         return code
 

@@ -15,7 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import InputError, OutputError
+from ..errors import InputError
+from ..outputs import refuse_existing
 
 if TYPE_CHECKING:  # the rest is imported where a command runs: registering `eval` must not load scipy
     from ..data.shards import Example
@@ -121,8 +122,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
     if not args.data and not args.real:
         raise InputError("give --data (dataset shards) and/or --real (recording folders) to evaluate on")
-    if (args.out / "report.json").exists() and not args.force:
-        raise OutputError(f"a report exists in {args.out} (use --force to overwrite)")
+    refuse_existing([args.out / "report.json"], args.force)
     if args.seeds < 1 or args.chance_draws < 1:
         raise InputError("--seeds and --chance-draws must be at least 1")
     if not 0 <= args.offset_spread <= 2:
@@ -182,8 +182,7 @@ def _cmd_dataset_transcribe(args: argparse.Namespace) -> int:
     from ..midi import write_midi
     from ..notes import Performance
 
-    if args.output.exists() and not args.force:
-        raise OutputError(f"output exists: {args.output} (use --force to overwrite)")
+    refuse_existing([args.output], args.force)
     instrument = get_instrument(args.instrument)
     audio = decode_audio(args.media)
     notes = transcribe(audio, instrument)

@@ -8,8 +8,10 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import InputError, OutputError
-from ..options import add_generator_args
+from ..errors import InputError
+from ..options import GeneratorOptions, add_generator_args
+from ..outputs import refuse_existing
+from ..protocol import SummaryLine, write_line
 
 if TYPE_CHECKING:
     from ..timeline.plan import TimelineOptions
@@ -104,8 +106,7 @@ def options_from_args(args: argparse.Namespace) -> TimelineOptions:
     return TimelineOptions(
         instrument=args.instrument, instrument_map=_instrument_map(args.instrument_map), clips=tuple(args.clips),
         video_track=args.video_track, media_dir=args.media_dir, media_root_map=_root_map(args.media_root_map),
-        track_name=args.track_name, seed=args.seed, model=args.model, source=args.source, temperature=args.temperature,
-        top_k=args.top_k, top_p=args.top_p, soundfont=args.soundfont,
+        track_name=args.track_name, generator=GeneratorOptions.from_args(args), soundfont=args.soundfont,
         allow_silence=args.allow_silence, allow_missing=args.allow_missing, stems=args.stems)
 
 
@@ -131,14 +132,14 @@ def run_timeline_command(args: argparse.Namespace) -> int:
     if args.preview is not None:
         if args.preview.suffix.lower() != ".png":
             raise InputError(f"--preview must end in .png, got {args.preview.name}")
-        if args.preview.exists() and not args.force and not args.dry_run:
-            raise OutputError(f"output exists: {args.preview} (use --force to overwrite)")
+        if not args.dry_run:
+            refuse_existing([args.preview], args.force)
     try:
         report = foley_timeline(args.input, args.output, options, force=args.force, dry_run=args.dry_run,
                                 workers=args.jobs, ray_address=args.ray, progress=_progress_sink(args.progress))
     except MissingMediaError as error:
         if args.json:
-            print(json.dumps(error.report.summary()), flush=True)
+            write_line(SummaryLine("timeline", error.report.summary()))
         raise
     summary = report.summary()
     if args.preview is not None and not args.dry_run:
@@ -147,7 +148,7 @@ def run_timeline_command(args: argparse.Namespace) -> int:
         render_roundtrip(args.input, args.output, args.preview)
         summary["outputs"]["preview"] = str(args.preview)
     if args.json:
-        print(json.dumps(summary))
+        write_line(SummaryLine("timeline", summary))
     elif args.progress != "json":
         _print_report(summary)
     sys.stdout.flush()

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError, OutputError
+from ..errors import InputError
 from ..instruments import INSTRUMENTS, get_instrument
 from ..keypoints import Keypoints
 from ..notes import Note
-from ..outputs import atomic_path, write_json
+from ..outputs import atomic_output, write_json
 from .phrases import draw_phrase
 from .splits import HELD_OUT_PERCENT, SPLITS
 
@@ -73,14 +73,10 @@ def write_shard(examples: list[Example], path: str | Path) -> None:
         "notes": np.array(notes, dtype=np.float64).reshape(-1, 4),
         "note_owner": np.array(owners, dtype=np.int32).reshape(-1, 2),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with atomic_path(path) as temp, open(temp, "wb") as stream:  # a stream, so savez adds no ".npz"
-            np.savez_compressed(stream, **arrays)
-            stream.flush()
-            os.fsync(stream.fileno())
-    except OSError as exc:
-        raise OutputError(f"cannot write shard {path}: {exc}") from exc
+    with atomic_output(path, "shard", parents=True) as temp, open(temp, "wb") as stream:  # savez adds no ".npz"
+        np.savez_compressed(stream, **arrays)
+        stream.flush()
+        os.fsync(stream.fileno())
 
 
 def _open(path: Path) -> np.lib.npyio.NpzFile:
@@ -116,7 +112,7 @@ def read_shard(path: str | Path) -> list[Example]:
         row += rows
         tracks: list[list[Note]] = [[] for _ in range(info["tracks"])]
         for (start, end, pitch, velocity), (_, track) in zip(notes[owners[:, 0] == index],
-                                                              owners[owners[:, 0] == index]):
+                                                              owners[owners[:, 0] == index], strict=True):
             tracks[track].append(Note(float(start), float(end), int(pitch), int(velocity)))
         examples.append(Example(keypoints, tracks, info["instrument"], info["source"], info["split"]))
     return examples

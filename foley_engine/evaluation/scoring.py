@@ -38,7 +38,7 @@ import math
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import mir_eval
@@ -48,9 +48,10 @@ from ..data.shards import Example
 from ..errors import FoleyError
 from ..instruments import Instrument, get_instrument
 from ..keypoints import Keypoints
-from ..midi import piano_roll_png
 from ..notes import Note, Performance
+from ..outputs import atomic_path, write_json
 from .lags import DENSITY_CHANCE, best_lag, chance_at_density
+from .plots import piano_roll_png
 
 Generator = Callable[[Keypoints, Instrument, float], Performance]
 Draws = Generator | Sequence[Generator]  # one generator, or several draws of one (e.g. one per seed)
@@ -246,8 +247,9 @@ class Report:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         json_path, md_path = out / "report.json", out / "report.md"
-        json_path.write_text(json.dumps(self.to_json(), indent=1))
-        md_path.write_text(self.to_markdown())
+        write_json(json_path, self.to_json())
+        with atomic_path(md_path) as temp:
+            temp.write_text(self.to_markdown())
         return json_path, md_path
 
 
@@ -296,7 +298,7 @@ def evaluate(generators: dict[str, Draws], examples: Iterable[Example], out_dir:
         if progress:
             progress(index + 1, example.source)
     report.meta.setdefault("examples", len({row["index"] for row in report.rows}))
-    report.meta.setdefault("finished", datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    report.meta.setdefault("finished", datetime.now(UTC).isoformat(timespec="seconds"))
     report.write(out)
     return report
 

@@ -9,7 +9,6 @@ newer format or a damaged download fails with one sentence (ModelError), never w
 from __future__ import annotations
 
 import hashlib
-import json
 import pickle
 import zipfile
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ import torch
 
 from .. import __version__
 from ..errors import ModelError
-from ..outputs import atomic_path
+from ..outputs import atomic_path, write_json
 from .network import FoleyModel, ModelConfig
 
 FORMAT = "foley-checkpoint"
@@ -118,6 +117,5 @@ def export_checkpoint(source: str | Path, destination: str | Path, card: dict) -
     card = {key: value for key, value in content.items() if key != "state_dict"} | {
         "parameters": parameters, "file": destination.name, "size_bytes": destination.stat().st_size,
         "sha256": hashlib.sha256(destination.read_bytes()).hexdigest()} | card
-    card_path = destination.with_suffix(".json")
-    card_path.write_text(json.dumps(card, indent=1) + "\n")
+    write_json(destination.with_suffix(".json"), card)
     return card

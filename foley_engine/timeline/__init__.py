@@ -23,15 +23,14 @@ import opentimelineio as otio
 
 from .. import __version__
 from ..errors import InputError, OutputError
-from ..options import check_generator
-from ..outputs import OutputSet, ensure_writable_dir, stem_path, stem_pattern
+from ..outputs import OutputSet, ensure_writable_dir, refuse_existing, stem_path, stem_pattern
 from ..progress import ProgressCallback, StageProgress
 from ..synth import SAMPLE_RATE, write_wav
 from .jobs import ClipJob, ClipRender, default_workers, run_local, run_ray
-from .plan import ClipPlan, TimelineOptions, plan_clips, resolve_media
+from .place import place_clips, place_take, timeline_clips  # noqa: F401 - also this API
+from .plan import ClipPlan, TimelineOptions, plan_clips
 from .tracks import foley_tracks, is_foley_track, replace_foley_tracks  # noqa: F401 - also this API
 
-BUNDLE_ADAPTERS = ("otioz", "otiod")
 #: What some writers need: bundles copy only files that exist; AAF wants a MobID even for clips it never read.
 WRITE_OPTIONS = {"otioz": {"media_policy": "MissingIfNotFile"}, "otiod": {"media_policy": "MissingIfNotFile"},
                  "AAF": {"use_empty_mob_ids": True}}
@@ -76,7 +75,7 @@ class TimelineReport:
         return {
             "status": status, "engine_version": __version__, "input": str(self.source),
             "output": str(self.output), "format": self.output_format, "media_dir": str(self.media_dir),
-            "instrument": self.options.instrument, **self.options.generator(),
+            "instrument": self.options.instrument, **self.options.generator.record(),
             "backend": self.backend, "workers": self.workers,
             "foley_tracks": self.foley_tracks, "replaced_tracks": self.replaced_tracks,
             "counts": {"clips": len(self.plans), "rendered": self.count("ok"), "planned": self.count("render"),
@@ -143,19 +142,6 @@ def _kind(value: object) -> str:
     return f"JSON {names.get(type(value).__name__, type(value).__name__)}"
 
 
-def _relink(timeline: otio.schema.Timeline, plans: list[ClipPlan], base: Path, bundle: bool) -> None:
-    """Point moved media at its new place; a bundle writer needs every local file as an absolute path."""
-    for plan in plans:
-        if plan.remapped and plan.media is not None and plan.media.is_file():
-            plan.clip.media_reference.target_url = plan.media.resolve().as_uri()
-    if bundle:
-        for clip in timeline.find_clips():
-            url = getattr(clip.media_reference, "target_url", None)
-            path = resolve_media(url, base)[0] if url else None
-            if path is not None and path.is_file():
-                clip.media_reference.target_url = path.resolve().as_uri()
-
-
 def write_timeline(timeline: otio.schema.Timeline, out: Path, adapter: str) -> None:
     """Write through a staging folder beside OUT, then rename: a failed write never leaves half a file."""
     ensure_writable_dir(out.parent)
@@ -176,27 +162,21 @@ def write_timeline(timeline: otio.schema.Timeline, out: Path, adapter: str) -> N
 
 
 def _refuse_existing(paths: list[Path], force: bool) -> None:
-    existing = [str(path) for path in paths if path.exists()]
-    if existing and not force:
-        shown = ", ".join(existing[:3]) + (f" and {len(existing) - 3} more" if len(existing) > 3 else "")
-        raise OutputError(f"output exists: {shown} (use --force to overwrite)")
+    refuse_existing(paths, force, most=3)  # a timeline has many clips: name a few
 
 
 def _jobs(plans: list[ClipPlan], options: TimelineOptions) -> list[ClipJob]:
     soundfont = str(options.soundfont) if options.soundfont else None
-    generator = options.generator()  # a checkpoint's absolute path: workers may have another cwd
-    return [ClipJob(plan.index, str(plan.media), plan.start, plan.end, plan.samples, plan.instrument, **generator,
+    generator = options.generator.portable()  # a checkpoint's absolute path: workers may have another cwd
+    return [ClipJob(plan.index, str(plan.media), plan.start, plan.end, plan.samples, plan.instrument, generator,
                     soundfont=soundfont, allow_silence=options.allow_silence, stems=options.stems) for plan in plans]
 
 
-def _check_generator(options: TimelineOptions, load: bool) -> None:
-    """Bad generator options fail before any clip starts; `load` also loads the checkpoint (not for a dry run)."""
-    generator = (options.model, options.temperature, options.top_k, options.top_p)
-    check_generator(*generator)
-    if load:
-        from ..pipeline import check_note_generator
+def _load_generator(options: TimelineOptions) -> None:
+    """Load (and so check) the checkpoint before any clip starts; the options themselves were checked when made."""
+    from ..pipeline import check_options
 
-        check_note_generator(*generator)
+    check_options(options.generator)
 
 
 def foley_timeline(source: str | Path, output: str | Path, options: TimelineOptions = TimelineOptions(), *,
@@ -209,7 +189,6 @@ def foley_timeline(source: str | Path, output: str | Path, options: TimelineOpti
     if source.exists() and output.exists() and source.resolve() == output.resolve():
         raise InputError(f"OUT must differ from IN ({output}): foley never modifies its input")
     adapter = _adapter_for(output, "write")
-    _check_generator(options, load=False)
     if not dry_run:
         _refuse_existing([output], force)
     media_dir = Path(options.media_dir) if options.media_dir else output.parent
@@ -236,13 +215,10 @@ def foley_timeline(source: str | Path, output: str | Path, options: TimelineOpti
         _refuse_existing([plan.wav for plan in todo], force)
         if options.stems:  # how many performers each clip has is known only after its pose stage
             _refuse_existing(sorted(stem for plan in todo for stem in media_dir.glob(stem_pattern(plan.wav))), force)
-        _check_generator(options, load=True)
+        _load_generator(options)
         _render(report, todo, workers, ray_address, stages, should_cancel)
         clock = time.perf_counter()
-        tracks = foley_tracks(plans, options)
-        report.foley_tracks = [track.name for track in tracks]
-        report.replaced_tracks = replace_foley_tracks(timeline, tracks)
-        _relink(timeline, plans, base, bundle=adapter in BUNDLE_ADAPTERS)
+        report.foley_tracks, report.replaced_tracks = place_clips(timeline, plans, options, base, adapter)
         write_timeline(timeline, output, adapter)
         report.written = True
     report.timings["write"] = report.timings.get("write", 0.0) + time.perf_counter() - clock
@@ -268,6 +244,7 @@ def _render(report: TimelineReport, todo: list[ClipPlan], workers: int | None, r
             raise type(render.error)(f"clip {plan.name!r}: {render.error}")
         if render.audio is None:
             plan.status, plan.reason = "skipped", render.summary.get("reason", "skipped")
+            plan.code, plan.detail = render.summary.get("code"), render.summary.get("detail", "")
         else:
             started = time.perf_counter()
             write_wav(render.audio, staging / f"{render.index}.wav", SAMPLE_RATE)

@@ -13,9 +13,9 @@ import json
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -27,6 +27,7 @@ from ..model.checkpoint import atomic_save, load_checkpoint, save_checkpoint
 from ..model.generate import Sampling, generate_tracks
 from ..model.network import FoleyModel, ModelConfig
 from ..model.vocabulary import PAD_TOKEN
+from ..outputs import atomic_path
 from .batches import Batch, Performer, WindowSampler, collate, load_performers
 from .calibration import calibrate_motion_floor, calibrate_onset_mass, calibrate_onset_threshold
 from .metrics import matched_onsets
@@ -244,9 +245,11 @@ def _write_plot(rows: list[dict], path: Path) -> None:
     plt.close(figure)
 
 
-def train(data: list[str | Path], out: str | Path, config: TrainConfig = TrainConfig(), *, resume: bool = False,
+def train(data: list[str | Path], out: str | Path, config: TrainConfig | None = None, *, resume: bool = False,
           init: str | Path | None = None, log: Callable[[str], None] = print) -> dict:
-    """Train into the run folder `out`; returns the final metrics. See the module docstring for the files."""
+    """Train into the run folder `out` (with TrainConfig() when no config is given: a fresh one each call, since
+    the config is mutable); returns the final metrics. See the module docstring for the files."""
+    config = TrainConfig() if config is None else config
     ctx = Distributed.from_env()
     out, data = Path(out), [Path(d) for d in data]
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // ctx.world))
@@ -294,7 +297,7 @@ def train(data: list[str | Path], out: str | Path, config: TrainConfig = TrainCo
         atomic_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
                      "elapsed": elapsed,
                      "torch_rng": torch.get_rng_state()}, state_path)
-        with csv_path.open("w", newline="") as handle:
+        with atomic_path(csv_path) as temp, temp.open("w", newline="") as handle:
             writer = csv.DictWriter(handle, CSV_FIELDS)
             writer.writeheader()
             writer.writerows(rows)
