@@ -26,9 +26,16 @@ class InputError(FoleyError):
 
 
 class NoPerformerError(FoleyError):
-    """No body or hand was seen anywhere in the range, so there is nothing to play."""
+    """No body or hand was seen anywhere in the range, so there is nothing to play.
+
+    The message ends with the command-line advice `hint` in parentheses; `detail` is the message without it,
+    what an editor's user reads (they have no --allow-silence to pass)."""
 
     exit_code = 4
+
+    def __init__(self, detail: str, hint: str = "") -> None:
+        super().__init__(f"{detail} ({hint})" if hint else detail)
+        self.detail = detail
 
 
 class OutputError(FoleyError):

@@ -8,27 +8,26 @@ adds the all-or-nothing writing of `NAME.foley.mid`, `NAME.foley.wav` and `NAME.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Callable
+from typing import Any
 
 import numpy as np
 
 from . import __version__
-from .errors import InputError, NoPerformerError
-from .instruments import Instrument, InstrumentChoice, instruments_for, parse_instruments
+from .errors import NoPerformerError
+from .instruments import InstrumentChoice, parse_instruments
 from .keyboard import KeyboardGeometry
 from .keypoints import Keypoints
 from .midi import write_midi
 from .notes import Performance
-from .options import DEFAULT_MODEL, DEFAULT_SOURCE, SOURCES, check_generator
+from .options import GeneratorOptions
 from .outputs import OutputSet, ensure_writable_dir, refuse_existing, stem_path, stem_pattern
 from .pose.extract import PoseSettings, extract_keypoints
 from .progress import ProgressCallback, StageProgress
-from .sources.baseline import GENERATOR_NAME as BASELINE_NAME
-from .sources.baseline import generate_baseline
-from .sources.keys import locate_keyboard, read_keyboard
+from .sources import SourceClip, SourceNotes, open_sources
 from .synth import SAMPLE_RATE, Progress, find_soundfont, render, render_stems, require_fluidsynth, write_wav
 from .video import VideoInfo, probe, resolve_range
 
@@ -99,26 +98,23 @@ def output_paths(video: Path, out_dir: Path) -> dict[str, Path]:
 
 
 def generate(video: str | Path, instrument: InstrumentChoice = "piano", *, start: float | None = None,
-             end: float | None = None, seed: int | None = 0, model: str = DEFAULT_MODEL,
+             end: float | None = None, options: GeneratorOptions = GeneratorOptions(),
              soundfont: str | Path | None = None, allow_silence: bool = False,
              pose_settings: PoseSettings = PoseSettings(), progress: ProgressCallback | None = None,
-             should_cancel: Callable[[], bool] | None = None, temperature: float | None = None,
-             top_k: int | None = None, top_p: float | None = None, variations: int = 1,
-             stems: bool = False, source: str = DEFAULT_SOURCE) -> FoleyResult:
+             should_cancel: Callable[[], bool] | None = None, stems: bool = False) -> FoleyResult:
     """Turn the range [start, end) of a silent video into notes and audio of exactly that length.
 
-    `model` is "default" (the shipped checkpoint), "baseline" or a checkpoint path; seed (None: a new take
-    each call), temperature, top_k, top_p and variations (takes; the audio is of the first) apply to the
-    learned model. The seed defaults to 0, so the same video gives the same notes, as in `foley timeline`.
-    `instrument` is one instrument for every performer, or one per performer left to right ("violin,guitar"):
-    then each performer's part is generated for their own instrument, and their number must match.
-    `stems` also renders each performer alone (`FoleyResult.stems`), for editors who mix players separately.
-    `source` "auto" reads the notes off a keyboard whenever one is in view (`FoleyResult.keyboard`), else lets
-    `model` play from the performers' motion; "keys" insists on a keyboard, "model" never looks for one."""
+    `options` says where the notes come from and how the learned model samples (GeneratorOptions; by default
+    the keys when a keyboard is in view, else the shipped model with seed 0, so the same video gives the same
+    notes, as in `foley timeline`); with `options.variations` > 1 every take is kept and the audio is of the
+    first. `instrument` is one instrument for every performer, or one per performer left to right
+    ("violin,guitar"): then each performer's part is generated for their own instrument, and their number must
+    match. `stems` also renders each performer alone (`FoleyResult.stems`), for editors who mix players
+    separately."""
     stages = StageProgress(STAGE_WEIGHTS, progress, should_cancel)
     timings: dict[str, float] = {}
     choice = parse_instruments(instrument)
-    note_generator = _note_generator(model, temperature, top_k, top_p, variations)  # fails before pose
+    sources = open_sources(options)  # fails before pose
     # Fail before the expensive pose stage when audio could not be made anyway.
     soundfont_path = find_soundfont(soundfont, *choice)  # a whole soundfont with these programs
     require_fluidsynth()
@@ -139,23 +135,13 @@ def generate(video: str | Path, instrument: InstrumentChoice = "piano", *, start
     if keypoints.num_performers == 0:
         if not allow_silence:
             raise NoPerformerError(
-                f"no performer visible in {info.path.name} between {start:.2f}s and {end:.2f}s "
-                "(use --allow-silence to write a silent track of the right length)")
-        takes = [Performance(instrument=choice[0], duration=duration, generator="silence")] * variations
-        keyboard, source_note = None, ""
+                f"no performer visible in {info.path.name} between {start:.2f}s and {end:.2f}s",
+                hint="use --allow-silence to write a silent track of the right length")
+        played = SourceNotes([Performance(instrument=choice[0], duration=duration, generator="silence")]
+                             * options.variations, "model")
     else:
-        keys_clock = time.perf_counter()
-        keyboard, source_note = _keyboard_for(source, info, start, end, stages)
-        if keyboard is not None:
-            reading = read_keyboard(info.path, start, end, keypoints, choice[0], keyboard, stages.stage("keys"))
-        timings["keys"] = time.perf_counter() - keys_clock
-        clock += timings["keys"]  # the notes stage's time is its own
-        if keyboard is not None:
-            stages.report("notes", 0.0, "keys")
-            takes = [reading.performance] * variations  # the keys say what was played: every take is the same
-        else:
-            stages.report("notes", 0.0, BASELINE_NAME if model == "baseline" else f"model {model}")
-            takes = _ensemble_takes(note_generator, keypoints, choice, duration, seed)
+        played = sources.play(SourceClip(info.path, start, end, keypoints, choice), stages.stage)
+    takes = played.takes
     performance = takes[0]
     stages.report("notes", 1.0, f"{len(performance.notes)} notes")
     timings["notes"] = time.perf_counter() - clock
@@ -170,51 +156,12 @@ def generate(video: str | Path, instrument: InstrumentChoice = "piano", *, start
                               progress=_within(synth, 1 / renders, 1.0)) if stems else []
     timings["synth"] = time.perf_counter() - clock
     return FoleyResult(info, start, end, keypoints, performance, audio, SAMPLE_RATE, timings, takes, stem_audio,
-                       keyboard, source_note)
+                       played.keyboard, played.note)
 
 
 def _within(progress: Progress, low: float, high: float) -> Progress:
     """`progress` for one part of a stage, from `low` to `high` of it."""
     return lambda fraction, message="": progress(low + (high - low) * fraction, message)
-
-
-NoteGenerator = Callable[[Keypoints, Instrument, float, "int | None"], list[Performance]]
-
-
-def _ensemble_takes(note_generator: NoteGenerator, keypoints: Keypoints, choice: tuple[Instrument, ...],
-                    duration: float, seed: int | None) -> list[Performance]:
-    """Every take, with each performer playing their own instrument.
-
-    One instrument for all is one call for the whole ensemble. With one instrument each, every performer's
-    part is generated on its own (the generators shape notes by instrument: range, family, polyphony) and
-    take k of every part is joined into take k of the ensemble.
-    """
-    instruments = instruments_for(choice, keypoints.num_performers)
-    if len(choice) == 1:
-        return note_generator(keypoints, choice[0], duration, seed)
-    parts = [note_generator(keypoints.performer(p), instrument, duration, seed)
-             for p, instrument in enumerate(instruments)]
-    return [
-        Performance(instrument=instruments[0], duration=duration, tracks=[part[k].tracks[0] for part in parts],
-                    generator=parts[0][k].generator, track_instruments=instruments)
-        for k in range(len(parts[0]))
-    ]
-
-
-def _keyboard_for(source: str, info: VideoInfo, start: float, end: float, stages: StageProgress
-                  ) -> tuple[KeyboardGeometry | None, str]:
-    """The keyboard to read notes from, if the source asks for one and one is in view; and a note for the
-    summary when `auto` found none. `keys` without a keyboard in view is an InputError."""
-    if source not in SOURCES:
-        raise InputError(f"source must be one of {', '.join(SOURCES)}, got {source!r}")
-    if source == "model":
-        return None, ""
-    stages.report("keys", 0.0, "looking for a keyboard")
-    keyboard = locate_keyboard(info.path, start, end)
-    if keyboard is None and source == "keys":
-        raise InputError(f"no keyboard found in {info.path.name} between {start:.2f}s and {end:.2f}s "
-                         "(use --source auto or model to play from the performers' motion)")
-    return keyboard, "" if keyboard is not None else "no keyboard in view: notes from the performers' motion"
 
 
 def keyboard_summary(keyboard: KeyboardGeometry) -> dict:
@@ -224,37 +171,16 @@ def keyboard_summary(keyboard: KeyboardGeometry) -> dict:
             "pitch_evidence": keyboard.pitch_evidence, "confidence": round(keyboard.confidence, 3)}
 
 
-def _note_generator(model: str, temperature: float | None, top_k: int | None, top_p: float | None,
-                    variations: int) -> NoteGenerator:
-    """The notes stage for `model`, checked (and a checkpoint loaded) up front."""
-    check_generator(model, temperature, top_k, top_p, variations)
-    if model == "baseline":
-        return lambda keypoints, instrument, duration, seed: [
-            generate_baseline(keypoints, instrument, duration=duration, seed=seed)]
-    from .model import Sampling, generate_performances, load_model
-
-    load_model(model)
-    defaults = Sampling()
-    try:
-        sampling = Sampling(defaults.temperature if temperature is None else temperature,
-                            defaults.top_k if top_k is None else top_k, defaults.top_p if top_p is None else top_p)
-    except ValueError as exc:
-        raise InputError(str(exc)) from None
-    return lambda keypoints, instrument, duration, seed: generate_performances(
-        keypoints, instrument, model=model, duration=duration, seed=seed, sampling=sampling, variations=variations)
-
-
-def check_note_generator(model: str = DEFAULT_MODEL, temperature: float | None = None, top_k: int | None = None,
-                         top_p: float | None = None, variations: int = 1) -> None:
+def check_options(options: GeneratorOptions) -> None:
     """Refuse now what `generate` would refuse at its notes stage, a corrupt checkpoint included (it is loaded,
     and stays loaded for this process's next `generate`)."""
-    _note_generator(model, temperature, top_k, top_p, variations)
+    open_sources(options)
 
 
 def generate_files(video: str | Path, out_dir: str | Path, *, force: bool = False,
                    preview: str | Path | None = None, stems: bool = False, progress: ProgressCallback | None = None,
                    should_cancel: Callable[[], bool] | None = None,
-                   **options) -> tuple[FoleyResult, dict[str, Path]]:
+                   **settings: Any) -> tuple[FoleyResult, dict[str, Path]]:
     """`generate`, then write MIDI, WAV, keypoints and the `preview` (.png or .mp4, if named) all-or-nothing
     into `out_dir`: the preview is one of the set, so a preview that cannot be written leaves no other file.
 
@@ -262,14 +188,15 @@ def generate_files(video: str | Path, out_dir: str | Path, *, force: bool = Fals
     set. How many there are is known only after pose, so stems of an earlier run are refused up front instead."""
     out_dir = ensure_writable_dir(Path(out_dir))
     paths = output_paths(Path(video), out_dir)
-    for take in range(2, options.get("variations", 1) + 1):  # further takes: MIDI only
+    options: GeneratorOptions = settings.get("options", GeneratorOptions())
+    for take in range(2, options.variations + 1):  # further takes: MIDI only
         paths[f"midi_take{take}"] = out_dir / f"{Path(video).stem}.foley.take{take}.mid"
     if preview is not None:
         paths["preview"] = Path(preview)
     if stems:
         refuse_existing(sorted(out_dir.glob(stem_pattern(paths["wav"]))), force)
     with OutputSet(list(paths.values()), force=force) as outputs:  # refuses existing files before any work
-        result = generate(video, progress=progress, should_cancel=should_cancel, stems=stems, **options)
+        result = generate(video, progress=progress, should_cancel=should_cancel, stems=stems, **settings)
         stages = StageProgress(STAGE_WEIGHTS, progress, should_cancel)
         clock = time.perf_counter()
         outputs.write(paths["midi"], partial(write_midi, result.performance))

@@ -6,13 +6,13 @@ stage weights, so a bar or an editor's status line moves smoothly instead of jum
 
 from __future__ import annotations
 
-import json
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Callable, TextIO
 
 from .errors import Cancelled
+from .protocol import ProgressLine, write_line
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,8 @@ class StageProgress:
 
 
 class JsonLinesProgress:
-    """One JSON object per line, flushed at once: what the Blender/Resolve adapters and the panel parse."""
+    """The protocol's progress lines (protocol.ProgressLine), at most one per stage every `min_interval`
+    seconds: what the Blender/Resolve adapters and the panel parse."""
 
     def __init__(self, stream: TextIO = sys.stdout, min_interval: float = 0.1):
         self._stream = stream
@@ -70,15 +71,7 @@ class JsonLinesProgress:
         if not stage_changed and event.fraction < 1.0 and now - self._last[1] < self._min_interval:
             return
         self._last = (event.stage, now)
-        self._stream.write(json.dumps({"type": "progress", **asdict(event)}) + "\n")
-        self._stream.flush()
-
-
-def json_error(message: str, exit_code: int) -> str:
-    """The last line under --progress json when a run fails: what an editor shows instead of a progress bar.
-
-    The message is the one line the CLI prints on stderr, so both say the same."""
-    return json.dumps({"type": "error", "message": message, "exit_code": exit_code})
+        write_line(ProgressLine.of(event), self._stream)
 
 
 class TerminalBar:

@@ -25,6 +25,7 @@ from threadpoolctl import threadpool_limits
 
 from ..instruments import Instrument
 from ..notes import Note
+from ..options import DEFAULT_TEMPERATURE, DEFAULT_TOP_K, DEFAULT_TOP_P
 from .decoder import KVCache
 from .features import pose_features
 from .network import EncodedWindow, FoleyModel
@@ -53,9 +54,9 @@ class Sampling:
     data: onset F1 about 0.74 for the head vs 0.35 for free sampling after 800 steps).
     """
 
-    temperature: float = 0.8
-    top_k: int = 0
-    top_p: float = 0.95
+    temperature: float = DEFAULT_TEMPERATURE
+    top_k: int = DEFAULT_TOP_K
+    top_p: float = DEFAULT_TOP_P
     guided: bool = True
     onset_threshold: float | None = None
     onset_mass: float | None = None

@@ -23,8 +23,9 @@ import numpy as np
 
 from ..errors import TERMINATED_EXIT_CODE, Cancelled, FoleyError, InputError, NoPerformerError
 from ..interrupts import CancelSignals
-from ..options import DEFAULT_MODEL, DEFAULT_SOURCE
+from ..options import GeneratorOptions
 from ..pose.extract import WORKERS_ENV
+from ..protocol import ClipCode
 
 #: Environment the engine reads in its workers; forwarded to Ray tasks, which may run on other machines.
 FORWARDED_ENV = ("FOLEY_CACHE_DIR", "FOLEY_SOUNDFONT")
@@ -38,12 +39,7 @@ class ClipJob:
     end: float
     samples: int  # the clip's exact length; the audio is padded past the media's end
     instrument: str
-    seed: int
-    model: str = DEFAULT_MODEL  # "default", "baseline" or an absolute checkpoint path (workers have other cwds)
-    source: str = DEFAULT_SOURCE  # "auto", "keys" or "model"
-    temperature: float | None = None
-    top_k: int | None = None
-    top_p: float | None = None
+    options: GeneratorOptions  # a checkpoint by its absolute path (workers have other cwds)
     soundfont: str | None = None
     allow_silence: bool = False
     stems: bool = False  # also render each performer alone (`foley timeline --stems`)
@@ -138,11 +134,11 @@ def render_clip(job: ClipJob) -> ClipRender:
 
     clock = time.perf_counter()
     try:
-        result = generate(job.video, job.instrument, start=job.start, end=job.end, seed=job.seed, model=job.model,
-                          temperature=job.temperature, top_k=job.top_k, top_p=job.top_p, soundfont=job.soundfont,
-                          allow_silence=job.allow_silence, stems=job.stems, source=job.source)
+        result = generate(job.video, job.instrument, start=job.start, end=job.end, options=job.options,
+                          soundfont=job.soundfont, allow_silence=job.allow_silence, stems=job.stems)
     except NoPerformerError as error:
-        return ClipRender(job.index, None, {"status": "skipped", "reason": str(error)},
+        return ClipRender(job.index, None, {"status": "skipped", "code": ClipCode.NO_PERFORMER, "reason": str(error),
+                                            "detail": error.detail},
                           time.perf_counter() - clock)
     except FoleyError as error:
         return ClipRender(job.index, None, seconds=time.perf_counter() - clock, error=error)

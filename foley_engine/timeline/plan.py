@@ -18,7 +18,8 @@ import opentimelineio as otio
 
 from ..errors import InputError
 from ..instruments import parse_instruments
-from ..options import DEFAULT_MODEL, DEFAULT_SOURCE, model_path
+from ..options import GeneratorOptions
+from ..protocol import CLIP_STATUS, ClipCode, clip_code
 from ..synth import SAMPLE_RATE
 from ..video import VideoInfo, probe
 
@@ -45,25 +46,18 @@ class TimelineOptions:
     media_dir: Path | None = None  # default: OUT's folder
     media_root_map: tuple[tuple[str, str], ...] = ()  # (old prefix, new prefix) for moved projects
     track_name: str = "Foley"
-    seed: int = 0  # fixed by default: the same timeline always gives the same audio
-    model: str = DEFAULT_MODEL  # "default", "baseline" or a checkpoint path, as `foley generate --model`
-    source: str = DEFAULT_SOURCE  # "auto", "keys" or "model", as `foley generate --source`
-    temperature: float | None = None  # learned model only; None: the model's own default
-    top_k: int | None = None
-    top_p: float | None = None
+    #: where the notes come from and how the model samples, as `foley generate`; the seed is fixed by default
+    #: (0), so the same timeline always gives the same audio
+    generator: GeneratorOptions = GeneratorOptions()
     soundfont: Path | None = None
     allow_silence: bool = False
     allow_missing: bool = False
     #: a track per performer ("Foley · performer 1", ...) instead of one track with the mix
     stems: bool = False
 
-    def generator(self) -> dict:
-        """Everything that decides a clip's notes besides its video range and instrument (a checkpoint as its
-        absolute path, as the workers get it): recorded with each Foley clip and in the summary, so audio made
-        with other options is never taken for this run's."""
-        checkpoint = model_path(self.model)
-        return {"model": str(checkpoint.resolve()) if checkpoint is not None else self.model, "seed": self.seed,
-                "temperature": self.temperature, "top_k": self.top_k, "top_p": self.top_p, "source": self.source}
+    def __post_init__(self) -> None:
+        if self.generator.variations != 1:
+            raise InputError("a timeline places one take per clip: variations must be 1")
 
 
 @dataclass
@@ -76,6 +70,8 @@ class ClipPlan:
     clip: otio.schema.Clip
     status: str  # "render" -> "ok"/"skipped" after the run, or "skipped", "missing"
     reason: str = ""
+    code: ClipCode | None = None  # why, for programs (protocol.ClipCode); None: the status says it
+    detail: str = ""  # the reason without command-line advice, for an editor's user; empty: the reason
     placement: TimeRange | None = None  # the visible part of the clip on the timeline
     media: Path | None = None
     remapped: bool = False  # media was found through --media-root-map
@@ -89,8 +85,9 @@ class ClipPlan:
 
     def summary(self) -> dict:
         row: dict = {"index": self.index, "name": self.name, "track": self.track, "status": self.status}
+        row["code"] = clip_code(self.status, self.code).value
         if self.reason:
-            row["reason"] = self.reason
+            row |= {"reason": self.reason, "detail": self.detail or self.reason}
         if self.placement is not None:
             row["timeline"] = {"start": self.placement.start_time.value, "duration": self.placement.duration.value,
                                "rate": self.placement.duration.rate,
@@ -233,37 +230,37 @@ def _plan_one(plan: ClipPlan, item: VideoClip, options: TimelineOptions, media_b
               probes: dict[Path, VideoInfo | InputError]) -> None:
     clip = item.clip
 
-    def skip(reason: str, status: str = "skipped") -> None:
-        plan.status, plan.reason = status, reason
+    def skip(code: ClipCode, reason: str) -> None:
+        plan.status, plan.code, plan.reason = CLIP_STATUS[code], code, reason
 
     reference = clip.media_reference
     if not item.enabled:
-        return skip("disabled")
+        return skip(ClipCode.DISABLED, "disabled")
     if options.clips and not any(name_matches(pattern, clip.name) for pattern in options.clips):
-        return skip("not selected by --clips")
+        return skip(ClipCode.NOT_SELECTED, "not selected by --clips")
     if item.full is None:
-        return skip("no source range, and the media has no available range")
+        return skip(ClipCode.NO_RANGE, "no source range, and the media has no available range")
     if item.visible is None:
-        return skip("hidden by the trim of its compound clip")
+        return skip(ClipCode.HIDDEN, "hidden by the trim of its compound clip")
     time_effects = [effect.schema_name() for effect in clip.effects if isinstance(effect, otio.schema.TimeEffect)]
     if time_effects:
-        return skip(f"speed change ({', '.join(time_effects)}) is not supported")
+        return skip(ClipCode.SPEED_CHANGE, f"speed change ({', '.join(time_effects)}) is not supported")
     if isinstance(reference, otio.schema.GeneratorReference):
-        return skip(f"generator clip ({reference.generator_kind or 'generator'})")
+        return skip(ClipCode.GENERATOR_CLIP, f"generator clip ({reference.generator_kind or 'generator'})")
     if isinstance(reference, otio.schema.ImageSequenceReference):
-        return skip("image sequence")
+        return skip(ClipCode.IMAGE_SEQUENCE, "image sequence")
     if isinstance(reference, otio.schema.MissingReference):
-        return skip("offline: the timeline has no media for it", "missing")
+        return skip(ClipCode.OFFLINE, "offline: the timeline has no media for it")
     if not isinstance(reference, otio.schema.ExternalReference):
-        return skip(f"unsupported media reference {reference.schema_name()}")
+        return skip(ClipCode.UNSUPPORTED_REFERENCE, f"unsupported media reference {reference.schema_name()}")
     media, plan.remapped = resolve_media(reference.target_url, media_base, options.media_root_map)
     if media is None:
-        return skip(f"not a local file: {reference.target_url}", "missing")
+        return skip(ClipCode.REMOTE_MEDIA, f"not a local file: {reference.target_url}")
     plan.media = media
     if media.suffix.lower() in STILL_IMAGE_SUFFIXES:
-        return skip("still image")
+        return skip(ClipCode.STILL_IMAGE, "still image")
     if not media.is_file():
-        return skip(f"media not found: {media}", "missing")
+        return skip(ClipCode.MISSING_MEDIA, f"media not found: {media}")
     if media not in probes:
         try:
             probes[media] = probe(media)  # once per file, however many clips use it
@@ -271,7 +268,7 @@ def _plan_one(plan: ClipPlan, item: VideoClip, options: TimelineOptions, media_b
             probes[media] = error
     info = probes[media]
     if isinstance(info, InputError):
-        return skip(f"cannot read video: {info}", "missing")
+        return skip(ClipCode.UNREADABLE_MEDIA, f"cannot read video: {info}")
 
     source = clip.trimmed_range()
     media_start = reference.available_range.start_time if reference.available_range else RationalTime(0, 1)
@@ -279,7 +276,8 @@ def _plan_one(plan: ClipPlan, item: VideoClip, options: TimelineOptions, media_b
     plan.start = max(0.0, (source.start_time - media_start).to_seconds() + hidden.to_seconds())
     plan.samples = clip_samples(item.visible.duration)
     if plan.start >= info.duration:
-        return skip(f"source range starts at {plan.start:.2f}s, after the media's end ({info.duration:.2f}s)")
+        return skip(ClipCode.PAST_MEDIA_END,
+                    f"source range starts at {plan.start:.2f}s, after the media's end ({info.duration:.2f}s)")
     plan.end = min(plan.start + plan.samples / SAMPLE_RATE, info.duration)
     try:
         plan.instrument = ",".join(i.name for i in parse_instruments(_instrument_for(clip, options)))
