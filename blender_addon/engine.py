@@ -1,8 +1,10 @@
 """Finding and running the engine's `foley` command: a subprocess in the user's own environment.
 
-Blender's Python has neither torch nor MediaPipe, so the add-on never imports the engine: it starts
-`foley timeline … --progress json --json` and reads one JSON object per line. A reader thread drains the
-pipes, so polling from a modal timer never blocks the UI. Cancel sends Ctrl-C to the engine's whole process
+Blender's Python has neither torch nor MediaPipe, so the add-on never imports the engine: it asks `foley info
+--json` what the engine is (sample rate, defaults, models, which options it takes), starts `foley timeline …
+--progress json --json` and reads the editor protocol's lines (foley_engine/protocol.py), one JSON object per
+line, told apart by their "type". A reader thread drains the pipes, so polling from a modal timer never blocks
+the UI. Cancel sends Ctrl-C to the engine's whole process
 group (its workers too), the way a terminal would, and kills what is left after a grace period.
 """
 
@@ -29,6 +31,8 @@ COMMON_VENVS = ("~/.venvs/foley", "~/.local/share/foley/venv", "~/foley/.venv", 
 #: Environment that belongs to Blender's Python and would break the engine's own interpreter.
 BLENDER_ONLY_ENV = ("PYTHONHOME", "PYTHONPATH", "PYTHONSTARTUP", "PYTHONNOUSERSITE")
 CANCEL_GRACE_SECONDS = 5.0
+#: The editor protocol version this add-on reads; an engine that speaks another one is refused in one line.
+PROTOCOL = 1
 
 
 class EngineMissing(UserError):
@@ -64,17 +68,82 @@ def find_engine(preference: str = "", environ: dict[str, str] | None = None) -> 
                         "Preferences > Add-ons > Foley, or set FOLEY_ENGINE")
 
 
-_HELP_CACHE: dict[tuple[str, float], str] = {}
+@dataclass(frozen=True)
+class EngineInfo:
+    """What `foley info --json` says about an engine: everything the add-on would otherwise have to assume."""
+
+    data: dict
+
+    @property
+    def sample_rate(self) -> int:
+        return int(self.data["sample_rate"])
+
+    @property
+    def defaults(self) -> dict:
+        """The engine's value of every generator option the user leaves alone (instrument, model, seed, ...)."""
+        return dict(self.data["defaults"])
+
+    @property
+    def instruments(self) -> list[str]:
+        return [str(row["name"]) for row in self.data["instruments"]]
+
+    @property
+    def models(self) -> list[dict]:
+        """The named models ({name, label, description, sampling}), the engine's default first."""
+        default = self.defaults.get("model")
+        return sorted(self.data["models"], key=lambda model: model["name"] != default)
+
+    def samples(self, model: str) -> bool:
+        """Whether seed and temperature vary `model`'s notes (a checkpoint file: a learned model, so yes)."""
+        return next((bool(named["sampling"]) for named in self.data["models"] if named["name"] == model), True)
+
+    def accepts(self, command: str, flag: str) -> bool:
+        """Whether `foley COMMAND` has the option `flag` (e.g. "--temperature")."""
+        options = self.data["commands"].get(command, {}).get("options", {})
+        return any(option["flag"] == flag for option in options.values())
 
 
-def timeline_help(engine: Path) -> str:
-    """`foley timeline --help`, cached per executable version (its mtime): tells which options it has."""
+_INFO_CACHE: dict[tuple[str, float], EngineInfo] = {}
+
+
+def engine_info(engine: Path) -> EngineInfo:
+    """`foley info --json`, cached per executable version (its mtime); UserError in one sentence when the engine
+    does not answer it (an engine older than the add-on) or speaks another protocol."""
     key = (str(engine), engine.stat().st_mtime)
-    if key not in _HELP_CACHE:
-        done = subprocess.run([str(engine), "timeline", "--help"], capture_output=True, text=True, timeout=60,
-                              env=engine_environment(), check=False)
-        _HELP_CACHE[key] = done.stdout
-    return _HELP_CACHE[key]
+    if key in _INFO_CACHE:
+        return _INFO_CACHE[key]
+    try:
+        done = subprocess.run([str(engine), "info", "--json"], capture_output=True, text=True, encoding="utf-8",
+                              errors="replace", timeout=120, env=engine_environment(), check=False)
+    except (OSError, subprocess.SubprocessError) as error:
+        raise UserError(f"Cannot run the Foley engine {engine}: {error}") from None
+    lines = [_json_object(line) for line in done.stdout.splitlines()]
+    info = next((line for line in reversed(lines) if line.get("type") == "info"), None)
+    if info is None:
+        raise UserError(f"The Foley engine {engine} is older than this add-on (it has no `foley info`): update it "
+                        "with pip install -U foley")
+    if info.get("protocol") != PROTOCOL:
+        newer = isinstance(info.get("protocol"), int) and info["protocol"] > PROTOCOL
+        raise UserError(f"The Foley engine {engine} speaks editor protocol {info.get('protocol')}, this add-on "
+                        f"{PROTOCOL}: update the {'add-on' if newer else 'engine'}")
+    _INFO_CACHE[key] = EngineInfo(info)
+    return _INFO_CACHE[key]
+
+
+def _json_object(line: str) -> dict:
+    """A line of the engine's stdout as a JSON object; {} for anything else (a library's banner)."""
+    try:
+        value = json.loads(line)
+    except json.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def missing_foley(summary: dict) -> list[str]:
+    """Why each strip got no foley, one sentence each, from the summary's clip codes: the engine's `detail` is
+    its reason without command-line advice (the add-on has no --allow-silence to offer)."""
+    return [f"No foley for strip '{row.get('name')}': {row.get('detail') or row.get('reason') or row.get('code')}"
+            for row in summary.get("clips", []) if row.get("code") != "ok"]
 
 
 def engine_environment() -> dict[str, str]:
@@ -85,15 +154,15 @@ def engine_environment() -> dict[str, str]:
 class EngineJob:
     """One `foley timeline` subprocess: `start()`, then `poll()` from a timer, `cancel()` from anywhere.
 
-    `optional` options (e.g. --temperature) are passed only when this engine's help lists them; the help is
-    read in the job's thread, like everything else that may take a moment.
+    `optional` options (e.g. --temperature) are passed only when `foley info` lists them for `timeline`; the
+    info is read in the job's thread (cached per engine), like everything else that may take a moment.
     """
 
     engine: Path
     args: list[str]
     optional: dict[str, str] = field(default_factory=dict)
     ignored: list[str] = field(default_factory=list)  # optional options this engine does not have
-    summary: dict | None = None  # the final `--json` object
+    summary: dict | None = None  # the summary line (`--json`)
     error: str = ""  # the engine's own one-line error, if it reported one
     stderr: deque = field(default_factory=lambda: deque(maxlen=20))
     cancelled: bool = False
@@ -109,10 +178,10 @@ class EngineJob:
         self._thread.start()
 
     def _command(self) -> list[str]:
-        available = timeline_help(self.engine)
+        info = engine_info(self.engine)
         command = [str(self.engine), "timeline", *self.args]
         for option, value in self.optional.items():
-            if option in available:
+            if info.accepts("timeline", option):
                 command += [option, value]
             else:
                 self.ignored.append(option)
@@ -134,6 +203,10 @@ class EngineJob:
             self.error = f"cannot start the Foley engine {self.engine}: {error}"
             self.returncode = -1
             return
+        except UserError as error:  # no `foley info`, or another protocol
+            self.error = str(error)
+            self.returncode = -1
+            return
         stderr = threading.Thread(target=self._read_stderr, daemon=True)
         stderr.start()
         self._read_stdout()
@@ -142,15 +215,12 @@ class EngineJob:
 
     def _read_stdout(self) -> None:
         for line in self.process.stdout:
-            try:
-                event = json.loads(line)
-            except json.JSONDecodeError:
+            event = _json_object(line)
+            if not event:
                 continue  # a library's banner, not ours
-            if not isinstance(event, dict):
-                continue
             if event.get("type") == "error":
                 self.error = str(event.get("message", ""))
-            elif "type" not in event and "status" in event:
+            elif event.get("type") == "summary":
                 self.summary = event
             self._events.put(event)
 

@@ -12,21 +12,54 @@ from typing import Any
 import bpy
 
 from . import compat
-from .engine import find_engine
+from .engine import EngineInfo, engine_info, find_engine
 from .errors import UserError
-from .run import BASELINE, DEFAULT_TEMPERATURE, SHIPPED, FoleyRun, Settings, model_spec
+from .run import FoleyRun, Settings, model_spec
 from .strips import movie_strips
 
-#: The engine's instruments (`foley instruments`); tests/test_blender_addon.py keeps this list in sync.
-INSTRUMENTS = ("piano", "organ", "accordion", "guitar", "ukulele", "electric-guitar", "bass", "harp", "violin",
-               "viola", "cello", "double-bass", "flute", "clarinet", "oboe", "bassoon", "saxophone", "trumpet",
-               "trombone", "french-horn", "tuba", "xylophone", "marimba")
 TIMER_SECONDS = 0.1
+#: The model choice beside the engine's named ones: a checkpoint file the user trained.
+CHECKPOINT = ("file", "Checkpoint File", "A learned model trained with `foley train`")
+#: The generator options the dialog starts at the engine's defaults (`foley info`), unless the user set them.
+ENGINE_DEFAULTS = ("instrument", "model", "seed", "temperature")
 
 
 def _preferences(context: Any) -> Any:
     addon = context.preferences.addons.get(__package__)
     return addon.preferences if addon is not None else None
+
+
+def _engine_info(context: Any) -> EngineInfo:
+    """The engine the preferences point at, and what it says about itself; UserError in one sentence."""
+    prefs = _preferences(context)
+    engine, _ = find_engine(prefs.engine_path if prefs is not None else "")
+    return engine_info(engine)
+
+
+def _info_or_none(context: Any) -> EngineInfo | None:
+    """For the dialog's choices: None while no engine answers (invoke and execute say why)."""
+    try:
+        return _engine_info(context or bpy.context)
+    except UserError:
+        return None
+
+
+#: Blender keeps no reference to the strings of dynamic enum items: the last list given stays alive here.
+_MODEL_ITEMS: list[tuple[str, str, str]] = []
+
+
+def _model_items(self: Any, context: Any) -> list[tuple[str, str, str]]:
+    """The engine's named models (its default first), then a checkpoint file."""
+    info = _info_or_none(context)
+    named = [(model["name"], model["label"], model["description"]) for model in info.models] if info else []
+    _MODEL_ITEMS[:] = [*named, CHECKPOINT]
+    return _MODEL_ITEMS
+
+
+def _instrument_search(self: Any, context: Any, edit_text: str) -> list[str]:
+    """The engine's instruments, in its order, for the Instrument field's list."""
+    info = _info_or_none(context)
+    return info.instruments if info is not None else []
 
 
 class FoleyPreferences(bpy.types.AddonPreferences):
@@ -55,20 +88,18 @@ class SEQUENCER_OT_foley_generate(bpy.types.Operator):
     # UNDO: the finished run is one undo step. No REGISTER: a redo panel would re-run the engine.
     bl_options = {"UNDO"}
 
-    instrument: bpy.props.EnumProperty(
-        name="Instrument", default="piano",
-        items=[(name, name.replace("-", " ").title(), f"Play the notes on a General MIDI {name}")
-               for name in INSTRUMENTS])
-    model: bpy.props.EnumProperty(
-        name="Model", default=SHIPPED,
-        items=[(SHIPPED, "Learned", "The learned model that comes with the engine: seed and temperature vary it"),
-               (BASELINE, "Baseline", "Notes from the performers' movements by fixed rules: the same every time"),
-               ("file", "Checkpoint File", "A learned model trained with `foley train`")])
+    # Unset, the generator options are the engine's defaults (`foley info`): the dialog starts there, and a script
+    # that leaves one out gets the engine's own choice.
+    instrument: bpy.props.StringProperty(
+        name="Instrument", search=_instrument_search,
+        description="The General MIDI instrument that plays the notes (the engine's list); one each, left to "
+                    "right, with commas: violin,guitar")
+    model: bpy.props.EnumProperty(name="Model", items=_model_items)
     model_file: bpy.props.StringProperty(
         name="Checkpoint", subtype="FILE_PATH", description="The .pt file of a model trained with `foley train`")
     seed: bpy.props.IntProperty(name="Seed", default=0, min=0, description="Same seed, same notes")
     temperature: bpy.props.FloatProperty(
-        name="Temperature", default=DEFAULT_TEMPERATURE, min=0.0, max=2.0, step=10,
+        name="Temperature", min=0.0, max=2.0, step=10,
         description="Note sampling of the learned model: 0 is its single most likely take")
     channel: bpy.props.IntProperty(
         name="Target Channel", default=0, min=0, max=128,
@@ -93,7 +124,19 @@ class SEQUENCER_OT_foley_generate(bpy.types.Operator):
         return True
 
     def invoke(self, context: Any, event: Any) -> set[str]:
+        try:
+            defaults = _engine_info(context).defaults
+        except UserError as error:
+            self.report({"ERROR"}, str(error))
+            return {"CANCELLED"}
+        for name in ENGINE_DEFAULTS:
+            if not self.properties.is_property_set(name):  # a value used last time counts as set
+                setattr(self, name, defaults[name])
         return context.window_manager.invoke_props_dialog(self, title="Generate Foley", confirm_text="Generate")
+
+    def _given(self, name: str) -> Any:
+        """The property's value when the user or script set it, else None: the engine's default."""
+        return getattr(self, name) if self.properties.is_property_set(name) else None
 
     def draw(self, context: Any) -> None:
         layout = self.layout
@@ -102,8 +145,9 @@ class SEQUENCER_OT_foley_generate(bpy.types.Operator):
         layout.prop(self, "model")
         if self.model == "file":
             layout.prop(self, "model_file")
+        info = _info_or_none(context)
         sampling = layout.column()
-        sampling.active = self.model != BASELINE  # the baseline ignores them
+        sampling.active = info is None or info.samples(self.model)  # a deterministic model ignores them
         sampling.prop(self, "seed")
         sampling.prop(self, "temperature")
         layout.prop(self, "channel")
@@ -112,9 +156,11 @@ class SEQUENCER_OT_foley_generate(bpy.types.Operator):
     def execute(self, context: Any) -> set[str]:
         prefs = _preferences(context)
         try:
-            settings = Settings(self.instrument, self.seed, round(self.temperature, 3), self.channel,
+            temperature, model = self._given("temperature"), self._given("model")
+            settings = Settings(self._given("instrument"), self._given("seed"),
+                                None if temperature is None else round(temperature, 3), self.channel,
                                 prefs.engine_path if prefs is not None else "",
-                                model_spec(self.model, self.model_file), stems=self.stems)
+                                None if model is None else model_spec(model, self.model_file), stems=self.stems)
             self._run = FoleyRun(context, settings)
         except UserError as error:
             self.report({"ERROR"}, str(error))

@@ -11,7 +11,7 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,27 +19,29 @@ import bpy
 
 from . import compat
 from .audio import stretch_wav, wav_samples
-from .engine import EngineJob, find_engine
+from .engine import EngineInfo, EngineJob, engine_info, find_engine, missing_foley
 from .errors import UserError
 from .strips import Generated, movie_strips, place_sounds, strip_source
 from .timeline_io import FoleyClip, read_foley_clips, slug, write_timeline
 
-SAMPLE_RATE = 48000  # the engine's WAVs
-DEFAULT_TEMPERATURE = 0.8  # the learned model's own default
-SHIPPED = "default"  # the learned model that ships with the engine: the engine's default generator
-BASELINE = "baseline"  # the deterministic motion-onset rules: they refuse --temperature
-ALLOW_SILENCE_HINT = " (use --allow-silence"
-
 
 @dataclass(frozen=True)
 class Settings:
-    instrument: str = "piano"
-    seed: int = 0
-    temperature: float = DEFAULT_TEMPERATURE
+    """What the user chose; None is "the engine's default" (`foley info` says which), and is not passed on."""
+
+    instrument: str | None = None  # one for all performers, or one each left to right: "violin,guitar"
+    seed: int | None = None
+    temperature: float | None = None  # only for models that sample (`foley info`'s models)
     channel: int = 0  # 0: the nearest free channel to each movie strip
     engine_path: str = ""  # the add-on preference; empty: detect
-    model: str = SHIPPED  # `foley timeline --model`: "default", "baseline" or a checkpoint's absolute path
+    model: str | None = None  # `foley timeline --model`: a named model (`foley info`) or a checkpoint's path
     stems: bool = False  # `foley timeline --stems`: a sound strip per performer instead of one with the mix
+
+    def resolved(self, info: EngineInfo) -> Settings:
+        """Every None replaced by the engine's default: what the run will actually use, and what a strip records."""
+        defaults = info.defaults
+        return replace(self, **{name: defaults[name] for name in ("instrument", "seed", "temperature", "model")
+                                if getattr(self, name) is None})
 
 
 @dataclass
@@ -49,7 +51,7 @@ class Outcome:
 
 
 def model_spec(choice: str, checkpoint: str) -> str:
-    """The operator's model choice ("default", "baseline" or "file") as `--model` takes it."""
+    """The operator's model choice (a named model of the engine's, or "file") as `--model` takes it."""
     if choice != "file":
         return choice
     if not checkpoint.strip():
@@ -75,6 +77,7 @@ class FoleyRun:
         self.rate = compat.scene_rate(scene)
         self.sources = {source.name: source for source in (strip_source(movie, self.rate) for movie in movies)}
         engine, _ = find_engine(settings.engine_path)
+        self.info = engine_info(engine)
         self.folder = output_dir()
         self.made_folder = not self.folder.exists()
         self.job_dir: Path | None = None
@@ -86,11 +89,15 @@ class FoleyRun:
         except OSError as error:
             self.cleanup()
             raise UserError(f"Cannot write foley audio to {self.folder}: {error.strerror or error}") from None
+        given = [(flag, value) for flag, value in (("--instrument", settings.instrument), ("--seed", settings.seed),
+                                                    ("--model", settings.model)) if value is not None]
+        self.used = settings.resolved(self.info)
+        sampling = settings.temperature is not None and self.info.samples(self.used.model or "")
         self.job = EngineJob(engine, [
             str(selection), "-o", str(self.result), "--media-dir", str(self.job_dir), "--progress", "json",
-            "--json", "--force", "--instrument", settings.instrument, "--seed", str(settings.seed),
-            "--model", settings.model, "--track-name", "Foley", *(["--stems"] if settings.stems else [])],
-            optional={} if settings.model == BASELINE else {"--temperature": f"{settings.temperature:g}"})
+            "--json", "--force", *(text for flag, value in given for text in (flag, str(value))),
+            "--track-name", "Foley", *(["--stems"] if settings.stems else [])],
+            optional={"--temperature": f"{settings.temperature:g}"} if sampling else {})
         self.progress, self.message = 0.0, "starting the engine"
 
     def start(self) -> None:
@@ -131,19 +138,15 @@ class FoleyRun:
             raise UserError("Foley cancelled; nothing was changed")
         if self.job.returncode != 0 or self.job.summary is None:
             raise UserError(f"Foley failed: {self.job.failure()}")
-        outcome = Outcome()
-        for row in self.job.summary.get("clips", []):
-            if row.get("status") != "ok":
-                reason = str(row.get("reason", row.get("status"))).split(ALLOW_SILENCE_HINT)[0]
-                outcome.warnings.append(f"No foley for strip '{row.get('name')}': {reason}")
+        outcome = Outcome(warnings=missing_foley(self.job.summary))
         clips = read_foley_clips(self.result)
         if not clips:
             raise UserError(outcome.warnings[0] if outcome.warnings else "Foley generated no audio")
         scene = bpy.data.scenes.get(self.scene_name)
         if scene is None:
             raise UserError(f"Scene '{self.scene_name}' was deleted while foley was generated")
-        if self.job.ignored and self.settings.temperature != DEFAULT_TEMPERATURE:
-            outcome.warnings.append("This engine has no --temperature yet; it used its default")
+        if self.job.ignored:
+            outcome.warnings.append(f"This engine has no {', '.join(self.job.ignored)} yet; it used its default")
         stamp = time.strftime("%Y%m%d-%H%M%S")
         by_strip: dict[str, list[FoleyClip]] = {}
         for clip in clips:  # the mix, or with --stems each performer's clip, left to right
@@ -168,11 +171,11 @@ class FoleyRun:
         if compat.visible_range(movie) != (source.start, source.start + source.duration):
             outcome.warnings.append(f"Strip '{source.name}' was moved or trimmed meanwhile; generate again")
             return []
-        settings = self.settings
+        settings = self.used
         sounds = []
         for clip in clips:
-            wav = self._keep(clip, f"{slug(source.name)}.{settings.instrument}.seed{settings.seed}.{stamp}",
-                             round(source.duration / self.rate * SAMPLE_RATE))
+            stem = f"{slug(source.name)}.{slug(str(settings.instrument))}.seed{settings.seed}.{stamp}"
+            wav = self._keep(clip, stem, round(source.duration / self.rate * self.info.sample_rate))
             sounds.append((wav, Generated(
                 source.name, str(clip.metadata.get("instrument", settings.instrument)), settings.seed,
                 settings.temperature, str(source.filepath), str(self.job.summary.get("engine_version", "")),

@@ -36,7 +36,7 @@ class Generated:
     media: str  # the movie file
     engine_version: str
     notes: int
-    model: str = "default"  # what `foley timeline --model` was given
+    model: str  # what `foley timeline --model` was given, else the engine's default model
     performer: int = 0  # 0: the mix of all performers; else this performer's own sound (1 = leftmost)
 
 

@@ -231,6 +231,7 @@ def scenario_modal(spec: dict) -> dict:
         operator.instrument, operator.seed, operator.temperature, operator.channel, operator.wait = (
             "piano", 0, 0.8, 0, False)
         operator.model, operator.model_file, operator.stems = "baseline", "", False
+        operator.properties = types.SimpleNamespace(is_property_set=lambda name, ghost=True: True)  # all given
         operator.report = lambda level, message, reports=reports: reports.append([min(level), message])
         results = [sorted(cls.execute(operator, context))]
         deadline = time.monotonic() + 300

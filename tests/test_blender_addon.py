@@ -5,10 +5,9 @@ These run in a second each; tests/test_blender.py covers the same code inside re
 
 from __future__ import annotations
 
+import ast
 import importlib.util
-import stat
 import sys
-import textwrap
 import time
 import wave
 from pathlib import Path
@@ -16,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import opentimelineio as otio
 import pytest
-from blender_helpers import BUILDER, REPO
+from blender_helpers import BUILDER, ENGINE, REPO
+from fakes.engine import manifest, recorded, replaying_engine
 from media import make_video
 
 sys.path.insert(0, str(REPO))
@@ -36,39 +36,62 @@ def load_builder():
     return module
 
 
-def test_the_popup_offers_exactly_the_engines_instruments() -> None:
-    source = (REPO / "blender_addon" / "operators.py").read_text()
-    listed = source.split("INSTRUMENTS = (", 1)[1].split(")", 1)[0]
-    assert [name.strip().strip('"') for name in listed.replace("\n", " ").split(",") if name.strip()] == list(
-        INSTRUMENTS)
+def parse(name: str) -> ast.Module:
+    return ast.parse((REPO / "blender_addon" / name).read_text())
 
 
-def test_the_operator_a_run_and_a_strip_record_default_to_the_shipped_model() -> None:
-    """Read without bpy: the operator's Model choice, a run's Settings and the record on a sound strip default
-    to "default" (the learned model that ships with the engine); Baseline stays one of the choices."""
-    import ast
+def field(module: ast.Module, cls: str, name: str) -> ast.expr | None:
+    """A class attribute's value; a bpy property is the annotation itself."""
+    body = next(node for node in module.body if isinstance(node, ast.ClassDef) and node.name == cls).body
+    node = next(node for node in body if isinstance(node, ast.AnnAssign) and node.target.id == name)
+    return node.value if node.value is not None else node.annotation if isinstance(node.annotation, ast.Call) else None
 
-    def parse(name: str) -> ast.Module:
-        return ast.parse((REPO / "blender_addon" / name).read_text())
 
-    run = parse("run.py")
-    constants = {target.id: node.value.value for node in run.body if isinstance(node, ast.Assign)
-                 and isinstance(node.value, ast.Constant) for target in node.targets if isinstance(target, ast.Name)}
+def keywords(call: ast.expr) -> dict[str, ast.expr]:
+    assert isinstance(call, ast.Call)
+    return {keyword.arg: keyword.value for keyword in call.keywords}
 
-    def value(node: ast.expr) -> object:
-        return node.value if isinstance(node, ast.Constant) else constants[node.id]
 
-    def field(module: ast.Module, cls: str, name: str) -> ast.expr:
-        body = next(node for node in module.body if isinstance(node, ast.ClassDef) and node.name == cls).body
-        node = next(node for node in body if isinstance(node, ast.AnnAssign) and node.target.id == name)
-        return node.value or node.annotation  # a bpy property is the annotation itself
+@pytest.fixture(scope="module")
+def engine_info() -> engine.EngineInfo:
+    """What the real engine of this venv tells the add-on."""
+    return engine.engine_info(ENGINE)
 
-    assert value(field(run, "Settings", "model")) == "default"
-    assert value(field(parse("strips.py"), "Generated", "model")) == "default"
-    prop = field(parse("operators.py"), "SEQUENCER_OT_foley_generate", "model")
-    options = {keyword.arg: keyword.value for keyword in prop.keywords}
-    assert value(options["default"]) == "default"
-    assert [value(item.elts[0]) for item in options["items"].elts] == ["default", "baseline", "file"]
+
+def test_the_popup_offers_exactly_the_engines_instruments(engine_info: engine.EngineInfo) -> None:
+    """The Instrument field lists what `foley info` says, in the engine's order; the add-on keeps no list."""
+    assert engine_info.instruments == list(INSTRUMENTS)
+    prop = field(parse("operators.py"), "SEQUENCER_OT_foley_generate", "instrument")
+    assert prop.func.attr == "StringProperty" and keywords(prop)["search"].id == "_instrument_search"
+    assert "INSTRUMENTS" not in (REPO / "blender_addon" / "operators.py").read_text()
+
+
+def test_the_operator_a_run_and_a_strip_record_default_to_the_shipped_model(engine_info: engine.EngineInfo) -> None:
+    """The operator's Model choices are the engine's named models, its default first, then a checkpoint file:
+    "default" (the learned model that ships with the engine), "baseline", "file". A run's Settings and the record
+    on a sound strip name no model of their own: unset, the engine's default is used and recorded (in real
+    Blender: tests/test_blender.py)."""
+    assert [model["name"] for model in engine_info.models] == ["default", "baseline"]
+    assert engine_info.defaults["model"] == "default"
+    operators = parse("operators.py")
+    prop = field(operators, "SEQUENCER_OT_foley_generate", "model")
+    assert prop.func.attr == "EnumProperty" and keywords(prop)["items"].id == "_model_items"
+    checkpoint = next(node.value for node in operators.body if isinstance(node, ast.Assign)
+                      and node.targets[0].id == "CHECKPOINT")
+    assert ast.literal_eval(checkpoint)[0] == "file"
+    assert ast.literal_eval(field(parse("run.py"), "Settings", "model")) is None
+    assert field(parse("strips.py"), "Generated", "model") is None  # always given: what the run used
+    # seed and temperature vary the learned model and a checkpoint, not the baseline's rules
+    assert [engine_info.samples(model) for model in ("default", "baseline", "/models/mine.pt")] == [True, False, True]
+
+
+def test_the_add_on_keeps_none_of_the_engines_constants() -> None:
+    """Sample rate, default temperature, model names and the CLI's advice all come from `foley info` and the
+    summary's clip codes, never from a copy in the add-on or from `foley timeline --help`."""
+    source = "\n".join(path.read_text() for path in sorted((REPO / "blender_addon").glob("*.py")))
+    for copy in ("48000", "DEFAULT_TEMPERATURE", '"baseline"', '"default"', "(use --allow-silence", '"--help"',
+                 "INSTRUMENTS"):
+        assert copy not in source, copy
 
 
 def test_the_mix_is_the_default_and_per_performer_strips_are_asked_for() -> None:
@@ -131,26 +154,18 @@ def test_stretching_audio_hits_the_exact_length(tmp_path: Path) -> None:
     assert audio.wav_samples(target) == 120000 and not list(tmp_path.glob(".*"))
 
 
-def fake_engine(folder: Path, help_text: str = "usage: foley timeline", seconds: float = 30) -> Path:
-    """A `foley` that prints JSON progress, starts a worker like the engine does, then runs for a while."""
-    script = folder / "bin" / "foley"
-    script.parent.mkdir(parents=True, exist_ok=True)
-    script.write_text(textwrap.dedent(f"""\
-        #!{sys.executable}
-        import json, subprocess, sys, time
-        if "--help" in sys.argv:
-            print({help_text!r}); sys.exit(0)
+def fake_engine(folder: Path, seconds: float = 30) -> Path:
+    """A `foley` that prints JSON progress, starts a worker like the engine does, runs for a while, then replays
+    a recorded timeline run (tests/fakes/engine.py)."""
+    return replaying_engine(folder, "timeline.jsonl", before=f"""
         worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep({seconds})"])
         open({str(folder / "worker.pid")!r}, "w").write(str(worker.pid))
         print("banner from some library", flush=True)
-        print(json.dumps({{"type": "progress", "stage": "read", "fraction": 1.0, "overall": 0.02,
+        print(json.dumps({{"type": "progress", "protocol": 1, "stage": "read", "fraction": 1.0, "overall": 0.02,
                            "message": "1 of 1 clips"}}), flush=True)
         print(json.dumps({{"args": sys.argv[1:]}}), flush=True)
         time.sleep({seconds})
-        print(json.dumps({{"status": "ok", "clips": []}}), flush=True)
-        """))
-    script.chmod(script.stat().st_mode | stat.S_IXUSR)
-    return script
+        """)
 
 
 def test_engine_detection_order_and_messages(tmp_path: Path) -> None:
@@ -168,7 +183,7 @@ def test_engine_detection_order_and_messages(tmp_path: Path) -> None:
 
 
 def test_engine_job_reports_progress_without_blocking_and_cancel_ends_its_workers(tmp_path: Path) -> None:
-    job = engine.EngineJob(fake_engine(tmp_path, help_text="--temperature T"), ["in.otio", "-o", "out.otio"],
+    job = engine.EngineJob(fake_engine(tmp_path), ["in.otio", "-o", "out.otio"],
                            optional={"--temperature": "0.5", "--not-there": "1"})
     job.start()
     events: list[dict] = []
@@ -197,16 +212,56 @@ def running(pid: int) -> bool:
 
 
 def test_engine_job_summary_and_failure_sentence(tmp_path: Path) -> None:
-    script = tmp_path / "foley"
-    script.write_text(f"#!{sys.executable}\nimport json, sys\n"
-                      "if '--help' in sys.argv: sys.exit(0)\n"
-                      "print(json.dumps({'type': 'error', 'message': 'clip x: bad range', 'exit_code': 3}))\n"
-                      "print('foley: error: clip x: bad range', file=sys.stderr); sys.exit(3)\n")
-    script.chmod(0o755)
+    script = replaying_engine(tmp_path, before="""
+        print(json.dumps({'type': 'error', 'protocol': 1, 'message': 'clip x: bad range', 'exit_code': 3,
+                          'code': 'input'}))
+        print('foley: error: clip x: bad range', file=sys.stderr); sys.exit(3)
+        """)
     job = engine.EngineJob(script, [])
     job.start()
     assert job.wait(30)
     assert (job.returncode, job.summary, job.failure()) == (3, None, "clip x: bad range")
+
+
+def test_a_recorded_run_gives_its_summary_and_a_sentence_per_strip_without_foley(tmp_path: Path) -> None:
+    """Fast tier, no footage: the real engine's recorded lines. The summary is the line of type "summary";
+    each clip without foley is told by its code's detail, without the command line's advice."""
+    job = engine.EngineJob(replaying_engine(tmp_path, "timeline.jsonl"), ["in.otio"])
+    job.start()
+    assert job.wait(30) and job.returncode == 0 and job.error == ""
+    assert job.summary == recorded("timeline.jsonl")[-1] and job.summary["type"] == "summary"
+    assert engine.missing_foley(job.summary) == [
+        "No foley for strip 'Cut': disabled", "No foley for strip 'Slate': generator clip (SolidColor)",
+        "No foley for strip 'Audience': no performer visible in empty-stage.mp4 between 0.00s and 1.00s"]
+
+
+@pytest.mark.parametrize("fixture", ["timeline-missing.jsonl", "generate-error.jsonl"])
+def test_a_recorded_failure_is_the_engines_own_sentence(fixture: str, tmp_path: Path) -> None:
+    job = engine.EngineJob(replaying_engine(tmp_path, fixture), [])
+    job.start()
+    assert job.wait(30)
+    run = manifest()[fixture]
+    assert job.returncode == run["exit_code"] != 0
+    assert job.failure() == run["stderr"].removeprefix("foley: error: ") == recorded(fixture)[-1]["message"]
+
+
+def test_what_the_engine_says_about_itself(tmp_path: Path) -> None:
+    info = engine.engine_info(replaying_engine(tmp_path))
+    assert info.sample_rate == 48000 and info.defaults["temperature"] == 0.8 and "piano" in info.instruments
+    assert info.accepts("timeline", "--stems") and not info.accepts("timeline", "--variations")
+
+
+def test_an_engine_without_foley_info_or_with_another_protocol_is_one_sentence(tmp_path: Path) -> None:
+    old = replaying_engine(tmp_path / "old", has_info=False)
+    with pytest.raises(engine.UserError, match=r"^The Foley engine .* is older than this add-on \(it has no "
+                                               r"`foley info`\): update it with pip install -U foley$"):
+        engine.engine_info(old)
+    job = engine.EngineJob(old, ["in.otio"])
+    job.start()
+    assert job.wait(30) and "older than this add-on" in job.failure() and job.returncode == -1
+    newer = replaying_engine(tmp_path / "new", info=recorded("info.jsonl")[0] | {"protocol": 2})
+    with pytest.raises(engine.UserError, match=r"speaks editor protocol 2, this add-on 1: update the add-on$"):
+        engine.engine_info(newer)
 
 
 def test_manifest_validation_catches_what_blender_rejects() -> None:
