@@ -23,7 +23,7 @@ from typing import Any, Callable, List, Optional, Sequence
 
 from . import FoleyScriptError, dialog
 from .connect import check_version, connect
-from .engine import find_engine, foley_clips, instruments, parse_rate, run_timeline, skipped
+from .engine import engine_info, find_engine, foley_clips, instruments, model_names, parse_rate, run_timeline, skipped
 from .place import place
 from .selection import CLIP_COLORS, Scope, choose, colors_in_use, video_tracks, write_selection
 
@@ -49,14 +49,14 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--track", type=int, metavar="N", help="every clip on video track N (1 = V1)")
     which.add_argument("--color", type=_color, metavar="COLOUR",
                        help="every clip with this clip colour (Orange, Blue, ...)")
-    parser.add_argument("--instrument", default="piano", help="see `foley instruments` (default: piano)")
+    parser.add_argument("--instrument", help="see `foley instruments` (default: the engine's, piano)")
     parser.add_argument("--stems", action="store_true",
                         help="a Foley track per performer ('Foley · performer 1', ...) instead of one with the mix")
     generator = parser.add_argument_group("note generator (as `foley timeline`; default: the engine's)")
     generator.add_argument("--model", help="default (the shipped learned model, the engine's default), baseline "
                                            "(deterministic motion-onset rules) or the PATH of a checkpoint from "
                                            "`foley train`")
-    generator.add_argument("--seed", type=int, help="note generation seed (the engine's default: 0)")
+    generator.add_argument("--seed", type=int, help="note generation seed (default: the engine's)")
     generator.add_argument("--temperature", type=float, help="learned model: sampling temperature, 0 = greedy")
     generator.add_argument("--top-k", type=int, help="learned model: sample among the k likeliest (0 = all)")
     generator.add_argument("--top-p", type=float, help="learned model: nucleus sampling mass")
@@ -75,10 +75,11 @@ def _scope(args: argparse.Namespace) -> Scope:
     return Scope("playhead")
 
 
-def generator_options(args: argparse.Namespace) -> List[str]:
-    """The note generator flags given, for `foley timeline` (which checks them)."""
+def generator_options(args: argparse.Namespace, models: Sequence[str]) -> List[str]:
+    """The note generator flags given, for `foley timeline` (which checks them); `models` are the engine's named
+    ones (`foley info`), any other --model is a checkpoint's path."""
     model = args.model
-    if model is not None and model not in ("baseline", "default"):  # a checkpoint: the engine runs elsewhere
+    if model is not None and model not in models:  # a checkpoint: the engine runs elsewhere
         model = str(Path(model).expanduser().resolve())
     flags = (("--model", model), ("--seed", args.seed), ("--temperature", args.temperature),
              ("--top-k", args.top_k), ("--top-p", args.top_p))
@@ -182,18 +183,19 @@ def main(argv: Optional[Sequence[str]] = None, resolve: Any = None, bmd: Any = N
         check_version(resolve)
         project, timeline = current(resolve)
         engine_path = find_engine(engine)
-        scope, instrument, stems = _scope(args), args.instrument, args.stems
+        info = engine_info(engine_path)
+        scope, instrument, stems = _scope(args), args.instrument or info["defaults"]["instrument"], args.stems
         if ui is not None:
             items = video_tracks(timeline)
             tracks = [f"V{number}  {timeline.GetTrackName('video', number)}" for number in range(1, len(items) + 1)]
             answer = dialog.ask(ui[0], ui[1], tracks, colors_in_use(items) or list(CLIP_COLORS),
-                                instruments(engine_path), instrument, stems)
+                                instruments(info), instrument, stems)
             if answer is None:
                 return 0
             scope, instrument, stems = answer
         root = args.media_dir or Path(os.environ.get(MEDIA_ENV) or DEFAULT_MEDIA_ROOT)
         text = generate(resolve, project, timeline, scope, instrument, engine_path, root, _console_progress(),
-                        generator_options(args), stems)
+                        generator_options(args, model_names(info)), stems)
     except FoleyScriptError as error:
         _show(ui, str(error), error=True)
         return 1

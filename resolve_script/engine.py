@@ -1,9 +1,10 @@
 """Running the engine: `foley timeline` as a subprocess of the user's engine environment, JSON in and out.
 
 The engine is found as $FOLEY_ENGINE, else the path `foley install-resolve-script` recorded, else `foley` on
-PATH. Its `--progress json` lines become progress callbacks; its `--json` summary lists every clip with its
-place on the timeline (relative to the timeline start, in timeline frames) and its WAV, which is all the
-script needs to lay the audio down.
+PATH. `foley info --json` says what it is (instruments, models, defaults); then the editor protocol's lines
+(foley_engine/protocol.py, told apart by their "type") drive the run: progress lines become progress callbacks,
+and the summary lists every clip with its place on the timeline (relative to the timeline start, in timeline
+frames), its WAV, or the code of why it has none, which is all the script needs to lay the audio down.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ Progress = Callable[[float, str], None]
 #: Set by Resolve's embedded Python; they would make the engine's own Python load Resolve's libraries.
 EMBEDDED_PYTHON_ENV = ("PYTHONHOME", "PYTHONPATH", "PYTHONSTARTUP", "PYTHONEXECUTABLE", "__PYVENV_LAUNCHER__")
 #: Resolve reports NTSC rates rounded; the engine's frames are counted at the exact rate.
+#: The editor protocol version this script reads; an engine that speaks another one is refused in one line.
+PROTOCOL = 1
 NTSC_RATES = {23.976: Fraction(24000, 1001), 29.97: Fraction(30000, 1001), 47.952: Fraction(48000, 1001),
               59.94: Fraction(60000, 1001), 119.88: Fraction(120000, 1001)}
 
@@ -73,15 +76,44 @@ def _popen(command: List[str], cwd: Path, stderr: Any) -> subprocess.Popen:
         raise FoleyScriptError(f"cannot start the Foley engine {command[0]}: {error.strerror or error}") from None
 
 
-def instruments(engine: str) -> List[str]:
-    """The engine's instrument names, for the dialog."""
+def _json_object(line: str) -> Dict[str, Any]:
+    """A line of the engine's stdout as a JSON object; {} for anything else (a stray print)."""
     try:
-        done = subprocess.run([engine, "instruments", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              env=engine_env(), universal_newlines=True, timeout=120,
-                              creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0))
-        return [row["name"] for row in json.loads(done.stdout)]
-    except (OSError, ValueError, KeyError, TypeError, subprocess.TimeoutExpired) as error:
-        raise FoleyScriptError(f"the Foley engine {engine} does not answer `foley instruments`: {error}") from None
+        data = json.loads(line)
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def engine_info(engine: str) -> Dict[str, Any]:
+    """`foley info --json`: the engine's instruments, named models and defaults. An engine without it (older
+    than this script) or speaking another protocol is a FoleyScriptError that says what to update."""
+    try:
+        done = subprocess.run([engine, "info", "--json"], capture_output=True, env=engine_env(), text=True,
+                              encoding="utf-8", timeout=120, creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0))
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise FoleyScriptError(f"the Foley engine {engine} does not answer `foley info`: {error}") from None
+    lines = [_json_object(line) for line in reversed(done.stdout.splitlines())]
+    info = next((data for data in lines if data.get("type") == "info"), None)
+    if info is None:
+        raise FoleyScriptError(f"the Foley engine {engine} is older than this script (it has no `foley info`): "
+                               "update it (pip install -U foley), then run `foley install-resolve-script` again")
+    if info.get("protocol") != PROTOCOL:
+        newer = isinstance(info.get("protocol"), int) and info["protocol"] > PROTOCOL
+        raise FoleyScriptError(f"the Foley engine {engine} speaks editor protocol {info.get('protocol')}, this "
+                               f"script {PROTOCOL}: " + ("run `foley install-resolve-script` from it again" if newer
+                                                         else "update the engine (pip install -U foley)"))
+    return info
+
+
+def instruments(info: Dict[str, Any]) -> List[str]:
+    """The engine's instrument names, in its order, for the dialog."""
+    return [str(row["name"]) for row in info["instruments"]]
+
+
+def model_names(info: Dict[str, Any]) -> List[str]:
+    """The engine's named models; any other --model value is a checkpoint's path."""
+    return [str(model["name"]) for model in info["models"]]
 
 
 def run_timeline(engine: str, selection: Path, output: Path, instrument: str,
@@ -97,12 +129,9 @@ def run_timeline(engine: str, selection: Path, output: Path, instrument: str,
     with open(log, "w", encoding="utf-8") as stderr:
         process = _popen(command, run_dir, stderr)
         for line in process.stdout:
-            try:
-                data = json.loads(line)
-            except ValueError:
+            data = _json_object(line)
+            if not data:
                 continue  # a stray print; stdout is otherwise one JSON object per line
-            if not isinstance(data, dict):
-                continue
             if data.get("type") == "progress":
                 if progress is not None:
                     progress(float(data.get("overall", 0.0)), str(data.get("message", "")))
@@ -110,7 +139,7 @@ def run_timeline(engine: str, selection: Path, output: Path, instrument: str,
                 objects.append(data)
         code = process.wait()
     errors = [data for data in objects if data.get("type") == "error"]
-    summaries = [data for data in objects if "type" not in data and "clips" in data]
+    summaries = [data for data in objects if data.get("type") == "summary"]
     if code != 0 or errors or not summaries:
         raise FoleyScriptError(_failure(code, errors, log))
     return summaries[-1]
@@ -160,7 +189,9 @@ def foley_clips(summary: Dict[str, Any], start_frame: int, fps: float, base: Pat
 
 
 def skipped(summary: Dict[str, Any]) -> List[str]:
-    """Why each chosen clip got no foley ("name: reason"), to tell the user."""
-    return [f"{row['name']}: {row.get('reason', row['status'])}" for row in summary.get("clips", [])
-            if row.get("status") != "ok" and row.get("reason") != "disabled"]
+    """Why each chosen clip got no foley ("name: reason"), to tell the user, by the summary's clip codes: the
+    clips the script disabled (not chosen) are left out, and `detail` is the engine's reason without its
+    command-line advice."""
+    return [f"{row['name']}: {row.get('detail') or row.get('reason') or row['code']}"
+            for row in summary.get("clips", []) if row.get("code") not in ("ok", "disabled")]
 

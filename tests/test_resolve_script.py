@@ -244,7 +244,8 @@ def test_note_generator_flags_reach_the_engine(engine: Path, tmp_path: Path, cap
     assert f"model checkpoint not found: {tmp_path / 'nope.pt'}" in capsys.readouterr().err
     assert generate(Resolve(project), "--track", "1", "--model", "baseline", "--temperature", "0.5") == 1
     assert "the baseline is deterministic" in capsys.readouterr().err
-    assert generator_options(build_parser().parse_args([])) == []  # no --model: the engine's, the shipped model
+    # no --model: the engine's, the shipped model
+    assert generator_options(build_parser().parse_args([]), ["default", "baseline"]) == []
     assert state(project) == before
 
 
