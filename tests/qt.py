@@ -1,4 +1,5 @@
-"""The panel tests' guard: Qt offscreen, and PySide6 + pytest-qt present (skip without them, but never in CI)."""
+"""The panel tests' guard, imported first: Qt offscreen, and PySide6 + pytest-qt present (skip without them, but
+never in CI)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before anything imports
 
 
 def require_qt() -> None:
-    """Call at the top of a panel test module, before importing PySide6 or ui.
+    """Run when a panel test module imports this one (`import qt`, before PySide6 or ui).
 
     Without the [ui] extra the module is skipped with the install hint; with CI=true the ImportError is
     raised instead, so a CI image that lost PySide6 fails rather than silently skipping the panel tests.
@@ -22,3 +23,6 @@ def require_qt() -> None:
         if os.environ.get("CI", "").lower() == "true":
             raise
         pytest.skip("the panel needs pip install 'foley[ui]' (PySide6, pytest-qt)", allow_module_level=True)
+
+
+require_qt()  # on import: a panel test module imports `qt` before PySide6 and ui, and is skipped without them

@@ -17,10 +17,7 @@ from pathlib import Path
 import numpy as np
 import opentimelineio as otio
 import pytest
-from qt import require_qt
-
-require_qt()
-
+import qt  # noqa: F401 - before PySide6 and ui: Qt offscreen, or the module skipped without them
 from media import make_video, not_a_video
 from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
@@ -84,21 +81,21 @@ def same_notes(shown, written) -> None:
     shown = sorted((n.pitch, n.velocity, n.start, n.end) for n in shown)
     written = sorted((n.pitch, n.velocity, n.start, n.end) for n in written)
     assert len(shown) == len(written) > 0
-    for a, b in zip(shown, written):
+    for a, b in zip(shown, written, strict=True):
         assert a[:2] == b[:2] and a[2:] == pytest.approx(b[2:], abs=1e-3)
 
 
 @pytest.mark.real_media
 def test_generate_shows_exactly_the_notes_of_the_written_midi(piano_video, qtbot, tmp_path, monkeypatch) -> None:
     window = open_panel(qtbot, tmp_path, "--video", str(piano_video), "--range", *map(str, RANGE))
-    assert window.inspector.generate.isEnabled() and window.take is None
+    assert window.inspector.generate.isEnabled() and window.session.take is None
     generate(qtbot, window)
     shown = [note for _, note in window.roll.notes]
-    assert shown == window.take.notes
+    assert shown == window.session.take.notes
     assert [note for _, note in window.roll.visible_notes()] == shown  # the whole range is in view
     plot = window.roll.rect().adjusted(0, 0, 1, 1)
     assert all(plot.contains(window.roll.note_rect(note).center().toPoint()) for note in shown)
-    assert window.viewer.keypoints is window.take.result.keypoints
+    assert window.viewer.keypoints is window.session.take.result.keypoints
 
     target = tmp_path / "out" / "take.wav"
     target.parent.mkdir()
@@ -122,7 +119,7 @@ def test_cancel_during_pose_stops_the_workers_and_leaves_nothing(piano_video, qt
     assert ended.args == ["cancelled"]
     assert pose_workers() == []
     assert {path: path.stat().st_mtime for path in isolated_cache.rglob("*")} == before  # no cache entry, no temp
-    assert window.take is None and window.inspector.generate.isEnabled() and window.error_dialog is None
+    assert window.session.take is None and window.inspector.generate.isEnabled() and window.error_dialog is None
 
 
 def test_bad_file_dropped_on_the_panel_shows_the_error_dialog(qtbot, tmp_path) -> None:
@@ -140,7 +137,7 @@ def test_bad_file_dropped_on_the_panel_shows_the_error_dialog(qtbot, tmp_path) -
     assert window.error_dialog is not None and window.error_dialog.isVisible()
     message = window.error_dialog.text()
     assert "not a video" in message and "\n" not in message
-    assert window.video is None and not window.inspector.generate.isEnabled()
+    assert window.session.video is None and not window.inspector.generate.isEnabled()
 
 
 def test_missing_soundfont_and_no_performer_are_dialogs_not_crashes(qtbot, tmp_path, monkeypatch) -> None:
@@ -169,7 +166,7 @@ def test_keyboard_shortcuts(piano_video, qtbot, tmp_path, monkeypatch) -> None:
     cursor = window.state.cursor
     assert window.player.position == pytest.approx(cursor)
     assert window.viewer.time == pytest.approx(RANGE[0] + cursor)  # the video follows the cursor
-    assert window.roll.sounding() == {n.pitch for n in window.take.notes if n.start <= cursor < n.end}
+    assert window.roll.sounding() == {n.pitch for n in window.session.take.notes if n.start <= cursor < n.end}
     qtbot.mouseClick(window.roll, Qt.MouseButton.LeftButton, pos=QPoint(round(window.roll.x_of(2.0)), 60))
     assert window.player.position == pytest.approx(window.state.cursor)  # scrubbing moves playback too
     target = tmp_path / "keys.wav"
@@ -187,12 +184,12 @@ def test_result_json_hands_the_take_back_to_an_editor(piano_video, qtbot, tmp_pa
     generate(qtbot, window)
     assert window.export_action.text() == "Use this take"
     qtbot.keyClick(window, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
-    assert window.exit_code == 0 and not window.isVisible()
+    assert window.session.exit_code == 0 and not window.isVisible()
     record = json.loads(result.read_text())
     assert record["instrument"] == "marimba" and (record["start"], record["end"]) == RANGE
     assert record["outputs"] == {"wav": str(out / "video.foley.wav"), "mid": str(out / "video.foley.mid")}
-    same_notes(window.take.notes, [n for track in read_notes(record["outputs"]["mid"]) for n in track])
-    assert record["notes"] == len(window.take.notes) and record["take"] == 1
+    same_notes(window.session.take.notes, [n for track in read_notes(record["outputs"]["mid"]) for n in track])
+    assert record["notes"] == len(window.session.take.notes) and record["take"] == 1
 
 
 @pytest.mark.real_media
@@ -201,7 +198,7 @@ def test_closing_without_a_take_exits_1_and_writes_nothing(piano_video, qtbot, t
     window = open_panel(qtbot, tmp_path, "--video", str(piano_video), "--range", *map(str, RANGE),
                         "--result-json", str(result))
     window.close()
-    assert window.exit_code == 1 and not result.exists()
+    assert window.session.exit_code == 1 and not result.exists()
 
 
 @pytest.mark.real_media
@@ -215,10 +212,10 @@ def test_timeline_clip_generate_and_export_the_updated_timeline(piano_video, qtb
     window = open_panel(qtbot, tmp_path, "--timeline", str(source), "--clip", "Piano close-up",
                         "--result-json", str(result))
     assert window.inspector.clips.count() == 2 and window.inspector.clips.currentRow() == 1
-    assert window.range == RANGE and not window.inspector.start.isEnabled()  # the edit decides the range
+    assert window.session.range == RANGE and not window.inspector.start.isEnabled()  # the edit decides the range
     generate(qtbot, window)
     qtbot.keyClick(window, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
-    assert window.exit_code == 0
+    assert window.session.exit_code == 0
     outputs = json.loads(result.read_text())["outputs"]
     written = otio.adapters.read_from_file(outputs["timeline"])
     foley = [t for t in written.tracks if t.kind == otio.schema.TrackKind.Audio]
@@ -226,7 +223,7 @@ def test_timeline_clip_generate_and_export_the_updated_timeline(piano_video, qtb
     clips = list(foley[0].find_clips())
     assert [c.name for c in clips] == ["Piano close-up (Foley)"]
     assert clips[0].range_in_parent().start_time.to_seconds() == pytest.approx(2.0)  # after the 2 s intro
-    assert np.array_equal(wav_frames(Path(outputs["wav"])), window.take.audio)  # the take that was heard
+    assert np.array_equal(wav_frames(Path(outputs["wav"])), window.session.take.audio)  # the take that was heard
     assert source.read_bytes() == original  # IN untouched
 
 
@@ -244,11 +241,11 @@ def test_model_variations_each_get_their_own_audio(piano_video, qtbot, tmp_path)
     generate(qtbot, window)
     assert [card.take.number for card in window.strip.cards] == [1, 2, 3]
     samples = round((RANGE[1] - RANGE[0]) * 48000)
-    assert all(take.audio.shape == (samples, 2) for take in window.takes)
-    assert all(take.performance.generator.startswith("model:tiny-") for take in window.takes)
+    assert all(take.audio.shape == (samples, 2) for take in window.session.takes)
+    assert all(take.performance.generator.startswith("model:tiny-") for take in window.session.takes)
     qtbot.mouseClick(window.strip.cards[2], Qt.MouseButton.LeftButton)
-    assert window.take.number == 3
-    assert [n for _, n in window.roll.notes] == [n for track in window.takes[2].tracks for n in track]
+    assert window.session.take.number == 3
+    assert [n for _, n in window.roll.notes] == [n for track in window.session.takes[2].tracks for n in track]
 
 
 def test_foley_panel_command_starts(tmp_path) -> None:

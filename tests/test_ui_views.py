@@ -7,10 +7,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from qt import require_qt
-
-require_qt()
-
+import qt  # noqa: F401 - before PySide6 and ui: Qt offscreen, or the module skipped without them
 from PySide6.QtCore import QPoint, QSettings, Qt
 
 from foley_engine.instruments import get_instrument
@@ -133,9 +130,9 @@ def test_variations_side_by_side_choose_a_take(window: MainWindow, qtbot) -> Non
     window.state.reset(4.0)
     window._generated(takes)
     assert [card.take.number for card in window.strip.cards] == [1, 2, 3]
-    assert window.take.number == 1 and [n for _, n in window.roll.notes] == takes[0].notes
+    assert window.session.take.number == 1 and [n for _, n in window.roll.notes] == takes[0].notes
     qtbot.mouseClick(window.strip.cards[1], Qt.MouseButton.LeftButton)
-    assert window.take.number == 2 and [n for _, n in window.roll.notes] == takes[1].notes
+    assert window.session.take.number == 2 and [n for _, n in window.roll.notes] == takes[1].notes
     assert window.strip.cards[1].selected and not window.strip.cards[0].selected
     assert window.wave.peaks.max() == pytest.approx(2000 / 32768, rel=1e-3)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
-from foley_engine.instruments import INSTRUMENTS
+from foley_engine import INSTRUMENTS
 
 from . import theme
 from .window import MainWindow
@@ -80,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     theme.apply(app)
     window = open_window(args)
     app.exec()
-    return window.exit_code
+    return window.session.exit_code
 
 
 if __name__ == "__main__":

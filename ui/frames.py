@@ -15,8 +15,7 @@ from pathlib import Path
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, Signal
 from PySide6.QtGui import QImage
 
-from foley_engine.errors import FoleyError
-from foley_engine.video import iter_frames
+from foley_engine import FoleyError, iter_frames
 
 MAX_SIZE = 640  # longer side of a stored frame: the viewer is rarely bigger, and pose saw this size too
 MAX_FRAMES = 3600  # two minutes at 30 fps; longer ranges keep every n-th frame

@@ -12,12 +12,14 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from foley_engine.notes import Note, Performance
-from foley_engine.progress import ProgressEvent, StageProgress
+from foley_engine import GeneratorOptions, Note, Performance, ProgressEvent, StageProgress
+
+if TYPE_CHECKING:
+    from foley_engine import FoleyResult
 
 #: Model choices in the panel; a checkpoint file is passed to the engine as its path.
 SHIPPED, BASELINE, FILE = "default", "baseline", "file"
@@ -43,6 +45,14 @@ class Settings:
         """Whether the generator draws at random: only then do seed, temperature and variations matter."""
         return self.model != BASELINE
 
+    def generator_options(self) -> GeneratorOptions:
+        """The engine's GeneratorOptions for these controls (checked by the engine when made: a missing
+        checkpoint file is the engine's one-line error)."""
+        if not self.samples():
+            return GeneratorOptions(source=self.source, model=self.model_spec())  # type: ignore[arg-type]
+        return GeneratorOptions(source=self.source, model=self.model_spec(),  # type: ignore[arg-type]
+                                seed=self.seed, temperature=self.temperature, variations=self.variations)
+
 
 @dataclass(frozen=True)
 class Request:
@@ -61,7 +71,8 @@ class Take:
     number: int  # 1-based, as shown
     performance: Performance
     audio: np.ndarray  # (samples, 2) int16 at result.sample_rate
-    result: Any  # foley_engine.pipeline.FoleyResult (imported lazily: loading the engine takes seconds)
+    result: FoleyResult
+    settings: Settings = Settings()  # what it was generated with: what an export records, whatever the controls say now
 
     @property
     def tracks(self) -> list[list[Note]]:
@@ -79,23 +90,20 @@ class Take:
 def generate_takes(request: Request, progress: Callable[[ProgressEvent], None],
                    should_cancel: Callable[[], bool]) -> list[Take]:
     """Run the engine once; progress events carry the engine's stage names."""
-    from foley_engine.pipeline import generate
-    from foley_engine.synth import render
+    from foley_engine import generate, render  # loading the engine takes seconds: only once it is needed
 
     settings = request.settings
-    options: dict[str, Any] = {"start": request.start, "end": request.end, "model": settings.model_spec(),
-                               "soundfont": request.soundfont, "source": settings.source}
-    if settings.samples():
-        options |= {"seed": settings.seed, "temperature": settings.temperature, "variations": settings.variations}
-    result = generate(request.video, settings.instrument, progress=progress, should_cancel=should_cancel, **options)
+    result = generate(request.video, settings.instrument, start=request.start, end=request.end,
+                      options=settings.generator_options(), soundfont=request.soundfont, progress=progress,
+                      should_cancel=should_cancel)
     performances = result.takes or [result.performance]
-    takes = [Take(1, performances[0], result.audio, result)]
+    takes = [Take(1, performances[0], result.audio, result, settings)]
     for number, performance in enumerate(performances[1:], start=2):
         label = f"take {number}/{len(performances)}"
         stages = StageProgress({"synth": 1.0}, _labelled(progress, label), should_cancel)
         audio = render(performance, soundfont=request.soundfont, sample_rate=result.sample_rate,
                        num_samples=len(result.audio), progress=stages.stage("synth"))
-        takes.append(Take(number, performance, audio, result))
+        takes.append(Take(number, performance, audio, result, settings))
     return takes
 
 

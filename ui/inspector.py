@@ -28,8 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from foley_engine.instruments import INSTRUMENTS
-from foley_engine.progress import ProgressEvent
+from foley_engine import INSTRUMENTS, ProgressEvent
 
 from .generation import BASELINE, FILE, SHIPPED, Settings
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QElapsedTimer, QObject, QTemporaryDir, QTimer, QUrl, Signal
 
-from foley_engine.synth import write_wav
+from foley_engine import write_wav
 
 TICK_MS = 16  # cursor updates at ~60 Hz
 

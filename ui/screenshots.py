@@ -60,11 +60,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"screenshots: could not open {args.video}", file=sys.stderr)
             return 1
         window.generate()
-        if not wait_until(lambda: window.job is None, timeout=900) or window.take is None:
+        if not wait_until(lambda: window.job is None, timeout=900) or window.session.take is None:
             error = window.error_dialog.text() if window.error_dialog is not None else "timed out"
             print(f"screenshots: generation failed: {error}", file=sys.stderr)
             return 1
-        wait_until(lambda: window.frames.count() >= (args.range[1] - args.range[0]) * window.frame_rate - 1, 120)
+        frames = (args.range[1] - args.range[0]) * window.session.frame_rate
+        wait_until(lambda: window.frames.count() >= frames - 1, 120)
         window.state.set_cursor(args.at)
         wait_until(lambda: False, 0.3)  # let the views repaint
         args.output.parent.mkdir(parents=True, exist_ok=True)

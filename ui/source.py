@@ -10,8 +10,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from foley_engine.errors import InputError
-from foley_engine.video import VideoInfo, probe
+from foley_engine import InputError, VideoInfo, probe, timeline_clips
 
 
 def timeline_suffixes() -> set[str]:
@@ -29,6 +28,7 @@ def is_timeline(path: Path) -> bool:
 class Clip:
     """One video clip of a timeline, as the timeline stage plans it."""
 
+    index: int  # 1-based, as the engine numbers a timeline's clips
     name: str
     track: str
     usable: bool
@@ -66,12 +66,8 @@ def open_video(path: Path) -> VideoInfo:
 
 
 def open_timeline(path: Path) -> Timeline:
-    from foley_engine.timeline import read_timeline
-    from foley_engine.timeline.plan import TimelineOptions, plan_clips
-
     scratch = tempfile.TemporaryDirectory(prefix="foley-panel-")
-    timeline, base = read_timeline(path, Path(scratch.name))
-    plans = plan_clips(timeline, TimelineOptions(), base, path.parent, path.stem)
-    clips = [Clip(plan.name, plan.track, plan.status == "render", plan.reason, plan.media, plan.start, plan.end)
-             for plan in plans]
+    plans = timeline_clips(path, scratch.name)
+    clips = [Clip(plan.index, plan.name, plan.track, plan.status == "render", plan.reason, plan.media, plan.start,
+                  plan.end) for plan in plans]
     return Timeline(path, clips, scratch)

@@ -1,8 +1,9 @@
 """The panel's main window: viewer, takes, piano roll and waveform on one time cursor, the inspector beside.
 
-Engine work (generation, timeline export) runs in a `Job` thread; the window only reacts to its signals, so
-the GUI never blocks and Cancel (Esc) is always live. Errors end up in one dialog with the engine's one-line
-message, whatever raised them.
+What is open, the takes and exporting them live in the Qt-free `Session` (session.py); the window turns
+clicks into its operations and shows the result. Generation runs in a `Job` thread; the window only reacts
+to its signals, so the GUI never blocks and Cancel (Esc) is always live. Errors end up in one dialog with
+the engine's one-line message, whatever raised them.
 """
 
 from __future__ import annotations
@@ -32,20 +33,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from foley_engine.errors import FoleyError, InputError
-from foley_engine.progress import ProgressEvent
+from foley_engine import FoleyError, InputError, ProgressEvent
 
-from . import export
 from .frames import FrameStore
-from .generation import (
-    Request,
-    Settings,
-    Take,
-    generate_takes,
-)
+from .generation import Settings, Take, generate_takes
 from .inspector import Inspector, section
 from .player import Player
-from .source import Timeline, is_timeline, open_timeline, open_video, timeline_suffixes
+from .session import Session
+from .source import is_timeline, timeline_suffixes
 from .timestate import TimeState
 from .views.piano_roll import PianoRoll, time_label
 from .views.takes import TakeStrip
@@ -77,16 +72,7 @@ class MainWindow(QMainWindow):
                  audible: bool = True) -> None:
         super().__init__()
         self.store = store
-        self.result_json = result_json
-        self.out_dir = out_dir
-        self.exit_code = 1 if result_json is not None else 0  # an adapter gets 0 only for an accepted take
-        self.video: Path | None = None
-        self.range: tuple[float, float] = (0.0, 0.0)
-        self.frame_rate = 30.0
-        self.timeline: Timeline | None = None
-        self.clip_index: int | None = None
-        self.takes: list[Take] = []
-        self.take: Take | None = None
+        self.session = Session(result_json, out_dir)
         self.job: Job | None = None
         self._outcome = ""
         self.error_dialog: QMessageBox | None = None
@@ -199,7 +185,7 @@ class MainWindow(QMainWindow):
             return made
 
         self.open_action = action("Open…", "Ctrl+O", self.open_dialog, "Open a video or a timeline")
-        self.export_action = action("Export…" if self.result_json is None else "Use this take", "Ctrl+E",
+        self.export_action = action("Use this take" if self.session.editor_mode else "Export…", "Ctrl+E",
                                     self.export, "Export the chosen take")
         self.generate_action = action("Generate", "Ctrl+G", self.generate, "Generate", on_toolbar=False)
         self.cancel_action = action("Cancel", "Esc", self.cancel, "Cancel", on_toolbar=False)
@@ -207,12 +193,13 @@ class MainWindow(QMainWindow):
 
     def _update_enabled(self) -> None:
         busy = self.job is not None
-        self.inspector.generate.setEnabled(self.video is not None and not busy)
-        self.generate_action.setEnabled(self.video is not None and not busy)
+        opened, chosen = self.session.video is not None, self.session.take is not None
+        self.inspector.generate.setEnabled(opened and not busy)
+        self.generate_action.setEnabled(opened and not busy)
         self.inspector.cancel.setEnabled(busy)
-        self.export_action.setEnabled(self.take is not None and not busy)
+        self.export_action.setEnabled(chosen and not busy)
         self.open_action.setEnabled(not busy)
-        self.play_button.setEnabled(self.take is not None)
+        self.play_button.setEnabled(chosen)
 
     # Opening
     def open_dialog(self) -> None:
@@ -239,80 +226,70 @@ class MainWindow(QMainWindow):
         return True
 
     def _open_video(self, path: Path, span: tuple[float, float] | None) -> None:
-        info = open_video(path)
-        self.timeline, self.clip_index = None, None
+        info = self.session.open_video(path, span)
         self.inspector.set_clips([])
         detail = f"{info.width}×{info.height} · {float(info.frame_rate):.3g} fps · {info.duration:.2f} s"
         self.inspector.set_source(path.name, detail, info.duration)
-        start, end = span if span is not None else (0.0, info.duration)
-        if not 0 <= start < end <= info.duration + 1e-3:
-            raise InputError(f"range {start:g}–{end:g} s is outside {path.name} (0–{info.duration:.2f} s)")
-        end = min(end, info.duration)
-        self.inspector.set_range(start, end, locked=False)
-        self.frame_rate = float(info.frame_rate)
-        self._set_source(path, (start, end))
+        self.inspector.set_range(*self.session.range, locked=False)
+        self._source_changed()
 
     def _open_timeline(self, path: Path, clip: str | None) -> None:
-        timeline = open_timeline(path)
-        index = timeline.find(clip) if clip is not None else timeline.first_usable()
-        self.timeline = timeline
+        index = self.session.open_timeline(path, clip)
+        timeline = self.session.timeline
         self.inspector.set_clips([(item.label(), item.usable) for item in timeline.clips])
         usable = sum(item.usable for item in timeline.clips)
         self.inspector.set_source(path.name, f"timeline · {len(timeline.clips)} video clips, {usable} usable", 0.0)
+        self._source_changed()
         if index is None:
             raise InputError(f"no usable video clip in {path.name}")
         self.inspector.clips.setCurrentRow(index)
         self.choose_clip(index)
 
     def choose_clip(self, index: int) -> None:
-        if self.timeline is None or not 0 <= index < len(self.timeline.clips) or self.job is not None:
-            return
-        clip = self.timeline.clips[index]
-        if not clip.usable or clip.media is None:
+        if self.job is not None:
             return
         try:
-            info = open_video(clip.media)
+            info = self.session.choose_clip(index)
         except FoleyError as error:
             self.show_error(one_line(error))
             return
-        self.clip_index = index
+        clip = self.session.clip
+        if info is None or clip is None:
+            return
         for spin in (self.inspector.start, self.inspector.end):
             spin.setRange(0.0, info.duration)
         self.inspector.set_range(clip.start, clip.end, locked=True)
-        self.inspector.source_detail.setText(f"{self.timeline.path.name} · clip {clip.name!r} · "
+        self.inspector.source_detail.setText(f"{self.session.timeline.path.name} · clip {clip.name!r} · "
                                              f"{clip.media.name}")
-        self.frame_rate = float(info.frame_rate)
-        self._set_source(clip.media, (clip.start, clip.end))
+        self._source_changed()
 
     def _range_edited(self) -> None:
-        start, end = self.inspector.range()
-        if self.video is not None and self.timeline is None and end > start and (start, end) != self.range:
-            self._set_source(self.video, (start, end))
+        if self.session.set_range(*self.inspector.range()):
+            self._source_changed()
 
-    def _set_source(self, video: Path, span: tuple[float, float]) -> None:
-        """A new video or range: earlier takes no longer match it, so they go."""
+    def _source_changed(self) -> None:
+        """A new video, range or timeline: the views start over on it, without takes."""
         self.player.pause()
-        self.video, self.range = video, span
-        self.setWindowTitle(f"Foley — {self.timeline.path.name if self.timeline else video.name}")
-        self._show_takes([])
+        self.setWindowTitle(self.session.title)
+        self._show_takes()
         self.viewer.set_keypoints(None)
-        self.frames.load(video, span[0], span[1], self.frame_rate)
-        self.state.reset(span[1] - span[0])
+        video, (start, end) = self.session.video, self.session.range
+        if video is not None:
+            self.frames.load(video, start, end, self.session.frame_rate)
+        else:
+            self.frames.stop()
+        self.state.reset(end - start)
         self.inspector.stages.reset()
         self._update_enabled()
 
     # Generation
-    def request(self) -> Request:
-        start, end = self.range
-        return Request(self.video, start, end, self.inspector.settings())
-
     def generate(self) -> None:
-        if self.video is None or self.job is not None:
+        if self.session.video is None or self.job is not None:
             return
         self.inspector.save(self.store)
         self.player.pause()
         self.inspector.stages.reset()
-        self._start_job(Job(partial(generate_takes, self.request())))
+        self._start_job(Job(partial(generate_takes, self.session.request(self.inspector.settings()))))
         self.statusBar().showMessage("Generating…")
 
     def cancel(self) -> None:
@@ -337,8 +314,9 @@ class MainWindow(QMainWindow):
 
     def _generated(self, takes: list[Take]) -> None:
         self._outcome = "ok"
-        self._show_takes(takes)
-        notes = len(self.take.notes) if self.take else 0
+        self.session.set_takes(takes)
+        self._show_takes()
+        notes = len(self.session.take.notes) if self.session.take else 0
         message = f"{len(takes)} take{'s' if len(takes) > 1 else ''} · {notes} notes"
         self.inspector.stages.finish(message)
         self.statusBar().showMessage(f"Generated {message}", 8000)
@@ -364,10 +342,10 @@ class MainWindow(QMainWindow):
         self.generationEnded.emit(self._outcome)
 
     # Takes and playback
-    def _show_takes(self, takes: list[Take]) -> None:
-        self.takes = takes
-        self.take = None
-        self.strip.set_takes(takes)  # chooses the first take, if any
+    def _show_takes(self) -> None:
+        """The session's takes as cards; the strip then chooses the first, which shows it everywhere."""
+        takes = self.session.takes
+        self.strip.set_takes(takes)
         if not takes:
             self.roll.clear()
             self.wave.set_audio(None)
@@ -376,10 +354,9 @@ class MainWindow(QMainWindow):
         self._update_enabled()
 
     def choose_take(self, number: int) -> None:
-        take = next((take for take in self.takes if take.number == number), None)
+        take = self.session.choose_take(number)
         if take is None:
             return
-        self.take = take
         rate = take.result.sample_rate
         self.roll.set_tracks(take.tracks)
         self.wave.set_audio(take.audio, rate)
@@ -392,7 +369,7 @@ class MainWindow(QMainWindow):
         self._update_enabled()
 
     def toggle_play(self) -> None:
-        if self.take is not None:
+        if self.session.take is not None:
             self.player.seek(self.state.cursor)
             self.player.toggle()
 
@@ -401,75 +378,46 @@ class MainWindow(QMainWindow):
 
     def _cursor_moved(self, seconds: float) -> None:
         """Every view follows the one cursor; scrubbing also moves playback."""
-        source_time = self.range[0] + seconds
+        source_time = self.session.range[0] + seconds
         self.viewer.show_frame(self.frames.frame_at(source_time), source_time)
         self.time_readout.setText(f"{time_label(seconds, 0.01)} / {time_label(self.state.duration, 0.01)}")
         self.player.seek(seconds)
 
     # Export
     def export(self) -> None:
-        if self.take is None or self.job is not None:
+        """Write the chosen take where the user says (in editor mode, to the default place) and, in editor mode,
+        hand it back and close."""
+        if self.session.take is None or self.job is not None:
             return
-        if self.timeline is not None:
-            self._export_timeline()
-        else:
-            self._export_video()
+        destination = self._destination(self.session.default_destination())
+        if destination is None:
+            return
+        try:
+            outputs = self.session.export(destination)
+            listed = ", ".join(path.name for path in outputs.values())
+            self.inspector.stages.finish(f"Exported {listed}")
+            self.statusBar().showMessage(f"Exported {listed}", 10000)
+            accepted = self.session.accept(outputs)
+        except FoleyError as error:
+            self.show_error(one_line(error))
+            return
+        if accepted:
+            self.close()
 
-    def _destination(self, default: Path, caption: str, file_filter: str) -> Path | None:
-        """Where to write: the adapter's folder without asking, else a save dialog (which confirms replacing)."""
-        if self.result_json is not None:
+    def _destination(self, default: Path) -> Path | None:
+        """Where to write: the default without asking in editor mode (confirming a replace), else a save dialog
+        (which confirms replacing)."""
+        if self.session.editor_mode:
             if default.exists() and QMessageBox.question(
                     self, "Foley", f"Replace {default.name}?") != QMessageBox.StandardButton.Yes:
                 return None
             return default
+        if self.session.timeline is not None:
+            caption, file_filter = "Export the timeline", f"Timeline (*{default.suffix})"
+        else:
+            caption, file_filter = "Export the take's audio (the MIDI goes beside it)", "WAV audio (*.wav)"
         path, _ = QFileDialog.getSaveFileName(self, caption, str(default), file_filter)
         return Path(path) if path else None
-
-    def _export_video(self) -> None:
-        folder = self.out_dir or self.video.parent
-        paths = export.take_paths(self.video, folder)
-        wav = self._destination(paths["wav"], "Export the take's audio (the MIDI goes beside it)",
-                                "WAV audio (*.wav)")
-        if wav is None:
-            return
-        wav = wav if wav.suffix.lower() == ".wav" else wav.with_name(wav.name + ".wav")
-        mid = wav.with_name(wav.name[:-len(".wav")] + ".mid")
-        try:
-            outputs = export.export_take(self.take, wav, mid)
-        except FoleyError as error:
-            self.show_error(one_line(error))
-            return
-        self._exported(outputs)
-
-    def _export_timeline(self) -> None:
-        source = self.timeline.path
-        folder = self.out_dir or source.parent
-        output = self._destination(folder / f"{source.stem}.foley{source.suffix}", "Export the timeline",
-                                   f"Timeline (*{source.suffix})")
-        if output is None:
-            return
-        try:
-            outputs = export.export_timeline(source, output, self.clip_index, self.inspector.settings(), self.take)
-        except FoleyError as error:
-            self.show_error(one_line(error))
-            return
-        self._exported(outputs)
-
-    def _exported(self, outputs: dict[str, Path]) -> None:
-        listed = ", ".join(path.name for path in outputs.values())
-        self.inspector.stages.finish(f"Exported {listed}")
-        self.statusBar().showMessage(f"Exported {listed}", 10000)
-        if self.result_json is None:
-            return
-        clip = self.timeline.clips[self.clip_index].name if self.timeline is not None else None
-        try:
-            export.write_result(self.result_json,
-                                export.result_record(self.take, self.inspector.settings(), outputs, clip))
-        except FoleyError as error:
-            self.show_error(one_line(error))
-            return
-        self.exit_code = 0
-        self.close()
 
     # Errors, drops, closing
     def show_error(self, message: str) -> None:

@@ -15,8 +15,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal
 
-from foley_engine.errors import Cancelled, FoleyError
-from foley_engine.progress import ProgressEvent
+from foley_engine import Cancelled, FoleyError, ProgressEvent
 
 Work = Callable[[Callable[[ProgressEvent], None], Callable[[], bool]], Any]
 

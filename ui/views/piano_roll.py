@@ -14,7 +14,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QLinearGradient, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QWidget
 
-from foley_engine.notes import Note
+from foley_engine import Note
 
 from .. import theme
 from ..timestate import TimeState
@@ -127,7 +127,7 @@ class PianoRoll(TimeView):
         self._draw_grid(painter)
         painter.setClipRect(QRectF(GUTTER, RULER, self.plot_width(), self.height() - RULER))
         cursor = self.state.cursor
-        for performer, note in self.visible_notes():
+        for _performer, note in self.visible_notes():
             rect = self.note_rect(note)
             fill = theme.velocity_colour(note.velocity)
             on = note.start <= cursor < note.end

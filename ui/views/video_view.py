@@ -12,12 +12,11 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QWidget
 
-from foley_engine.keypoints import Keypoints
-from foley_engine.skeleton import BODY_BONES, HAND_BONES, LEFT, RIGHT
+from foley_engine import Keypoints, skeleton
 
 from .. import theme
 
-_HAND = {LEFT: (theme.LEFT_HAND, "L"), RIGHT: (theme.RIGHT_HAND, "R")}
+_HAND = {skeleton.LEFT: (theme.LEFT_HAND, "L"), skeleton.RIGHT: (theme.RIGHT_HAND, "R")}
 
 
 class VideoView(QWidget):
@@ -70,12 +69,12 @@ class VideoView(QWidget):
         if sample is not None:
             scale = max(1.0, rect.width() / 640)
             for performer in range(self.keypoints.num_performers):
-                self._draw_joints(painter, rect, self.keypoints.body[performer, sample], BODY_BONES, theme.BODY,
-                                  scale)
-                for side in (LEFT, RIGHT):
+                self._draw_joints(painter, rect, self.keypoints.body[performer, sample], skeleton.BODY_BONES,
+                                  theme.BODY, scale)
+                for side in (skeleton.LEFT, skeleton.RIGHT):
                     colour, tag = _HAND[side]
                     hand = self.keypoints.hands[performer, sample, side]
-                    self._draw_joints(painter, rect, hand, HAND_BONES, colour, scale)
+                    self._draw_joints(painter, rect, hand, skeleton.HAND_BONES, colour, scale)
                     if hand[0, 2] > 0:
                         label = tag if self.keypoints.num_performers == 1 else f"{tag}{performer + 1}"
                         self._tag(painter, self._point(rect, hand[0]) + QPointF(8, 10), label, colour)
