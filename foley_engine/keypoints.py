@@ -15,11 +15,34 @@ import numpy as np
 
 from .errors import InputError
 from .outputs import atomic_output
-from .skeleton import NUM_BODY_JOINTS, NUM_HAND_JOINTS
+from .skeleton import HAND_INDEX, NUM_BODY_JOINTS, NUM_HAND_JOINTS
 
 MODEL_RATE = 30.0  # keypoints are resampled to this fixed rate on the video's timestamps
+#: A performer's two yardsticks converted into each other: a shoulder width is 3.3 hand lengths (wrist to
+#: middle knuckle), a hand about 0.3 shoulder widths. The body's is the steadier; the hand's is there when only
+#: hands are in frame (a keyboard seen from above). One number: the learned model was trained with 3.3.
+SHOULDERS_PER_HAND = 3.3
+HAND_PER_SHOULDER = 1 / SHOULDERS_PER_HAND
 _FILE_FORMAT = "foley-keypoints"
 _FILE_VERSION = 1
+_WRIST, _MIDDLE_MCP = HAND_INDEX["wrist"], HAND_INDEX["middle_mcp"]
+
+
+def pixel_square(frame_size: tuple[int, int], dtype: type[np.floating] = np.float64) -> np.ndarray:
+    """(2,) factors for normalised (x, y): x times width / height, so both are in frame heights.
+
+    Keypoints are normalised by the frame's width and height separately, so a length measured across them
+    depends on which way it points until x is scaled back: every distance and speed is measured after this.
+    """
+    width, height = frame_size
+    return np.array([width / height, 1.0], dtype)
+
+
+def hand_lengths(hands_xy: np.ndarray, seen: np.ndarray) -> np.ndarray:
+    """Wrist-to-middle-knuckle lengths of pixel-square hand joints (..., 21, 2) wherever `seen` (..., 21) has
+    both: the samples of the hand-size yardstick (a median of them), flat, in no particular order."""
+    both = seen[..., _WRIST] & seen[..., _MIDDLE_MCP]
+    return np.linalg.norm(hands_xy[..., _MIDDLE_MCP, :] - hands_xy[..., _WRIST, :], axis=-1)[both]
 
 
 @dataclass

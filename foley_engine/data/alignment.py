@@ -33,7 +33,7 @@ from scipy.ndimage import gaussian_filter1d
 from scipy.signal import fftconvolve
 
 from ..errors import InputError
-from ..keypoints import Keypoints
+from ..keypoints import Keypoints, hand_lengths, pixel_square
 from ..notes import Note
 from ..skeleton import BODY_INDEX, FINGERTIPS, HAND_INDEX, LEFT
 
@@ -47,7 +47,7 @@ MIN_OVERLAP = 0.5
 #: Every joint's signal stays in physical units (hand lengths per second squared), clipped at this
 #: percentile: a still finger adds its jitter, not a peak as loud as a moving finger's.
 _CLIP_PERCENTILE = 99.0
-_WRIST, _MIDDLE_MCP = HAND_INDEX["wrist"], HAND_INDEX["middle_mcp"]
+_WRIST = HAND_INDEX["wrist"]
 _TIPS = list(FINGERTIPS)
 _ELBOWS = (BODY_INDEX["left_elbow"], BODY_INDEX["right_elbow"])
 
@@ -139,12 +139,11 @@ def departure_envelope(keypoints: Keypoints) -> np.ndarray:
 def keyboard_estimate(keypoints: Keypoints, notes: Sequence[Note], search: float = SEARCH_SECONDS) -> OffsetEstimate:
     """Offset maximising |r| between the mean fingertip x and the mean sounding pitch over frames."""
     rate = keypoints.rate
-    width, height = keypoints.frame_size
     tips = keypoints.hands[:, :, :, _TIPS]  # (P, T, 2, 5, 3)
     seen = tips[..., 2] > 0
     count = seen.sum(axis=(0, 2, 3))
     x = np.where(count > 0, (tips[..., 0] * seen).sum(axis=(0, 2, 3)) / np.maximum(count, 1), 0.0)
-    x *= width / height
+    x *= pixel_square(keypoints.frame_size)[0]
     visible = (count > 0).astype(float)
 
     base, length = _grid(keypoints, search)
@@ -182,18 +181,17 @@ class _Hand:
 
 def _hands(keypoints: Keypoints) -> list[_Hand]:
     """Every hand seen (wrist and middle knuckle) in at least 5 frames, with its arm's elbow."""
-    width, height = keypoints.frame_size
-    aspect = np.array([width / height, 1.0])
+    aspect = pixel_square(keypoints.frame_size)
     hands = []
     for performer in range(keypoints.num_performers):
         for side in range(2):
             joints = keypoints.hands[performer, :, side]
             ok = joints[..., 2] > 0
             xy = joints[..., :2] * aspect
-            both = ok[:, _WRIST] & ok[:, _MIDDLE_MCP]
-            if both.sum() < 5:
+            lengths = hand_lengths(xy, ok)
+            if len(lengths) < 5:
                 continue
-            scale = float(np.median(np.linalg.norm(xy[both, _MIDDLE_MCP] - xy[both, _WRIST], axis=-1)))
+            scale = float(np.median(lengths))
             elbow = keypoints.body[performer, :, _ELBOWS[0] if side == LEFT else _ELBOWS[1]]
             if scale > 0:
                 hands.append(_Hand(xy, ok, scale, elbow[:, :2] * aspect, elbow[:, 2] > 0))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..keypoints import SHOULDERS_PER_HAND, hand_lengths, pixel_square
 from ..skeleton import (
     BODY_INDEX,
     HAND_INDEX,
@@ -29,9 +30,7 @@ NUM_FEATURES = 5
 _NECK, _RSHOULDER, _LSHOULDER = BODY_INDEX["neck"], BODY_INDEX["right_shoulder"], BODY_INDEX["left_shoulder"]
 _BODY_WRISTS = (BODY_INDEX["left_wrist"], BODY_INDEX["right_wrist"])
 _HAND_WRISTS = (LEFT_HAND_OFFSET + HAND_INDEX["wrist"], RIGHT_HAND_OFFSET + HAND_INDEX["wrist"])
-_HAND_KNUCKLES = (LEFT_HAND_OFFSET + HAND_INDEX["middle_mcp"], RIGHT_HAND_OFFSET + HAND_INDEX["middle_mcp"])
-#: Shoulder widths per wrist-to-middle-knuckle length: converts a hand size into the body's scale.
-SHOULDERS_PER_HAND = 3.3
+_HANDS = slice(LEFT_HAND_OFFSET, RIGHT_HAND_OFFSET + NUM_HAND_JOINTS)  # both hands' joints, left then right
 _VELOCITY_SCALE = 0.2  # brings typical speeds (a few sizes per second) to order 1
 _VELOCITY_CLIP = 5.0
 _POSITION_CLIP = 4.0
@@ -76,9 +75,8 @@ def frame_reference(xy: np.ndarray, visible: np.ndarray) -> tuple[np.ndarray, fl
     both = visible[:, _RSHOULDER] & visible[:, _LSHOULDER]
     scale = _median_visible(np.linalg.norm(xy[:, _RSHOULDER] - xy[:, _LSHOULDER], axis=-1), both)
     if scale is None or scale <= 1e-4:
-        sizes = [np.linalg.norm(xy[:, k] - xy[:, w], axis=-1)[visible[:, k] & visible[:, w]]
-                 for w, k in zip(_HAND_WRISTS, _HAND_KNUCKLES)]
-        sizes = np.concatenate(sizes)
+        sizes = hand_lengths(xy[:, _HANDS].reshape(len(xy), 2, NUM_HAND_JOINTS, 2),
+                             visible[:, _HANDS].reshape(len(xy), 2, NUM_HAND_JOINTS))
         scale = float(np.median(sizes)) * SHOULDERS_PER_HAND if len(sizes) >= 3 else None
     if scale is None or scale <= 1e-4:
         scale = 0.25
@@ -92,9 +90,8 @@ def pose_features(joints: np.ndarray, frame_size: tuple[int, int], rate: float) 
     """
     if joints.shape[1:] != (NUM_JOINTS, 3):
         raise ValueError(f"expected (T, {NUM_JOINTS}, 3) joints, got {joints.shape}")
-    width, height = frame_size
     visible = joints[..., 2] > 0
-    xy = joints[..., :2].astype(np.float32) * np.array([width / height, 1.0], np.float32)
+    xy = joints[..., :2].astype(np.float32) * pixel_square(frame_size, np.float32)
     centre, scale = frame_reference(xy, visible)
     position = np.clip((xy - centre) / scale, -_POSITION_CLIP, _POSITION_CLIP)
     velocity = np.zeros_like(position)

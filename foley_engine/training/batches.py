@@ -25,6 +25,7 @@ from scipy.ndimage import uniform_filter1d
 from ..data.shards import Example, read_shard
 from ..errors import InputError
 from ..instruments import Instrument, get_instrument
+from ..keypoints import pixel_square
 from ..model.features import frame_reference, performer_joints, pose_features
 from ..model.generate import resample_joints
 from ..model.network import ModelConfig
@@ -157,7 +158,7 @@ class WindowSampler:
         if hidden < 0.2:  # before the jitter, which stays
             joints = hold_still(joints, int(rng.integers(30, 120)))
         visible = joints[..., 2] > 0
-        aspect = np.array([frame_size[0] / frame_size[1], 1.0], np.float32)
+        aspect = pixel_square(frame_size, np.float32)
         _, scale = frame_reference(joints[..., :2] * aspect, visible)
         noise = rng.normal(0.0, rng.uniform(0.0, 0.004) * scale, joints[..., :2].shape) / aspect
         joints[..., :2] += noise * visible[..., None]
