@@ -41,7 +41,7 @@ _SAMPLING = {"temperature": DEFAULT_TEMPERATURE, "top_k": DEFAULT_TOP_K, "top_p"
 _GENERATOR = ("instrument", "source", "model", "seed", *_SAMPLING, "variations")
 
 
-def add_info_command(commands: argparse._SubParsersAction) -> None:
+def add_info_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     cmd = commands.add_parser("info", help="this engine's version, protocol, defaults, instruments and options",
                               description=__doc__.splitlines()[0])
     cmd.add_argument("--json", action="store_true", help="one JSON line for programs (the editor protocol)")
@@ -55,7 +55,9 @@ def _command_parser(name: str) -> argparse.ArgumentParser:
     parser = build_parser([name])
     for action in parser._actions:  # argparse has no public way to reach a subcommand's parser
         if isinstance(action, argparse._SubParsersAction):
-            return action.choices[name]
+            command = action.choices[name]
+            assert isinstance(command, argparse.ArgumentParser)
+            return command
     raise LookupError(f"foley has no {name} command")
 
 
