@@ -74,7 +74,7 @@ def test_the_shipped_model_is_the_default_note_generator() -> None:
     import foley_engine
     from foley_engine.cli import build_parser
     from foley_engine.errors import InputError
-    from foley_engine.options import DEFAULT_MODEL, check_generator
+    from foley_engine.options import DEFAULT_MODEL, GeneratorOptions
     from foley_engine.pipeline import generate
     from foley_engine.timeline.jobs import ClipJob
     from foley_engine.timeline.plan import TimelineOptions
@@ -85,16 +85,16 @@ def test_the_shipped_model_is_the_default_note_generator() -> None:
     assert parser.parse_args(["generate", "clip.mp4"]).model == "default"
     assert parser.parse_args(["timeline", "in.otio", "-o", "out.otio"]).model == "default"
     assert parser.parse_args(["generate", "clip.mp4", "--model", "baseline"]).model == "baseline"
-    assert inspect.signature(generate).parameters["model"].default == "default"
+    assert inspect.signature(generate).parameters["options"].default.model == "default"
     # The learned model samples: a fixed default seed keeps a video's notes the same from run to run.
     assert parser.parse_args(["generate", "clip.mp4"]).seed == 0
     assert parser.parse_args(["timeline", "in.otio", "-o", "out.otio"]).seed == 0
-    assert inspect.signature(generate).parameters["seed"].default == 0
-    assert TimelineOptions().model == "default"
-    assert {field.name: field.default for field in dataclasses.fields(ClipJob)}["model"] == "default"
-    check_generator(temperature=0.5, top_k=5, top_p=0.9, variations=2)  # the default samples
+    assert inspect.signature(generate).parameters["options"].default.seed == 0
+    assert TimelineOptions().generator.model == "default" and TimelineOptions().generator.seed == 0
+    assert {field.name: field.type for field in dataclasses.fields(ClipJob)}["options"] == "GeneratorOptions"
+    GeneratorOptions(temperature=0.5, top_k=5, top_p=0.9, variations=2)  # the default samples
     with pytest.raises(InputError, match="the baseline is deterministic"):
-        check_generator("baseline", temperature=0.5)
+        GeneratorOptions(model="baseline", temperature=0.5)
 
 
 def test_generate_real_clip_writes_aligned_outputs(piano_video: Path, tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ from timelines import clip, media, timeline, video_track
 
 from foley_engine import cli
 from foley_engine.errors import InputError
-from foley_engine.options import check_generator
+from foley_engine.options import GeneratorOptions
 
 #: sitecustomize for the Ctrl-C runs: when the run imports FOLEY_TEST_PAUSE_IMPORT, the import waits inside
 #: native code that calls back into Python and cannot pass an exception on (a ctypes callback here; torch's and
@@ -286,7 +286,7 @@ def test_the_largest_seed_is_accepted_and_the_api_refuses_non_finite_sampling() 
     assert args.seed == MAX_SEED == 2**63 - 1
     for options in ({"temperature": float("nan")}, {"temperature": float("inf")}, {"top_p": float("nan")}):
         with pytest.raises(InputError, match="temperature must be >= 0 and finite|top-p must be in"):
-            check_generator(**options)
+            GeneratorOptions(**options)
 
 
 # --- timeline files that hold something else --------------------------------------------------------------------

@@ -107,11 +107,12 @@ def test_truncated_checkpoint_is_a_model_error(tmp_path):
 
 def test_pipeline_checks_the_model_before_any_work(tmp_path):
     from foley_engine.errors import InputError
+    from foley_engine.options import GeneratorOptions
     from foley_engine.pipeline import generate
 
     bad = tmp_path / "user.pt"
     bad.write_bytes(b"PK\x03\x04 broken")
     with pytest.raises(ModelError, match="user.pt"):
-        generate(tmp_path / "no-video.mp4", model=str(bad))
+        generate(tmp_path / "no-video.mp4", options=GeneratorOptions(model=str(bad)))
     with pytest.raises(InputError, match="deterministic"):
-        generate(tmp_path / "no-video.mp4", model="baseline", variations=2)
+        generate(tmp_path / "no-video.mp4", options=GeneratorOptions(model="baseline", variations=2))

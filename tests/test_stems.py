@@ -21,6 +21,7 @@ from foley_engine import cli, pipeline
 from foley_engine.instruments import get_instrument
 from foley_engine.keypoints import Keypoints
 from foley_engine.notes import Note, Performance
+from foley_engine.options import GeneratorOptions
 from foley_engine.synth import SAMPLE_RATE, render, render_stems
 from foley_engine.timeline import foley_tracks, is_foley_track
 from foley_engine.timeline.plan import ClipPlan, TimelineOptions
@@ -93,13 +94,14 @@ def test_a_stem_is_its_performer_alone_on_their_own_instrument_and_the_stems_add
 def test_generate_renders_stems_only_when_asked_and_reports_them_as_part_of_synthesis(
         videos: dict[str, Path], pose_calls: list[str]) -> None:
     events = []
-    result = pipeline.generate(videos["duo"], "violin,guitar", model="baseline", stems=True, progress=events.append)
+    result = pipeline.generate(videos["duo"], "violin,guitar", options=GeneratorOptions(model="baseline"), stems=True,
+                               progress=events.append)
     _assert_stems_add_up(result.audio, result.stems)
     synth = [event for event in events if event.stage == "synth"]
     fractions = [event.fraction for event in synth]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0 and fractions.count(1.0) == 1
     assert any(event.message.startswith("performer 2: ") for event in synth)
-    assert pipeline.generate(videos["duo"], "violin", model="baseline").stems == []
+    assert pipeline.generate(videos["duo"], "violin", options=GeneratorOptions(model="baseline")).stems == []
 
 
 # --- foley generate --stems ------------------------------------------------------------------------------------

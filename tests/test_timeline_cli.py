@@ -178,6 +178,7 @@ def test_generator_options_reach_each_clip_and_are_recorded_with_its_audio(
 
     from foley_engine import pipeline
     from foley_engine.model import save_checkpoint
+    from foley_engine.options import GeneratorOptions
     from foley_engine.timeline import _jobs, foley_timeline
     from foley_engine.timeline.plan import TimelineOptions
 
@@ -207,18 +208,19 @@ def test_generator_options_reach_each_clip_and_are_recorded_with_its_audio(
     sampled = ("--model", "tiny.pt", "--seed", "7", "--temperature", "1.2", "--top-k", "5", "--top-p", "0.9")
     summary, first = run(*sampled)
     generator = {"model": str(checkpoint.resolve()), "seed": 7, "temperature": 1.2, "top_k": 5, "top_p": 0.9}
-    assert {key: calls[-1][key] for key in generator} == generator
+    assert {key: getattr(calls[-1]["options"], key) for key in generator} == generator
     assert {key: summary[key] for key in generator} == generator
     assert first == generator
     assert run(*sampled)[1] == first  # same options: the same record, nothing told apart
     assert run(*sampled[:3], "8", *sampled[4:])[1] != first  # another seed
     shipped = {"model": "default", "seed": 0, "temperature": None, "top_k": None, "top_p": None}
-    assert run()[1] == shipped == {key: calls[-1][key] for key in keys}  # the shipped model is the default
+    assert run()[1] == shipped == {key: getattr(calls[-1]["options"], key) for key in keys}  # the shipped model
     baseline = shipped | {"model": "baseline"}
-    assert run("--model", "baseline")[1] == baseline == {key: calls[-1][key] for key in keys}
+    assert run("--model", "baseline")[1] == baseline == {key: getattr(calls[-1]["options"], key) for key in keys}
     # Local processes and Ray tasks get the same jobs: plain data with every option and the absolute path
-    options = TimelineOptions(model="tiny.pt", seed=3, temperature=0.7)
+    options = TimelineOptions(generator=GeneratorOptions(model="tiny.pt", seed=3, temperature=0.7))
     report = foley_timeline(edit, tmp_path / "plan.otio", options, dry_run=True)
     (job,) = _jobs(report.plans, options)
-    assert (job.model, job.seed, job.temperature, job.top_k, job.top_p) == (str(checkpoint.resolve()), 3, 0.7,
-                                                                            None, None)
+    generated = job.options
+    assert (generated.model, generated.seed, generated.temperature, generated.top_k, generated.top_p) == (
+        str(checkpoint.resolve()), 3, 0.7, None, None)

@@ -12,8 +12,7 @@ import os
 # busy CPU spinning threads waiting for a descheduled sibling made generation 2-3x slower (measured).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from collections.abc import Callable  # noqa: E402 - after the environment above
-from pathlib import Path
+from pathlib import Path  # noqa: E402 - after the environment above
 from typing import TYPE_CHECKING
 
 from ..errors import ModelError
@@ -28,7 +27,7 @@ if TYPE_CHECKING:
     from ..keypoints import Keypoints
 
 __all__ = ["DEFAULT_CHECKPOINT", "FoleyModel", "LoadedModel", "ModelConfig", "Sampling", "generate_performances",
-           "generate_tracks", "load_checkpoint", "load_generator", "load_model", "save_checkpoint"]
+           "generate_tracks", "load_checkpoint", "load_model", "save_checkpoint"]
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "default.pt"
 _LOADED: dict[tuple[str, int, int], LoadedModel] = {}
@@ -65,15 +64,3 @@ def generate_performances(keypoints: Keypoints, instrument: Instrument, *, model
                             sampling=sampling, seed=seed, variations=variations)
     return [Performance(instrument=instrument, duration=duration, tracks=tracks, generator=loaded.name)
             for tracks in takes]
-
-
-def load_generator(spec: str | Path = "default", *, seed: int = 0, sampling: Sampling = Sampling()
-                   ) -> Callable[[Keypoints, Instrument, float], Performance]:
-    """The model as a plain (keypoints, instrument, duration) -> Performance function with a fixed seed, for
-    evaluation; the checkpoint is loaded (and checked) now, not at the first call."""
-    load_model(spec)
-
-    def generate(keypoints: Keypoints, instrument: Instrument, duration: float) -> Performance:
-        return generate_performances(keypoints, instrument, model=spec, duration=duration, seed=seed,
-                                     sampling=sampling)[0]
-    return generate

@@ -1,5 +1,110 @@
-"""Note sources: what turns a range of video (its keypoints, and the frames where a source needs them) into notes.
+"""Note sources: what turns a range of video into notes, and the one place that picks which of them plays.
 
-baseline.py reads strikes off the motion with rules, keys.py reads the keys of a keyboard seen in the frame;
-the learned model lives in foley_engine.model.
+Every source has the same shape (`NoteSource`): it is given a `SourceClip` (the range's keypoints, and the
+video and range, for a source that reads the frames) and returns takes of `Performance`, or None when it
+cannot play this clip (the keys source with no keyboard in view). `open_sources(options)` turns the user's
+`GeneratorOptions` into the sources to try, in order, checked and loaded before any expensive work:
+
+- "keys": keys.py reads the notes off a keyboard found in the frame;
+- "model": motion.py plays from the performers' motion with the `--model` generator (the learned model,
+  model/, or the baseline rules, baseline.py);
+- "auto" (the default): the keys when a keyboard is in view, else the motion.
 """
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from ..errors import InputError
+from ..instruments import Instrument
+from ..keypoints import Keypoints
+from ..notes import Performance
+from ..options import GeneratorOptions
+
+if TYPE_CHECKING:
+    from ..keyboard.geometry import KeyboardGeometry
+
+Progress = Callable[[float, str], None]
+
+
+@dataclass(frozen=True)
+class SourceClip:
+    """What a source is given: the range [start, end) of `video`, its keypoints, and the instrument(s) asked
+    for (one for every performer, or one per performer left to right)."""
+
+    video: Path
+    start: float
+    end: float
+    keypoints: Keypoints
+    instruments: tuple[Instrument, ...]
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+
+@dataclass
+class SourceNotes:
+    """What a source played: the takes (the first is the one heard) and, from the keys source, the keyboard
+    the notes were read off (for the summary and the preview)."""
+
+    takes: list[Performance]
+    source: str  # "keys" or "model"
+    keyboard: KeyboardGeometry | None = None
+    note: str = ""  # why the source that plays is not the first one tried (for the summary)
+    stage: str = "notes"  # the progress stage its work is reported under
+
+
+class NoteSource(Protocol):
+    """A way to make notes. `name` is what `--source` calls it, `stage` the progress stage it reports under."""
+
+    name: str
+    stage: str
+
+    def play(self, clip: SourceClip, progress: Progress) -> SourceNotes | None:
+        """Takes of the clip, or None when this source cannot play it (the next source is tried)."""
+        ...
+
+
+@dataclass
+class Sources:
+    """The sources `options` names, in the order they are tried."""
+
+    options: GeneratorOptions
+    tried: list[NoteSource] = field(default_factory=list)
+
+    def play(self, clip: SourceClip, progress: Callable[[str], Progress]) -> SourceNotes:
+        """The first source that can play the clip; `progress(stage)` gives each source its stage's callback.
+        When none can (only "keys" was asked for and no keyboard is in view) it is an InputError."""
+        skipped: list[str] = []
+        for source in self.tried:
+            notes = source.play(clip, progress(source.stage))
+            if notes is not None:
+                notes.note = "; ".join(skipped)
+                return notes
+            skipped.append(_NOT_PLAYED.get(source.name, f"{source.name}: nothing to play"))
+        raise InputError(f"no keyboard found in {clip.video.name} between {clip.start:.2f}s and {clip.end:.2f}s "
+                         "(use --source auto or model to play from the performers' motion)")
+
+
+_NOT_PLAYED = {"keys": "no keyboard in view: notes from the performers' motion"}
+
+
+def open_sources(options: GeneratorOptions) -> Sources:
+    """The sources to try for `options`, checked now: the learned model's checkpoint is loaded (a corrupt one
+    fails here, before pose), and it stays loaded for this process's next clip."""
+    from .keys import KeysSource
+    from .motion import MotionSource
+
+    tried: list[NoteSource] = []
+    if options.source in ("auto", "keys"):
+        tried.append(KeysSource(options))
+    if options.source in ("auto", "model"):
+        tried.append(MotionSource(options))
+    return Sources(options, tried)
+
+
+__all__ = ["NoteSource", "SourceClip", "SourceNotes", "Sources", "open_sources"]

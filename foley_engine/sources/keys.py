@@ -20,6 +20,8 @@ from ..keyboard.presses import press_evidence
 from ..keyboard.reading import read_notes
 from ..keypoints import Keypoints
 from ..notes import Performance
+from ..options import GeneratorOptions
+from . import SourceClip, SourceNotes
 
 #: Generator name recorded in the MIDI, the summary and the panel.
 SOURCE_NAME = "keys:pixels"
@@ -72,3 +74,23 @@ def read_keyboard(path: str | Path, start: float, end: float, keypoints: Keypoin
     notes = read_notes(evidence, geometry, keypoints, instrument, start, duration)
     report(1.0, f"{len(notes)} notes read off {len(geometry.keys)} keys")
     return KeyboardReading(geometry, Performance(instrument, duration, [notes], SOURCE_NAME))
+
+
+class KeysSource:
+    """The keys of a keyboard in view, as a note source: None when no keyboard is found (the next source plays).
+    The keys say what was played, so every take is the same; the first instrument asked for plays them."""
+
+    name = "keys"
+    stage = "keys"
+
+    def __init__(self, options: GeneratorOptions) -> None:
+        self.variations = options.variations
+
+    def play(self, clip: SourceClip, progress: Progress) -> SourceNotes | None:
+        progress(0.0, "looking for a keyboard")
+        geometry = locate_keyboard(clip.video, clip.start, clip.end)
+        if geometry is None:
+            return None
+        reading = read_keyboard(clip.video, clip.start, clip.end, clip.keypoints, clip.instruments[0], geometry,
+                                progress)
+        return SourceNotes([reading.performance] * self.variations, self.name, geometry, stage=self.stage)

@@ -50,7 +50,7 @@ def _foley_clip(plan: ClipPlan, options: TimelineOptions, performer: int = 0) ->
     """Clip `plan`'s mix (performer 0), or performer `performer`'s (1-based) stem with their instrument and notes."""
     duration = plan.placement.duration
     media_range = otio.opentime.TimeRange(otio.opentime.RationalTime(0, duration.rate), duration)
-    metadata = {"engine_version": __version__, "instrument": plan.instrument, **options.generator(),
+    metadata = {"engine_version": __version__, "instrument": plan.instrument, **options.generator.record(),
                 "generator": plan.result.get("generator", ""),
                 "notes": plan.result.get("notes", 0), "sample_rate": SAMPLE_RATE, "samples": plan.samples,
                 "source_clip": {"name": plan.name, "track": plan.track, "index": plan.index,
@@ -68,7 +68,8 @@ def _foley_clip(plan: ClipPlan, options: TimelineOptions, performer: int = 0) ->
 
 def _track(name: str, plans: list[ClipPlan], options: TimelineOptions, performer: int = 0) -> otio.schema.Track:
     """One Foley track: `plans`' mixes (performer 0) or their stems of `performer`, gaps between them."""
-    tag = {"role": "track", "engine_version": __version__, "instrument": options.instrument, **options.generator()}
+    tag = {"role": "track", "engine_version": __version__, "instrument": options.instrument,
+           **options.generator.record()}
     track = otio.schema.Track(name=name, kind=otio.schema.TrackKind.Audio,
                               metadata={FOLEY: tag | ({"performer": performer} if performer else {})})
     cursor = otio.opentime.RationalTime(0, plans[0].placement.start_time.rate) if plans else None
