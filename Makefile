@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Foley needs Python 3.11 (mediapipe 0.10.21 and torch 2.13.0 wheels); set PYTHON=python3.11")'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,formats,cluster,ui]'
+	$(PY) -m pip install --quiet -e '.[dev,train,eval,formats,cluster,ui]'
 	# basic-pitch's wheel ships its ONNX model; --no-deps keeps TensorFlow out (onnxruntime runs it)
 	$(PY) -m pip install --quiet --no-deps basic-pitch==0.4.0
 	touch $@

@@ -56,6 +56,12 @@ class ModelError(FoleyError):
     exit_code = 7
 
 
+class MissingExtraError(FoleyError):
+    """The command needs a library that only an extra of the install brings (`pip install 'foley[eval]'`)."""
+
+    exit_code = 8
+
+
 class Cancelled(FoleyError):
     """The user cancelled (Ctrl-C, Esc in an editor, Cancel in the panel); nothing partial is left behind.
 

@@ -15,11 +15,13 @@ import signal
 import sys
 import time
 import traceback
+from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn, Sequence
+from typing import NoReturn
 
 from .. import __version__
 from ..errors import INTERRUPTED_EXIT_CODE, TERMINATED_EXIT_CODE, FoleyError, Terminated, UsageError
+from ..extras import missing_extra
 from ..instruments import parse_instruments
 from ..interrupts import CancelSignals
 from ..options import GeneratorOptions, add_generator_args, finite_float
@@ -227,6 +229,7 @@ def _failure(error: BaseException, received: int | None, argv: Sequence[str]) ->
         return TERMINATED_EXIT_CODE, "stopped by SIGTERM; no partial files were left"
     if isinstance(error, KeyboardInterrupt) or received is not None:
         return INTERRUPTED_EXIT_CODE, "cancelled; no partial files were left"
+    error = missing_extra(error) or error
     first, more = _first_line(str(error))
     if isinstance(error, FoleyError):
         log = _write_log(error, argv) if more else None

@@ -17,6 +17,7 @@ import av
 import numpy as np
 
 from ..errors import FoleyError, InputError
+from ..extras import missing_extra
 from ..instruments import Instrument
 from ..notes import Note
 
@@ -78,7 +79,7 @@ def _basic_pitch() -> tuple:
         import onnxruntime
         from basic_pitch import ICASSP_2022_MODEL_PATH, constants, inference, note_creation
     except ImportError as exc:
-        raise FoleyError(f"{INSTALL_HINT} ({exc})") from exc
+        raise missing_extra(exc) or FoleyError(f"{INSTALL_HINT} ({exc})") from exc
     finally:
         logging.disable(logging.NOTSET)
     model = Path(ICASSP_2022_MODEL_PATH).with_suffix(".onnx")
