@@ -8,7 +8,8 @@ import numpy as np
 from model_fixtures import random_joints, tiny_model
 
 from foley_engine.instruments import get_instrument
-from foley_engine.model.generate import Sampling, generate_tracks
+from foley_engine.model.generate import generate_tracks
+from foley_engine.model.sampling import Sampling
 from foley_engine.notes import Note
 from foley_engine.training import calibration
 from foley_engine.training.batches import Performer

@@ -9,8 +9,12 @@ from model_fixtures import random_joints, tiny_model
 
 from foley_engine.instruments import get_instrument
 from foley_engine.model import generate as gen
-from foley_engine.model.generate import Sampling, generate_tracks, plan_windows
+from foley_engine.model import sampling as sampler
+from foley_engine.model import windows
+from foley_engine.model.generate import generate_tracks
+from foley_engine.model.sampling import Sampling
 from foley_engine.model.vocabulary import NOTE_OFF, NOTE_ON, PAD_TOKEN, TIME_SHIFT, VELOCITY, VOCABULARY, GrammarState
+from foley_engine.model.windows import plan_windows
 from foley_engine.notes import Note
 
 HOT = Sampling(temperature=1.5, top_k=0, top_p=1.0, guided=False)  # untrained and hot: many notes
@@ -34,7 +38,7 @@ def test_generated_notes_obey_range_polyphony_and_clip(instrument):
     assert max(np.cumsum([e[1] for e in events])) <= inst.max_polyphony
     for pitch in {n.pitch for n in notes}:
         same = [n for n in notes if n.pitch == pitch]
-        assert all(a.end <= b.start for a, b in zip(same, same[1:])), "one pitch sounds once at a time"
+        assert all(a.end <= b.start for a, b in zip(same, same[1:], strict=False)), "one pitch sounds once at a time"
 
 
 def test_same_seed_same_notes_other_seed_other_notes():
@@ -58,11 +62,11 @@ def test_sampling_filters():
     logits = np.array([[0.0, 1.0, 2.0, 3.0]], dtype=np.float32)
     allowed = np.array([[True, True, True, False]])
     generator = torch.Generator().manual_seed(0)
-    assert gen.sample_tokens(logits, allowed, Sampling(temperature=0.0), generator).item() == 2
-    picks = {gen.sample_tokens(logits, allowed, Sampling(1.0, top_k=2, top_p=1.0), generator).item()
+    assert sampler.sample_tokens(logits, allowed, Sampling(temperature=0.0), generator).item() == 2
+    picks = {sampler.sample_tokens(logits, allowed, Sampling(1.0, top_k=2, top_p=1.0), generator).item()
              for _ in range(50)}
     assert picks == {1, 2}
-    picks = {gen.sample_tokens(logits, allowed, Sampling(1.0, top_k=0, top_p=0.5), generator).item()
+    picks = {sampler.sample_tokens(logits, allowed, Sampling(1.0, top_k=0, top_p=0.5), generator).item()
              for _ in range(50)}
     assert picks == {2}
 
@@ -84,14 +88,14 @@ def test_sampling_draws_follow_the_filtered_distribution_and_forced_rows_draw_no
             drop = (ranked.cumsum(0) - ranked > sampling.top_p)
             probs[order[drop]] = 0.0
             probs /= probs.sum()
-        picks = np.bincount([gen._draw(scaled, sampling, (i + 0.5) / 10000) for i in range(10000)],
+        picks = np.bincount([sampler._draw(scaled, sampling, (i + 0.5) / 10000) for i in range(10000)],
                             minlength=len(scaled))
         np.testing.assert_allclose(picks / 10000, probs.numpy(), atol=2e-4)
     generator = torch.Generator().manual_seed(3)
     state = generator.get_state()
     allowed = np.zeros((2, 6), dtype=bool)
     allowed[0, 4] = allowed[1, 2] = True
-    assert gen.sample_tokens(np.ones((2, 6), np.float32), allowed, Sampling(), generator).tolist() == [4, 2]
+    assert sampler.sample_tokens(np.ones((2, 6), np.float32), allowed, Sampling(), generator).tolist() == [4, 2]
     assert torch.equal(generator.get_state(), state)
 
 
@@ -126,7 +130,7 @@ def test_cached_steps_of_a_left_padded_batch_equal_full_recomputation():
     model = tiny_model(seed=8)
     inst = get_instrument("piano")
     frames = int(model.config.window * 30)
-    features, mask = gen.window_inputs([random_joints(frames, seed=s) for s in (3, 4)], (1280, 720), 30.0, 0,
+    features, mask = windows.window_inputs([random_joints(frames, seed=s) for s in (3, 4)], (1280, 720), 30.0, 0,
                                        frames)
     ids = model.instrument_ids([inst, inst])
     rows = [([1, 280, 370, 62], [0, 22, 22, 22]), ([1, 265], [0, 7])]  # (tokens, times); the second is padded
@@ -155,9 +159,9 @@ def test_left_padded_batch_row_equals_the_row_alone():
     inst = get_instrument("piano")
     decoder = gen.WindowDecoder(model, inst, Sampling(temperature=0.0), torch.Generator().manual_seed(0))
     frames = int(model.config.window * 30)
-    features, mask = gen.window_inputs([random_joints(frames, seed=1)], (1280, 720), 30.0, 0, frames)
-    held = gen.TrackState(notes=[(0, 40, 62, 70), (20, 90, 65, 90)], sounding={67: (80, 50)})
-    fresh = gen.TrackState()
+    features, mask = windows.window_inputs([random_joints(frames, seed=1)], (1280, 720), 30.0, 0, frames)
+    held = windows.TrackState(notes=[(0, 40, 62, 70), (20, 90, 65, 90)], sounding={67: (80, 50)})
+    fresh = windows.TrackState()
 
     def run(tracks):
         ids = model.instrument_ids([inst]).repeat(len(tracks), 1)
@@ -221,11 +225,11 @@ def test_onset_guidance_starts_notes_exactly_at_the_onset_heads_peaks():
     decoder = gen.WindowDecoder(model, inst, Sampling(temperature=1.5, onset_threshold=0.5),
                                 torch.Generator().manual_seed(0))
     frames = int(model.config.window * 30)
-    features, mask = gen.window_inputs([random_joints(frames, seed=2)], (1280, 720), 30.0, 0, frames)
+    features, mask = windows.window_inputs([random_joints(frames, seed=2)], (1280, 720), 30.0, 0, frames)
     window = model.encode(features, mask, model.instrument_ids([inst]), 300)
     window.onsets = torch.zeros(1, frames)
     window.onsets[0, [6, 30, 31, 60, 84]] = torch.tensor([0.9, 0.7, 0.8, 0.6, 0.95])  # 30/31: one stroke
-    track = gen.TrackState()
+    track = windows.TrackState()
     decoder.run(window, [track], 0, 0, 300)
     starts = {start for start, *_ in track.notes} | {start for start, _ in track.sounding.values()}
     assert starts == {20, 103, 200, 280}

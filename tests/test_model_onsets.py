@@ -13,8 +13,8 @@ from foley_engine.data.performers import perform
 from foley_engine.instruments import get_instrument
 from foley_engine.model import generate as gen
 from foley_engine.model.features import performer_joints, split_performer_joints
-from foley_engine.model.generate import Sampling
 from foley_engine.model.onsets import motion_onset_frames, onset_frames, onset_times
+from foley_engine.model.sampling import Sampling
 from foley_engine.notes import Note
 from foley_engine.sources.baseline import generate_baseline
 

@@ -5,7 +5,8 @@ seconds before the previous one ended and is primed (teacher-forced) with the no
 including notes still sounding at the seam, then writes only from the seam on. So every moment of the clip is
 written exactly once (no doubled notes) and a note held across a seam is one note: the next window sees it
 sounding in its prefix and decides when it ends (no cut notes). All performers x variations of one window run
-as one batch with a key/value cache, which is where the speed comes from.
+as one batch with a key/value cache, which is where the speed comes from. How a token is drawn lives in
+sampling.py, the windows' plan and what carries across a seam in windows.py.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -25,152 +25,15 @@ from threadpoolctl import threadpool_limits
 
 from ..instruments import Instrument
 from ..notes import Note
-from ..options import DEFAULT_TEMPERATURE, DEFAULT_TOP_K, DEFAULT_TOP_P
 from .decoder import KVCache
-from .features import pose_features
 from .network import EncodedWindow, FoleyModel
 from .onsets import motion_floor, motion_onset_frames, onset_frames
+from .sampling import Sampling, sample_tokens
 from .sequences import encode_window
 from .vocabulary import EOS_TOKEN, NOTE_OFF, NOTE_ON, PAD_TOKEN, TIME_SHIFT, GrammarState
+from .windows import TrackState, plan_windows, resample_joints, window_inputs
 
-_FAR_STEPS = 10**9
 _MAX_TOKENS_PER_SECOND = 120  # a window never writes more than this; ~30 notes/s with velocities
-
-
-@dataclass(frozen=True)
-class Sampling:
-    """How tokens are drawn: temperature 0 is greedy; top_k 0 and top_p 1 switch those filters off.
-
-    `guided` turns on onset guidance for models with an onset head: the frames onsets.py picks from the
-    encoder's per-frame onset probability (peaks above the threshold, plus as many weaker peaks as the
-    probability mass calls for) are the moments notes may start; the decoder must stop at each (time shifts
-    cannot jump over one), must start at least one note there, and starts none elsewhere. The decoder still
-    writes every event (which pitches, how loud, how long). `onset_threshold` and `onset_mass` None use the
-    model's own, chosen on validation data when it was trained (calibration.py). `motion_floor` plays at
-    least as many onsets per window as the motion-onset baseline finds strikes there, times the model's scale
-    for the instrument (onsets.py says why).
-    Unguided, the decoder places onsets on its own. Guidance exists because the dense onset head learns
-    timing far faster than the autoregressive decoder does on a CPU budget (measured on synthetic validation
-    data: onset F1 about 0.74 for the head vs 0.35 for free sampling after 800 steps).
-    """
-
-    temperature: float = DEFAULT_TEMPERATURE
-    top_k: int = DEFAULT_TOP_K
-    top_p: float = DEFAULT_TOP_P
-    guided: bool = True
-    onset_threshold: float | None = None
-    onset_mass: float | None = None
-    motion_floor: bool = True
-
-    def __post_init__(self) -> None:
-        if self.temperature < 0:
-            raise ValueError(f"temperature must be >= 0, got {self.temperature}")
-        if self.top_k < 0:
-            raise ValueError(f"top_k must be >= 0, got {self.top_k}")
-        if not 0 < self.top_p <= 1:
-            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
-        if self.onset_threshold is not None and not 0 < self.onset_threshold < 1:
-            raise ValueError(f"onset_threshold must be in (0, 1), got {self.onset_threshold}")
-        if self.onset_mass is not None and self.onset_mass < 0:
-            raise ValueError(f"onset_mass must be >= 0, got {self.onset_mass}")
-
-
-def sample_tokens(logits: np.ndarray, allowed: np.ndarray, sampling: Sampling,
-                  generator: torch.Generator) -> np.ndarray:
-    """One token per row from (B, V) logits restricted to `allowed` (B, V); every row allows something.
-
-    Each row is filtered and drawn in numpy over its allowed tokens only, and a row that allows a single
-    token takes it without a random draw: a token costs a few microseconds instead of a sort and a
-    multinomial over the whole vocabulary in torch, for the same distribution. (Array methods rather than
-    numpy's functions throughout: this runs for every token, and their wrappers cost a quarter of it.)"""
-    rows = [row.nonzero()[0] for row in allowed]
-    free = sum(len(ids) > 1 for ids in rows) if sampling.temperature else 0
-    draws = iter(torch.rand(free, generator=generator, dtype=torch.float64).tolist() if free else ())
-    chosen = []
-    for b, ids in enumerate(rows):
-        if len(ids) == 1:
-            chosen.append(int(ids[0]))
-        elif sampling.temperature == 0:
-            chosen.append(int(ids[logits[b, ids].argmax()]))
-        else:
-            scaled = np.divide(logits[b, ids], sampling.temperature, dtype=np.float64)
-            chosen.append(int(ids[_draw(scaled, sampling, next(draws))]))
-    return np.array(chosen)
-
-
-def _draw(scaled: np.ndarray, sampling: Sampling, uniform: float) -> int:
-    """Index into `scaled` logits of one token drawn from their top-k / top-p filtered softmax, by inverting
-    the cumulative distribution at `uniform` in [0, 1)."""
-    index = None
-    if sampling.top_k and sampling.top_k < len(scaled):
-        kth = np.partition(scaled, -sampling.top_k)[-sampling.top_k]
-        index = np.flatnonzero(scaled >= kth)  # ties with the k-th stay in
-        scaled = scaled[index]
-    weights = np.exp(scaled - np.maximum.reduce(scaled))
-    order = (-weights).argsort(kind="stable")  # most likely first
-    cumulative = weights[order].cumsum()
-    kept = len(order)
-    if sampling.top_p < 1:  # the smallest set reaching top_p: the tokens with at most top_p before them
-        kept = 1 + int(cumulative[:-1].searchsorted(sampling.top_p * cumulative[-1], side="right"))
-    pick = min(int(cumulative[:kept].searchsorted(uniform * cumulative[kept - 1], side="right")), kept - 1)
-    chosen = int(order[pick])
-    return chosen if index is None else int(index[chosen])
-
-
-@dataclass
-class TrackState:
-    """The notes one performer x variation has so far, on the clip's grid (steps)."""
-
-    notes: list[tuple[int, int, int, int]] = field(default_factory=list)  # closed (start, end, pitch, velocity)
-    sounding: dict[int, tuple[int, int]] = field(default_factory=dict)  # pitch -> (start, velocity)
-
-    def context(self, since: int, steps_per_second: int) -> list[Note]:
-        """Notes that touch the time from `since` on, open ones with a far end, for priming a window."""
-        sps = steps_per_second
-        closed = [Note(s / sps, e / sps, p, v) for s, e, p, v in self.notes if e > since]
-        return closed + [Note(s / sps, _FAR_STEPS / sps, p, v) for p, (s, v) in self.sounding.items()]
-
-    def finish(self, end: int, steps_per_second: int) -> list[Note]:
-        """All notes in seconds, sounding ones closed at `end`."""
-        closed = self.notes + [(s, end, p, v) for p, (s, v) in self.sounding.items() if end > s]
-        return sorted(Note(s / steps_per_second, e / steps_per_second, p, v) for s, e, p, v in closed)
-
-
-def plan_windows(total: int, window: int, overlap: int) -> list[tuple[int, int, int]]:
-    """(start, resume, end) grid steps of each window; writing happens in [resume, end), end-to-end."""
-    if window <= overlap:
-        raise ValueError("window must be longer than its overlap")
-    plans, resume = [], 0
-    while True:
-        start = max(0, resume - overlap)
-        end = min(total, start + window)
-        plans.append((start, resume, end))
-        if end >= total:
-            return plans
-        resume = end
-
-
-def window_inputs(joints: list[np.ndarray], frame_size: tuple[int, int], rate: float, first: int,
-                  count: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Encoder inputs of frames [first, first + count) for each performer; frames past the clip are unseen."""
-    features, masks = [], []
-    for performer in joints:
-        chunk = np.zeros((count, *performer.shape[1:]), np.float32)
-        available = performer[first:first + count]
-        chunk[:len(available)] = available
-        f, m = pose_features(chunk, frame_size, rate)
-        features.append(f)
-        masks.append(m)
-    return torch.from_numpy(np.stack(features)), torch.from_numpy(np.stack(masks))
-
-
-def resample_joints(joints: np.ndarray, rate: float, target: float) -> np.ndarray:
-    """Nearest-sample resampling of (T, 67, 3) joints to the model's frame rate (no invented positions)."""
-    if abs(rate - target) < 1e-6:
-        return joints
-    count = max(1, int(round(len(joints) * target / rate)))
-    index = np.clip(np.round(np.arange(count) * rate / target).astype(int), 0, len(joints) - 1)
-    return joints[index]
 
 
 @contextmanager
@@ -249,7 +112,7 @@ class WindowDecoder:
         floors = [0] * len(rows) if self.motion_frames is None else [
             motion_floor(frames, offset + first, offset + rows.shape[1], scale) for frames in self.motion_frames]
         return [[int(step) for step in np.round(onset_frames(row, threshold, mass, first, floor) * steps_per_frame)]
-                for row, floor in zip(rows, floors)]
+                for row, floor in zip(rows, floors, strict=True)]
 
     def _sample(self, window: EncodedWindow, tracks: list[TrackState], states: list[GrammarState],
                 done: list[bool], logits: np.ndarray, cache: KVCache, key_bias: np.ndarray | None,

@@ -27,10 +27,10 @@ from ..errors import InputError
 from ..instruments import Instrument, get_instrument
 from ..keypoints import pixel_square
 from ..model.features import frame_reference, performer_joints, pose_features
-from ..model.generate import resample_joints
 from ..model.network import ModelConfig
 from ..model.sequences import encode_window
 from ..model.vocabulary import NUM_PITCHES, PAD_TOKEN, EventVocabulary
+from ..model.windows import resample_joints
 from ..notes import Note
 from ..skeleton import LEFT_HAND_OFFSET, NUM_HAND_JOINTS, RIGHT_HAND_OFFSET
 

@@ -23,9 +23,10 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from ..model.generate import single_thread, window_inputs
+from ..model.generate import single_thread
 from ..model.network import FoleyModel
 from ..model.onsets import distinct_frames, motion_floor, motion_onset_frames, onset_frames
+from ..model.windows import window_inputs
 from .batches import Performer, blur_fingers, hold_still
 from .metrics import matched_onsets
 

@@ -24,8 +24,9 @@ from torch.nn import functional as F
 
 from ..errors import InputError
 from ..model.checkpoint import atomic_save, load_checkpoint, save_checkpoint
-from ..model.generate import Sampling, generate_tracks
+from ..model.generate import generate_tracks
 from ..model.network import FoleyModel, ModelConfig
+from ..model.sampling import Sampling
 from ..model.vocabulary import PAD_TOKEN
 from ..outputs import atomic_path
 from .batches import Batch, Performer, WindowSampler, collate, load_performers
