@@ -66,7 +66,7 @@ def pose_workers() -> list[int]:
         except OSError:
             continue
         ppid = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("PPid:"))
-        if ppid == os.getpid() and b"pose_mediapipe" in command:
+        if ppid == os.getpid() and b"foley_engine.pose.mediapipe_runner" in command:
             found.append(int(entry.name))
     return found
 
