@@ -24,11 +24,29 @@ SUPPORT = "Blackmagic Design/DaVinci Resolve"
 
 
 def install_cli(*args: str) -> int:
-    """The command as `foley` registers it (foley_engine/cli.py calls add_install_command)."""
+    """The command as `foley` registers it (through this package's entry point, see the next test)."""
     parser = argparse.ArgumentParser(prog="foley")
     install.add_install_command(parser.add_subparsers(dest="command", required=True))
     parsed = parser.parse_args(["install-resolve-script", *args])
     return parsed.handler(parsed)
+
+
+def test_foley_finds_the_command_through_the_adapters_entry_point() -> None:
+    """`foley install-resolve-script` is declared by this package (pyproject's "foley.commands" entry point): the
+    engine's code never names an editor adapter, and loads this one only to run or list its command."""
+    from importlib.metadata import entry_points
+
+    from foley_engine.cli import PLUGIN_GROUP
+
+    (point,) = [p for p in entry_points(group=PLUGIN_GROUP) if p.name == "install-resolve-script"]
+    assert point.load() is install.add_install_command
+    naming = [str(path.relative_to(REPO)) for path in (REPO / "foley_engine").rglob("*.py")
+              if any(name in path.read_text(encoding="utf-8") for name in ("resolve_script", "blender_addon"))]
+    assert naming == []
+    code = ("import sys; from foley_engine.cli import build_parser; build_parser(['generate']); "
+            "print('resolve_script' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert proc.stdout.strip() == "False", proc.stderr
 
 
 @pytest.fixture

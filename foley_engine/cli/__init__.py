@@ -46,9 +46,20 @@ _EXTERNAL_COMMANDS = (
     (("timeline",), "foley_engine.cli.timeline", "add_timeline_command"),
     (("train",), "foley_engine.cli.train", "add_train_command"),
     (("eval", "dataset"), "foley_engine.cli.evaluate", "add_eval_commands"),
-    (("install-resolve-script",), "resolve_script.install", "add_install_command"),
     (("info",), "foley_engine.cli.info", "add_info_command"),
 )
+
+
+#: Commands other installed packages add to `foley` (the Resolve adapter's installer): each declares an entry
+#: point in this group naming its add_*(commands) function, so the engine never names or imports an adapter.
+PLUGIN_GROUP = "foley.commands"
+
+
+def _plugin_commands() -> tuple[tuple[tuple[str, ...], str, str], ...]:
+    """(names, module, function) of every installed package's `foley` command, read from its metadata only."""
+    from importlib.metadata import entry_points
+
+    return tuple(((point.name,), point.module, point.attr) for point in entry_points(group=PLUGIN_GROUP))
 
 
 class _Parser(argparse.ArgumentParser):
@@ -102,8 +113,11 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     render.set_defaults(handler=_cmd_render_keypoints)
 
     requested = next((arg for arg in argv if not arg.startswith("-")), None) if argv is not None else None
-    known = set(commands.choices).union(*(names for names, _, _ in _EXTERNAL_COMMANDS))
-    for names, module, add_commands in _EXTERNAL_COMMANDS:
+    external = _EXTERNAL_COMMANDS
+    if requested not in set(commands.choices).union(*(names for names, _, _ in external)):
+        external += _plugin_commands()  # another package's command, --help or a typo
+    known = set(commands.choices).union(*(names for names, _, _ in external))
+    for names, module, add_commands in external:
         if requested not in known or requested in names:
             getattr(importlib.import_module(module), add_commands)(commands)
     return parser
