@@ -25,6 +25,13 @@ from .errors import OutputError
 FOLEY_WAV = re.compile(r"\.foley(\.performer\d+)?\.wav$")
 
 
+def slug(name: str, default: str) -> str:
+    """`name` as a safe part of a file name (a clip's, a generator's): letters, digits, ".", "_" and "-" kept, any
+    run of others one "-", at most 40 characters; `default` when nothing is left. Editors recognise our WAVs
+    by the names built with it, so it is the one rule."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")[:40] or default
+
+
 def stem_path(wav: Path, performer: int) -> Path:
     """Performer `performer`'s (1-based) stem beside the mix `wav`: NAME.foley.wav -> NAME.foley.performerN.wav,
     so stems sort beside their mix and match FOLEY_WAV wherever our WAVs are recognised by name."""

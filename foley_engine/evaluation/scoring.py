@@ -49,7 +49,7 @@ from ..errors import FoleyError
 from ..instruments import Instrument, get_instrument
 from ..keypoints import Keypoints
 from ..notes import Note, Performance
-from ..outputs import atomic_path, write_json
+from ..outputs import atomic_path, slug, write_json
 from .lags import DENSITY_CHANCE, best_lag, chance_at_density
 from .plots import piano_roll_png
 
@@ -108,7 +108,7 @@ def chance_notes(reference: Sequence[Note], duration: float, seed: int) -> list[
     pitches = rng.permutation([n.pitch for n in notes])
     velocities = rng.permutation([n.velocity for n in notes])
     result = []
-    for note, pitch, velocity in zip(notes, pitches, velocities):
+    for note, pitch, velocity in zip(notes, pitches, velocities, strict=True):
         length = min(note.end - note.start, duration / 2)
         start = float(rng.uniform(0.0, max(duration - length, 1e-3)))
         result.append(Note(start, start + length, int(pitch), int(velocity)))
@@ -276,13 +276,14 @@ def evaluate(generators: dict[str, Draws], examples: Iterable[Example], out_dir:
                 row, performance = _run(generate, name, example, instrument, index, reference, shifts)
                 report.rows.append(row | {"draw": number})
                 if plot and number == 0:
-                    roll = Path("rolls") / f"{instrument.name}-{index:04d}-{_slug(name)}.png"
+                    roll = Path("rolls") / f"{instrument.name}-{index:04d}-{slug(name, 'generator')}.png"
                     piano_roll_png(performance, out / roll, example.duration, ground_truth=example.tracks,
                                    title=f"{name} vs real: {example.source} ({instrument.name})")
                     report.rolls.append(roll.as_posix())
         for number in range(chance_draws if chance else 0):
             notes = chance_notes(reference, example.duration, seed=index + 100_000 * number)
-            report.rows.append(_chance_row(index, example, instrument, CHANCE, number) | score(reference, notes, shifts))
+            report.rows.append(_chance_row(index, example, instrument, CHANCE, number)
+                               | score(reference, notes, shifts))
         for name in generators if chance and len(shifts) else ():
             count = next(row["estimated"] for row in report.rows
                          if row["index"] == index and row["generator"] == name and row["draw"] == 0)
@@ -350,10 +351,6 @@ def _best_lag_section(overall: dict) -> list[str]:
              "lag, averaged). Onset and note F1 within 50 ms; note F1 also needs the pitch."), ""] + _table(
         ["generator", "notes", "onset F1 (lag)", "chance onset F1", "note F1 (lag)", "chance note F1",
          "at the estimate: onset / note F1"], rows, metrics=False)
-
-
-def _slug(text: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_" else "-" for c in text)
 
 
 def _cells(metrics: dict) -> list[str]:

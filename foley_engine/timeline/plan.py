@@ -19,6 +19,7 @@ import opentimelineio as otio
 from ..errors import InputError
 from ..instruments import parse_instruments
 from ..options import GeneratorOptions
+from ..outputs import slug
 from ..protocol import CLIP_STATUS, ClipCode, clip_code
 from ..synth import SAMPLE_RATE
 from ..video import VideoInfo, probe
@@ -200,10 +201,6 @@ def clip_samples(duration: RationalTime) -> int:
     return int(round(duration.to_seconds() * SAMPLE_RATE))
 
 
-def _slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")[:40] or "clip"
-
-
 def plan_clips(timeline: otio.schema.Timeline, options: TimelineOptions, media_base: Path, media_dir: Path,
                stem: str) -> list[ClipPlan]:
     """Decide for every video clip: render (with engine range, instrument and WAV path), skip, or missing."""
@@ -221,7 +218,7 @@ def plan_clips(timeline: otio.schema.Timeline, options: TimelineOptions, media_b
         plan = ClipPlan(index, item.clip.name, item.track, item.clip, "render", placement=item.visible)
         _plan_one(plan, item, options, media_base, probes)
         if plan.status == "render":
-            plan.wav = media_dir / f"{stem}.{index:03d}.{_slug(plan.name)}.foley.wav"
+            plan.wav = media_dir / f"{stem}.{index:03d}.{slug(plan.name, 'clip')}.foley.wav"
         plans.append(plan)
     return plans
 
