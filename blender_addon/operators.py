@@ -51,7 +51,8 @@ _MODEL_ITEMS: list[tuple[str, str, str]] = []
 def _model_items(self: Any, context: Any) -> list[tuple[str, str, str]]:
     """The engine's named models (its default first), then a checkpoint file."""
     info = _info_or_none(context)
-    named = [(model["name"], model["label"], model["description"]) for model in info.models] if info else []
+    named = [(model["name"], model["label"], model["description"][:1].upper() + model["description"][1:])
+             for model in info.models] if info else []
     _MODEL_ITEMS[:] = [*named, CHECKPOINT]
     return _MODEL_ITEMS
 
