@@ -21,7 +21,7 @@ from .errors import OutputError
 from .keyboard import KeyboardGeometry, draw_keyboard
 from .keypoints import Keypoints
 from .notes import Note
-from .outputs import atomic_path
+from .outputs import atomic_output
 from .skeleton import BODY_BONES, HAND_BONES, LEFT, RIGHT
 
 Progress = Callable[[float, str], None]
@@ -64,15 +64,11 @@ def render_preview(
     if end is None:
         end = min(info.duration, keypoints.start + keypoints.num_frames / keypoints.rate)
     start, end = video.resolve_range(info, start, end)
-    try:
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(out_path) as temp:  # keeps the suffix, which picks the format
-            if suffix == ".png":
-                _write_sheet(info.path, keypoints, temp, start, end, max_size, report, names, keys)
-            else:
-                _write_video(info, keypoints, temp, start, end, max_size, report, names, keys)
-    except OSError as exc:
-        raise OutputError(f"could not write {out_path}: {exc.strerror or exc}") from exc
+    with atomic_output(out_path, "preview", parents=True) as temp:  # keeps the suffix, which picks the format
+        if suffix == ".png":
+            _write_sheet(info.path, keypoints, temp, start, end, max_size, report, names, keys)
+        else:
+            _write_video(info, keypoints, temp, start, end, max_size, report, names, keys)
     report(1.0, f"preview written to {out_path.name}")
     return out_path
 
