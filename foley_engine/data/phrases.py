@@ -352,7 +352,7 @@ def _perform(voices: list[Voice], instrument: Instrument, duration: float, rng: 
         velocity = level + swell * np.sin(np.pi * (start / max(duration, 1e-3))) + 8 * (where == 0) \
             + 3 * (beats[:, 0] % 1.0 == 0) + rng.normal(0, 5, len(beats))
         notes = []
-        for s, e, p, v in zip(start, end, beats[:, 2], velocity):
+        for s, e, p, v in zip(start, end, beats[:, 2], velocity, strict=True):
             if 0.0 <= s < duration - 0.05:
                 e = min(max(e, s + 0.06), duration)
                 notes.append(Note(float(s), float(e), instrument.clamp_pitch(int(p) + shift),
@@ -372,7 +372,8 @@ def _transposition(voices: list[Voice], instrument: Instrument, rng: np.random.G
 
 def limit_polyphony(notes: list[Note], most: int) -> list[Note]:
     """At most `most` notes sounding at once and no pitch overlapping itself: a chord keeps its top notes,
-    a note held into a later one is cut where the later one starts (legato)."""
+    a note held into a later one is cut where the later one starts (legato). Composed music's rule; detected
+    strikes have their own (sources/baseline.py's _limit_voices: the loudest of a double detection stays)."""
     kept: list[Note] = []
     for note in sorted(notes, key=lambda n: (n.start, -n.pitch)):
         sounding = sorted((k for k in kept if k.end > note.start), key=lambda k: k.start)

@@ -4,10 +4,11 @@ It is the engine's generator until a learned model exists and, after that, the y
 compared against, so it has to stay simple enough to explain in a few sentences:
 
 1. Geometry. Keypoints are made pixel-square (x times width/height) and divided by the performer's size
-   (0.3 x shoulder width when the shoulders are seen, else the median wrist-to-middle-knuckle length of the
-   hands), so every threshold is in "hand lengths" and works at any resolution and camera distance. Each
-   trajectory is smoothed (Savitzky-Golay, which also gives the velocity) only within runs of detected
-   samples: nothing is bridged across a gap and nothing is invented, so no note comes from missing data.
+   (keypoints.HAND_PER_SHOULDER, about 0.3, times the shoulder width when the shoulders are seen, else the
+   median wrist-to-middle-knuckle length of the hands), so every threshold is in "hand lengths" and works at
+   any resolution and camera distance. Each trajectory is smoothed (Savitzky-Golay, which also gives the
+   velocity) only within runs of detected samples: nothing is bridged across a gap and nothing is invented,
+   so no note comes from missing data.
 2. Strikes. An effector (a fingertip; a wrist for mallets and strumming) strikes when a fast approach
    (a speed peak of at least ``min_approach_speed``) comes to a stop: within ``approach_window``, before it
    speeds up again, its speed falls below ``stop_ratio`` times the peak. The strike time is that fall; with
@@ -227,7 +228,10 @@ def _limit_voices(notes: list[Note], max_polyphony: int, min_duration: float) ->
     """At most ``max_polyphony`` sounding notes, dropping the weakest; a repeated pitch cuts the previous one.
 
     Same-pitch overlaps are cut because MIDI cannot tell whose note-off ends which note; two strikes of one
-    pitch closer than ``min_duration`` are one note, the louder.
+    pitch closer than ``min_duration`` are one note, the louder. Not phrases.limit_polyphony, on purpose: that
+    one shapes composed music (the top voices stay, a held note is cut legato), this one weighs detections
+    (a double detection is one strike, the weakest evidence gives way). Either rule in the other's place
+    changes what ships: the baseline's notes, or the synthetic training data the shipped model was made from.
     """
     kept: list[Note | None] = []
     sounding: list[int] = []  # indices into kept of the notes that may still sound

@@ -95,7 +95,7 @@ def animate(track: list[Note], instrument: Instrument, times: np.ndarray, rng: n
     arms.palm[:, 1] = rig.turn(palm)
     cues = []
     fingers: dict[int, list[tuple[Note, float]]] = {}
-    for (onset, _), group, target in zip(centres, groups, targets):
+    for _, group, target in zip(centres, groups, targets, strict=True):
         ranked = sorted(group, key=lambda n: n.pitch)
         for rank, note in enumerate(ranked[:5]):
             finger = min(rank + max(0, 2 - len(ranked) // 2), 4)  # thumb on top (lowest note), pinky below

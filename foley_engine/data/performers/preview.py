@@ -74,7 +74,7 @@ def draw_family(family: str, path: Path, seed: int = 7, seconds: float = 6.0, vi
         ax.tick_params(labelsize=6)
     trace = fig.add_subplot(grid[1, :])
     colours = ("tab:red", "tab:blue", "tab:green")
-    for joint, colour in zip(cue_joints, colours):
+    for joint, colour in zip(cue_joints, colours, strict=False):  # at most as many joints as colours
         # the image axis the cue moves along around its onsets: y for strikes, x for bows, bellows, presses
         frames = [int(c.onset * 30.0) + k for c in motion.cues if c.joint == joint for k in range(-2, 2)]
         steps = np.abs(np.diff(joints[:, joint, :2], axis=0))[np.clip(frames, 0, len(times) - 2)]

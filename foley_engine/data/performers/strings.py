@@ -167,7 +167,7 @@ def _left_hand(arms: ArmPlan, rig: Rig, neck: Neck, stops: list[Stop], times: np
         hand_at = np.stack([wrist_at(s.position) for s in changed])
         offsets = aim(rig.hands, LEFT, hand_at, forward, palm, finger, spots)
         lateral = Keyframes(offsets[0])
-        for stop, offset in zip(changed, offsets):
+        for stop, offset in zip(changed, offsets, strict=True):
             lateral.add(stop.note.start - 0.12, lateral.last_value, LINEAR)
             lateral.add(stop.note.start - 0.05, offset, SMOOTH)
         arms.lateral[:, LEFT, finger] = lateral(times)
@@ -241,7 +241,7 @@ def _harp(track: list[Note], times: np.ndarray, rng: np.random.Generator, view: 
     for hand, sign in ((LEFT, 1.0), (RIGHT, -1.0)):
         mine = [n for n in track if (n.pitch < split) == (hand == LEFT)]
 
-        def spot(pitch: float) -> np.ndarray:
+        def spot(pitch: float, sign: float = sign) -> np.ndarray:  # this hand's side, bound now
             r = np.clip((pitch - 24.0) / 79.0, 0.0, 1.0)
             return np.array([sign * 0.05, 0.2 + 0.2 * r, 0.62 - 0.3 * r]) * scale
 
