@@ -131,7 +131,8 @@ def assert_clean_cancel(proc: subprocess.Popen, stdout: str, stderr: str, code: 
     assert proc.returncode == code, (proc.returncode, stderr[-3000:])
     message = one_line(stderr, "no partial files were left")
     last = json.loads(stdout.strip().splitlines()[-1])
-    assert last == {"type": "error", "message": message.removeprefix("foley: error: "), "exit_code": code}
+    assert last == {"type": "error", "protocol": 1, "message": message.removeprefix("foley: error: "),
+                    "exit_code": code, "code": {130: "cancelled", 143: "terminated"}[code]}
     assert not out.exists() or list(out.iterdir()) == []
     assert list(tmp.iterdir()) == []  # the pose stage's scratch folder went with it
     assert group_is_gone(proc)
@@ -343,7 +344,7 @@ def test_usage_errors_are_one_line(capsys: pytest.CaptureFixture, args: list[str
 def test_usage_errors_reach_editors_as_a_json_error_line(capsys: pytest.CaptureFixture, progress: list[str]) -> None:
     code, out, err = foley(capsys, "generate", "clip.mp4", *progress, "--end", "abc")
     assert code == 2
-    assert json.loads(out) == {"type": "error", "exit_code": 2,
+    assert json.loads(out) == {"type": "error", "protocol": 1, "exit_code": 2, "code": "usage",
                                "message": "argument --end: invalid float value: 'abc' (see foley generate --help)"}
     one_line(err, "--end")
 
