@@ -98,7 +98,7 @@ class Folder:
 
 
 class TimelineItem:
-    def __init__(self, timeline: "Timeline", media: MediaPoolItem, start: int, duration: int, source_start: int,
+    def __init__(self, timeline: Timeline, media: MediaPoolItem, start: int, duration: int, source_start: int,
                  name: str | None = None, color: str = "", enabled: bool = True):
         self.timeline, self.media, self.start, self.duration = timeline, media, start, duration
         self.source_start, self.name, self.color, self.enabled = source_start, name or media.GetName(), color, enabled
@@ -145,7 +145,7 @@ class Track:
 
 
 class Timeline:
-    def __init__(self, project: "Project", name: str, fps: str, start_timecode: str = "01:00:00:00"):
+    def __init__(self, project: Project, name: str, fps: str, start_timecode: str = "01:00:00:00"):
         self.project, self.name, self.fps = project, name, str(fps)
         self.start_frame = from_timecode(start_timecode, fps)
         self.tracks: dict[str, list[Track]] = {"video": [Track("Video 1")], "audio": [Track("Audio 1", "stereo")],
@@ -261,7 +261,7 @@ class Timeline:
         owners = [next((track for track in tracks if item in track.items), None) for item in timelineItems or []]
         if not timelineItems or None in owners or ripple:
             return False
-        for item, track in zip(timelineItems, owners):
+        for item, track in zip(timelineItems, owners, strict=True):
             track.items.remove(item)
         return True
 
@@ -322,7 +322,7 @@ class Timeline:
 
 
 class MediaPool:
-    def __init__(self, project: "Project", end_frame_inclusive: bool = True):
+    def __init__(self, project: Project, end_frame_inclusive: bool = True):
         self.project, self.root = project, Folder("Master")
         self.current = self.root
         self.end_frame_inclusive = end_frame_inclusive  # False models the 21.x report of an exclusive endFrame

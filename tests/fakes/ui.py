@@ -9,7 +9,8 @@ instead of hanging it.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 class Widget:
@@ -71,7 +72,7 @@ class _Events:
     def __init__(self):
         object.__setattr__(self, "handlers", {})
 
-    def __getattr__(self, widget_id: str) -> "_Events":
+    def __getattr__(self, widget_id: str) -> _Events:
         events = self
 
         class Slot:
