@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--track", type=int, metavar="N", help="every clip on video track N (1 = V1)")
     which.add_argument("--color", type=_color, metavar="COLOUR",
                        help="every clip with this clip colour (Orange, Blue, ...)")
-    parser.add_argument("--instrument", help="see `foley instruments` (default: the engine's, piano)")
+    parser.add_argument("--instrument", help="see `foley instruments` (default: the engine's)")
     parser.add_argument("--stems", action="store_true",
                         help="a Foley track per performer ('Foley · performer 1', ...) instead of one with the mix")
     generator = parser.add_argument_group("note generator (as `foley timeline`; default: the engine's)")
