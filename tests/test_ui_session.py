@@ -123,13 +123,13 @@ def test_a_timeline_clip_is_exported_into_the_timeline_at_its_place(edit: Path, 
     result = tmp_path / "result.json"
     original = edit.read_bytes()
     session = Session(result_json=result)
-    index = session.open_timeline(edit)
+    opened, index = session.open_timeline(edit)
     assert index == 1 and session.video is None  # the disabled clip is listed, not chosen
-    assert [(c.index, c.name, c.usable) for c in session.timeline.clips] == [(1, "Wide", False), (2, "Close", True)]
+    assert [(c.index, c.name, c.usable) for c in opened.clips] == [(1, "Wide", False), (2, "Close", True)]
     assert session.choose_clip(0) is None and session.clip is None  # unusable: nothing changes
     assert session.choose_clip(index) is not None and session.clip.name == "Close"
     assert session.range == pytest.approx(SHOT) and not session.set_range(0.0, 1.0)  # the edit decides
-    assert session.title == "Foley — edit.otio"
+    assert session.title == "Foley — edit.otio" and session.clip_detail == "edit.otio · clip 'Close' · clip.mp4"
     session.set_takes([fake_take(1, 0.9, Settings(model=BASELINE), start=SHOT[0])])  # shorter than the clip
     destination = session.default_destination()
     assert destination == tmp_path / "edit.foley.otio"
@@ -148,7 +148,7 @@ def test_a_timeline_clip_is_exported_into_the_timeline_at_its_place(edit: Path, 
 
 def test_a_timeline_changed_since_it_was_opened_is_refused(edit: Path, tmp_path: Path) -> None:
     session = Session()
-    session.choose_clip(session.open_timeline(edit))
+    session.choose_clip(session.open_timeline(edit)[1])
     session.set_takes([fake_take(1, 1.0)])
     changed = otio.adapters.read_from_file(str(edit))
     for item in changed.find_clips():

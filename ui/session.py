@@ -52,6 +52,14 @@ class Session:
             return None
         return self.timeline.clips[self.clip_index]
 
+    @property
+    def clip_detail(self) -> str:
+        """The timeline clip being worked on, in words: timeline · clip 'name' · its media file."""
+        clip = self.clip
+        if self.timeline is None or clip is None or self.video is None:
+            return ""
+        return f"{self.timeline.path.name} · clip {clip.name!r} · {self.video.name}"
+
     # Opening
     def open_video(self, path: Path, span: tuple[float, float] | None = None) -> VideoInfo:
         """Work on a video, over `span` (default: all of it); the engine's one-line error for a file it cannot
@@ -64,16 +72,16 @@ class Session:
         self._set_source(path, (start, min(end, info.duration)), info)
         return info
 
-    def open_timeline(self, path: Path, clip: str | None = None) -> int | None:
-        """Open a timeline and list its clips; returns the row of the usable clip called `clip` (InputError when
-        there is none), else of the first usable clip, or None when no clip is usable. Choosing it is
-        `choose_clip`: until then no video is open."""
+    def open_timeline(self, path: Path, clip: str | None = None) -> tuple[Timeline, int | None]:
+        """Open a timeline and list its clips; returns it and the row of the usable clip called `clip`
+        (InputError when there is none), else of the first usable clip, or None when no clip is usable. Choosing
+        it is `choose_clip`: until then no video is open."""
         timeline = open_timeline(path)
         index = timeline.find(clip) if clip is not None else timeline.first_usable()
         self.timeline, self.clip_index = timeline, None
         self.video, self.range = None, (0.0, 0.0)
         self.set_takes([])
-        return index
+        return timeline, index
 
     def choose_clip(self, index: int) -> VideoInfo | None:
         """Work on row `index` of the open timeline: its media over the range the edit gives. None when there is

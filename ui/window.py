@@ -54,13 +54,14 @@ VIDEO_FILTER = "Videos (*.mp4 *.mov *.mkv *.avi *.webm *.m4v *.mxf);;All files (
 
 
 def panel(*widgets: QWidget, spacing: int = 0) -> QFrame:
+    """A framed column of views; the first takes the height the others leave."""
     frame = QFrame()
     frame.setObjectName("viewPanel")
     layout = QVBoxLayout(frame)
     layout.setContentsMargins(1, 1, 1, 1)
     layout.setSpacing(spacing)
-    for widget in widgets:
-        layout.addWidget(widget)
+    for index, widget in enumerate(widgets):
+        layout.addWidget(widget, 1 if index == 0 else 0)
     return frame
 
 
@@ -125,7 +126,6 @@ class MainWindow(QMainWindow):
             view.setToolTip("Drag to scrub · Ctrl+wheel to zoom · wheel to pan")
 
         viewer = panel(self.viewer, transport)
-        viewer.layout().setStretch(0, 1)
         takes = QWidget()
         takes_column = QVBoxLayout(takes)
         takes_column.setContentsMargins(0, 0, 0, 0)
@@ -234,8 +234,7 @@ class MainWindow(QMainWindow):
         self._source_changed()
 
     def _open_timeline(self, path: Path, clip: str | None) -> None:
-        index = self.session.open_timeline(path, clip)
-        timeline = self.session.timeline
+        timeline, index = self.session.open_timeline(path, clip)
         self.inspector.set_clips([(item.label(), item.usable) for item in timeline.clips])
         usable = sum(item.usable for item in timeline.clips)
         self.inspector.set_source(path.name, f"timeline · {len(timeline.clips)} video clips, {usable} usable", 0.0)
@@ -259,8 +258,7 @@ class MainWindow(QMainWindow):
         for spin in (self.inspector.start, self.inspector.end):
             spin.setRange(0.0, info.duration)
         self.inspector.set_range(clip.start, clip.end, locked=True)
-        self.inspector.source_detail.setText(f"{self.session.timeline.path.name} · clip {clip.name!r} · "
-                                             f"{clip.media.name}")
+        self.inspector.source_detail.setText(self.session.clip_detail)
         self._source_changed()
 
     def _range_edited(self) -> None:
