@@ -46,7 +46,6 @@ _EXPORTS = {
     "INSTRUMENTS": "foley_engine.instruments",
     "instruments": "foley_engine.instruments",
     "ProgressEvent": "foley_engine.progress",
-    "StageProgress": "foley_engine.progress",
     # the errors, each with its exit code
     "FoleyError": "foley_engine.errors",
     "InputError": "foley_engine.errors",
@@ -56,7 +55,12 @@ _EXPORTS = {
     "Cancelled": "foley_engine.errors",
 }
 
-__all__ = ["__version__", *_EXPORTS]
+#: the same names as _EXPORTS, written out so tools see them (tests/test_layout.py keeps them equal)
+__all__ = ["__version__", "generate", "generate_files", "FoleyResult", "foley_timeline", "TimelineOptions",
+           "GeneratorOptions", "PoseSettings", "probe", "iter_frames", "render", "write_wav", "write_take",
+           "timeline_clips", "place_take", "Note", "Performance", "Keypoints", "skeleton", "VideoInfo", "Instrument",
+           "INSTRUMENTS", "instruments", "ProgressEvent", "FoleyError", "InputError", "OutputError", "ModelError",
+           "NoPerformerError", "Cancelled"]
 
 
 def __getattr__(name: str) -> Any:
@@ -83,7 +87,7 @@ if TYPE_CHECKING:
     from .options import GeneratorOptions
     from .pipeline import FoleyResult, generate, generate_files
     from .pose.extract import PoseSettings
-    from .progress import ProgressEvent, StageProgress
+    from .progress import ProgressEvent
     from .synth import render, write_wav
     from .timeline import foley_timeline
     from .timeline.place import place_take, timeline_clips, write_take

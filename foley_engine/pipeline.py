@@ -49,6 +49,7 @@ class FoleyResult:
     stems: list[np.ndarray] = field(default_factory=list)  # generate(stems=True): each performer alone, like audio
     keyboard: KeyboardGeometry | None = None  # the keyboard the notes were read off, if they were
     source_note: str = ""  # why the notes came from where they did, when that is not what was asked
+    take_audio: list[np.ndarray] = field(default_factory=list)  # every take's mix, like audio (the first is audio)
 
     @property
     def duration(self) -> float:
@@ -148,15 +149,19 @@ def generate(video: str | Path, instrument: InstrumentChoice = "piano", *, start
 
     clock = time.perf_counter()
     num_samples = int(round(duration * SAMPLE_RATE))
-    renders = 1 + (len(performance.tracks) if stems else 0)  # the mix, then each stem: equal shares of "synth"
+    # Every take's mix, then the first take's stems: equal shares of "synth". Takes that are the same notes
+    # (the keys source plays what was pressed, whatever the variation) are rendered once.
+    distinct = list({id(take): take for take in takes}.values())
+    renders = len(distinct) + (len(performance.tracks) if stems else 0)
     synth = stages.stage("synth")
-    audio = render(performance, soundfont=soundfont_path, num_samples=num_samples,
-                   progress=_within(synth, 0.0, 1 / renders))
+    rendered = {id(take): render(take, soundfont=soundfont_path, num_samples=num_samples,
+                                 progress=_within(synth, index / renders, (index + 1) / renders))
+                for index, take in enumerate(distinct)}
     stem_audio = render_stems(performance, soundfont_path, num_samples=num_samples,
-                              progress=_within(synth, 1 / renders, 1.0)) if stems else []
+                              progress=_within(synth, len(distinct) / renders, 1.0)) if stems else []
     timings["synth"] = time.perf_counter() - clock
-    return FoleyResult(info, start, end, keypoints, performance, audio, SAMPLE_RATE, timings, takes, stem_audio,
-                       played.keyboard, played.note)
+    return FoleyResult(info, start, end, keypoints, performance, rendered[id(performance)], SAMPLE_RATE, timings,
+                       takes, stem_audio, played.keyboard, played.note, [rendered[id(take)] for take in takes])
 
 
 def _within(progress: Progress, low: float, high: float) -> Progress:

@@ -66,6 +66,7 @@ for source in ("auto", "model"):
 
 
 def test_the_public_api_is_what_it_lists_and_loads_lazily() -> None:
+    assert foley_engine.__all__ == ["__version__", *foley_engine._EXPORTS]
     for name in foley_engine.__all__:
         assert getattr(foley_engine, name) is not None, name
     assert _imported_after("import foley_engine") == {"engine": [], "libraries": []}

@@ -292,3 +292,14 @@ def test_a_stem_track_is_recognised_by_its_files_where_a_format_drops_metadata(t
     track.append(otio.schema.Clip(name="music", media_reference=otio.schema.ExternalReference(
         target_url=(tmp_path / "music.performer1.wav").as_uri())))
     assert not is_foley_track(track)
+
+
+def test_generate_renders_every_take(videos: dict[str, Path], pose_calls: list[str]) -> None:
+    """The learned model's variations each come with their own audio, the first being `audio`: a caller (the
+    panel) never renders takes itself."""
+    result = pipeline.generate(videos["duo"], "violin", options=GeneratorOptions(model="default", seed=4, variations=2))
+    assert len(result.takes) == len(result.take_audio) == 2
+    assert result.take_audio[0] is result.audio
+    for take, audio in zip(result.takes, result.take_audio, strict=True):
+        assert audio.shape == result.audio.shape
+        np.testing.assert_array_equal(audio, render(take, num_samples=len(result.audio)))

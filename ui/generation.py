@@ -1,14 +1,13 @@
 """What the panel asks the engine for, and the takes it gets back.
 
-Variations come from one engine call (the learned model samples all takes in one batch); the engine renders
-audio for the first, and the panel renders the others with the engine's synthesiser so each can be played.
+Variations come from one engine call (the learned model samples all takes in one batch), and the engine
+renders every take's audio, so each can be played.
 The shipped learned model is the default, as in `foley generate`. Seed, temperature and variations are only
 sent to a generator that samples: the baseline (motion-onset rules) is deterministic and refuses them.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from foley_engine import GeneratorOptions, Note, Performance, ProgressEvent, StageProgress
+from foley_engine import GeneratorOptions, Note, Performance, ProgressEvent
 
 if TYPE_CHECKING:
     from foley_engine import FoleyResult
@@ -90,22 +89,11 @@ class Take:
 def generate_takes(request: Request, progress: Callable[[ProgressEvent], None],
                    should_cancel: Callable[[], bool]) -> list[Take]:
     """Run the engine once; progress events carry the engine's stage names."""
-    from foley_engine import generate, render  # loading the engine takes seconds: only once it is needed
+    from foley_engine import generate  # loading the engine takes seconds: only once it is needed
 
     settings = request.settings
     result = generate(request.video, settings.instrument, start=request.start, end=request.end,
                       options=settings.generator_options(), soundfont=request.soundfont, progress=progress,
                       should_cancel=should_cancel)
-    performances = result.takes or [result.performance]
-    takes = [Take(1, performances[0], result.audio, result, settings)]
-    for number, performance in enumerate(performances[1:], start=2):
-        label = f"take {number}/{len(performances)}"
-        stages = StageProgress({"synth": 1.0}, _labelled(progress, label), should_cancel)
-        audio = render(performance, soundfont=request.soundfont, sample_rate=result.sample_rate,
-                       num_samples=len(result.audio), progress=stages.stage("synth"))
-        takes.append(Take(number, performance, audio, result, settings))
-    return takes
-
-
-def _labelled(progress: Callable[[ProgressEvent], None], label: str) -> Callable[[ProgressEvent], None]:
-    return lambda event: progress(dataclasses.replace(event, message=f"{label} · {event.message}"))
+    return [Take(number, performance, audio, result, settings)
+            for number, (performance, audio) in enumerate(zip(result.takes, result.take_audio, strict=True), start=1)]
