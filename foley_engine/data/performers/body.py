@@ -135,20 +135,21 @@ class Rig:
 
     def to_world(self, local: np.ndarray) -> np.ndarray:
         """Points fixed to the torso (e.g. a violin under the chin), (T, ..., 3) or (..., 3), into world space."""
-        local = np.asarray(local, dtype=np.float64)
-        if local.ndim == 1 or local.shape[0] != len(self.rotation):
-            local = np.broadcast_to(local, (len(self.rotation),) + local.shape)
-        flat = local.reshape(len(local), -1, 3)
-        world = np.einsum("tij,tkj->tki", self.rotation, flat) + self.shift[:, None]
-        return world.reshape(local.shape)
+        rotated, shape = self._rotated(local)
+        return (rotated + self.shift[:, None]).reshape(shape)
 
     def turn(self, vectors: np.ndarray) -> np.ndarray:
         """Directions fixed to the torso, (T, ..., 3) or (..., 3), into world directions."""
-        vectors = np.asarray(vectors, dtype=np.float64)
-        if vectors.ndim == 1 or vectors.shape[0] != len(self.rotation):
-            vectors = np.broadcast_to(vectors, (len(self.rotation),) + vectors.shape)
-        flat = vectors.reshape(len(vectors), -1, 3)
-        return np.einsum("tij,tkj->tki", self.rotation, flat).reshape(vectors.shape)
+        rotated, shape = self._rotated(vectors)
+        return rotated.reshape(shape)
+
+    def _rotated(self, values: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
+        """Torso-fixed 3-vectors turned with the torso each frame, as (T, n, 3), and the (T, ..., 3) shape they
+        came in (one set for every frame when not given per frame)."""
+        values = np.asarray(values, dtype=np.float64)
+        if values.ndim == 1 or values.shape[0] != len(self.rotation):
+            values = np.broadcast_to(values, (len(self.rotation),) + values.shape)
+        return np.einsum("tij,tkj->tki", self.rotation, values.reshape(len(values), -1, 3)), values.shape
 
     def body(self) -> np.ndarray:
         """(T, 25, 3) body joints with the upper body leaning and breathing (arms still at rest)."""
