@@ -78,3 +78,16 @@ def test_without_a_keyboard_the_model_plays_and_insisting_on_keys_is_one_clear_e
         "foley: error: no keyboard found in video.mp4 between 0.00s and 3.00s (use --source auto or model to "
         "play from the performers' motion)"]
     assert not (tmp_path / "keys").exists() or not any((tmp_path / "keys").iterdir())
+
+
+def test_a_short_range_between_sparse_keyframes_still_finds_the_keyboard(piano_video: Path) -> None:
+    """The shared clip has a keyframe every 8.3 s: a 6 s range holds none of its own, so the frames are decoded
+    (a user's short strip must not lose the keys to how the file was encoded)."""
+    from foley_engine.sources.keys import MIN_KEYFRAMES, locate_keyboard
+    from foley_engine.video import keyframes_near
+
+    assert len(keyframes_near(piano_video, [10.5 + 0.25 * k for k in range(24)])) < MIN_KEYFRAMES
+    geometry = locate_keyboard(piano_video, 10.0, 16.0)
+    assert geometry is not None
+    pitches = [key.pitch for key in geometry.keys]
+    assert (len(pitches), min(pitches), max(pitches)) == (88, 21, 108)

@@ -30,8 +30,11 @@ SOURCE_NAME = "keys:pixels"
 FRAME_SIZE = 640
 #: Frames spread over the range that are searched for the keyboard (hands move between them).
 SEARCH_FRAMES = 24
-#: Fewer distinct keyframes than this cannot separate the keys from the hands over them: no keyboard is looked
-#: for (a range of a second or two of a clip with sparse keyframes), and the motion generators play.
+#: Fewer distinct keyframes than this in the range (a short range of a clip with sparse keyframes, often one
+#: every 8-10 s): frames spread over the range are decoded instead, which costs a pass over the range.
+MIN_KEYFRAMES = 6
+#: Fewer frames than this cannot separate the keys from the hands over them: no keyboard is looked for, and
+#: the motion generators play.
 MIN_FRAMES = 2
 #: A keyboard found with less confidence than this is not trusted to play from.
 MIN_CONFIDENCE = 0.3
@@ -51,11 +54,25 @@ def locate_keyboard(path: str | Path, start: float, end: float) -> KeyboardGeome
     """The keyboard in [start, end) of the video, or None when there is none to trust. It is searched on the
     keyframes spread over the range (hands move between them, so together they show every key)."""
     step = (end - start) / SEARCH_FRAMES
-    frames = video.keyframes_near(path, [start + (index + 0.5) * step for index in range(SEARCH_FRAMES)], FRAME_SIZE)
+    times = [start + (index + 0.5) * step for index in range(SEARCH_FRAMES)]
+    frames = video.keyframes_near(path, times, FRAME_SIZE)
+    if len(frames) < MIN_KEYFRAMES:
+        frames = _frames_at(path, start, end, times)
     if len(frames) < MIN_FRAMES:
         return None  # a clip too short to show the keyboard without the hands on it
     geometry = find_keyboard([frame.image for frame in frames])
     return geometry if geometry is not None and geometry.confidence >= MIN_CONFIDENCE else None
+
+
+def _frames_at(path: str | Path, start: float, end: float, times: list[float]) -> list[video.Frame]:
+    """The first frame at or after each of `times` (sorted), decoded in one pass over [start, end)."""
+    chosen: list[video.Frame] = []
+    for frame in video.iter_frames(path, start, end, FRAME_SIZE):
+        if len(chosen) < len(times) and frame.time >= times[len(chosen)] - 1e-6:
+            chosen.append(frame)
+            if len(chosen) == len(times):
+                break
+    return chosen
 
 
 def read_keyboard(path: str | Path, start: float, end: float, keypoints: Keypoints, instrument: Instrument,
