@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..notes import Note, Performance
+from ..outputs import atomic_path
 
 _TRACK_COLOURS = ("Blues", "Oranges", "Greens", "Purples", "Reds", "Greys")
 
@@ -68,7 +69,8 @@ def piano_roll_png(notes: Performance | Sequence[Sequence[Note]], path: str | Pa
         axes.legend(handles=handles, loc="upper right", fontsize="small")
     figure.tight_layout()
     path = Path(path)
-    figure.savefig(path, format="png")
+    with atomic_path(path) as temp:
+        figure.savefig(temp, format="png")
     return path
 
 

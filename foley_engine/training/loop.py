@@ -242,7 +242,8 @@ def _write_plot(rows: list[dict], path: Path) -> None:
     f1_axis.set_ylim(0, 1)
     figure.legend(loc="upper right")
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
+    with atomic_path(path) as temp:
+        figure.savefig(temp, dpi=100, format="png")
     plt.close(figure)
 
 
