@@ -1,6 +1,6 @@
 """Pictures of synthetic performers, for eyeballing that each family moves like its players.
 
-`python -m foley_engine.performers.preview docs/img` writes docs/img/performer-<family>.png: four frames of
+`python -m foley_engine.data.performers.preview docs/img` writes docs/img/performer-<family>.png: four frames of
 the tracked skeleton and, below, the image-y trace of the joints that carry the note cues with every onset
 marked, so a wrong timing or an unrecognisable pose is visible at a glance.
 """
@@ -14,6 +14,7 @@ import numpy as np
 
 from ...instruments import FAMILIES, INSTRUMENTS, Instrument
 from ...keypoints import Keypoints
+from ...outputs import atomic_output
 from ...skeleton import BODY_BONES, HAND_BONES, NUM_BODY_JOINTS, NUM_HAND_JOINTS
 from ..phrases import sample_phrase
 from . import animate, frame_times, render
@@ -93,8 +94,8 @@ def draw_family(family: str, path: Path, seed: int = 7, seconds: float = 6.0, vi
     trace.legend(loc="upper right", fontsize=8)
     fig.suptitle(f"{family}: {instrument.name}, {view.name} view, {len(track)} notes", fontsize=11)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=80)
+    with atomic_output(path, "preview", parents=True) as temp:
+        fig.savefig(temp, dpi=80, format="png")
     plt.close(fig)
 
 
