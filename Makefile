@@ -8,7 +8,7 @@ CLIP ?= $(if $(wildcard $(SHARED_CLIP)),$(SHARED_CLIP),)
 INSTRUMENT ?= piano
 OUT ?= out/demo
 
-.PHONY: demo test bench screenshots system-deps venv clean blender-venv blender-extension blender-screenshots
+.PHONY: demo test lint bench screenshots system-deps venv clean blender-venv blender-extension blender-screenshots
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Foley needs Python 3.11 (mediapipe 0.10.21 and torch 2.13.0 wheels); set PYTHON=python3.11")'
@@ -41,7 +41,14 @@ demo: system-deps venv
 	$(VENV)/bin/foley generate "$(CLIP)" --instrument $(INSTRUMENT) -o $(OUT) --force --preview
 	@echo "Listen to $(OUT)/$$(basename "$(CLIP)" | sed 's/\.[^.]*$$//').foley.wav (MIDI and keypoints beside it)"
 
-test: system-deps venv blender-venv
+# ruff over the whole tree (resolve_script/ with its own ruff.toml, for Resolve's Python 3.8), then mypy as
+# pyproject.toml's [tool.mypy] sets it: strict on foley_engine/, lighter on the adapters
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+# lint first: a type or lint error fails in seconds, before the tests' minutes
+test: system-deps venv blender-venv lint
 	$(PY) -m pytest -q -ra
 
 bench: system-deps venv
