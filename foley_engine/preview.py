@@ -140,7 +140,7 @@ def _draw_skeleton(
     for a, b in bones:
         if seen[a] and seen[b]:
             cv2.line(canvas, points[a], points[b], colour, max(1, int(2 * scale)), cv2.LINE_AA)
-    for point, confidence in zip(points, joints[:, 2]):
+    for point, confidence in zip(points, joints[:, 2], strict=True):
         if confidence > 0:
             dot = (int(255 * (1 - confidence)), int(255 * confidence), 0)  # red (unsure) .. green (sure)
             cv2.circle(canvas, point, max(2, int(3 * scale)), dot, -1, cv2.LINE_AA)

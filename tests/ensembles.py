@@ -65,7 +65,7 @@ def compose(out: Path, placements: list[Placement], size: tuple[int, int], secon
         stream.options = {"crf": "20", "preset": "veryfast"} if codec == "libx264" else {"qscale": "6"}
         for k in range(count):
             canvas = np.full((height, width, 3), background, np.uint8)
-            for placement, frames in zip(placements, sources):
+            for placement, frames in zip(placements, sources, strict=True):
                 image, left, top = _fit(frames[k], placement.box, placement.scale, placement.mirror)
                 canvas[top:top + image.shape[0], left:left + image.shape[1]] = image
             container.mux(stream.encode(av.VideoFrame.from_ndarray(canvas, format="rgb24")))

@@ -44,7 +44,7 @@ def pianist(notes: list[Note], seconds: float, shift_seconds: float = 0.15) -> K
     t = np.arange(frames) / RATE
     x = np.full(frames, 0.3 + 0.01 * (notes[0].pitch - 48))
     press = np.zeros(frames)
-    for previous, note in zip([None, *notes], notes):
+    for previous, note in zip([None, *notes], notes, strict=False):
         target = 0.3 + 0.01 * (note.pitch - 48)
         if previous is not None:
             origin = 0.3 + 0.01 * (previous.pitch - 48)

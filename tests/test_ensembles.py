@@ -76,7 +76,7 @@ def test_a_duet_gets_a_track_and_an_instrument_per_player(clips: dict, tmp_path:
     performers = summary["performers"]
     assert [(p["index"], p["instrument"], p["program"], p["body"]) for p in performers] == [
         (1, "violin", 40, True), (2, "double-bass", 43, True)]
-    for performer, (left, right) in zip(performers, extents):
+    for performer, (left, right) in zip(performers, extents, strict=True):
         x0, _, x1, _ = performer["box"]
         assert left - 0.05 < (x0 + x1) / 2 < right + 0.05, "the summary says where each performer is"
         assert performer["notes"] > 0

@@ -29,7 +29,7 @@ def test_shard_round_trip(tmp_path: Path) -> None:
     back = read_shard(path)
     assert [p.name for p in tmp_path.iterdir()] == ["shard.npz"]  # no temporary file left behind
     assert len(back) == 2
-    for before, after in zip(examples, back):
+    for before, after in zip(examples, back, strict=True):
         assert (after.instrument, after.source, after.split) == (before.instrument, before.source, before.split)
         assert after.tracks == before.tracks
         assert after.keypoints.body.shape == before.keypoints.body.shape
@@ -70,7 +70,7 @@ def test_synthetic_dataset_resumes_and_is_reproducible(tmp_path: Path) -> None:
     for name in (p.name for p in (tmp_path / "a").glob("*.npz")):
         a, b = read_shard(tmp_path / "a" / name), read_shard(tmp_path / "b" / name)
         assert [e.source for e in a] == [e.source for e in b]
-        assert all(np.array_equal(x.keypoints.body, y.keypoints.body) for x, y in zip(a, b))
+        assert all(np.array_equal(x.keypoints.body, y.keypoints.body) for x, y in zip(a, b, strict=True))
 
     pieces = {split: set() for split in ("train", "val", "test")}
     for shard in (tmp_path / "a").glob("*.npz"):

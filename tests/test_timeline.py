@@ -219,7 +219,7 @@ def test_generator_options_reach_every_local_process(piano_video: Path, tmp_path
     """--model, --seed and --temperature reach each clip in spawned workers: another seed gives other audio."""
     sampled = ("--source", "model", "--model", tiny_checkpoint(tmp_path), "--temperature", "1.5", "--jobs", "2")
     outs = [tmp_path / f"seed{seed}-{number}.otio" for number, seed in enumerate((1, 2, 1))]
-    for out, seed in zip(outs, (1, 2, 1)):
+    for out, seed in zip(outs, (1, 2, 1), strict=True):
         summary = run_in_process(capsys, piano_video, out, *sampled, "--seed", str(seed))
         assert (summary["seed"], summary["temperature"], summary["workers"]) == (seed, 1.5, 2)
         assert all(clip["generator"].startswith("model:tiny-") for clip in summary["clips"])

@@ -55,7 +55,7 @@ class CrossMemory:
     def step_arrays(self) -> list[tuple[np.ndarray, np.ndarray]]:
         """Per layer keys (B, H, head_dim, F, pre-transposed) and values (B, H, F, head_dim) for step()."""
         return [(k.detach().float().transpose(2, 3).contiguous().numpy(), v.detach().float().contiguous().numpy())
-                for k, v in zip(self.keys, self.values)]
+                for k, v in zip(self.keys, self.values, strict=True)]
 
 
 def time_encoding(steps: torch.Tensor, dim: int) -> torch.Tensor:

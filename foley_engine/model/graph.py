@@ -85,6 +85,6 @@ class PoseEncoder(nn.Module):
         x = x * mask.unsqueeze(-1)  # read out only what was seen
         b, t = x.shape[:2]
         h = F.gelu(self.readout(x.reshape(b, t, -1)) + self.visibility(mask))
-        for conv, norm in zip(self.frame_convs, self.frame_norms):
+        for conv, norm in zip(self.frame_convs, self.frame_norms, strict=True):
             h = h + self.dropout(F.gelu(conv(norm(h).transpose(1, 2)).transpose(1, 2)))
         return h

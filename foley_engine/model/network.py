@@ -168,7 +168,7 @@ class FoleyModel(nn.Module):
         frame = self.query_frames(times).floor().long().clamp(0, memory.shape[1] - 1)
         inputs = (local[:, frame] + self.time_projection(time_encoding(times, self.config.d_model))
                   + condition.unsqueeze(1))
-        keys, values = zip(*(layer.memory_kv(memory) for layer in self.layers))
+        keys, values = zip(*(layer.memory_kv(memory) for layer in self.layers), strict=True)
         onsets = None if self.onset_head is None else torch.sigmoid(self.onset_head(memory)[..., 0])
         return EncodedWindow(CrossMemory(list(keys), list(values), memory.shape[1]), inputs, onsets=onsets)
 

@@ -90,7 +90,7 @@ def drop_ghost_bodies(times: np.ndarray, body: np.ndarray, body_id: np.ndarray) 
     for ident in np.unique(body_id[body_id >= 0]):
         frames, slots = np.nonzero((body_id == ident) & inside)
         breaks = np.flatnonzero(np.diff(frames) > 1) + 1
-        for run_frames, run_slots in zip(np.split(frames, breaks), np.split(slots, breaks)):
+        for run_frames, run_slots in zip(np.split(frames, breaks), np.split(slots, breaks), strict=True):
             if len(run_frames) and times[run_frames[-1]] - times[run_frames[0]] < MIN_BODY_SECONDS:
                 keep[run_frames, run_slots] = False
     cleaned = body.copy()
@@ -175,7 +175,7 @@ def hands_frame(found: Any, slots: int) -> tuple[np.ndarray, np.ndarray, np.ndar
     xy = np.zeros((slots, NUM_HAND_JOINTS, 2), np.float32)
     label = np.full(slots, -1, np.int8)
     score = np.zeros(slots, np.float32)
-    detected = list(zip(found.multi_hand_landmarks or [], found.multi_handedness or []))
+    detected = list(zip(found.multi_hand_landmarks or [], found.multi_handedness or [], strict=False))
     detected.sort(key=lambda pair: -pair[1].classification[0].score)
     for slot, (hand, handedness) in enumerate(detected[:slots]):
         xy[slot] = [(p.x, p.y) for p in hand.landmark]

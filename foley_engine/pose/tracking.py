@@ -97,7 +97,7 @@ def _left_is_image_left(xy: np.ndarray, label: np.ndarray) -> bool:
     break ties when two hands get the same label. With no evidence, assume a first-person or top-down view.
     """
     votes = []
-    for frame_xy, frame_label in zip(xy, label):
+    for frame_xy, frame_label in zip(xy, label, strict=True):
         present = np.flatnonzero(frame_label >= 0)
         if len(present) == 2 and frame_label[present[0]] != frame_label[present[1]]:
             left, right = (present if frame_label[present[0]] == LEFT else present[::-1])

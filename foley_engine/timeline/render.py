@@ -98,7 +98,7 @@ def render_roundtrip(before: str | Path, after: str | Path, png: str | Path) -> 
     heights = [max(1, len(_rows(timeline))) for timeline in timelines]
     fig, axes = plt.subplots(2, 1, sharex=True, figsize=(10, 0.45 * sum(heights) + 1.6),
                              gridspec_kw={"height_ratios": heights})
-    for ax, timeline, path, when in zip(axes, timelines, (before, after), ("before", "after")):
+    for ax, timeline, path, when in zip(axes, timelines, (before, after), ("before", "after"), strict=True):
         _draw(ax, timeline, f"{when}: {Path(path).name}  ({timeline.name}, {rate:g} fps)")
     from matplotlib.patches import Patch
 
