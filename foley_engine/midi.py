@@ -28,11 +28,12 @@ END_MARKER = "end of clip"
 
 
 def performance_to_midi(performance: Performance) -> pretty_midi.PrettyMIDI:
-    """One MIDI instrument (track) per performer, left to right, each with its instrument's GM program."""
+    """One MIDI instrument (track) per performer, left to right, each with its instrument's GM program; a
+    drum-channel instrument's track is on the GM percussion channel (10), where its program names the kit."""
     midi = pretty_midi.PrettyMIDI(resolution=RESOLUTION, initial_tempo=TEMPO)
     for index, track in enumerate(performance.tracks):
         instrument = performance.instrument_of(index)
-        part = pretty_midi.Instrument(program=instrument.program,
+        part = pretty_midi.Instrument(program=instrument.program, is_drum=instrument.drum,
                                       name=f"{instrument.name} · performer {index + 1}")
         part.notes = [pretty_midi.Note(velocity=note.velocity, pitch=note.pitch, start=note.start, end=note.end)
                       for note in sorted(track)]
@@ -64,10 +65,11 @@ def _load(path: str | Path) -> pretty_midi.PrettyMIDI:
         raise InputError(f"{path} is not a readable MIDI file ({type(error).__name__}: {error})") from error
 
 
-def _tracks(midi: pretty_midi.PrettyMIDI) -> list[list[Note]]:
+def _tracks(midi: pretty_midi.PrettyMIDI, drums: bool = False) -> list[list[Note]]:
+    """Notes per MIDI instrument: the pitched ones, or with `drums` the percussion-channel ones."""
     return [sorted(Note(note.start, note.end, note.pitch, note.velocity)
                    for note in part.notes if note.end > note.start and note.velocity > 0)
-            for part in midi.instruments if not part.is_drum]
+            for part in midi.instruments if part.is_drum == drums]
 
 
 def read_notes(path: str | Path) -> list[list[Note]]:
@@ -79,7 +81,9 @@ def read_notes(path: str | Path) -> list[list[Note]]:
 
 
 def read_performance(path: str | Path, instrument: Instrument) -> Performance:
-    """A MIDI file as a Performance of `instrument`; its duration is the file's end (clip end for ours)."""
+    """A MIDI file as a Performance of `instrument`; its duration is the file's end (clip end for ours).
+
+    A drum-channel instrument reads the percussion tracks, any other the pitched ones."""
     midi = _load(path)
-    return Performance(instrument=instrument, duration=midi.get_end_time(), tracks=_tracks(midi),
+    return Performance(instrument=instrument, duration=midi.get_end_time(), tracks=_tracks(midi, instrument.drum),
                        generator=f"midi:{Path(path).name}")

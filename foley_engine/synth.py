@@ -131,12 +131,13 @@ def _read_presets(path: Path, origin: str) -> frozenset[tuple[int, int]]:
 
 
 def _require_preset(path: Path, presets: frozenset[tuple[int, int]], instruments: tuple[Instrument, ...]) -> None:
-    """FluidSynth plays silence for a program the soundfont lacks: refuse such a soundfont before any work."""
+    """FluidSynth plays silence for a program the soundfont lacks: refuse such a soundfont before any work
+    (percussion needs a GM drum kit, in bank 128)."""
     for instrument in instruments:
-        if (0, instrument.program) not in presets:
+        if (instrument.bank, instrument.program) not in presets:
             raise SynthUnavailableError(
                 f"{path} is not a General MIDI soundfont: it has no preset for program {instrument.program} "
-                f"({instrument.gm_name}) in bank 0; pass a GM soundfont with --soundfont")
+                f"({instrument.gm_name}) in bank {instrument.bank}; pass a GM soundfont with --soundfont")
 
 
 def find_soundfont(explicit: str | Path | None = None, *instruments: Instrument) -> Path:
@@ -343,16 +344,17 @@ def _share(progress: Progress | None, performer: int, count: int) -> Progress | 
 
 def _load_programs(synth: fluidsynth.Synth, soundfont: Path, performance: Performance,
                    chatter: Callable[[], str]) -> None:
-    """Load `soundfont` and give every performer's channel the instrument's program (bank 0)."""
+    """Load `soundfont` and give every performer's channel the instrument's program: bank 0, or for percussion
+    the GM drum kit of bank 128 (selected by bank, a performer's own channel plays it like channel 10 does)."""
     font = synth.sfload(str(soundfont))
     if font < 0:
         raise SynthUnavailableError(f"FluidSynth could not load the soundfont {soundfont}{_first_error(chatter())}")
     for performer in range(len(performance.tracks)):
         instrument = performance.instrument_of(performer)
-        if synth.program_select(performer_channel(performer), font, 0, instrument.program) != 0:
+        if synth.program_select(performer_channel(performer), font, instrument.bank, instrument.program) != 0:
             raise SynthUnavailableError(
                 f"{soundfont} is not a General MIDI soundfont: it has no preset for program {instrument.program} "
-                f"({instrument.gm_name}); pass a GM soundfont with --soundfont")
+                f"({instrument.gm_name}) in bank {instrument.bank}; pass a GM soundfont with --soundfont")
 
 
 def write_wav(samples: np.ndarray, path: str | Path, sample_rate: int = SAMPLE_RATE) -> Path:

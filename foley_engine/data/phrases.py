@@ -90,7 +90,7 @@ def draw_phrase(instrument: Instrument, duration: float, rng: np.random.Generato
                 return Phrase(_perform(chosen, instrument, duration, rng, bpm, excerpt=True), piece)
     while True:
         seed = int(rng.integers(2 ** 32))
-        kind = str(np.random.default_rng(seed).choice(_KINDS[instrument.family]))
+        kind = str(np.random.default_rng(seed).choice(_KINDS[instrument.motion_family]))
         piece = f"generated/{kind}-{seed:08x}"
         if split is None or split_of(piece) == split:
             break

@@ -140,10 +140,10 @@ class FoleyModel(nn.Module):
         rows = []
         for instrument in instruments:
             name = instrument.name if instrument.name in self.config.instruments else None
-            if instrument.family not in self.config.families:
+            if instrument.motion_family not in self.config.families:
                 raise ModelError(f"this model does not know the {instrument.family} family of {instrument.name}")
             rows.append((self.config.instruments.index(name) if name else -1,
-                         self.config.families.index(instrument.family)))
+                         self.config.families.index(instrument.motion_family)))
         return torch.tensor(rows, dtype=torch.long)
 
     def memory(self, features: torch.Tensor, mask: torch.Tensor,

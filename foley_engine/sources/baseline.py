@@ -120,7 +120,7 @@ def generate_baseline(keypoints: Keypoints, instrument: Instrument, duration: fl
     del seed  # deterministic by design, see above
     if duration is None:
         duration = keypoints.num_frames / keypoints.rate
-    family = _FAMILIES[instrument.family]
+    family = _FAMILIES[instrument.motion_family]
     aspect = pixel_square(keypoints.frame_size)
     strikes = [_performer_strikes(keypoints.body[p], keypoints.hands[p], aspect, keypoints.rate, family, settings)
                for p in range(keypoints.num_performers)]

@@ -202,7 +202,7 @@ def _moving_average(values: np.ndarray, seen: np.ndarray, frames: int) -> np.nda
 
 def collate(windows: list[Window], config: ModelConfig, max_tokens: int) -> Batch:
     """Stack windows; tokens are cut to `max_tokens` and padded with PAD (no loss on padding or prefix)."""
-    ids = torch.tensor([(config.instruments.index(w.instrument.name), config.families.index(w.instrument.family))
+    ids = torch.tensor([(config.instruments.index(w.instrument.name), config.families.index(w.instrument.motion_family))
                         for w in windows], dtype=torch.long)
     length = min(max_tokens, max(len(w.tokens) for w in windows)) - 1
     inputs = torch.full((len(windows), length), PAD_TOKEN, dtype=torch.long)

@@ -43,7 +43,7 @@ def frame_times(duration: float, rate: float) -> np.ndarray:
 def animate(track: list[Note], instrument: Instrument, times: np.ndarray, rng: np.random.Generator,
             view: CameraView) -> Motion:
     """One performer playing `track` on `instrument`, in world space (before the camera)."""
-    return _ANIMATORS[instrument.family](sorted(track), instrument, times, rng, view)
+    return _ANIMATORS[instrument.motion_family](sorted(track), instrument, times, rng, view)
 
 
 def render(motions: list[Motion], view: CameraView, rate: float, rng: np.random.Generator,
