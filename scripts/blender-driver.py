@@ -106,7 +106,8 @@ def build_scene(spec: dict) -> tuple[Any, list[Any]]:
     for item in spec.get("others", []):
         new_effect = compat.strips(scene).new_effect
         try:  # 4.5+: length; 4.2: frame_end
-            other = new_effect(item["name"], "COLOR", item["channel"], item["start"], length=item["end"] - item["start"])
+            other = new_effect(item["name"], "COLOR", item["channel"], item["start"],
+                               length=item["end"] - item["start"])
         except TypeError:
             other = new_effect(item["name"], "COLOR", item["channel"], item["start"], frame_end=item["end"])
         other.select = False
@@ -237,7 +238,8 @@ def scenario_modal(spec: dict) -> dict:
         deadline = time.monotonic() + 300
         while results[-1] in (["PASS_THROUGH"], ["RUNNING_MODAL"]) and time.monotonic() < deadline:
             time.sleep(0.1)
-            results.append(sorted(cls.modal(operator, context, types.SimpleNamespace(type="MOUSEMOVE", value="NOTHING"))))
+            move = types.SimpleNamespace(type="MOUSEMOVE", value="NOTHING")
+            results.append(sorted(cls.modal(operator, context, move)))
             if escape and len(status) > 1:
                 event = types.SimpleNamespace(type="ESC", value="PRESS")
             else:

@@ -29,7 +29,8 @@ PERMISSIONS = ("files", "network", "clipboard", "camera", "microphone")
 TERSE_LIMIT = 64  # Blender's limit for a tagline and a permission's reason
 VERSION = re.compile(r"^\d+\.\d+\.\d+$")
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-WHEEL = re.compile(r"^(?P<name>[^-]+)-(?P<version>[^-]+)(-\d[^-]*)?-cp(?P<py>\d)(?P<minor>\d+)-[^-]+-(?P<platform>[^-]+)\.whl$")
+WHEEL = re.compile(r"^(?P<name>[^-]+)-(?P<version>[^-]+)(-\d[^-]*)?"
+                   r"-cp(?P<py>\d)(?P<minor>\d+)-[^-]+-(?P<platform>[^-]+)\.whl$")
 
 
 def _terse(value: object, what: str) -> list[str]:

@@ -25,7 +25,7 @@ from matplotlib.patches import FancyBboxPatch, Rectangle
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
-from blender_helpers import bpy_python, build_extension, run_driver
+from blender_helpers import bpy_python, build_extension, run_driver  # noqa: E402 (found through the path above)
 
 BACKGROUND, ROW, ROW_ALT, TEXT, DIM = "#1d1d1d", "#282828", "#2d2d2d", "#e6e6e6", "#8a8a8a"
 COLORS = {"MOVIE": "#4d6f9c", "SOUND": "#2f8a7d", "COLOR": "#8c6d3b"}
@@ -53,7 +53,8 @@ def draw_result(strips: list[dict], png: Path) -> None:
         ax.text(first - 1, channel, str(channel), color=DIM, ha="right", va="center", fontsize=8)
     for strip in strips:
         y = strip["channel"] - 0.42
-        ax.add_patch(Rectangle((strip["start"], y), strip["duration"], 0.84, facecolor=COLORS.get(strip["type"], "#666"),
+        ax.add_patch(Rectangle((strip["start"], y), strip["duration"], 0.84,
+                               facecolor=COLORS.get(strip["type"], "#666"),
                                edgecolor="#ffffff" if strip["select"] else "#101010", lw=1.0))
         if strip["type"] == "SOUND" and strip.get("file"):
             shape = envelope(strip["file"], max(8, strip["duration"] * 2))

@@ -40,7 +40,7 @@ STAGE_WEIGHTS = {"read": 0.02, "clips": 0.95, "write": 0.03}
 class MissingMediaError(InputError):
     """Some clips' media cannot be found; carries the report so `--json` can still list them."""
 
-    def __init__(self, message: str, report: "TimelineReport"):
+    def __init__(self, message: str, report: TimelineReport):
         super().__init__(message)
         self.report = report
 
