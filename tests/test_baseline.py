@@ -60,7 +60,7 @@ def tap_offsets(times: np.ndarray, taps: list[float], depth: float = 0.05, down:
     decelerating to rest exactly at the tap), rests on the key for ``hold``, then lifts back quickly."""
     downs = [down] * len(taps) if np.isscalar(down) else down
     offset = np.zeros_like(times)
-    for tap, descent in zip(taps, downs):
+    for tap, descent in zip(taps, downs, strict=True):
         coming = minimum_jerk((times - (tap - descent)) / descent)
         leaving = minimum_jerk((times - (tap + hold)) / up)
         offset += depth * np.where(times <= tap, coming, 1.0 - leaving) * (times > tap - descent) * (
@@ -229,7 +229,7 @@ def test_bowed_notes_start_at_the_bow_reversals() -> None:
     kp = keypoints(int(3.5 * RATE))
     times = np.arange(kp.hands.shape[1]) / RATE
     bow = np.full_like(times, 1.0)
-    for number, (start, end) in enumerate(zip(STROKE_ENDS[:-1], STROKE_ENDS[1:])):
+    for number, (start, end) in enumerate(zip(STROKE_ENDS[:-1], STROKE_ENDS[1:], strict=True)):
         direction = 1 if number % 2 == 0 else -1
         bow += direction * 0.25 * minimum_jerk((times - start) / (end - start))
     put_hand(kp, LEFT, 0.4, y=0.4)  # fretting hand, still
@@ -239,7 +239,7 @@ def test_bowed_notes_start_at_the_bow_reversals() -> None:
     starts = onsets(notes)
     assert np.all(np.abs(starts[1:] - STROKE_ENDS[1:4]) <= FRAME_TIME), starts
     assert STROKE_ENDS[0] <= starts[0] <= STROKE_ENDS[0] + 3 * FRAME_TIME  # from rest: once it moves
-    for note, following in zip(notes, notes[1:]):
+    for note, following in zip(notes, notes[1:], strict=False):
         assert note.end == pytest.approx(following.start)  # legato across a reversal
     assert STROKE_ENDS[-1] - 3 * FRAME_TIME <= notes[-1].end <= STROKE_ENDS[-1]  # stops with the bow
 
@@ -250,14 +250,14 @@ def test_wind_notes_rise_as_fingers_lift_and_play_legato() -> None:
     put_hand(kp, LEFT, 0.9, y=0.4)
     put_hand(kp, RIGHT, 0.9, y=0.7)
     lifts = [0.5, 1.0, 1.5, 2.0]
-    for lift, tip in zip(lifts, FINGERTIPS[1:]):  # one finger of the lower hand lifts off its hole at a time
+    for lift, tip in zip(lifts, FINGERTIPS[1:], strict=True):  # the lower hand: one finger off its hole at a time
         kp.hands[0, :, RIGHT, tip, 1] -= (0.04 * minimum_jerk((times - lift + 0.1) / 0.1)).astype(np.float32)
     notes = generate_baseline(kp, get_instrument("flute")).notes
     assert len(notes) == 4, notes
     assert np.all(np.abs(onsets(notes) - lifts) <= FRAME_TIME), onsets(notes)
     pitches = [note.pitch for note in notes]
     assert pitches == sorted(set(pitches)), pitches
-    for note, following in zip(notes, notes[1:]):
+    for note, following in zip(notes, notes[1:], strict=False):
         assert note.end == pytest.approx(following.start)
     assert max_sounding(notes) == 1
 
@@ -274,3 +274,16 @@ def test_real_piano_clip_plays_plausibly(piano_video) -> None:
     assert all(0 <= note.start < note.end <= performance.duration + 1e-9 for note in notes)
     assert all(PIANO.lowest <= note.pitch <= PIANO.highest for note in notes)
     assert len({note.pitch for note in notes}) >= 3  # the hands move over the keyboard
+
+
+def test_the_yardsticks_are_pixel_square_hand_lengths() -> None:
+    """keypoints.pixel_square and hand_lengths, which the baseline, the model's features and the alignment share:
+    x scaled to frame heights, and a hand measured wrist to middle knuckle only where both are seen."""
+    from foley_engine.keypoints import HAND_PER_SHOULDER, SHOULDERS_PER_HAND, hand_lengths, pixel_square
+
+    assert pixel_square(FRAME).tolist() == [ASPECT, 1.0] and pixel_square(FRAME, np.float32).dtype == np.float32
+    assert HAND_PER_SHOULDER * SHOULDERS_PER_HAND == pytest.approx(1.0)
+    hands = np.stack([hand_pose(0.4, 0.6), hand_pose(0.8, 0.6)])[None].repeat(3, axis=0)  # (3, 2, 21, 3)
+    hands[1, 0, HAND_INDEX["middle_mcp"], 2] = 0.0  # one frame without the left knuckle
+    lengths = hand_lengths(hands[..., :2], hands[..., 2] > 0)
+    assert len(lengths) == 5 and lengths == pytest.approx(HAND)

@@ -93,3 +93,43 @@ def test_atomic_path_keeps_the_suffix_and_discards_on_error(tmp_path: Path) -> N
         raise KeyboardInterrupt
     assert [p.name for p in tmp_path.iterdir()] == ["clip.mp4"]
     assert (tmp_path / "clip.mp4").read_bytes() == b"ok"
+
+
+def test_one_exists_message_names_the_files_or_the_first_few(tmp_path: Path) -> None:
+    """The message editors show as it is: every file, or the first `most` and a count."""
+    from foley_engine.outputs import exists_error, refuse_existing
+
+    paths = [tmp_path / f"{name}.wav" for name in "abcde"]
+    assert str(exists_error(paths[:2])) == f"output exists: {paths[0]}, {paths[1]} (use --force to overwrite)"
+    assert str(exists_error(paths, most=3)) == \
+        f"output exists: {paths[0]}, {paths[1]}, {paths[2]} and 2 more (use --force to overwrite)"
+    for path in paths[1:4]:
+        path.write_bytes(b"")
+    refuse_existing(paths, force=True)
+    with pytest.raises(OutputError, match=rf"^output exists: {paths[1]}, {paths[2]}, {paths[3]} \(use --force"):
+        refuse_existing(paths, force=False)
+
+
+def test_atomic_output_leaves_nothing_and_names_the_file_when_the_disk_fails(tmp_path: Path) -> None:
+    from foley_engine.outputs import atomic_output
+
+    final = tmp_path / "take.mid"
+    final.write_bytes(b"before")
+    with pytest.raises(OutputError, match=rf"^cannot write MIDI file {final}: No space left on device$"):
+        with atomic_output(final, "MIDI file") as temp:
+            temp.write_bytes(b"half")
+            raise OSError(28, "No space left on device")
+    assert final.read_bytes() == b"before" and [p.name for p in tmp_path.iterdir()] == ["take.mid"]
+    with atomic_output(tmp_path / "new" / "take.wav", "WAV file", parents=True) as temp:
+        temp.write_bytes(b"after")
+    assert (tmp_path / "new" / "take.wav").read_bytes() == b"after"
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("Take 1: Violin/Cello", "Take-1-Violin-Cello"), ("model:default", "model-default"), ("..", "clip"),
+    ("a" * 50, "a" * 40), ("über-take_2.mov", "ber-take_2.mov"),
+])
+def test_one_slug_for_file_names(name: str, expected: str) -> None:
+    from foley_engine.outputs import slug
+
+    assert slug(name, "clip") == expected
