@@ -58,7 +58,8 @@ def _assert_one_performer_per_player(keypoints: Keypoints, extents: list[tuple[f
         seen = neck[performer, :, 2] > 0
         assert seen.mean() > 0.8, f"performer {performer + 1}'s body is seen in {seen.mean():.0%} of the samples"
         x = neck[performer, seen, 0]
-        assert np.all((x > left) & (x < right)), f"performer {performer + 1} left their place: x {x.min():.2f}-{x.max():.2f}"
+        assert np.all((x > left) & (x < right)), \
+            f"performer {performer + 1} left their place: x {x.min():.2f}-{x.max():.2f}"
 
 
 @pytest.mark.parametrize("name", ["different-depths", "four-across"])
