@@ -129,6 +129,25 @@ def test_build_writes_windows_of_a_visible_performer(melody_video: Path, tmp_pat
     assert min(abs(t - MELODY[3].start) for t in found) < 0.05
 
 
+def test_a_rebuilt_video_leaves_no_shard_in_another_split(melody_video: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A video built again under other settings (or split by folder instead of by video) may land in another
+    split: its earlier shard goes, or training would see a video its validation also holds."""
+    from foley_engine.data.performers import CameraView, perform
+
+    def pianist(path: Path, settings: object = None, **kwargs: object):
+        return perform([MELODY], get_instrument("piano"), SECONDS, np.random.default_rng(0),
+                       view=CameraView(name="front"))
+
+    monkeypatch.setattr(realdata, "extract_keypoints", pianist)
+    out = tmp_path / "dataset"
+    for split, window in (("train", 2.0), ("test", 3.0)):
+        monkeypatch.setattr(realdata, "split_of", lambda key, split=split: split)
+        manifest = realdata.build_dataset(melody_video.parents[1], out, realdata.BuildConfig(window=window))
+        assert manifest["sources"][0]["status"] == "ok"
+        assert [path.name.split("-")[0] for path in out.glob("*.npz")] == [split]
+
+
 def test_discover_picks_the_best_labels(tmp_path: Path) -> None:
     files = ["a/piano/take.mp4", "a/piano/take.mid", "b/01_Jupiter_vn_vc/Vid_01_Jupiter_vn_vc.mp4",
              "b/01_Jupiter_vn_vc/Notes_1_vn_01_Jupiter.txt", "b/01_Jupiter_vn_vc/Notes_2_vc_01_Jupiter.txt",
