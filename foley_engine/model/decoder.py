@@ -127,7 +127,8 @@ class DecoderLayer(nn.Module):
         q = self._split(self.cross_q(self.norm2(x)))
         attended = F.scaled_dot_product_attention(q, memory_kv[0], memory_kv[1], attn_mask=self.time_bias(buckets))
         x = x + self.dropout(self.cross_out(self._merge(attended)))
-        return x + self.dropout(self.ffn(self.norm3(x)))
+        x = x + self.dropout(self.ffn(self.norm3(x)))
+        return x
 
     def step_weights(self, carried: np.ndarray) -> tuple[LayerStep, np.ndarray]:
         """This layer's weights laid out for step(), and `carried` (the sum of the output biases step() leaves
@@ -137,10 +138,10 @@ class DecoderLayer(nn.Module):
         carried = carried + _float64(self.self_out.bias)
         cross_q = fold_norm_linear(self.norm2, self.cross_q, carried, scale)
         carried = carried + _float64(self.cross_out.bias)
-        ffn_in = fold_norm_linear(self.norm3, self.ffn[0], carried)
-        carried = carried + _float64(self.ffn[2].bias)
+        ffn_in = fold_norm_linear(self.norm3, _linear(self.ffn[0]), carried)
+        carried = carried + _float64(_linear(self.ffn[2]).bias)
         return LayerStep(qkv, _output(self.self_out), cross_q, _output(self.cross_out), ffn_in,
-                         _output(self.ffn[2], 0.5)), carried
+                         _output(_linear(self.ffn[2]), 0.5)), carried
 
     def step(self, x: np.ndarray, weights: LayerStep, memory: tuple[np.ndarray, np.ndarray], bias: np.ndarray,
              key_bias: np.ndarray | None, cache: KVCache, index: int) -> np.ndarray:
@@ -201,7 +202,8 @@ def norm_linear(x: np.ndarray, folded: NormLinear) -> np.ndarray:
     """linear(layer_norm(residual)) of step()'s rows x (B, D + 1) in six numpy calls, see fold_norm_linear."""
     z = np.dot(x, folded.weight)
     width = x.shape[1]
-    return z[:, width:] / np.sqrt(np.dot(np.square(z[:, :width]), folded.ones)) + folded.bias
+    out: np.ndarray = z[:, width:] / np.sqrt(np.dot(np.square(z[:, :width]), folded.ones)) + folded.bias
+    return out
 
 
 def _attend(scores: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -209,7 +211,7 @@ def _attend(scores: np.ndarray, values: np.ndarray) -> np.ndarray:
     (.., 1, head_dim) division; overwrites `scores`."""
     scores -= np.maximum.reduce(scores, axis=-1, keepdims=True)
     np.exp(scores, out=scores)
-    attended = np.matmul(scores, values)
+    attended: np.ndarray = np.matmul(scores, values)
     attended /= np.add.reduce(scores, axis=-1, keepdims=True)
     return attended
 
@@ -220,7 +222,7 @@ _GELU_CUBIC = np.float32(math.sqrt(2 / math.pi) * 0.044715)
 
 def _twice_gelu(h: np.ndarray) -> np.ndarray:
     """2 * gelu(h), tanh form, in 7 in-place operations: the 1/2 is folded into the next weight (step_weights)."""
-    u = h * h
+    u: np.ndarray = h * h
     u *= _GELU_CUBIC
     u += _GELU_LINEAR
     u *= h
@@ -228,6 +230,12 @@ def _twice_gelu(h: np.ndarray) -> np.ndarray:
     u += 1
     u *= h
     return u
+
+
+def _linear(module: nn.Module) -> nn.Linear:
+    """One of ffn's linear layers, as what it is: indexing nn.Sequential gives a plain Module."""
+    assert isinstance(module, nn.Linear)
+    return module
 
 
 def _float64(t: torch.Tensor) -> np.ndarray:
@@ -238,7 +246,8 @@ def _output(linear: nn.Linear, scale: float = 1.0) -> np.ndarray:
     """(in, D + 1) weight.T * scale of a linear layer adding to step()'s residual: its bias is carried (see
     fold_norm_linear) and the ones column gets zeros."""
     weight = _float64(linear.weight).T * scale
-    return np.concatenate([weight, np.zeros((len(weight), 1))], axis=1).astype(np.float32)
+    laid_out: np.ndarray = np.concatenate([weight, np.zeros((len(weight), 1))], axis=1).astype(np.float32)
+    return laid_out
 
 
 @dataclass

@@ -27,6 +27,8 @@ def adjacency_matrix() -> torch.Tensor:
 class MaskedGraphConv(nn.Module):
     """x_i W_self + mean over visible neighbours j of x_j W_neighbour (GraphSAGE-like, two partitions)."""
 
+    adjacency: torch.Tensor  # a buffer (register_buffer below)
+
     def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__()
         self.self_proj = nn.Linear(in_channels, out_channels)
@@ -40,7 +42,8 @@ class MaskedGraphConv(nn.Module):
         summed = (self.adjacency @ sources).reshape(v, b, t, c).permute(1, 2, 0, 3)
         count = mask @ self.adjacency  # visible neighbours per joint (adjacency is symmetric)
         mean = summed / count.clamp(min=1.0).unsqueeze(-1)
-        return self.self_proj(x) + self.neighbour_proj(mean)
+        out: torch.Tensor = self.self_proj(x) + self.neighbour_proj(mean)
+        return out
 
 
 class SpatioTemporalBlock(nn.Module):
@@ -58,7 +61,8 @@ class SpatioTemporalBlock(nn.Module):
         h = F.gelu(self.norm1(self.graph(x, mask)))
         h = h * mask.unsqueeze(-1)
         h = self.temporal(h.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)  # conv over T for every joint
-        return x + self.dropout(F.gelu(self.norm2(h)))
+        out: torch.Tensor = x + self.dropout(F.gelu(self.norm2(h)))
+        return out
 
 
 class PoseEncoder(nn.Module):

@@ -6,6 +6,7 @@ the config is plain data (ints, floats, strings) so it can live in a checkpoint 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
@@ -116,6 +117,8 @@ class StepTensors:
 
 
 class FoleyModel(nn.Module):
+    layers: Sequence[DecoderLayer]  # an nn.ModuleList, whose items torch types as plain Modules
+
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.config = config
@@ -127,8 +130,8 @@ class FoleyModel(nn.Module):
         self.token_embedding = nn.Embedding(config.vocabulary.size, d, padding_idx=PAD_TOKEN)
         self.time_projection = nn.Linear(d, d)
         self.local = nn.Conv1d(d, d, 4)  # frames f-1 .. f+2 around the token's frame f (padded in encode)
-        self.layers = nn.ModuleList(DecoderLayer(d, config.heads, config.ffn, config.dropout, config.radius)
-                                    for _ in range(config.layers))
+        self.layers = nn.ModuleList(  # type: ignore[assignment]  # it holds DecoderLayers only (see above)
+            DecoderLayer(d, config.heads, config.ffn, config.dropout, config.radius) for _ in range(config.layers))
         self.norm = nn.LayerNorm(d)
         self.head = nn.Linear(d, config.vocabulary.size)
         # Dense per-frame supervision of the encoder (is a note starting here, which pitches): every frame
@@ -159,18 +162,18 @@ class FoleyModel(nn.Module):
                ) -> EncodedWindow:
         """features (B, T, 67, 5), mask (B, T, 67), instrument_ids (B, 2) -> per-window decoder inputs for
         token times 0..steps (default: the config's window length); `memory` reuses memory()'s result."""
-        memory, condition = memory or self.memory(features, mask, instrument_ids)
-        padded = nn.functional.pad(memory.transpose(1, 2), (1, 2), mode="replicate")
+        frames, condition = memory or self.memory(features, mask, instrument_ids)
+        padded = nn.functional.pad(frames.transpose(1, 2), (1, 2), mode="replicate")
         local = self.local(padded).transpose(1, 2)
         if steps is None:
             steps = round(self.config.window * self.config.steps_per_second)
         times = torch.arange(steps + 1, device=features.device)
-        frame = self.query_frames(times).floor().long().clamp(0, memory.shape[1] - 1)
+        frame = self.query_frames(times).floor().long().clamp(0, frames.shape[1] - 1)
         inputs = (local[:, frame] + self.time_projection(time_encoding(times, self.config.d_model))
                   + condition.unsqueeze(1))
-        keys, values = zip(*(layer.memory_kv(memory) for layer in self.layers), strict=True)
-        onsets = None if self.onset_head is None else torch.sigmoid(self.onset_head(memory)[..., 0])
-        return EncodedWindow(CrossMemory(list(keys), list(values), memory.shape[1]), inputs, onsets=onsets)
+        keys, values = zip(*(layer.memory_kv(frames) for layer in self.layers), strict=True)
+        onsets = None if self.onset_head is None else torch.sigmoid(self.onset_head(frames)[..., 0])
+        return EncodedWindow(CrossMemory(list(keys), list(values), frames.shape[1]), inputs, onsets=onsets)
 
     def query_frames(self, times: torch.Tensor) -> torch.Tensor:
         """Fractional frame position of grid times (steps)."""
@@ -188,7 +191,8 @@ class FoleyModel(nn.Module):
             x = layer(x, (window.cross.keys[i], window.cross.values[i]), buckets, self_mask, cache, i)
         if cache is not None:
             cache.length += tokens.shape[1]
-        return self.head(self.norm(x))
+        logits: torch.Tensor = self.head(self.norm(x))
+        return logits
 
     def forward(self, features: torch.Tensor, mask: torch.Tensor, instrument_ids: torch.Tensor,
                 tokens: torch.Tensor, times: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
