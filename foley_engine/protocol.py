@@ -40,6 +40,9 @@ if TYPE_CHECKING:
 PROTOCOL_VERSION = 1
 
 LineType = Literal["progress", "error", "summary", "info"]
+#: A timeline clip's coarse outcome (a row's `status`): "render" when planned (a dry run), then "ok" or "skipped";
+#: "missing" when its media is not there
+ClipStatus = Literal["render", "ok", "skipped", "missing"]
 Command = Literal["generate", "timeline"]
 COMMANDS: tuple[Command, ...] = ("generate", "timeline")
 
@@ -72,14 +75,14 @@ class ClipCode(StrEnum):
 
 
 #: The coarse status of each code: the `status` beside it in a clip row.
-CLIP_STATUS: dict[ClipCode, str] = {
+CLIP_STATUS: dict[ClipCode, ClipStatus] = {
     **{code: "skipped" for code in ClipCode},
     ClipCode.OK: "ok", ClipCode.PLANNED: "render",
     **{code: "missing" for code in (ClipCode.MISSING_MEDIA, ClipCode.OFFLINE, ClipCode.REMOTE_MEDIA,
                                     ClipCode.UNREADABLE_MEDIA)},
 }
 #: The code of a row whose reason has no code of its own (a panel's "not chosen"), by its status.
-_GENERIC_CODE = {"ok": ClipCode.OK, "render": ClipCode.PLANNED, "skipped": ClipCode.SKIPPED,
+_GENERIC_CODE: dict[str, ClipCode] = {"ok": ClipCode.OK, "render": ClipCode.PLANNED, "skipped": ClipCode.SKIPPED,
                  "missing": ClipCode.MISSING_MEDIA}
 
 

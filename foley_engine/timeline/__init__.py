@@ -32,8 +32,9 @@ from .plan import ClipPlan, TimelineOptions, plan_clips
 from .tracks import foley_tracks, is_foley_track, replace_foley_tracks  # noqa: F401 - also this API
 
 #: What some writers need: bundles copy only files that exist; AAF wants a MobID even for clips it never read.
-WRITE_OPTIONS = {"otioz": {"media_policy": "MissingIfNotFile"}, "otiod": {"media_policy": "MissingIfNotFile"},
-                 "AAF": {"use_empty_mob_ids": True}}
+WRITE_OPTIONS: dict[str, dict[str, object]] = {
+    "otioz": {"media_policy": "MissingIfNotFile"}, "otiod": {"media_policy": "MissingIfNotFile"},
+    "AAF": {"use_empty_mob_ids": True}}
 STAGE_WEIGHTS = {"read": 0.02, "clips": 0.95, "write": 0.03}
 
 
@@ -103,7 +104,8 @@ def _adapter_for(path: Path, feature: str) -> str:
                          f"known: .{', .'.join(installed)} (more with pip install 'foley[formats]'){hint}") from None
     if not adapter.has_feature(feature):
         raise InputError(f"the {adapter.name} adapter cannot {feature} timelines ({path.name})")
-    return adapter.name
+    name: str = adapter.name
+    return name
 
 
 def read_timeline(path: Path, scratch: Path) -> tuple[otio.schema.Timeline, Path]:
@@ -136,7 +138,8 @@ def read_timeline(path: Path, scratch: Path) -> tuple[otio.schema.Timeline, Path
 def _kind(value: object) -> str:
     """What a file that is no timeline holds: an OTIO object's schema, else the plain JSON value OTIO read."""
     if isinstance(value, otio.core.SerializableObject):
-        return value.schema_name()
+        schema: str = value.schema_name()
+        return schema
     names = {"AnyVector": "list", "AnyDictionary": "object", "NoneType": "null", "bool": "boolean", "int": "number",
              "float": "number", "str": "string"}
     return f"JSON {names.get(type(value).__name__, type(value).__name__)}"
@@ -212,9 +215,10 @@ def foley_timeline(source: str | Path, output: str | Path, options: TimelineOpti
         if dry_run:
             return report
         ensure_writable_dir(media_dir)
-        _refuse_existing([plan.wav for plan in todo], force)
+        _refuse_existing([plan.target_wav for plan in todo], force)
         if options.stems:  # how many performers each clip has is known only after its pose stage
-            _refuse_existing(sorted(stem for plan in todo for stem in media_dir.glob(stem_pattern(plan.wav))), force)
+            _refuse_existing(sorted(stem for plan in todo
+                                    for stem in media_dir.glob(stem_pattern(plan.target_wav))), force)
         _load_generator(options)
         _render(report, todo, workers, ray_address, stages, should_cancel)
         clock = time.perf_counter()
@@ -250,7 +254,7 @@ def _render(report: TimelineReport, todo: list[ClipPlan], workers: int | None, r
             write_wav(render.audio, staging / f"{render.index}.wav", SAMPLE_RATE)
             for performer, stem in enumerate(render.stems, start=1):
                 write_wav(stem, staging / f"{render.index}.performer{performer}.wav", SAMPLE_RATE)
-            plan.stems = [stem_path(plan.wav, performer) for performer in range(1, len(render.stems) + 1)]
+            plan.stems = [stem_path(plan.target_wav, performer) for performer in range(1, len(render.stems) + 1)]
             write_seconds += time.perf_counter() - started
             plan.status, plan.result = "ok", render.summary | {"timings": {
                 **render.summary.get("timings", {}), "clip": round(render.seconds, 3)}}
@@ -266,10 +270,10 @@ def _render(report: TimelineReport, todo: list[ClipPlan], workers: int | None, r
             run_local(_jobs(todo, report.options), report.workers, on_done, should_cancel)
         report.timings["clips"] = time.perf_counter() - clock - write_seconds
         rendered = [plan for plan in todo if plan.status == "ok"]
-        finals = [path for plan in rendered for path in (plan.wav, *plan.stems)]
+        finals = [path for plan in rendered for path in (plan.target_wav, *plan.stems)]
         with OutputSet(finals, force=True) as outputs:  # existence checked up front
             for plan in rendered:
-                os.replace(staging / f"{plan.index}.wav", outputs.temp_for(plan.wav))
+                os.replace(staging / f"{plan.index}.wav", outputs.temp_for(plan.target_wav))
                 for performer, stem in enumerate(plan.stems, start=1):
                     os.replace(staging / f"{plan.index}.performer{performer}.wav", outputs.temp_for(stem))
         report.timings["write"] = write_seconds

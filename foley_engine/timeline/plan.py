@@ -15,17 +15,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import opentimelineio as otio
+from opentimelineio.opentime import RationalTime, TimeRange
 
 from ..errors import InputError
 from ..instruments import parse_instruments
 from ..options import GeneratorOptions
 from ..outputs import slug
-from ..protocol import CLIP_STATUS, ClipCode, clip_code
+from ..protocol import CLIP_STATUS, ClipCode, ClipStatus, clip_code
 from ..synth import SAMPLE_RATE
 from ..video import VideoInfo, probe
-
-RationalTime = otio.opentime.RationalTime
-TimeRange = otio.opentime.TimeRange
 
 #: Metadata namespace on clips and tracks: `foley.instrument` on a video clip, our provenance on Foley ones.
 FOLEY = "foley"
@@ -69,7 +67,7 @@ class ClipPlan:
     name: str
     track: str  # "V1", or "V1/Compound" inside a compound clip
     clip: otio.schema.Clip
-    status: str  # "render" -> "ok"/"skipped" after the run, or "skipped", "missing"
+    status: ClipStatus  # "render" -> "ok"/"skipped" after the run, or "skipped", "missing"
     reason: str = ""
     code: ClipCode | None = None  # why, for programs (protocol.ClipCode); None: the status says it
     detail: str = ""  # the reason without command-line advice, for an editor's user; empty: the reason
@@ -83,6 +81,18 @@ class ClipPlan:
     wav: Path | None = None
     stems: list[Path] = field(default_factory=list)  # --stems: each performer's WAV, left to right, once rendered
     result: dict = field(default_factory=dict)  # the engine's summary once rendered
+
+    @property
+    def target_wav(self) -> Path:
+        """The WAV of a clip to render: planning gives every such clip one (`wav` is None only on the others)."""
+        assert self.wav is not None, f"clip {self.index} ({self.name}) is not one to render: it has no WAV"
+        return self.wav
+
+    @property
+    def placed(self) -> TimeRange:
+        """Where a clip to render sits on the timeline: planning gives every such clip its placement."""
+        assert self.placement is not None, f"clip {self.index} ({self.name}) is not on the timeline"
+        return self.placement
 
     def summary(self) -> dict:
         row: dict = {"index": self.index, "name": self.name, "track": self.track, "status": self.status}
@@ -173,7 +183,8 @@ def local_path(url: str) -> str | None:
         return url.replace("\\", "/")
     scheme = urllib.parse.urlparse(url).scheme
     if scheme == "file":
-        return otio.url_utils.filepath_from_url(url)
+        file_path: str = otio.url_utils.filepath_from_url(url)
+        return file_path
     return url.replace("\\", "/") if scheme == "" else None
 
 

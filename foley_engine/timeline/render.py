@@ -10,11 +10,15 @@ import contextlib
 import sys
 import wave
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import opentimelineio as otio
 
 from .plan import local_path
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 VIDEO, AUDIO, FOLEY, OFF = "#4c78a8", "#72b7b2", "#f58518", "#bbbbbb"
 
@@ -22,8 +26,8 @@ VIDEO, AUDIO, FOLEY, OFF = "#4c78a8", "#72b7b2", "#f58518", "#bbbbbb"
 def _rate(timeline: otio.schema.Timeline) -> float:
     """The timeline's frame rate, for timecode: its start time's, else its first non-empty track's."""
     if timeline.global_start_time is not None:
-        return timeline.global_start_time.rate
-    return next((track.duration().rate for track in timeline.tracks if len(track)), 24.0)
+        return float(timeline.global_start_time.rate)
+    return float(next((track.duration().rate for track in timeline.tracks if len(track)), 24.0))
 
 
 def _envelope(url: str, bins: int) -> np.ndarray | None:
@@ -47,7 +51,7 @@ def _rows(timeline: otio.schema.Timeline) -> list[tuple[str, otio.schema.Track]]
             + [(f"A{i}", t) for i, t in enumerate(audio, 1)])
 
 
-def _draw(ax, timeline: otio.schema.Timeline, title: str) -> None:
+def _draw(ax: Axes, timeline: otio.schema.Timeline, title: str) -> None:
     from matplotlib.patches import Rectangle
 
     rows = _rows(timeline)

@@ -12,6 +12,7 @@ replaced.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import opentimelineio as otio
 
@@ -36,9 +37,9 @@ def is_foley_track(track: otio.core.Composable) -> bool:
 def _lanes(plans: list[ClipPlan]) -> list[list[ClipPlan]]:
     """Clips on as few audio tracks as possible: only clips that overlap (several video tracks) need another."""
     lanes: list[list[ClipPlan]] = []
-    for plan in sorted(plans, key=lambda plan: (plan.placement.start_time, plan.index)):
+    for plan in sorted(plans, key=lambda plan: (plan.placed.start_time, plan.index)):
         for lane in lanes:
-            if lane[-1].placement.end_time_exclusive() <= plan.placement.start_time:
+            if lane[-1].placed.end_time_exclusive() <= plan.placed.start_time:
                 lane.append(plan)
                 break
         else:
@@ -48,17 +49,18 @@ def _lanes(plans: list[ClipPlan]) -> list[list[ClipPlan]]:
 
 def _foley_clip(plan: ClipPlan, options: TimelineOptions, performer: int = 0) -> otio.schema.Clip:
     """Clip `plan`'s mix (performer 0), or performer `performer`'s (1-based) stem with their instrument and notes."""
-    duration = plan.placement.duration
+    duration = plan.placed.duration
     media_range = otio.opentime.TimeRange(otio.opentime.RationalTime(0, duration.rate), duration)
     metadata = {"engine_version": __version__, "instrument": plan.instrument, **options.generator.record(),
                 "generator": plan.result.get("generator", ""),
                 "notes": plan.result.get("notes", 0), "sample_rate": SAMPLE_RATE, "samples": plan.samples,
                 "source_clip": {"name": plan.name, "track": plan.track, "index": plan.index,
                                 "media": str(plan.media), "start": plan.start, "end": plan.end}}
-    wav, name = plan.wav, f"{plan.name} (Foley)"
+    wav, name = plan.target_wav, f"{plan.name} (Foley)"
     if performer:
         wav, name = plan.stems[performer - 1], f"{plan.name} (Foley · performer {performer})"
-        player = next((row for row in plan.result.get("performers", []) if row.get("index") == performer), {})
+        player: dict[str, Any] = next(
+            (row for row in plan.result.get("performers", []) if row.get("index") == performer), {})
         metadata |= {"performer": performer, "instrument": player.get("instrument", plan.instrument),
                      "notes": player.get("notes", 0)}
     return otio.schema.Clip(
@@ -72,14 +74,14 @@ def _track(name: str, plans: list[ClipPlan], options: TimelineOptions, performer
            **options.generator.record()}
     track = otio.schema.Track(name=name, kind=otio.schema.TrackKind.Audio,
                               metadata={FOLEY: tag | ({"performer": performer} if performer else {})})
-    cursor = otio.opentime.RationalTime(0, plans[0].placement.start_time.rate) if plans else None
+    cursor = otio.opentime.RationalTime(0, plans[0].placed.start_time.rate) if plans else None
     for plan in plans:
-        gap = plan.placement.start_time - cursor
+        gap = plan.placed.start_time - cursor
         if gap.value > 0:
             track.append(otio.schema.Gap(source_range=otio.opentime.TimeRange(
                 otio.opentime.RationalTime(0, gap.rate), gap)))
         track.append(_foley_clip(plan, options, performer))
-        cursor = plan.placement.end_time_exclusive()
+        cursor = plan.placed.end_time_exclusive()
     return track
 
 
