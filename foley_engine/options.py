@@ -22,10 +22,10 @@ from .errors import InputError, ModelError
 MODELS = ("default", "baseline")
 DEFAULT_MODEL = "default"
 #: Where notes come from: "keys" reads them off a keyboard seen in the frame; "model" is the --model generator,
-#: which reads the performers' motion; "auto" (the default) reads the keys whenever a keyboard is found and
-#: otherwise lets the model play.
-Source = Literal["auto", "keys", "model"]
-SOURCES: tuple[Source, ...] = ("auto", "keys", "model")
+#: which reads the performers' motion; "strikes" plays percussion and foley from the limbs' impacts; "auto"
+#: (the default) strikes percussion, reads the keys whenever a keyboard is found and otherwise lets the model play.
+Source = Literal["auto", "keys", "model", "strikes"]
+SOURCES: tuple[Source, ...] = ("auto", "keys", "model", "strikes")
 DEFAULT_SOURCE: Source = "auto"
 #: The largest --seed: torch's generator and OTIO's metadata (where `foley timeline` records it) hold a signed
 #: 64-bit integer, and a larger one used to fail deep in the model as an internal error.
@@ -66,7 +66,8 @@ def add_generator_args(parser: argparse.ArgumentParser, *, seed_default: int | N
     parser.add_argument("--seed", type=seed_value, default=seed_default, help=seed_help)
     parser.add_argument("--source", choices=SOURCES, default=DEFAULT_SOURCE,
                         help="where notes come from: keys (read off a keyboard in the frame), model (the --model "
-                             "generator, from the performers' motion) or auto: keys when a keyboard is found, "
+                             "generator, from the performers' motion), strikes (percussion and foley from the "
+                             "limbs' impacts) or auto: strikes for percussion, else keys when a keyboard is found, "
                              f"else the model (default: {DEFAULT_SOURCE})")
     parser.add_argument("--model", default=DEFAULT_MODEL,
                         help="note generator: default (the shipped learned model), baseline (deterministic "

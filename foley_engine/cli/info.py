@@ -32,9 +32,10 @@ MODEL_DESCRIPTIONS = {
 #: The named models the sampling options do not apply to (options.GeneratorOptions refuses them there).
 DETERMINISTIC_MODELS = ("baseline",)
 SOURCE_DESCRIPTIONS = {
-    "auto": "keys when a keyboard is found in the frame, else the model",
+    "auto": "strikes for percussion, else keys when a keyboard is found in the frame, else the model",
     "keys": "read off a keyboard seen in the frame",
     "model": "the --model generator, from the performers' motion",
+    "strikes": "percussion and foley (claps, steps) from the limbs' impacts",
 }
 #: The sampling defaults the parsers leave as None ("the model's own"), with the model's own values.
 _SAMPLING = {"temperature": DEFAULT_TEMPERATURE, "top_k": DEFAULT_TOP_K, "top_p": DEFAULT_TOP_P}

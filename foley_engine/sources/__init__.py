@@ -8,7 +8,9 @@ cannot play this clip (the keys source with no keyboard in view). `open_sources(
 - "keys": keys.py reads the notes off a keyboard found in the frame;
 - "model": motion.py plays from the performers' motion with the `--model` generator (the learned model,
   model/, or the baseline rules, baseline.py);
-- "auto" (the default): the keys when a keyboard is in view, else the motion.
+- "strikes": strikes.py plays percussion and foley (claps, steps) from the limbs' impacts;
+- "auto" (the default): the strikes when every instrument is percussion, else the keys when a keyboard is in
+  view, else the motion.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from ..instruments import Instrument
 from ..keypoints import Keypoints
 from ..notes import Performance
 from ..options import GeneratorOptions
+from ..pose.bands import BandRows, BandSampler
 
 if TYPE_CHECKING:
     from ..keyboard.geometry import KeyboardGeometry
@@ -40,6 +43,7 @@ class SourceClip:
     end: float
     keypoints: Keypoints
     instruments: tuple[Instrument, ...]
+    band: BandRows | None = None  # the band a source asked the pose workers to sample (Sources.prepare)
 
     @property
     def duration(self) -> float:
@@ -52,14 +56,18 @@ class SourceNotes:
     the notes were read off (for the summary and the preview)."""
 
     takes: list[Performance]
-    source: str  # "keys" or "model"
+    source: str  # "keys", "model" or "strikes"
     keyboard: KeyboardGeometry | None = None
     note: str = ""  # why the source that plays is not the first one tried (for the summary)
     stage: str = "notes"  # the progress stage its work is reported under
 
 
 class NoteSource(Protocol):
-    """A way to make notes. `name` is what `--source` calls it, `stage` the progress stage it reports under."""
+    """A way to make notes. `name` is what `--source` calls it, `stage` the progress stage it reports under.
+
+    A source that reads the frames may also have `prepare(video, start, end, progress) -> BandSampler | None`,
+    called before the pose stage: the band it returns is sampled by the pose workers on every frame they
+    decode, and comes back in `SourceClip.band`."""
 
     name: str
     stage: str
@@ -76,11 +84,20 @@ class Sources:
     options: GeneratorOptions
     tried: list[NoteSource] = field(default_factory=list)
 
+    def prepare(self, video: Path, start: float, end: float, progress: Progress) -> BandSampler | None:
+        """What the pose workers should sample for the first source that reads the frames, if any."""
+        for source in self.tried:
+            prepare = getattr(source, "prepare", None)
+            if prepare is not None:
+                band: BandSampler | None = prepare(video, start, end, progress)
+                return band
+        return None
+
     def play(self, clip: SourceClip, progress: Callable[[str], Progress]) -> SourceNotes:
         """The first source that can play the clip; `progress(stage)` gives each source its stage's callback.
         When none can (only "keys" was asked for and no keyboard is in view) it is an InputError."""
         skipped: list[str] = []
-        for source in self.tried:
+        for source in self._for(clip):
             notes = source.play(clip, progress(source.stage))
             if notes is not None:
                 notes.note = "; ".join(skipped)
@@ -88,6 +105,14 @@ class Sources:
             skipped.append(_NOT_PLAYED.get(source.name, f"{source.name}: nothing to play"))
         raise InputError(f"no keyboard found in {clip.video.name} between {clip.start:.2f}s and {clip.end:.2f}s "
                          "(use --source auto or model to play from the performers' motion)")
+
+    def _for(self, clip: SourceClip) -> list[NoteSource]:
+        """In auto, percussion is struck (the strikes, else the motion) and the rest played as before: the
+        instruments are the clip's (a timeline's clips each have their own), so the choice is made here."""
+        if self.options.source != "auto":
+            return self.tried
+        percussive = all(instrument.percussive for instrument in clip.instruments)
+        return [source for source in self.tried if source.name == "model" or (source.name == "strikes") == percussive]
 
 
 _NOT_PLAYED = {"keys": "no keyboard in view: notes from the performers' motion"}
@@ -98,8 +123,11 @@ def open_sources(options: GeneratorOptions) -> Sources:
     fails here, before pose), and it stays loaded for this process's next clip."""
     from .keys import KeysSource
     from .motion import MotionSource
+    from .strikes import StrikeSource
 
     tried: list[NoteSource] = []
+    if options.source in ("auto", "strikes"):
+        tried.append(StrikeSource(options))
     if options.source in ("auto", "keys"):
         tried.append(KeysSource(options))
     if options.source in ("auto", "model"):

@@ -1,0 +1,318 @@
+"""The strike source: percussion and foley from the moments a limb hits something.
+
+A drum stroke, a hand on a conga, a clap and a heel strike all look the same in keypoints: a limb moves fast
+towards a surface and then stops dead or bounces back. Each limb is followed on its own (two hands and two
+feet per performer), so a roll of alternating hands or a flam stays separate hits; only one limb cannot
+strike twice within `StrikeSettings.min_interval` (50 ms: a 12 Hz roll is two hands at 6 Hz each).
+
+1. **Tracks.** Wrists (the stick hands) from whichever of the body and hand landmarks saw them more
+   (baseline_pitch.wrist_track), heels (else ankles) from the body; pixel-square, in hand lengths
+   (baseline's yardstick: from the shoulders when seen, else the hands), unsmoothed: a strike is a corner of
+   the trajectory and smoothing would round it off by a frame or more.
+2. **Impacts** (`impacts`). A peak of the limb's speed between two frames, at least `min_speed`, moving
+   towards where the surfaces are (hands: downwards; feet: not upwards; claps: the hands closing), followed
+   within `reach` by a frame that makes less than `stop_ratio` of that progress in the same direction (a
+   stop, or a rebound). The limb must have covered `min_travel` on the way, which jitter never does. The
+   hit time is where the approach line meets the line after the impact (both from two frames that exclude
+   the corner), so a dead stop and a rebound are both timed to a fraction of a frame.
+3. **Which sound.** Per instrument (`_PLAYS`): a kit picks its piece from where the hand lands relative to
+   the performer's neck (high: cymbals, crash on the left and ride on the right; chest high: rack toms;
+   below: snare in the middle, hi-hat to the left, floor tom to the right) and feet play kick (right) and
+   pedal hi-hat (left); hand drums give each hand its drum; timpani choose the kettle from left to right;
+   claps are the two hands meeting; footsteps, stomps are heel strikes. Velocity comes from the approach
+   speed, placed in the clip's own range as the baseline does.
+
+Known limits: a stick's tip is not a keypoint, so a stroke made only with the fingers (a fast single-hand
+roll, a buzz) shows no wrist impact and is missed; at 30 frames/s two hits of one limb closer than about
+70 ms cannot both show a corner. A kit's piece is a guess from the wrist's place, not from seeing the drums.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.signal import find_peaks
+
+from ..errors import InputError
+from ..instruments import Instrument, instruments_for
+from ..keypoints import Keypoints, pixel_square
+from ..notes import Note, Performance
+from ..options import GeneratorOptions
+from ..skeleton import BODY_INDEX, LEFT, RIGHT
+from . import Progress, SourceClip, SourceNotes
+from .baseline import BaselineSettings, _midi_velocity, _scale, _velocity_span
+from .baseline_onsets import _runs
+from .baseline_pitch import wrist_track
+
+GENERATOR_NAME = "strikes:limb-impacts"
+
+#: Limbs, as (kind, side): the side is skeleton.LEFT or RIGHT, the performer's own.
+HANDS, FEET, CLAP = "hand", "foot", "clap"
+DOWN = np.array([0.0, 1.0])  # image y grows downwards
+
+
+@dataclass(frozen=True)
+class StrikeSettings:
+    """Thresholds of the strike source. Lengths in hand lengths (~10 cm), speeds in hand lengths per second.
+
+    Set from what a strike is, checked on synthetic strokes (tests/test_strikes.py), never fitted to a clip.
+    """
+
+    min_speed: float = 3.0  # an approach at least this fast between two frames (~0.3 m/s; jitter ~1)
+    min_travel: float = 0.5  # ...covering at least this much (~5 cm) on its way in
+    stop_ratio: float = 0.35  # then a frame with less than this fraction of its progress: the stop or rebound
+    reach: float = 0.15  # s; the stop comes this soon after the fastest frame of the approach
+    min_interval: float = 0.05  # s; one limb's hits at least this far apart (rolls and flams stay separate)
+    hand_down: float = 0.3  # hands strike with an approach whose downward share is at least this
+    foot_down: float = 0.5  # feet: the heel's height only (_heel), so a landing is an approach downwards
+    ring: float = 0.3  # s; a hit's note length unless the piece rings longer (_RINGS) or is struck again
+    confidence: float = 0.0  # keypoints above this confidence are seen
+
+
+#: Pieces that ring on (cymbals, timpani): note lengths in seconds.
+_RINGS = {"crash": 1.5, "ride": 1.0, "low kettle": 1.2, "second kettle": 1.2, "third kettle": 1.2,
+          "high kettle": 1.2}
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One impact of one limb: time (s from the clip start), approach speed, where (hand lengths from the
+    performer's neck: up, and towards the performer's right) and which limb."""
+
+    time: float
+    speed: float
+    height: float
+    lateral: float
+    limb: str
+    side: int
+
+
+def impacts(position: np.ndarray, ok: np.ndarray, rate: float, toward: np.ndarray, min_along: float,
+            settings: StrikeSettings = StrikeSettings()) -> list[tuple[float, float, int]]:
+    """(time in samples, approach speed, sample of the impact) of each fast approach that stops or rebounds.
+
+    `position` (T, 2) in hand lengths, `ok` (T,) where it was seen; an approach counts only if its direction's
+    component along `toward` is at least `min_along`. Nothing is bridged across a gap in `ok`.
+    """
+    reach = max(1, int(round(settings.reach * rate)))
+    found: list[tuple[float, float, int]] = []
+    for start, end in _runs(ok):
+        if end - start < 3:
+            continue
+        p = position[start:end]
+        step = np.diff(p, axis=0)  # (n-1, 2): movement from frame k to k+1
+        speed = np.linalg.norm(step, axis=1) * rate
+        aimed = np.where(step @ toward >= min_along * speed / rate, speed, 0.0)  # moving towards a surface
+        peaks, _ = find_peaks(np.concatenate(([0.0], aimed, [0.0])), height=settings.min_speed)
+        for peak in (peaks - 1).tolist():
+            direction = step[peak] / np.linalg.norm(step[peak])
+            progress = step @ direction * rate
+            stop = next((j for j in range(peak + 1, min(peak + 1 + reach, len(step)))
+                         if progress[j] <= settings.stop_ratio * speed[peak]), None)
+            if stop is None:
+                continue  # passed through, or the track ends mid-approach: no contact seen
+            first = peak
+            while first > 0 and progress[first - 1] > settings.stop_ratio * speed[peak]:
+                first -= 1
+            if float(progress[first:stop].sum()) / rate < settings.min_travel:
+                continue
+            time = _corner(p @ direction, stop)
+            if found and found[-1][0] >= start + time - settings.min_interval * rate:
+                continue
+            found.append((start + time, float(speed[peak]), start + stop))
+    return found
+
+
+def _corner(along: np.ndarray, m: int) -> float:
+    """Where the approach (the line through frames m-2, m-1) meets the line after the impact (m+1, m+2):
+    the hit time of a corner at frame m, in frames, within one frame of m; m itself where a line is missing."""
+    if m < 2 or m + 2 >= len(along):
+        return float(m)
+    before = along[m - 1] - along[m - 2]
+    after = along[m + 2] - along[m + 1]
+    if before <= 0 or before - after <= 1e-9:  # frame m-2 is not on the approach (a fast roll): no line
+        return float(m)
+    time = (along[m + 1] - along[m - 1] + before * (m - 1) - after * (m + 1)) / (before - after)
+    return float(np.clip(time, m - 1, m + 1))
+
+
+@dataclass(frozen=True)
+class _Body:
+    """A performer's frame of reference: the neck (median over the clip) and which way is their right."""
+
+    neck: np.ndarray
+    right: float  # +1 when image x grows towards the performer's right, -1 when facing the camera
+
+    def place(self, point: np.ndarray) -> tuple[float, float]:
+        """(height above the neck, distance towards the performer's right) of `point`, in hand lengths."""
+        return float(self.neck[1] - point[1]), float((point[0] - self.neck[0]) * self.right)
+
+
+#: The neck lies this many hand lengths above the hands' usual place (a torso: drums played at the waist).
+_NECK_ABOVE_HANDS = 4.5
+
+
+def _body(body: np.ndarray, seen: np.ndarray, wrists: list[tuple[np.ndarray, np.ndarray]]) -> _Body:
+    """The performer's reference from their neck and shoulders; from the wrists when no body was seen."""
+    neck, right, left = BODY_INDEX["neck"], BODY_INDEX["right_shoulder"], BODY_INDEX["left_shoulder"]
+    if seen[:, neck].any():
+        centre = np.median(body[seen[:, neck], neck], axis=0)
+    else:
+        points = [track[ok] for track, ok in wrists if ok.any()]
+        centre = np.median(np.concatenate(points), axis=0) if points else np.zeros(2)
+        centre = centre - np.array([0.0, _NECK_ABOVE_HANDS])
+    both = seen[:, right] & seen[:, left]
+    facing = np.median(body[both, right, 0] - body[both, left, 0]) if both.any() else -1.0
+    return _Body(centre, 1.0 if facing > 0 else -1.0)
+
+
+def performer_hits(body: np.ndarray, hands: np.ndarray, aspect: np.ndarray, rate: float, limbs: str,
+                   settings: StrikeSettings = StrikeSettings()) -> list[Hit]:
+    """Every hit of one performer's `limbs` ("hands", "feet", "both" or "claps"), in time order.
+
+    `body` (T, 25, 3) and `hands` (T, 2, 21, 3) are one performer's keypoints, normalised (x, y, confidence).
+    """
+    body_ok, hands_ok = body[..., 2] > settings.confidence, hands[..., 2] > settings.confidence
+    unit = _scale(body[..., :2] * aspect, body_ok, hands[..., :2] * aspect, hands_ok, BaselineSettings())
+    body_xy, hands_xy = body[..., :2] * aspect / unit, hands[..., :2] * aspect / unit
+    wrists = [wrist_track(body_xy, body_ok, hands_xy, hands_ok, side) for side in (LEFT, RIGHT)]
+    frame = _body(body_xy, body_ok, wrists)
+    hits: list[Hit] = []
+
+    def add(found: list[tuple[float, float, int]], track: np.ndarray, limb: str, side: int) -> None:
+        for time, speed, sample in found:
+            height, lateral = frame.place(track[sample])
+            hits.append(Hit(time / rate, speed, height, lateral, limb, side))
+
+    if limbs == "claps":
+        (left, left_ok), (right, right_ok) = wrists
+        both = left_ok & right_ok
+        closing = np.zeros_like(left)
+        closing[:, 0] = -np.linalg.norm(left - right, axis=1)  # rises as the hands close in
+        add(impacts(closing, both, rate, np.array([1.0, 0.0]), 0.5, settings), (left + right) / 2, CLAP, RIGHT)
+    if limbs in ("hands", "both"):
+        for side, (track, ok) in zip((LEFT, RIGHT), wrists, strict=True):
+            add(impacts(track, ok, rate, DOWN, settings.hand_down, settings), track, HANDS, side)
+    if limbs in ("feet", "both"):
+        for side in (LEFT, RIGHT):
+            track, ok = _heel(body_xy, body_ok, side)
+            add(impacts(track, ok, rate, DOWN, settings.foot_down, settings), track, FEET, side)
+    return sorted(hits, key=lambda hit: hit.time)
+
+
+def _heel(body_xy: np.ndarray, body_ok: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray]:
+    """One foot's height: the heel, or the ankle where the heel was seen less (a whole-clip choice).
+
+    Only its vertical motion: a heel strike is the foot coming down and stopping at its lowest point, while
+    the forward swing slows smoothly before the foot lands and would time the step early."""
+    name = "left" if side == LEFT else "right"
+    heel, ankle = BODY_INDEX[f"{name}_heel"], BODY_INDEX[f"{name}_ankle"]
+    joint = heel if body_ok[:, heel].sum() >= body_ok[:, ankle].sum() else ankle
+    height = body_xy[:, joint].copy()
+    height[:, 0] = 0.0
+    return height, body_ok[:, joint]
+
+
+def _kit(hit: Hit) -> str:
+    """A kit's piece from where the limb struck (see the module docstring); heights are above the neck."""
+    if hit.limb == FEET:
+        return "kick" if hit.side == RIGHT else "pedal hi-hat"
+    if hit.height >= -2.0:
+        return "ride" if hit.lateral > 1.0 else "crash"
+    if hit.height >= -3.5:
+        return "low tom" if hit.lateral > 0 else "high tom"
+    if hit.lateral <= -2.0:
+        return "closed hi-hat"
+    return "floor tom" if hit.lateral >= 2.5 else "snare"
+
+
+def _kettle(hit: Hit) -> str:
+    """Timpani: the kettle under the hand, low to high from the player's left to right (American setup)."""
+    kettles = ("low kettle", "second kettle", "third kettle", "high kettle")
+    return kettles[int(np.digitize(hit.lateral, (-2.0, 0.0, 2.0)))]
+
+
+def _by_hand(right: str, left: str) -> Callable[[Hit], str]:
+    """Each hand its own piece (hand drums: the player's hands stay on their drums)."""
+    return lambda hit: right if hit.side == RIGHT else left
+
+
+#: name -> (the limbs that play it, which piece a hit strikes). Another percussion instrument: hands, each
+#: its own piece (its first and last).
+_PLAYS: dict[str, tuple[str, Callable[[Hit], str]]] = {
+    "drums": ("both", _kit),
+    "snare": ("hands", lambda hit: "snare"),
+    "congas": ("hands", _by_hand("open high conga", "low conga")),
+    "bongos": ("hands", _by_hand("high bongo", "low bongo")),
+    "tabla": ("hands", _by_hand("dayan", "bayan")),
+    "cajon": ("hands", lambda hit: "slap" if hit.height >= -_NECK_ABOVE_HANDS else "bass"),
+    "timpani": ("hands", _kettle),
+    "claps": ("claps", lambda hit: "clap"),
+    "footsteps": ("feet", lambda hit: "right heel" if hit.side == RIGHT else "left heel"),
+    "stomps": ("feet", lambda hit: "stomp"),
+    "knocks": ("hands", _by_hand("high knock", "low knock")),
+}
+
+
+def _plays(instrument: Instrument) -> tuple[str, Callable[[Hit], str]]:
+    if instrument.name in _PLAYS:
+        return _PLAYS[instrument.name]
+    return "hands", _by_hand(instrument.pieces[0][0], instrument.pieces[-1][0])
+
+
+def generate_strikes(keypoints: Keypoints, instruments: tuple[Instrument, ...], duration: float | None = None,
+                     settings: StrikeSettings = StrikeSettings()) -> Performance:
+    """Every performer's hits as notes of their percussion instrument (one for all, or one each).
+
+    Deterministic. A pitched instrument is an InputError: the strike source has no pitch to give it.
+    """
+    if duration is None:
+        duration = keypoints.num_frames / keypoints.rate
+    players = instruments_for(instruments, keypoints.num_performers)
+    pitched = sorted({i.name for i in instruments if not i.percussive})
+    if pitched:
+        raise InputError(f"the strike source plays percussion only, not {', '.join(pitched)} "
+                         "(use --source model or auto for pitched instruments)")
+    aspect = pixel_square(keypoints.frame_size)
+    hits = [performer_hits(keypoints.body[p], keypoints.hands[p], aspect, keypoints.rate,
+                           _plays(instrument)[0], settings) for p, instrument in enumerate(players)]
+    span = _velocity_span([hit.speed for track in hits for hit in track])
+    tracks = [_notes(track, instrument, span, duration, settings) for track, instrument in zip(hits, players,
+                                                                                              strict=True)]
+    return Performance(instrument=instruments[0], duration=duration, tracks=tracks, generator=GENERATOR_NAME,
+                       track_instruments=players if len(instruments) > 1 else [])
+
+
+def _notes(hits: list[Hit], instrument: Instrument, span: tuple[float, float], duration: float,
+           settings: StrikeSettings) -> list[Note]:
+    """Hits to notes: each rings for its piece's time, cut where the same piece is struck again."""
+    choose = _plays(instrument)[1]
+    struck = [(hit, choose(hit)) for hit in hits if 0 <= hit.time < duration]
+    notes: list[Note] = []
+    following: dict[int, float] = {}
+    for hit, piece in reversed(struck):
+        key = instrument.piece(piece)
+        end = min(hit.time + _RINGS.get(piece, settings.ring), following.get(key, np.inf), duration)
+        following[key] = hit.time
+        if end > hit.time:
+            notes.append(Note(hit.time, end, key, _midi_velocity(hit.speed, span, BaselineSettings())))
+    return sorted(notes)
+
+
+class StrikeSource:
+    """Percussion and foley from the performers' impacts (`--source strikes`; auto's choice for percussion)."""
+
+    name = "strikes"
+    stage = "notes"
+
+    def __init__(self, options: GeneratorOptions) -> None:
+        self.options = options
+
+    def play(self, clip: SourceClip, progress: Progress) -> SourceNotes:
+        """The one take (the source is deterministic) of every performer's hits."""
+        progress(0.0, "strikes from the performers' motion")
+        performance = generate_strikes(clip.keypoints, clip.instruments, clip.duration)
+        progress(1.0, "strikes from the performers' motion")
+        return SourceNotes([performance], self.name)

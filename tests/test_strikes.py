@@ -1,0 +1,213 @@
+"""The strike source on synthetic keypoints: limbs moved along known strokes, hit at known times."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from foley_engine.errors import InputError
+from foley_engine.instruments import get_instrument
+from foley_engine.keypoints import Keypoints, pixel_square
+from foley_engine.options import SOURCES, GeneratorOptions
+from foley_engine.skeleton import BODY_INDEX
+from foley_engine.sources import SourceClip, open_sources
+from foley_engine.sources.strikes import GENERATOR_NAME, generate_strikes, impacts
+
+RATE = 30.0
+SIZE = (640, 480)
+#: Hand length of the figure below in normalised frame heights: shoulders 0.16 wide (x), 3.3 hands apart.
+HAND = 0.16 * pixel_square(SIZE)[0] / 3.3
+NECK, HIP = np.array([0.5, 0.3]), np.array([0.5, 0.6])
+
+
+def figure(seconds: float) -> Keypoints:
+    """One performer facing the camera (their right on the image's left), every body joint seen, standing
+    still: wrists at the waist in front, heels on the ground. Hands are not seen (the body's wrists are)."""
+    frames = int(seconds * RATE)
+    body = np.zeros((1, frames, 25, 3), np.float32)
+    places = {"neck": NECK, "nose": NECK - [0, 0.08], "right_shoulder": NECK + [-0.08, 0],
+              "left_shoulder": NECK + [0.08, 0], "mid_hip": HIP, "right_hip": HIP + [-0.05, 0],
+              "left_hip": HIP + [0.05, 0], "right_wrist": HIP + [-0.04, -0.02], "left_wrist": HIP + [0.04, -0.02],
+              "right_elbow": NECK + [-0.1, 0.15], "left_elbow": NECK + [0.1, 0.15],
+              "right_knee": HIP + [-0.05, 0.15], "left_knee": HIP + [0.05, 0.15],
+              "right_ankle": HIP + [-0.05, 0.3], "left_ankle": HIP + [0.05, 0.3],
+              "right_heel": HIP + [-0.05, 0.32], "left_heel": HIP + [0.05, 0.32]}
+    for name, place in places.items():
+        body[0, :, BODY_INDEX[name], :2] = place
+        body[0, :, BODY_INDEX[name], 2] = 0.9
+    return Keypoints(RATE, 0.0, body, np.zeros((1, frames, 2, 21, 3), np.float32), SIZE)
+
+
+def strokes(frames: int, hits: list[float], lift: float, half: float = 0.08) -> np.ndarray:
+    """(T,) height above the struck surface (normalised frame heights) of a limb striking at `hits` (s): it
+    rests `lift` above, comes down at a constant speed over `half` seconds and bounces straight back."""
+    times = np.arange(frames) / RATE
+    distance = np.min(np.abs(times[:, None] - np.asarray(hits)[None, :]), axis=1) if hits else np.full(frames, 1e9)
+    return lift * np.minimum(1.0, distance / half)
+
+
+def drum(kp: Keypoints, joint: str, hits: list[float], surface: np.ndarray, lift: float = 1.5 * HAND) -> None:
+    """Move body joint `joint` to strike `surface` (x, y) at `hits`."""
+    height = strokes(kp.num_frames, hits, lift)
+    kp.body[0, :, BODY_INDEX[joint], 0] = surface[0]
+    kp.body[0, :, BODY_INDEX[joint], 1] = surface[1] - height
+
+
+def onsets(kp: Keypoints, instrument: str) -> list[tuple[float, int]]:
+    performance = generate_strikes(kp, (get_instrument(instrument),))
+    return [(note.start, note.pitch) for note in performance.notes]
+
+
+SNARE = HIP + np.array([-0.04, -0.02])  # in front of the waist, a little to the performer's right
+
+
+def test_a_wrist_drumming_at_known_times_plays_each_hit_within_30_ms() -> None:
+    rng = np.random.default_rng(3)
+    hits = (0.4 + np.cumsum(rng.uniform(0.22, 0.6, 12))).tolist()
+    kp = figure(hits[-1] + 0.6)
+    drum(kp, "right_wrist", hits, SNARE)
+    played = onsets(kp, "snare")
+    assert len(played) == len(hits)
+    assert max(abs(t - h) for (t, _), h in zip(played, hits, strict=True)) <= 0.03
+    assert {pitch for _, pitch in played} == {get_instrument("snare").piece("snare")}
+
+
+def test_velocity_follows_the_approach_speed() -> None:
+    kp = figure(3.0)
+    hits = [0.5, 1.0, 1.5, 2.0, 2.5]
+    times = np.arange(kp.num_frames) / RATE
+    lift = np.where(times < 1.25, 0.8 * HAND, 2.5 * HAND)  # soft strokes, then loud ones
+    height = strokes(kp.num_frames, hits, 1.0) * lift
+    kp.body[0, :, BODY_INDEX["right_wrist"], :2] = SNARE
+    kp.body[0, :, BODY_INDEX["right_wrist"], 1] -= height
+    velocities = [note.velocity for note in generate_strikes(kp, (get_instrument("snare"),)).notes]
+    assert len(velocities) == 5 and max(velocities[:2]) < min(velocities[2:])
+
+
+def test_a_12_hz_roll_of_two_hands_stays_separate_hits() -> None:
+    roll = [0.5 + k / 12 for k in range(24)]  # 2 s of alternating hands: each hand at 6 Hz
+    kp = figure(2.8)
+    drum(kp, "right_wrist", roll[0::2], SNARE, lift=0.8 * HAND)
+    drum(kp, "left_wrist", roll[1::2], SNARE + [0.06, 0], lift=0.8 * HAND)
+    played = [t for t, _ in onsets(kp, "snare")]
+    assert len(played) == len(roll)
+    assert max(abs(t - h) for t, h in zip(played, roll, strict=True)) <= 0.04
+
+
+def test_two_hands_are_independent_even_in_a_flam() -> None:
+    right, left = [0.5, 1.0, 1.5, 2.0], [0.55, 1.3, 2.04]  # 50 ms and 40 ms flams, and a hit of its own
+    kp = figure(2.6)
+    drum(kp, "right_wrist", right, SNARE)
+    drum(kp, "left_wrist", left, SNARE + [0.06, 0])
+    performance = generate_strikes(kp, (get_instrument("congas"),))
+    high, low = get_instrument("congas").piece("open high conga"), get_instrument("congas").piece("low conga")
+    by_pitch = {pitch: [n.start for n in performance.notes if n.pitch == pitch] for pitch in (high, low)}
+    assert np.allclose(by_pitch[high], right, atol=0.03) and np.allclose(by_pitch[low], left, atol=0.03)
+
+
+def test_still_and_lifting_hands_play_nothing() -> None:
+    kp = figure(3.0)
+    rng = np.random.default_rng(0)
+    kp.body[0, :, :, :2] += rng.normal(0, 0.002, kp.body[0, :, :, :2].shape)  # tracker jitter
+    up = strokes(kp.num_frames, [1.5], 1.5 * HAND)  # a hand that only rises, pauses and sinks slowly
+    times = np.arange(kp.num_frames) / RATE
+    kp.body[0, :, BODY_INDEX["right_wrist"], 1] -= np.where(times < 1.5, 1.5 * HAND - up, 1.5 * HAND) * \
+        np.clip(1.0 - (times - 1.5) / 1.5, 0, 1)
+    assert onsets(kp, "drums") == []
+
+
+#: Three hand lengths across, in normalised x.
+SIDE = 3.0 * HAND / pixel_square(SIZE)[0]
+
+
+@pytest.mark.parametrize(("joint", "surface", "piece"), [
+    ("right_wrist", SNARE, "snare"),  # waist, centre
+    ("left_wrist", HIP + [0.04, -0.02], "snare"),
+    ("left_wrist", NECK + [1.2 * SIDE, -0.03], "crash"),  # above the shoulder, on the performer's left
+    ("right_wrist", NECK + [-1.2 * SIDE, -0.03], "ride"),  # ...on their right (image left: they face us)
+    ("left_wrist", NECK + [0.02, 0.18], "high tom"),  # chest high, a little left
+    ("right_wrist", NECK + [-0.02, 0.18], "low tom"),
+    ("left_wrist", HIP + [SIDE, -0.02], "closed hi-hat"),  # waist high, well to the left
+    ("right_wrist", HIP + [-SIDE, -0.02], "floor tom"),  # ...well to the right
+    ("right_heel", HIP + [-0.05, 0.32], "kick"),
+    ("left_heel", HIP + [0.05, 0.32], "pedal hi-hat"),
+])
+def test_a_kit_piece_comes_from_where_the_limb_strikes(joint: str, surface: np.ndarray, piece: str) -> None:
+    kp = figure(1.5)
+    drum(kp, joint, [0.5, 1.0], surface)
+    drums = get_instrument("drums")
+    assert onsets(kp, "drums") == [(pytest.approx(0.5, abs=0.03), drums.piece(piece)),
+                                   (pytest.approx(1.0, abs=0.03), drums.piece(piece))]
+
+
+def test_claps_are_the_hands_meeting() -> None:
+    claps = [0.6, 1.1, 1.6, 1.85, 2.4]
+    kp = figure(3.0)
+    apart = 0.5 * HAND + strokes(kp.num_frames, claps, 3.0 * HAND) / pixel_square(SIZE)[0]
+    for joint, sign in (("right_wrist", -1), ("left_wrist", 1)):
+        kp.body[0, :, BODY_INDEX[joint], 0] = NECK[0] + sign * apart / 2
+        kp.body[0, :, BODY_INDEX[joint], 1] = NECK[1] + 0.1
+    played = onsets(kp, "claps")
+    assert np.allclose([t for t, _ in played], claps, atol=0.03)
+    assert {p for _, p in played} == {get_instrument("claps").piece("clap")}
+    assert onsets(kp, "snare") == []  # hands that only move sideways strike no drum
+
+
+def test_footsteps_are_heel_strikes_of_either_foot() -> None:
+    steps = [0.6 + 0.55 * k for k in range(8)]  # a walk: the feet alternate
+    kp = figure(5.2)
+    times = np.arange(kp.num_frames) / RATE
+    for joint, mine in (("right_heel", steps[0::2]), ("left_heel", steps[1::2])):
+        lift = np.zeros(kp.num_frames)
+        for landing in mine:  # the heel rises and falls over the 0.4 s swing, landing at speed
+            phase = (times - (landing - 0.4)) / 0.4
+            lift = np.maximum(lift, np.where((phase >= 0) & (phase <= 1), np.sin(np.pi * np.clip(phase, 0, 1)), 0))
+        swing = np.cumsum(lift) / RATE * 0.3  # and moves forward while it swings
+        kp.body[0, :, BODY_INDEX[joint], 0] = 0.2 + swing
+        kp.body[0, :, BODY_INDEX[joint], 1] = HIP[1] + 0.32 - 1.5 * HAND * lift
+    performance = generate_strikes(kp, (get_instrument("footsteps"),))
+    assert np.allclose([n.start for n in performance.notes], steps, atol=0.03)
+    footsteps = get_instrument("footsteps")
+    assert [n.pitch for n in performance.notes] == [footsteps.piece("right heel"), footsteps.piece("left heel")] * 4
+
+
+def test_impacts_need_a_real_stop_and_skip_gaps() -> None:
+    frames = 60
+    line = np.zeros((frames, 2))
+    line[:, 1] = np.arange(frames) * 0.5  # 15 hand lengths/s straight down, never stopping
+    assert impacts(line, np.ones(frames, bool), RATE, np.array([0.0, 1.0]), 0.3) == []
+    bounce = np.zeros((frames, 2))
+    bounce[:, 1] = -strokes(frames, [1.0], 2.0)
+    seen = np.ones(frames, bool)
+    assert len(impacts(bounce, seen, RATE, np.array([0.0, 1.0]), 0.3)) == 1
+    seen[29:32] = False  # the hit itself was not seen: nothing is invented across the gap
+    assert impacts(bounce, seen, RATE, np.array([0.0, 1.0]), 0.3) == []
+
+
+def test_several_performers_each_with_their_instrument() -> None:
+    one = figure(2.0)
+    drum(one, "right_wrist", [0.5, 1.0], SNARE)
+    kp = Keypoints(RATE, 0.0, np.concatenate([one.body, one.body]), np.concatenate([one.hands, one.hands]), SIZE)
+    performance = generate_strikes(kp, (get_instrument("tabla"), get_instrument("snare")))
+    assert performance.generator == GENERATOR_NAME
+    assert [n.pitch for n in performance.tracks[0]] == [get_instrument("tabla").piece("dayan")] * 2
+    assert [n.pitch for n in performance.tracks[1]] == [get_instrument("snare").piece("snare")] * 2
+    with pytest.raises(InputError, match="percussion only"):
+        generate_strikes(kp, (get_instrument("piano"),))
+
+
+def test_auto_strikes_percussion_and_plays_everything_else_as_before() -> None:
+    assert "strikes" in SOURCES
+    kp = figure(1.5)
+    drum(kp, "right_wrist", [0.5, 1.0], SNARE)
+    sources = open_sources(GeneratorOptions(model="baseline"))
+    assert [s.name for s in sources.tried] == ["strikes", "keys", "model"]
+    clip = SourceClip(Path("none.mp4"), 0.0, 1.5, kp, (get_instrument("drums"),))
+    played = sources.play(clip, lambda stage: lambda fraction, message: None)
+    assert played.source == "strikes" and played.note == "" and len(played.takes[0].notes) == 2
+    pitched = SourceClip(clip.video, 0.0, 1.5, kp, (get_instrument("marimba"),))
+    assert [s.name for s in sources._for(pitched)] == ["keys", "model"]
+    only = open_sources(GeneratorOptions(source="strikes", model="baseline"))
+    assert [s.name for s in only.tried] == ["strikes"]
