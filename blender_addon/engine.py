@@ -19,8 +19,10 @@ import subprocess
 import sys
 import threading
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .errors import UserError
 
@@ -47,9 +49,10 @@ def _executable_in(path: Path) -> Path | None:
     return None
 
 
-def find_engine(preference: str = "", environ: dict[str, str] | None = None) -> tuple[Path, str]:
+def find_engine(preference: str = "", environ: Mapping[str, str] | None = None) -> tuple[Path, str]:
     """The `foley` command and where it was found: preference > $FOLEY_ENGINE > PATH > common venvs."""
     environ = os.environ if environ is None else environ
+    assert environ is not None
     for value, origin in ((preference, "add-on preferences"), (environ.get("FOLEY_ENGINE", ""), "FOLEY_ENGINE")):
         if value.strip():
             found = _executable_in(Path(value.strip()).expanduser())
@@ -194,8 +197,9 @@ class EngineJob:
                 if self.cancelled:
                     self.returncode = -1
                     return
-                group = ({"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP} if sys.platform == "win32"
-                         else {"start_new_session": True})
+                group: dict[str, Any] = {"start_new_session": True}
+                if sys.platform == "win32":
+                    group = {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
                 self.process = subprocess.Popen(
                     command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                     encoding="utf-8", errors="replace", bufsize=1, env=engine_environment(), **group)
@@ -214,6 +218,7 @@ class EngineJob:
         self.returncode = self.process.wait()
 
     def _read_stdout(self) -> None:
+        assert self.process is not None and self.process.stdout is not None
         for line in self.process.stdout:
             event = _json_object(line)
             if not event:
@@ -225,6 +230,7 @@ class EngineJob:
             self._events.put(event)
 
     def _read_stderr(self) -> None:
+        assert self.process is not None and self.process.stderr is not None
         for line in self.process.stderr:
             if line.strip():
                 self.stderr.append(line.rstrip())

@@ -66,7 +66,7 @@ def _instrument_search(self: Any, context: Any, edit_text: str) -> list[str]:
 class FoleyPreferences(bpy.types.AddonPreferences):
     bl_idname = __package__
 
-    engine_path: bpy.props.StringProperty(
+    engine_path: bpy.props.StringProperty(  # type: ignore[valid-type]
         name="Foley engine", subtype="FILE_PATH",
         description="The foley command, or the virtual environment it is installed in (empty: find it on "
                     "FOLEY_ENGINE, PATH or in a common venv)")
@@ -91,30 +91,30 @@ class SEQUENCER_OT_foley_generate(bpy.types.Operator):
 
     # Unset, the generator options are the engine's defaults (`foley info`): the dialog starts there, and a script
     # that leaves one out gets the engine's own choice.
-    instrument: bpy.props.StringProperty(
+    instrument: bpy.props.StringProperty(  # type: ignore[valid-type]
         name="Instrument", search=_instrument_search,
         description="The General MIDI instrument that plays the notes (the engine's list); one each, left to "
                     "right, with commas: violin,guitar")
-    model: bpy.props.EnumProperty(name="Model", items=_model_items)
-    model_file: bpy.props.StringProperty(
+    model: bpy.props.EnumProperty(name="Model", items=_model_items)  # type: ignore[valid-type]
+    model_file: bpy.props.StringProperty(  # type: ignore[valid-type]
         name="Checkpoint", subtype="FILE_PATH", description="The .pt file of a model trained with `foley train`")
-    seed: bpy.props.IntProperty(name="Seed", default=0, min=0, description="Same seed, same notes")
-    temperature: bpy.props.FloatProperty(
+    seed: bpy.props.IntProperty(name="Seed", default=0, min=0, description="Same seed, same notes")  # type: ignore[valid-type]
+    temperature: bpy.props.FloatProperty(  # type: ignore[valid-type]
         name="Temperature", min=0.0, max=2.0, step=10,
         description="Note sampling of the learned model: 0 is its single most likely take")
-    channel: bpy.props.IntProperty(
+    channel: bpy.props.IntProperty(  # type: ignore[valid-type]
         name="Target Channel", default=0, min=0, max=128,
         description="Channel for the sound strips; 0 takes the nearest free channel to each movie strip")
-    stems: bpy.props.BoolProperty(
+    stems: bpy.props.BoolProperty(  # type: ignore[valid-type]
         name="Per Performer", default=False,
         description="One sound strip per performer, left to right on the channels below the movie strip, to mix "
                     "or mute players separately. Off: one strip with all performers mixed as the synthesizer "
                     "balances them")
-    wait: bpy.props.BoolProperty(
+    wait: bpy.props.BoolProperty(  # type: ignore[valid-type]
         name="Wait", default=False, options={"HIDDEN", "SKIP_SAVE"},
         description="Block until done (scripts); background Blender always waits")
 
-    _run = None  # the FoleyRun of a modal run (not an annotation: Blender would read it as a property)
+    _run = None  # type: FoleyRun | None  # a run's (a comment, not an annotation: Blender would read a property)
     _timer = None
 
     @classmethod
@@ -175,14 +175,18 @@ class SEQUENCER_OT_foley_generate(bpy.types.Operator):
         self._status(context)
         return {"RUNNING_MODAL"}
 
+    def _running(self) -> FoleyRun:
+        assert self._run is not None, "execute() starts the run before anything else calls this"
+        return self._run
+
     def modal(self, context: Any, event: Any) -> set[str]:
         if event.type == "ESC" and event.value == "PRESS":
-            self._run.cancel()
+            self._running().cancel()
             self._stop(context)
             self.report({"WARNING"}, "Foley cancelled; nothing was changed")
             return {"CANCELLED"}
         if event.type == "TIMER":  # any window timer: polling is cheap and never blocks
-            if self._run.update():
+            if self._running().update():
                 self._stop(context)
                 return self._finish(context)
             self._status(context)
@@ -196,7 +200,7 @@ class SEQUENCER_OT_foley_generate(bpy.types.Operator):
 
     def _finish(self, context: Any) -> set[str]:
         try:
-            outcome = self._run.finish()
+            outcome = self._running().finish()
         except UserError as error:
             self.report({"ERROR"}, str(error))
             return {"CANCELLED"}
@@ -206,7 +210,8 @@ class SEQUENCER_OT_foley_generate(bpy.types.Operator):
         return {"FINISHED"}
 
     def _status(self, context: Any) -> None:
-        text = f"Foley {self._run.progress:4.0%}  {self._run.message}  ·  Esc to cancel"
+        run = self._running()
+        text = f"Foley {run.progress:4.0%}  {run.message}  ·  Esc to cancel"
         if context.workspace is not None:
             context.workspace.status_text_set(text)
         if context.area is not None:

@@ -11,7 +11,7 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,11 +37,25 @@ class Settings:
     model: str | None = None  # `foley timeline --model`: a named model (`foley info`) or a checkpoint's path
     stems: bool = False  # `foley timeline --stems`: a sound strip per performer instead of one with the mix
 
-    def resolved(self, info: EngineInfo) -> Settings:
+    def resolved(self, info: EngineInfo) -> Used:
         """Every None replaced by the engine's default: what the run will actually use, and what a strip records."""
         defaults = info.defaults
-        return replace(self, **{name: defaults[name] for name in ("instrument", "seed", "temperature", "model")
-                                if getattr(self, name) is None})
+
+        def pick(name: str) -> Any:
+            value = getattr(self, name)
+            return defaults[name] if value is None else value
+
+        return Used(str(pick("instrument")), int(pick("seed")), float(pick("temperature")), str(pick("model")))
+
+
+@dataclass(frozen=True)
+class Used:
+    """The generator options a run used: the user's, else the engine's defaults."""
+
+    instrument: str
+    seed: int
+    temperature: float
+    model: str
 
 
 @dataclass
@@ -92,7 +106,7 @@ class FoleyRun:
         given = [(flag, value) for flag, value in (("--instrument", settings.instrument), ("--seed", settings.seed),
                                                     ("--model", settings.model)) if value is not None]
         self.used = settings.resolved(self.info)
-        sampling = settings.temperature is not None and self.info.samples(self.used.model or "")
+        sampling = settings.temperature is not None and self.info.samples(self.used.model)
         self.job = EngineJob(engine, [
             str(selection), "-o", str(self.result), "--media-dir", str(self.job_dir), "--progress", "json",
             "--json", "--force", *(text for flag, value in given for text in (flag, str(value))),
@@ -171,16 +185,16 @@ class FoleyRun:
         if compat.visible_range(movie) != (source.start, source.start + source.duration):
             outcome.warnings.append(f"Strip '{source.name}' was moved or trimmed meanwhile; generate again")
             return []
-        settings = self.used
+        settings, summary = self.used, self.job.summary or {}
         sounds = []
         for clip in clips:
             stem = f"{slug(source.name)}.{slug(str(settings.instrument))}.seed{settings.seed}.{stamp}"
             wav = self._keep(clip, stem, round(source.duration / self.rate * self.info.sample_rate))
             sounds.append((wav, Generated(
                 source.name, str(clip.metadata.get("instrument", settings.instrument)), settings.seed,
-                settings.temperature, str(source.filepath), str(self.job.summary.get("engine_version", "")),
+                settings.temperature, str(source.filepath), str(summary.get("engine_version", "")),
                 int(clip.metadata.get("notes", 0)), model=settings.model, performer=clip.performer)))
-        return [sound.name for sound in place_sounds(scene, movie, sounds, settings.channel)]
+        return [sound.name for sound in place_sounds(scene, movie, sounds, self.settings.channel)]
 
     def _keep(self, clip: FoleyClip, stem: str, samples: int) -> Path:
         """Move a clip's WAV out of the job folder to a new name (`samples` long) in the output folder."""

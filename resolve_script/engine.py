@@ -128,6 +128,7 @@ def run_timeline(engine: str, selection: Path, output: Path, instrument: str,
     objects: List[Dict[str, Any]] = []
     with open(log, "w", encoding="utf-8") as stderr:
         process = _popen(command, run_dir, stderr)
+        assert process.stdout is not None  # a pipe: asked for above
         for line in process.stdout:
             data = _json_object(line)
             if not data:

@@ -43,9 +43,9 @@ def scripts_dir(platform: str, all_users: bool, env: Mapping[str, str] = os.envi
         root = PureWindowsPath(env.get(variable, f"%{variable}%") if native else f"%{variable}%", *SUPPORT.split("/"))
         return root / ("Fusion" if all_users else "Support/Fusion") / "Scripts" / "Edit"
     if all_users:  # the standard ISO install lives in /home/resolve instead of /opt/resolve
-        root = "/home/resolve" if native and not os.path.isdir("/opt/resolve") and os.path.isdir("/home/resolve") \
+        install = "/home/resolve" if native and not os.path.isdir("/opt/resolve") and os.path.isdir("/home/resolve") \
             else "/opt/resolve"
-        return PurePosixPath(root, "Fusion/Scripts/Edit")
+        return PurePosixPath(install, "Fusion/Scripts/Edit")
     return PurePosixPath(home, ".local/share/DaVinciResolve/Fusion/Scripts/Edit")
 
 
