@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Literal
 
 import av
 import cv2
@@ -189,7 +190,7 @@ def _write_video(
     report: Progress, names: Sequence[str], keys: KeysShown | None,
 ) -> None:
     """The range with the overlay as H.264 (MPEG-4 Part 2 if this FFmpeg lacks libx264), on the source's times."""
-    codec = "libx264" if "libx264" in av.codecs_available else "mpeg4"
+    codec: Literal["libx264", "mpeg4"] = "libx264" if "libx264" in av.codecs_available else "mpeg4"
     with av.open(str(out), "w", format="mp4") as container:
         stream = None
         for count, frame in enumerate(video.iter_frames(info.path, start, end, max_size), start=1):

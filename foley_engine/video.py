@@ -81,6 +81,13 @@ def _nominal_rate(stream: av.video.stream.VideoStream) -> Fraction:
     return closest if abs(rate - closest) <= closest * Fraction(1, 2000) else rate
 
 
+def _time_base(stream: av.video.stream.VideoStream) -> Fraction:
+    """Seconds per pts tick: PyAV types it optional, but FFmpeg gives every demuxed stream one."""
+    if stream.time_base is None:
+        raise InputError(f"{stream.container.name} has a video stream without a time base")
+    return stream.time_base
+
+
 def _origin(stream: av.video.stream.VideoStream) -> int:
     """The pts of the stream's first frame, which the engine calls time 0."""
     return stream.start_time if stream.start_time is not None else 0
@@ -89,7 +96,7 @@ def _origin(stream: av.video.stream.VideoStream) -> int:
 def _stream_duration(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> float:
     """Duration from the stream, else the container, else by scanning packet timestamps (no decoding)."""
     if stream.duration:
-        return float(stream.duration * stream.time_base)
+        return float(stream.duration * _time_base(stream))
     if container.duration:
         return container.duration / av.time_base
     last = None
@@ -98,7 +105,7 @@ def _stream_duration(container: av.container.InputContainer, stream: av.video.st
             packet_end = packet.pts + (packet.duration or 0)
             last = packet_end if last is None else max(last, packet_end)
     container.seek(0)
-    return float((last - _origin(stream)) * stream.time_base) if last is not None else 0.0
+    return float((last - _origin(stream)) * _time_base(stream)) if last is not None else 0.0
 
 
 def probe(path: str | Path) -> VideoInfo:
@@ -177,7 +184,7 @@ def iter_frames(
     with container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        time_base, origin = stream.time_base, _origin(stream)
+        time_base, origin = _time_base(stream), _origin(stream)
         interval = 1 / float(_nominal_rate(stream))
         if start > 0:
             container.seek(origin + int(start / time_base), stream=stream, backward=True)
@@ -219,12 +226,12 @@ def keyframes_near(path: str | Path, times: Sequence[float], max_size: int = 640
     frames: dict[float, Frame] = {}
     with container:
         stream = container.streams.video[0]
-        time_base, origin = stream.time_base, _origin(stream)
+        time_base, origin = _time_base(stream), _origin(stream)
         try:
             for time in times:
                 container.seek(origin + int(max(0.0, time) / time_base), stream=stream, backward=True)
                 frame = next((f for f in container.decode(stream) if f.pts is not None), None)
-                if frame is not None:
+                if frame is not None and frame.pts is not None:
                     found = float((frame.pts - origin) * time_base)
                     frames.setdefault(round(found, 6), Frame(found, _to_rgb(frame, max_size)))
         except av.FFmpegError as exc:
