@@ -120,3 +120,17 @@ def test_piano_roll_draws_each_performer_in_its_colour(tmp_path: Path) -> None:
 def test_piano_roll_of_silence_still_renders(tmp_path: Path) -> None:
     path = piano_roll_png([[]], tmp_path / "empty.png", duration=3.0)
     assert path.stat().st_size > 1000
+
+
+def test_drums_are_written_on_the_percussion_channel_and_read_back(tmp_path: Path) -> None:
+    kit = get_instrument("drums")
+    hits = [Note(0.0, 0.2, 36, 100), Note(0.25, 0.4, 38, 90), Note(0.5, 1.5, 49, 110)]
+    band = Performance(instrument=kit, duration=2.0, tracks=[hits, [Note(0.1, 0.6, 60, 80)]],
+                       track_instruments=[kit, get_instrument("piano")])
+    path = write_midi(band, tmp_path / "band.mid")
+    midi = pretty_midi.PrettyMIDI(str(path))
+    assert [(part.is_drum, part.program) for part in midi.instruments] == [(True, 0), (False, 0)]
+    channels = [{m.channel for m in track if m.type == "note_on"} for track in mido.MidiFile(path).tracks[1:]]
+    assert channels[0] == {9} and len(channels[1]) == 1 and 9 not in channels[1]  # GM channel 10 for the kit
+    assert read_performance(path, kit).tracks == [hits]  # drums read as drums, pitched as pitched
+    assert read_notes(path) == [[Note(0.1, 0.6, 60, 80)]]

@@ -321,3 +321,40 @@ def test_wav_rejects_samples_that_are_not_int16_stereo(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         write_wav(np.zeros(10, dtype=np.int16), tmp_path / "bad.wav")
     assert not (tmp_path / "bad.wav").exists()
+
+
+# --- percussion: the GM drum kit of bank 128 ----------------------------------------------------------------------
+
+def test_the_drum_kit_sounds_and_each_piece_sounds_different() -> None:
+    kit = get_instrument("drums")
+    hits = {piece: render(performance("drums", [Note(0.1, 0.5, kit.piece(piece), 110)], 0.6))
+            for piece in ("kick", "snare", "closed hi-hat", "crash")}
+    assert all(rms(audio, 0.1, 0.3) > 100 and rms(audio, 0.0, 0.09) == 0 for audio in hits.values())
+    centroids = {piece: spectral_centroid(audio[SR // 10:]) for piece, audio in hits.items()}
+    assert centroids["closed hi-hat"] > 2 * centroids["kick"] and centroids["crash"] > 2 * centroids["kick"]
+    assert not np.array_equal(hits["snare"], hits["kick"])
+    # the kit, not the piano of bank 0: the same key on the piano sounds otherwise
+    piano = render(performance("piano", [Note(0.1, 0.5, kit.piece("snare"), 110)], 0.6))
+    assert not np.allclose(piano, hits["snare"], atol=200)
+
+
+def test_hand_drums_timpani_claps_and_steps_sound(soundfont: Path) -> None:
+    for name in ("snare", "congas", "bongos", "tabla", "cajon", "timpani", "claps", "footsteps", "stomps", "knocks"):
+        instrument = get_instrument(name)
+        audio = render(performance(name, [Note(0.05, 0.4, key, 100) for _, key in instrument.pieces[:1]], 0.5))
+        assert rms(audio, 0.05, 0.3) > 50, name
+
+
+def test_drum_stems_sound_like_their_part_of_the_mix() -> None:
+    kit, piano = get_instrument("drums"), get_instrument("piano")
+    band = Performance(kit, 0.6, [[Note(0.1, 0.4, 38, 110)], [Note(0.1, 0.4, 60, 90)]], track_instruments=[kit, piano])
+    mix = render(band).astype(np.int64)
+    drums, keys = (stem.astype(np.int64) for stem in synth.render_stems(band))
+    assert rms(drums, 0.1, 0.3) > 100 and np.abs(drums + keys - mix).max() < 0.001 * np.abs(mix).max() + 2
+
+
+def test_a_soundfont_without_a_drum_kit_is_refused_for_percussion(tmp_path: Path) -> None:
+    pitched_only = tiny_soundfont(tmp_path / "no-kit.sf2", presets=[(0, 0), (0, 47)])
+    assert find_soundfont(pitched_only, get_instrument("timpani")) == pitched_only  # timpani are pitched
+    with pytest.raises(SynthUnavailableError, match=r"no-kit.sf2 .*program 0 \(Standard Drum Kit\) in bank 128"):
+        find_soundfont(pitched_only, get_instrument("drums"))
