@@ -18,12 +18,16 @@ from typing import TYPE_CHECKING
 from ..errors import InputError
 from ..outputs import refuse_existing
 
+#: --reference choices (evaluation.soundtrack.REFERENCES; written out so that registering `eval` stays light)
+REFERENCES = ("auto", "onsets", "notes")
+
 if TYPE_CHECKING:  # the rest is imported where a command runs: registering `eval` must not load scipy
     from ..data.shards import Example
     from ..evaluation.scoring import Draws, Generator
     from ..instruments import Instrument
     from ..keypoints import Keypoints
     from ..notes import Performance
+    from ..sources import NoteSource
 
 
 def add_eval_commands(commands: argparse._SubParsersAction) -> None:
@@ -31,11 +35,17 @@ def add_eval_commands(commands: argparse._SubParsersAction) -> None:
     ev = commands.add_parser("eval", help="score the model and the baseline against real notes; Markdown + JSON")
     ev.add_argument("--data", nargs="+", type=Path, default=[], help="dataset folders or shard files (.npz)")
     ev.add_argument("--split", default="test", help="split of the dataset folders to read (default: test)")
-    ev.add_argument("--real", nargs="+", type=Path, default=[],
-                    help="recording folders: one video + the MIDI recorded from the instrument")
+    ev.add_argument("--real", nargs="+", type=Path, default=[], metavar="FOLDER_OR_VIDEO",
+                    help="recording folders (one video + the MIDI recorded from the instrument), or videos with "
+                         "sound and no MIDI (the video, or a folder holding only it): their reference is heard in "
+                         "the soundtrack (see --reference)")
     ev.add_argument("--instrument", default="piano", help="instrument of the --real recordings (default: piano)")
+    ev.add_argument("--reference", choices=REFERENCES, default="auto",
+                    help="reference of --real videos without MIDI: onsets detected in the soundtrack, notes "
+                         "transcribed from it by basic-pitch (with pitches), or auto: onsets for percussion, "
+                         "notes otherwise (default: auto)")
     ev.add_argument("--offset", type=float, default=None,
-                    help="MIDI time minus video time of --real recordings; default: estimated from motion")
+                    help="MIDI time minus video time of --real recordings with MIDI; default: estimated from motion")
     ev.add_argument("--offset-spread", type=float, default=0.1,
                     help="also score --real recordings at every frame's clock offset within +-S s of it (default "
                          "0.1; 0 = off): how much each F1 depends on the offset being exact")
@@ -115,18 +125,58 @@ def shard_examples(paths: list[Path], split: str) -> Iterator[Example]:
             yield from (example for example in read_shard(shard) if path.is_file() or example.split == split)
 
 
+def source_generator(source: NoteSource, videos: dict[int, Path]) -> Generator:
+    """Any note source (sources.NoteSource: keys, strikes, ...) as an evaluation generator: it is given the
+    example's range of its video (`videos`: id of the example's keypoints -> video) and its first take is
+    scored; a source that cannot play the clip plays silence."""
+    from ..notes import Performance
+    from ..sources import SourceClip
+
+    def generate(keypoints: Keypoints, instrument: Instrument, duration: float) -> Performance:
+        video = videos.get(id(keypoints))
+        if video is None:
+            raise InputError(f"the {source.name} source reads the video: it plays --real recordings only")
+        clip = SourceClip(video, keypoints.start, keypoints.start + duration, keypoints, (instrument,))
+        played = source.play(clip, lambda fraction, message: None)
+        return played.takes[0] if played is not None else Performance(instrument, duration, [[]], source.name)
+
+    return generate
+
+
+def real_generators(instrument: Instrument, videos: dict[int, Path]) -> tuple[dict[str, Generator], dict[str, str]]:
+    """The sources beside the motion generators that play real footage of `instrument`: keys for keyboard
+    instruments, strikes for percussion, and every other named source `--source` offers; with their
+    descriptions for the report."""
+    from ..options import SOURCES, GeneratorOptions
+    from ..sources import open_sources
+
+    generators: dict[str, Generator] = {}
+    described: dict[str, str] = {}
+    if instrument.family == "keys":
+        generators["keys"] = keys_generator(videos)
+        described["keys"] = "keys:pixels (notes read off the keyboard in the frame)"
+    plays = {"auto": False, "model": False, "keys": False, "strikes": instrument.percussive}
+    for name in SOURCES:
+        if plays.get(name, True):
+            for source in open_sources(GeneratorOptions(source=name)).tried:
+                generators[source.name] = source_generator(source, videos)
+                described[source.name] = f"the {source.name} source (sources/{source.name}.py)"
+    return generators, described
+
+
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from ..data.recordings import load_recording
     from ..evaluation.scoring import evaluate
+    from ..instruments import get_instrument
     from ..sources.baseline import GENERATOR_NAME
 
     if not args.data and not args.real:
-        raise InputError("give --data (dataset shards) and/or --real (recording folders) to evaluate on")
+        raise InputError("give --data (dataset shards) and/or --real (recording folders or videos) to evaluate on")
     refuse_existing([args.out / "report.json"], args.force)
     if args.seeds < 1 or args.chance_draws < 1:
         raise InputError("--seeds and --chance-draws must be at least 1")
     if not 0 <= args.offset_spread <= 2:
         raise InputError(f"--offset-spread must be between 0 and 2 s, got {args.offset_spread}")
+    instrument = get_instrument(args.instrument)
     generators: dict[str, Draws] = {"baseline": motion_generator("baseline")}
     if args.model:
         generators["model"] = [motion_generator(args.model, seed) for seed in range(args.seeds)]
@@ -137,17 +187,12 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if args.data:
         meta["data"] = [str(p) for p in args.data]
         examples += itertools.islice(shard_examples(args.data, args.split), args.limit)
+    unpitched: set[str] = set()
     if args.real:
-        meta["recordings"] = []
-        videos: dict[int, Path] = {}
-        for folder in args.real:
-            print(f"foley eval: keypoints and offset for {folder}", file=sys.stderr)
-            example, provenance = load_recording(folder, args.instrument, args.offset)
-            examples.append(example)
-            meta["recordings"].append(provenance)
-            videos[id(example.keypoints)] = Path(provenance["video"])
-        generators["keys"] = keys_generator(videos)
-        meta["generators"]["keys"] = "keys:pixels (notes read off the keyboard in the frame)"
+        videos = _load_real(args, examples, meta, unpitched)
+        extra, described = real_generators(instrument, videos)
+        generators |= extra
+        meta["generators"] |= described
         meta["title"] = ", ".join(f"real recording {p.name}" for p in args.real) + (
             f" + {args.split} split" if args.data else "")
     if not examples:
@@ -156,14 +201,48 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     def report(done: int, source: str) -> None:
         print(f"foley eval: {done}/{len(examples)} {source}", file=sys.stderr)
 
+    from ..evaluation.soundtrack import reference_preface
+
     result = evaluate(generators, examples, args.out, meta=meta, rolls_per_instrument=args.rolls,
-                      chance_draws=args.chance_draws, offset_spread=args.offset_spread, progress=report)
+                      chance_draws=args.chance_draws, offset_spread=args.offset_spread, progress=report,
+                      unpitched=unpitched, preface=reference_preface(meta.get("recordings", [])))
     overall = result.summary()["overall"]
     for name, metrics in overall.items():
         print(f"{name}: onset F1 {metrics['onset_f1']:.3f}, note F1 {metrics['note_f1']:.3f} "
               f"over {metrics['examples']} examples ({metrics['seconds']:.0f} s)")
     print(args.out / "report.md")
     return 0
+
+
+def _load_real(args: argparse.Namespace, examples: list[Example], meta: dict, unpitched: set[str]) -> dict[int, Path]:
+    """Each --real recording as an example (appended to `examples`, its provenance to meta["recordings"]):
+    a folder with MIDI is aligned to its video (recordings.load_recording), a video with sound gets its
+    reference from the soundtrack (evaluation.soundtrack). Returns the video of every example's keypoints."""
+    from ..data.recordings import load_recording
+    from ..evaluation.soundtrack import load_soundtrack_recording, soundtrack_video
+
+    soundtracks = [(path, soundtrack_video(path)) for path in args.real]  # None: a folder with MIDI
+    heard = [path for path, video in soundtracks if video is not None]
+    if heard and args.offset is not None:
+        raise InputError(f"--offset is the clock offset of a recording's MIDI; {heard[0]} has none (the lag of its "
+                         "soundtrack is searched within --offset-spread)")
+    meta["recordings"] = []
+    videos: dict[int, Path] = {}
+    for path, video in soundtracks:
+        print(f"foley eval: keypoints and reference for {path}", file=sys.stderr)
+        if video is None:
+            example, provenance = load_recording(path, args.instrument, args.offset)
+        else:
+            example, reference, provenance = load_soundtrack_recording(video, args.instrument, args.reference)
+            if not reference.pitched:
+                unpitched.add(example.source)
+        examples.append(example)
+        meta["recordings"].append(provenance)
+        videos[id(example.keypoints)] = Path(provenance["video"])
+    if heard:
+        meta["clock"] = ("the soundtrack's own clock (offset 0)" if len(heard) == len(soundtracks)
+                         else "the estimated offset (0 for soundtracks)")
+    return videos
 
 
 def _cmd_dataset_build(args: argparse.Namespace) -> int:

@@ -58,7 +58,9 @@ def best_lag(rows: Sequence[dict]) -> dict:
     draws are searched draw by draw, then averaged, as each draw would be searched on its own).
 
     Returns onset and note F1 at the best lag (mean over draws), the best lag of the first draw (s), and the
-    F1 at every offset for the first draw, so a report can show the whole curve."""
+    F1 at every offset for the first draw, so a report can show the whole curve. Rows whose reference has no
+    pitches ("pitched": False, onsets heard in a soundtrack) count for onsets only; with none pitched, note F1
+    and its lag are NaN (not applicable)."""
     offsets = rows[0]["offsets"]
     by_draw: dict[int, list[dict]] = {}
     for row in rows:
@@ -68,7 +70,10 @@ def best_lag(rows: Sequence[dict]) -> dict:
         reference = sum(row["reference"] for row in draw_rows)
         estimated = sum(row["estimated"] for row in draw_rows)
         onsets = _f1(np.sum([row["onset_matches_offsets"] for row in draw_rows], axis=0), reference, estimated)
-        notes = _f1(np.sum([row["note_matches_offsets"] for row in draw_rows], axis=0), reference, estimated)
+        pitched = [row for row in draw_rows if row.get("pitched", True)]
+        notes = _f1(np.sum([row["note_matches_offsets"] for row in pitched], axis=0),
+                    sum(row["reference"] for row in pitched), sum(row["estimated"] for row in pitched)
+                    ) if pitched else np.full(len(offsets), np.nan)
         results.append((onsets, notes))
     first_onsets, first_notes = results[0]
     return {
@@ -76,7 +81,7 @@ def best_lag(rows: Sequence[dict]) -> dict:
         "onset_f1": float(np.mean([onsets.max() for onsets, _ in results])),
         "note_f1": float(np.mean([notes.max() for _, notes in results])),
         "onset_lag": float(offsets[_plateau_centre(first_onsets)]),
-        "note_lag": float(offsets[_plateau_centre(first_notes)]),
+        "note_lag": float(offsets[_plateau_centre(first_notes)]) if np.all(np.isfinite(first_notes)) else np.nan,
         "onset_f1_curve": [float(f) for f in first_onsets],
         "note_f1_curve": [float(f) for f in first_notes],
         "draws": len(results),

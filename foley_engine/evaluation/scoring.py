@@ -36,7 +36,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -69,9 +69,13 @@ _COLUMNS = (("estimated", "notes", "{:d}"), ("onset_precision", "onset P", "{:.3
             ("velocity_r", "velocity r", "{:.2f}"), ("density_ratio", "density", "{:.2f}"))
 
 
-def score(reference: Sequence[Note], estimated: Sequence[Note], shifts: Sequence[float] = ()) -> dict:
+def score(reference: Sequence[Note], estimated: Sequence[Note], shifts: Sequence[float] = (),
+          pitched: bool = True) -> dict:
     """All metrics of one generated note list against the real one, plus the counts that pool them; with
-    `shifts`, also the onset matches (50 ms) with the real notes moved by each shift (seconds)."""
+    `shifts`, also the onset matches (50 ms) with the real notes moved by each shift (seconds).
+
+    A reference that is not `pitched` (onsets heard in a soundtrack) has no pitches to match: its note F1 is
+    not applicable (NaN, "n/a") and it is left out of pooled note F1."""
     ref = sorted(reference)
     est = sorted(estimated)
     ref_on = np.array([n.start for n in ref])
@@ -79,7 +83,7 @@ def score(reference: Sequence[Note], estimated: Sequence[Note], shifts: Sequence
     matches = mir_eval.util.match_events(ref_on, est_on, ONSET_WINDOW) if ref and est else []
     wide = mir_eval.util.match_events(ref_on, est_on, WIDE_WINDOW) if ref and est else []
     note_matches = 0
-    if ref and est:
+    if ref and est and pitched:
         note_matches = len(mir_eval.transcription.match_notes(
             _intervals(ref), _hertz(ref), _intervals(est), _hertz(est), onset_tolerance=ONSET_WINDOW,
             offset_ratio=None))
@@ -88,6 +92,8 @@ def score(reference: Sequence[Note], estimated: Sequence[Note], shifts: Sequence
               "onset_matches_100ms": len(wide), "note_matches": note_matches,
               "timing_errors": [round(float(e), 4) for e in errors],
               "velocity_r": _pearson([ref[i].velocity for i, _ in matches], [est[j].velocity for _, j in matches])}
+    if not pitched:
+        result["pitched"] = False
     if len(shifts):
         result["offsets"] = [round(float(shift), 4) for shift in shifts]
         result["onset_matches_offsets"] = [
@@ -96,7 +102,7 @@ def score(reference: Sequence[Note], estimated: Sequence[Note], shifts: Sequence
         result["note_matches_offsets"] = [
             len(mir_eval.transcription.match_notes(
                 _intervals(ref) + shift, _hertz(ref), _intervals(est), _hertz(est), onset_tolerance=ONSET_WINDOW,
-                offset_ratio=None)) if ref and est else 0
+                offset_ratio=None)) if ref and est and pitched else 0
             for shift in shifts]
     return result | _rates(result)
 
@@ -144,7 +150,8 @@ def _rates(counts: dict) -> dict:
     errors = np.asarray(counts["timing_errors"], dtype=float)
     return {"onset_precision": p, "onset_recall": r, "onset_f1": f,
             "onset_f1_100ms": _f1(counts["onset_matches_100ms"], counts["reference"], counts["estimated"])[2],
-            "note_f1": _f1(counts["note_matches"], counts["reference"], counts["estimated"])[2],
+            "note_f1": (_f1(counts["note_matches"], counts["reference"], counts["estimated"])[2]
+                        if counts.get("pitched", True) else math.nan),
             "timing_error_ms": float(np.median(np.abs(errors)) * 1000) if errors.size else math.nan,
             "timing_bias_ms": float(np.median(errors) * 1000) if errors.size else math.nan,
             "density_ratio": counts["estimated"] / counts["reference"] if counts["reference"] else math.nan}
@@ -166,6 +173,9 @@ def aggregate(rows: Sequence[dict]) -> dict:
     pooled["velocity_r_examples"] = len(defined)
     pooled["errors"] = sum(1 for row in rows if row.get("error"))
     result = pooled | _rates(pooled)
+    pitched = [row for row in rows if row.get("pitched", True)]
+    result["note_f1"] = _f1(*(sum(row[key] for row in pitched) for key in ("note_matches", "reference", "estimated"))
+                            )[2] if pitched else math.nan
     del result["timing_errors"]  # the medians are kept; the raw list stays in the per-example rows
     result["draws"] = len(draws)
     shifted = [row for row in rows if "onset_matches_offsets" in row]
@@ -191,6 +201,7 @@ class Report:
     generators: list[str]
     rows: list[dict] = field(default_factory=list)
     rolls: list[str] = field(default_factory=list)  # piano-roll PNGs, relative to the report folder
+    preface: list[str] = field(default_factory=list)  # Markdown lines after the definitions (e.g. the reference)
 
     def summary(self) -> dict:
         """{"overall": {generator: metrics}, "instruments": {name: {generator: metrics}}}."""
@@ -211,7 +222,10 @@ class Report:
         lines += ["", "Onset F1 matches onsets one-to-one within 50 ms (mir_eval.onset); note F1 also needs the pitch "
                   "(mir_eval.transcription, offsets ignored); |Δt| and bias are medians over onsets matched within "
                   "100 ms (bias > 0 = late); velocity r correlates velocities of matched onsets; density = "
-                  "generated / real notes. Counts are pooled over examples (micro-average).", "", "## Overall", ""]
+                  "generated / real notes. Counts are pooled over examples (micro-average)."]
+        lines += [""] + self.preface if self.preface else []
+        lines += _best_lag_section(summary["overall"], meta.get("clock", "the estimated offset"))
+        lines += ["", "## Overall", ""]
         lines += _table(["generator", "examples", "seconds", "real notes"], [
             [g, str(m["examples"]), f"{m['seconds']:.1f}", str(m["reference"])] + _cells(m)
             for g, m in summary["overall"].items()])
@@ -229,7 +243,6 @@ class Report:
             lines += _table(["generator", "at the estimate", "mean", "lowest", "highest"], [
                 [g, f"{summary['overall'][g]['onset_f1']:.3f}", f"{o['mean']:.3f}", f"{o['min']:.3f}",
                  f"{o['max']:.3f}"] for g, o in offsets.items()], metrics=False)
-        lines += _best_lag_section(summary["overall"])
         lines += ["", "## Per instrument", ""]
         lines += _table(["instrument", "generator", "examples", "seconds", "real notes"], [
             [name, g, str(m["examples"]), f"{m['seconds']:.1f}", str(m["reference"])] + _cells(m)
@@ -255,25 +268,30 @@ class Report:
 
 def evaluate(generators: dict[str, Draws], examples: Iterable[Example], out_dir: str | Path, *,
              meta: dict | None = None, rolls_per_instrument: int = 2, chance: bool = True, chance_draws: int = 20,
-             offset_spread: float = 0.0, progress: Callable[[int, str], None] | None = None) -> Report:
+             offset_spread: float = 0.0, progress: Callable[[int, str], None] | None = None,
+             unpitched: Collection[str] = (), preface: Sequence[str] = ()) -> Report:
     """Run every generator (every draw of it) on every example, score it, write report.json, report.md and
     piano rolls (of the first draw).
 
     With `chance`, every example is also scored against `chance_draws` draws of chance_notes (seeded by the
     example's index and the draw). With `offset_spread` (seconds), real recordings (split "real") are also
-    scored at clock offsets within +-offset_spread of their estimated one, one video frame apart."""
+    scored at clock offsets within +-offset_spread of their estimated one, one video frame apart. Examples whose
+    source is in `unpitched` have a reference without pitches (onsets): their note F1 is not applicable.
+    `preface`: Markdown lines the report prints before its tables (what the reference is, how it was found)."""
     out = Path(out_dir)
     (out / "rolls").mkdir(parents=True, exist_ok=True)
-    report = Report(meta=dict(meta or {}), generators=list(generators) + ([CHANCE] if chance else []))
+    report = Report(meta=dict(meta or {}), generators=list(generators) + ([CHANCE] if chance else []),
+                    preface=list(preface))
     drawn: dict[str, int] = {}
     for index, example in enumerate(examples):
         instrument = get_instrument(example.instrument)
         reference = [note for track in example.tracks for note in track]
         plot = drawn.get(instrument.name, 0) < rolls_per_instrument
         shifts = _offsets(offset_spread, example) if example.split == "real" else ()
+        pitched = example.source not in unpitched
         for name, draws in generators.items():
             for number, generate in enumerate(draws if isinstance(draws, Sequence) else [draws]):
-                row, performance = _run(generate, name, example, instrument, index, reference, shifts)
+                row, performance = _run(generate, name, example, instrument, index, reference, shifts, pitched)
                 report.rows.append(row | {"draw": number})
                 if plot and number == 0:
                     roll = Path("rolls") / f"{instrument.name}-{index:04d}-{slug(name, 'generator')}.png"
@@ -283,7 +301,7 @@ def evaluate(generators: dict[str, Draws], examples: Iterable[Example], out_dir:
         for number in range(chance_draws if chance else 0):
             notes = chance_notes(reference, example.duration, seed=index + 100_000 * number)
             report.rows.append(_chance_row(index, example, instrument, CHANCE, number)
-                               | score(reference, notes, shifts))
+                               | score(reference, notes, shifts, pitched))
         for name in generators if chance and len(shifts) else ():
             count = next(row["estimated"] for row in report.rows
                          if row["index"] == index and row["generator"] == name and row["draw"] == 0)
@@ -293,7 +311,7 @@ def evaluate(generators: dict[str, Draws], examples: Iterable[Example], out_dir:
             for number in range(chance_draws):
                 notes = chance_at_density(reference, count, example.duration, seed=index + 100_000 * number + 7)
                 report.rows.append(_chance_row(index, example, instrument, density_chance, number)
-                                   | score(reference, notes, shifts))
+                                   | score(reference, notes, shifts, pitched))
         if plot:
             drawn[instrument.name] = drawn.get(instrument.name, 0) + 1
         if progress:
@@ -316,7 +334,7 @@ def _offsets(spread: float, example: Example) -> np.ndarray:
 
 
 def _run(generate: Generator, name: str, example: Example, instrument: Instrument, index: int,
-         reference: list[Note], shifts: Sequence[float] = ()) -> tuple[dict, Performance]:
+         reference: list[Note], shifts: Sequence[float] = (), pitched: bool = True) -> tuple[dict, Performance]:
     """One generator on one example: its scored row, and its notes (silence if it refused, with the error)."""
     clock = time.perf_counter()
     error = ""
@@ -326,31 +344,41 @@ def _run(generate: Generator, name: str, example: Example, instrument: Instrumen
         performance, error = Performance(instrument, example.duration, [], name), str(exc)
     row = {"index": index, "source": example.source, "instrument": instrument.name, "generator": name,
            "seconds": round(example.duration, 3), "generation_seconds": round(time.perf_counter() - clock, 3)}
-    return row | score(reference, performance.notes, shifts) | ({"error": error} if error else {}), performance
+    return row | score(reference, performance.notes, shifts, pitched) | ({"error": error} if error else {}), performance
 
 
-def _best_lag_section(overall: dict) -> list[str]:
-    """Each generator at the best clock lag within the offset's uncertainty, beside chance at its own note
-    density given the same search (lags.py): the headline for real recordings."""
+def _best_lag_section(overall: dict, clock: str = "the estimated offset") -> list[str]:
+    """Each generator at the best clock lag within the offset's uncertainty (around `clock`), beside chance at
+    its own note density given the same search (lags.py): the headline for real recordings, so it comes first."""
     rows = []
     for name, metrics in overall.items():
         chance = overall.get(DENSITY_CHANCE.format(name), {}).get("best_lag")
         lag = metrics.get("best_lag")
         if lag is None or chance is None:
             continue
-        rows.append([name, str(metrics["estimated"]), f"{lag['onset_f1']:.3f} ({lag['onset_lag'] * 1000:+.0f} ms)",
-                     f"{chance['onset_f1']:.3f}", f"{lag['note_f1']:.3f} ({lag['note_lag'] * 1000:+.0f} ms)",
-                     f"{chance['note_f1']:.3f}", f"{metrics['onset_f1']:.3f} / {metrics['note_f1']:.3f}"])
+        rows.append([name, str(metrics["estimated"]), _at_lag(lag["onset_f1"], lag["onset_lag"]),
+                     _number(chance["onset_f1"]), _at_lag(lag["note_f1"], lag["note_lag"]), _number(chance["note_f1"]),
+                     f"{_number(metrics['onset_f1'])} / {_number(metrics['note_f1'])}"])
     if not rows:
         return []
     spread = next(m["best_lag"]["offsets"] for m in overall.values() if "best_lag" in m)
     return ["", "## Best clock lag (real recordings)", "",
-            (f"Each generator at the clock lag (from {spread[0] * 1000:+.0f} to {spread[-1] * 1000:+.0f} ms around the "
-             "estimated offset, one video frame apart) where it scores best, beside chance at the generator's own "
-             "note density searched the same way (random times, the real notes' pitches; each draw at its own best "
-             "lag, averaged). Onset and note F1 within 50 ms; note F1 also needs the pitch."), ""] + _table(
+            (f"The headline. Each generator at the clock lag (from {spread[0] * 1000:+.0f} to "
+             f"{spread[-1] * 1000:+.0f} ms around {clock}, one video frame apart; the lag is how far the real notes "
+             "were moved, positive = later) where it scores best, beside chance at the generator's own note density "
+             "searched the same way (random times, the real notes' pitches; each draw at its own best lag, "
+             "averaged). Onset and note F1 within 50 ms; note F1 also needs the pitch (n/a: the reference has no "
+             "pitches)."), ""] + _table(
         ["generator", "notes", "onset F1 (lag)", "chance onset F1", "note F1 (lag)", "chance note F1",
          "at the estimate: onset / note F1"], rows, metrics=False)
+
+
+def _number(value: float) -> str:
+    return "n/a" if math.isnan(value) else f"{value:.3f}"
+
+
+def _at_lag(value: float, lag: float) -> str:
+    return "n/a" if math.isnan(value) else f"{value:.3f} ({lag * 1000:+.0f} ms)"
 
 
 def _cells(metrics: dict) -> list[str]:

@@ -40,9 +40,6 @@ from ..video import probe
 
 Reference = Literal["auto", "onsets", "notes"]
 REFERENCES: tuple[Reference, ...] = ("auto", "onsets", "notes")
-#: Families whose sound is a hit rather than a pitch: their reference is onsets. The percussion families may
-#: not exist yet in instruments.py; naming them here makes "auto" pick onsets the day they do.
-UNPITCHED_FAMILIES = frozenset({"percussion", "drums", "hits", "foley"})
 #: Length given to an onset's reference note: only onsets are scored, this is what a piano roll draws.
 ONSET_NOTE_SECONDS = 0.1
 #: How the clock of a soundtrack relates to its picture, for the report.
@@ -127,20 +124,21 @@ def detect_onsets(audio: np.ndarray, settings: OnsetSettings = OnsetSettings()) 
 
 
 def onset_notes(times: np.ndarray, strengths: np.ndarray, instrument: Instrument) -> list[Note]:
-    """Onsets as notes: a placeholder pitch (the middle of the instrument's range: onsets have none), a short
-    length, and a velocity from the onset's strength."""
-    pitch = (instrument.lowest + instrument.highest) // 2
+    """Onsets as notes: a placeholder pitch (onsets have none; the instrument's middle, or its piece nearest
+    to it, for the piano rolls), a short length, and a velocity from the onset's strength."""
+    pitch = instrument.clamp_pitch((instrument.lowest + instrument.highest) // 2)
     return [Note(float(t), float(t) + ONSET_NOTE_SECONDS, pitch, max(1, min(127, int(round(127 * float(v))))))
             for t, v in zip(times, strengths, strict=True)]
 
 
 def choose_reference(instrument: Instrument, reference: Reference = "auto") -> Literal["onsets", "notes"]:
-    """"auto": onsets for an unpitched family, basic-pitch notes for everything else."""
+    """"auto": onsets for the instruments of the GM percussion channel (drums, hand drums, claps, steps: a hit
+    has no pitch), basic-pitch notes for everything with a pitch (timpani included)."""
     if reference not in REFERENCES:
         raise InputError(f"unknown reference {reference!r}; choose one of: {', '.join(REFERENCES)}")
     if reference != "auto":
         return reference
-    return "onsets" if instrument.family in UNPITCHED_FAMILIES else "notes"
+    return "onsets" if instrument.drum else "notes"
 
 
 def soundtrack_reference(path: str | Path, instrument: Instrument, reference: Reference = "auto",
