@@ -13,6 +13,7 @@ import pickle
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -51,7 +52,7 @@ def checkpoint_dict(model: FoleyModel, *, training: dict | None = None, data: di
             "training": training or {}, "data": data or {}, "metrics": metrics or {}, "state_dict": state}
 
 
-def save_checkpoint(path: str | Path, model: FoleyModel, **content) -> Path:
+def save_checkpoint(path: str | Path, model: FoleyModel, **content: Any) -> Path:
     """Write a checkpoint atomically (see checkpoint_dict for the keyword arguments)."""
     return atomic_save(checkpoint_dict(model, **content), path)
 

@@ -47,14 +47,16 @@ def onset_frames(probabilities: np.ndarray, threshold: float, mass: float = 0.0,
     wanted = max(int(round(mass * float(np.sum(probabilities[since:])))), at_least)
     if wanted > np.count_nonzero(chosen):
         chosen[np.argsort(-heights, kind="stable")[:wanted]] = True
-    return peaks[chosen]
+    onsets: np.ndarray = peaks[chosen]
+    return onsets
 
 
 def onset_times(probabilities: np.ndarray, threshold: float, steps_per_frame: float,
                 mass: float = 0.0) -> np.ndarray:
     """onset_frames() of a whole curve as grid steps (sorted, unique) relative to its first frame."""
     frames = onset_frames(probabilities, threshold, mass)
-    return np.unique(np.round(frames * steps_per_frame).astype(int))
+    steps: np.ndarray = np.unique(np.round(frames * steps_per_frame).astype(int))
+    return steps
 
 
 def motion_onset_frames(joints: np.ndarray, rate: float, frame_size: tuple[int, int],
@@ -68,7 +70,7 @@ def motion_onset_frames(joints: np.ndarray, rate: float, frame_size: tuple[int, 
 
 def distinct_frames(times: list[float] | np.ndarray, rate: float) -> np.ndarray:
     """Sorted frames (at `rate`) of onset `times`, one per moment: onsets less than two frames apart are one."""
-    frames = np.unique(np.round(np.asarray(times, dtype=float) * rate).astype(int))
+    frames: np.ndarray = np.unique(np.round(np.asarray(times, dtype=float) * rate).astype(int))
     return frames[np.concatenate([[True], np.diff(frames) >= 2])] if len(frames) else frames
 
 

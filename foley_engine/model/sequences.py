@@ -58,7 +58,7 @@ def split_time(tokens: list[int], vocabulary: EventVocabulary, at: int, end: int
 
     for token in tokens:
         kind, value = vocabulary.event(token)
-        if kind == TIME_SHIFT:
+        if kind == TIME_SHIFT and value is not None:
             target = min(now + value, end)
             if now < at < target:
                 shift(at - now)
@@ -71,6 +71,7 @@ def split_time(tokens: list[int], vocabulary: EventVocabulary, at: int, end: int
     if now < at:
         shift(at - now)
     shift(end - now)
+    assert split is not None, f"the cut at step {at} lies past the end at {end}"
     return out, times, split
 
 

@@ -199,6 +199,8 @@ class EventVocabulary:
             kind, value = self.event(token)
             if kind == EOS:
                 break
+            if value is None:  # pad, bos: no event
+                continue
             if kind == TIME_SHIFT:
                 now += value
             elif kind == VELOCITY:
@@ -282,7 +284,7 @@ class GrammarState:
         self._after_velocity = kind == VELOCITY
         if kind == EOS:
             self.finished = True
-        elif kind == TIME_SHIFT:
+        elif kind == TIME_SHIFT and value is not None:
             self.step += value
         elif kind == VELOCITY:
             self.velocity_bin = value
