@@ -115,6 +115,7 @@ class CancelSignals:
     def _watch(self) -> None:
         """Hand a held signal back to the main thread once its import is over (or it waited too long)."""
         main = threading.main_thread().ident
+        assert main is not None, "the main thread runs this program, so it has started"
         while self._wake.wait() and not self._muted:
             time.sleep(_POLL_SECONDS)
             held = self._held

@@ -54,7 +54,10 @@ class StageProgress:
         self._sink(ProgressEvent(stage, fraction, round(overall, 4), message))
 
     def stage(self, stage: str) -> StageCallback:
-        return lambda fraction, message="": self.report(stage, fraction, message)
+        def report(fraction: float, message: str = "") -> None:
+            self.report(stage, fraction, message)
+
+        return report
 
 
 class JsonLinesProgress:

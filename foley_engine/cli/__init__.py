@@ -42,7 +42,7 @@ def _add_progress_args(parser: argparse.ArgumentParser) -> None:
 
 #: Subcommands other modules register: (names, module, its add_*(commands) function). Only the module of the
 #: command being run is imported, so `foley instruments` never loads OTIO, PyAV or scipy for `timeline` or `eval`.
-_EXTERNAL_COMMANDS = (
+_EXTERNAL_COMMANDS: tuple[tuple[tuple[str, ...], str, str], ...] = (
     (("timeline",), "foley_engine.cli.timeline", "add_timeline_command"),
     (("train",), "foley_engine.cli.train", "add_train_command"),
     (("eval", "dataset"), "foley_engine.cli.evaluate", "add_eval_commands"),
@@ -279,7 +279,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     with CancelSignals({signal.SIGINT: KeyboardInterrupt, signal.SIGTERM: Terminated}) as signals:
         try:
             args = build_parser(argv).parse_args(argv)
-            return args.handler(args)
+            status: int = args.handler(args)
+            return status
         except SystemExit:
             raise
         except BaseException as error:  # noqa: BLE001 - last line of defence: one line, not a traceback dump

@@ -85,7 +85,8 @@ def _bounds(points: np.ndarray, width: int, height: int) -> Box:
 
 def anchor(pixels: np.ndarray) -> np.ndarray:
     """The steadiest point of a person: the mean of nose and shoulders, which Pose places well in any view."""
-    return pixels[list(_ANCHOR), :2].mean(axis=0)
+    point: np.ndarray = pixels[list(_ANCHOR), :2].mean(axis=0)
+    return point
 
 
 def neck_in_frame(pixels: np.ndarray, width: int, height: int) -> bool:
@@ -95,7 +96,7 @@ def neck_in_frame(pixels: np.ndarray, width: int, height: int) -> bool:
     if neck[:, 2].min() <= 0:
         return False
     x, y = neck[:, :2].mean(axis=0)
-    return 0 <= x < width and 0 <= y < height
+    return bool(0 <= x < width and 0 <= y < height)
 
 
 def overlap(a: Box, b: Box) -> float:
