@@ -26,6 +26,7 @@ from .errors import (
     TERMINATED_EXIT_CODE,
     FoleyError,
     InputError,
+    MissingExtraError,
     ModelError,
     NoPerformerError,
     OutputError,
@@ -106,6 +107,7 @@ ERROR_CODES: dict[int, str] = {
     FoleyError.exit_code: "internal", UsageError.exit_code: "usage", InputError.exit_code: "input",
     NoPerformerError.exit_code: "no_performer", OutputError.exit_code: "output",
     SynthUnavailableError.exit_code: "synth_unavailable", ModelError.exit_code: "model",
+    MissingExtraError.exit_code: "missing_extra",
     INTERRUPTED_EXIT_CODE: "cancelled", TERMINATED_EXIT_CODE: "terminated",
 }
 

@@ -35,6 +35,7 @@ from foley_engine.protocol import (
 from foley_engine.synth import SAMPLE_RATE
 
 FIXTURE_FILES = sorted(FIXTURES.glob("*.jsonl"))
+STALE = "the recorded protocol lines are stale: run python tests/fixtures/protocol/record.py"
 
 
 def load_recorder():
@@ -55,7 +56,7 @@ def test_recorded_lines_re_derive_from_the_protocol(fixture: str) -> None:
     """Each line parses into its protocol object, which writes it back exactly, key order included."""
     for text in (FIXTURES / fixture).read_text().splitlines():
         line = parse_line(text)
-        assert line is not None and list(line.to_json().items()) == list(json.loads(text).items())
+        assert line is not None and list(line.to_json().items()) == list(json.loads(text).items()), STALE
         assert json.loads(text)["protocol"] == PROTOCOL_VERSION
 
 
@@ -108,6 +109,7 @@ def test_foley_info_json_says_what_the_engine_is_without_loading_torch() -> None
     assert [(row["name"], row["family"], row["program"]) for row in info["instruments"]] == [
         (i.name, i.family, i.program) for i in INSTRUMENTS.values()]
     assert [source["name"] for source in info["sources"]] == list(SOURCES)
+    assert all(source["description"] for source in info["sources"]), "a note source without a description"
     assert [(model["name"], model["sampling"]) for model in info["models"]] == [(name, name != "baseline")
                                                                                for name in MODELS]
     timeline = info["commands"]["timeline"]["options"]
@@ -134,7 +136,7 @@ def without(data: dict, *keys: str) -> dict:
 def test_the_recorded_info_is_what_the_engine_says_now() -> None:
     now, then = json.loads(foley("info", "--json").stdout), recorded("info.jsonl")[0]
     # the version and the installed OTIO adapters differ between machines; everything else must not
-    assert without(now, "engine_version", "formats") == without(then, "engine_version", "formats")
+    assert without(now, "engine_version", "formats") == without(then, "engine_version", "formats"), STALE
 
 
 @pytest.fixture(scope="module")
@@ -148,12 +150,12 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.parametrize("fixture", ["generate-error.jsonl", "timeline-missing.jsonl"])
 def test_recorded_failures_are_what_the_engine_prints_now(fixture: str, scratch: Path) -> None:
     lines, outcome = load_recorder().run(scratch, load_recorder().COMMANDS[fixture])
-    assert outcome == manifest()[fixture]
+    assert outcome == manifest()[fixture], STALE
 
     def steady(line: dict) -> dict:
         return without(line, "timings")
 
-    assert [steady(json.loads(line)) for line in lines] == [steady(line) for line in recorded(fixture)]
+    assert [steady(json.loads(line)) for line in lines] == [steady(line) for line in recorded(fixture)], STALE
 
 
 def test_a_dry_run_summarises_as_the_recorded_run_did(scratch: Path) -> None:
@@ -163,6 +165,6 @@ def test_a_dry_run_summarises_as_the_recorded_run_did(scratch: Path) -> None:
     lines, outcome = load_recorder().run(scratch, args)
     assert outcome["exit_code"] == 0, outcome
     now, then = json.loads(lines[-1]), recorded("timeline.jsonl")[-1]
-    assert list(now) == list(then) and now["status"] == "dry-run"
+    assert list(now) == list(then) and now["status"] == "dry-run", STALE
     assert [row["code"] for row in now["clips"]] == ["planned", "disabled", "generator_clip", "planned"]
-    assert now["clips"][1:3] == then["clips"][1:3]
+    assert now["clips"][1:3] == then["clips"][1:3], STALE

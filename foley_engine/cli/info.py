@@ -31,6 +31,7 @@ MODEL_DESCRIPTIONS = {
 }
 #: The named models the sampling options do not apply to (options.GeneratorOptions refuses them there).
 DETERMINISTIC_MODELS = ("baseline",)
+#: What each --source is (the sources themselves are in sources/; tests/test_protocol.py keeps this complete).
 SOURCE_DESCRIPTIONS = {
     "auto": "strikes for percussion, else keys when a keyboard is found in the frame, else the model",
     "keys": "read off a keyboard seen in the frame",
