@@ -45,7 +45,9 @@ _GENERATOR = ("instrument", "source", "model", "seed", *_SAMPLING, "variations")
 
 def add_info_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     cmd = commands.add_parser("info", help="this engine's version, protocol, defaults, instruments and options",
-                              description=__doc__.splitlines()[0])
+                              description="What this engine is and accepts: its version and editor protocol, the "
+                                          "sample rate of its WAVs, the defaults, instruments, note sources, models, "
+                                          "each command's options and the timeline formats installed.")
     cmd.add_argument("--json", action="store_true", help="one JSON line for programs (the editor protocol)")
     cmd.set_defaults(handler=run_info_command)
 
