@@ -25,14 +25,15 @@ from .midi import write_midi
 from .notes import Performance
 from .options import GeneratorOptions
 from .outputs import OutputSet, ensure_writable_dir, refuse_existing, stem_path, stem_pattern
-from .pose.extract import PoseSettings, extract_keypoints
+from .pose.extract import PoseSettings, extract
 from .progress import ProgressCallback, StageProgress
 from .sources import SourceClip, SourceNotes, open_sources
 from .synth import SAMPLE_RATE, Progress, find_soundfont, render, render_stems, require_fluidsynth, write_wav
 from .video import VideoInfo, probe, resolve_range
 
 #: Relative cost of each stage, measured on the shared 1080p clip: pose dominates.
-STAGE_WEIGHTS = {"probe": 0.01, "pose": 0.75, "keys": 0.10, "notes": 0.03, "synth": 0.08, "write": 0.03}
+STAGE_WEIGHTS = {"probe": 0.01, "keyboard": 0.06, "pose": 0.75, "keys": 0.04, "notes": 0.03, "synth": 0.08,
+                 "write": 0.03}
 
 
 @dataclass
@@ -128,7 +129,11 @@ def generate(video: str | Path, instrument: InstrumentChoice = "piano", *, start
     timings["probe"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    keypoints = extract_keypoints(info.path, start, end, pose_settings, progress=stages.stage("pose"))
+    band = sources.prepare(info.path, start, end, stages.stage("keyboard"))  # a keyboard, before pose
+    timings["keyboard"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    keypoints, band_rows = extract(info.path, start, end, pose_settings, progress=stages.stage("pose"), band=band)
     timings["pose"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -141,7 +146,7 @@ def generate(video: str | Path, instrument: InstrumentChoice = "piano", *, start
         played = SourceNotes([Performance(instrument=choice[0], duration=duration, generator="silence")]
                              * options.variations, "model")
     else:
-        played = sources.play(SourceClip(info.path, start, end, keypoints, choice), stages.stage)
+        played = sources.play(SourceClip(info.path, start, end, keypoints, choice, band_rows), stages.stage)
     takes = played.takes
     performance = takes[0]
     stages.report("notes", 1.0, f"{len(performance.notes)} notes")

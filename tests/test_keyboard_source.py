@@ -91,3 +91,26 @@ def test_a_short_range_between_sparse_keyframes_still_finds_the_keyboard(piano_v
     assert geometry is not None
     pitches = [key.pitch for key in geometry.keys]
     assert (len(pitches), min(pitches), max(pitches)) == (88, 21, 108)
+
+
+def test_the_pose_workers_sample_the_keys_band_exactly_as_a_second_pass_would(piano_video: Path,
+                                                                              tmp_path: Path) -> None:
+    """The keys' band rows come from the frames the pose workers decode (no second pass over the video): the
+    same numbers as decoding the range again, cached beside the keypoints for the next run."""
+    from foley_engine import video
+    from foley_engine.keyboard.presses import band_rows, key_band
+    from foley_engine.pose.extract import extract
+    from foley_engine.sources.keys import FRAME_SIZE, locate_keyboard
+
+    start, end = 10.0, 13.0
+    geometry = locate_keyboard(piano_video, start, end)
+    assert geometry is not None
+    band = key_band(geometry)
+    _, sampled = extract(piano_video, start, end, cache_dir=tmp_path, band=band.sampler)
+    decoded = band_rows(video.iter_frames(piano_video, start, end, FRAME_SIZE), band)
+    assert sampled is not None and sampled.rows.shape == decoded.rows.shape == (90, band.sampler.width)
+    np.testing.assert_array_equal(sampled.times, decoded.times)
+    np.testing.assert_allclose(sampled.rows, decoded.rows, atol=1e-3)
+    _, cached = extract(piano_video, start, end, cache_dir=tmp_path, band=band.sampler)
+    assert cached is not None
+    np.testing.assert_array_equal(cached.rows, sampled.rows)

@@ -18,9 +18,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
+from ..pose.bands import BandRows, BandSampler
 from ..video import Frame
 from .geometry import KeyboardGeometry
 
@@ -49,15 +49,17 @@ class KeyEvidence:
 
 
 @dataclass(frozen=True)
-class _Sampler:
-    """The remap grid that rectifies the band, and the band columns that belong to each key."""
+class KeyBand:
+    """The band across every key (a BandSampler the pose workers can run on the frames they decode) and the
+    band's columns that belong to each key."""
 
-    map_x: np.ndarray
-    map_y: np.ndarray
+    sampler: BandSampler
     columns: list[tuple[int, int]]  # per key: first and last+1 column of its profile
+    pitches: np.ndarray  # (K,) MIDI pitch of every key, in geometry order
 
 
-def _sampler(geometry: KeyboardGeometry) -> _Sampler:
+def key_band(geometry: KeyboardGeometry) -> KeyBand:
+    """The rectified band across all keys of `geometry`, in frames of the size it was found at."""
     corners = np.concatenate([key.polygon for key in geometry.keys])
     plane = geometry.to_plane(corners)
     left, right = float(np.floor(plane[:, 0].min())) - 1, float(np.ceil(plane[:, 0].max())) + 1
@@ -67,35 +69,38 @@ def _sampler(geometry: KeyboardGeometry) -> _Sampler:
     grid = np.stack(np.meshgrid(u, v), axis=-1).reshape(-1, 2)
     pixels = geometry.to_frame(grid).reshape(BAND_ROWS, width, 2).astype(np.float32)
     columns = []
-    for key, quad in zip(geometry.keys, plane.reshape(len(geometry.keys), 4, 2)):
+    for quad in plane.reshape(len(geometry.keys), 4, 2):
         x0, x1 = quad[:, 0].min() - EDGE_REACH, quad[:, 0].max() + EDGE_REACH
-        columns.append((max(0, int((x0 - left) * SAMPLES_PER_WHITE)), min(width, int(np.ceil((x1 - left) * SAMPLES_PER_WHITE)))))
-    return _Sampler(np.ascontiguousarray(pixels[..., 0]), np.ascontiguousarray(pixels[..., 1]), columns)
+        columns.append((max(0, int((x0 - left) * SAMPLES_PER_WHITE)),
+                        min(width, int(np.ceil((x1 - left) * SAMPLES_PER_WHITE)))))
+    sampler = BandSampler(np.ascontiguousarray(pixels[..., 0]), np.ascontiguousarray(pixels[..., 1]),
+                          geometry.frame_size)
+    return KeyBand(sampler, columns, np.array([key.pitch for key in geometry.keys], np.int16))
 
 
-def band_profiles(frames: Iterable[Frame], geometry: KeyboardGeometry) -> tuple[np.ndarray, np.ndarray, _Sampler]:
-    """Every frame's brightness profile across the rectified band: (T,) times and (T, W) profiles.
+def band_rows(frames: Iterable[Frame], band: KeyBand) -> BandRows:
+    """The band's row of every frame, read from decoded frames (when the pose workers did not sample it).
 
     Frames must be of the size the geometry was found at."""
-    sampler = _sampler(geometry)
-    times, profiles = [], []
+    times, rows = [], []
     for frame in frames:
-        grey = cv2.cvtColor(frame.image, cv2.COLOR_RGB2GRAY)
-        band = cv2.remap(grey, sampler.map_x, sampler.map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        profiles.append(band.mean(axis=0, dtype=np.float32))
+        row = band.sampler.sample(frame.image)
+        if row is None:
+            raise ValueError(f"frame of {frame.image.shape[1]}x{frame.image.shape[0]} for a keyboard found in "
+                             f"{band.sampler.frame_size[0]}x{band.sampler.frame_size[1]} frames")
+        rows.append(row)
         times.append(frame.time)
-    return np.array(times, np.float64), np.array(profiles, np.float32).reshape(len(times), -1), sampler
+    return BandRows(np.array(times, np.float64), np.array(rows, np.float32).reshape(len(times), band.sampler.width))
 
 
-def press_evidence(frames: Iterable[Frame], geometry: KeyboardGeometry) -> KeyEvidence:
+def press_evidence(rows: BandRows, band: KeyBand) -> KeyEvidence:
     """How pressed every key looks in every frame (see the module's docstring)."""
-    times, profiles, sampler = band_profiles(frames, geometry)
-    pitches = np.array([key.pitch for key in geometry.keys], np.int16)
+    times, profiles, pitches = rows.times, rows.rows, band.pitches
     if len(times) == 0:
         return KeyEvidence(times, pitches, np.zeros((0, len(pitches)), np.float32))
     usual = np.median(profiles, axis=0)
     change = np.abs(profiles - usual)
-    raw = np.stack([change[:, a:b].mean(axis=1) for a, b in sampler.columns], axis=1)
+    raw = np.stack([change[:, a:b].mean(axis=1) for a, b in band.columns], axis=1)
     raw -= np.median(raw, axis=1, keepdims=True)  # what every key shares in a frame is not a press
     centre = np.median(raw, axis=0)
     noise = np.maximum(np.median(np.abs(raw - centre), axis=0) * 1.4826, MIN_NOISE)

@@ -9,6 +9,7 @@ second of two-core time per second of 30 fps video.
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -33,6 +34,7 @@ from ..errors import FoleyError, InputError, OutputError
 from ..keypoints import MODEL_RATE, Keypoints
 from ..skeleton import NUM_BODY_JOINTS, NUM_HAND_JOINTS
 from . import mediapipe_runner as pose_mediapipe
+from .bands import BandRows, BandSampler
 from .tracking import assign_performers, resample, sample_count
 
 #: Bump when extraction changes in a way that makes cached keypoints stale.
@@ -100,6 +102,21 @@ def extract_keypoints(
     P = 0 when no body or hand was seen anywhere in the range. `progress(fraction, message)` is called every
     few frames and may raise Cancelled: the workers are stopped and no cache file is written.
     """
+    return extract(video_path, start, end, settings, progress, cache_dir)[0]
+
+
+def extract(
+    video_path: str | Path,
+    start: float | None = 0.0,
+    end: float | None = None,
+    settings: PoseSettings = PoseSettings(),
+    progress: Progress | None = None,
+    cache_dir: str | Path | None = None,
+    band: BandSampler | None = None,
+) -> tuple[Keypoints, BandRows | None]:
+    """`extract_keypoints`, and `band` sampled on every frame the workers decode (bands.py), cached beside the
+    keypoints. The rows are None when the keypoints came from the cache without this band's rows (no frame was
+    decoded) or the band was made for another frame size: the caller then reads the frames itself."""
     report = progress or (lambda fraction, message: None)
     info = video.probe(video_path)
     start, end = video.resolve_range(info, start, end)
@@ -112,16 +129,34 @@ def extract_keypoints(
             pass  # corrupt: recomputed and replaced below
         else:
             report(1.0, "cached")
-            return keypoints
+            return keypoints, _cached_rows(cache_file, band)
 
-    raw = _run_workers(info, start, end, settings, report)
+    raw = _run_workers(info, start, end, settings, report, band)
     keypoints = keypoints_from_detections(raw, start, end, settings.rate, (info.width, info.height))
     try:
         keypoints.save(cache_file)
     except (OSError, OutputError):
         pass  # an unwritable cache (or a full disk under it) only costs time on the next run
     report(1.0, f"keypoints: {keypoints.num_performers} performer(s)")
-    return keypoints
+    rows = BandRows(raw.times, raw.band) if band is not None and raw.band.shape[1] == band.width else None
+    if rows is not None and band is not None:
+        with contextlib.suppress(OSError, OutputError):
+            rows.save(_band_file(cache_file, band))
+    return keypoints, rows
+
+
+def _band_file(cache_file: Path, band: BandSampler) -> Path:
+    """Where the rows of `band` for the keypoints in `cache_file` are cached."""
+    return cache_file.with_name(f"{cache_file.stem}.band-{band.digest()}.npz")
+
+
+def _cached_rows(cache_file: Path, band: BandSampler | None) -> BandRows | None:
+    if band is None or not _band_file(cache_file, band).is_file():
+        return None
+    try:
+        return BandRows.load(_band_file(cache_file, band), band.width)
+    except InputError:
+        return None  # corrupt: the caller decodes the frames
 
 
 def keypoints_from_detections(
@@ -159,7 +194,8 @@ def worker_count(start: float, end: float) -> int:
 
 
 def _run_workers(
-    info: video.VideoInfo, start: float, end: float, settings: PoseSettings, report: Progress
+    info: video.VideoInfo, start: float, end: float, settings: PoseSettings, report: Progress,
+    band: BandSampler | None = None,
 ) -> pose_mediapipe.RawDetections:
     """Split the range into one chunk per worker process, relay their progress, join their detections.
 
@@ -172,10 +208,13 @@ def _run_workers(
     report(0.0, "starting body and hand tracking")
     with tempfile.TemporaryDirectory(prefix="foley-pose-") as scratch:
         outputs = [Path(scratch) / f"chunk{i}.npz" for i in range(count)]
+        band_file = Path(scratch) / "band.npz" if band is not None else None
+        if band is not None and band_file is not None:
+            band.save(band_file)
         workers: list[_Worker] = []
         try:
             for i in range(count):
-                workers.append(_Worker(info.path, bounds[i], bounds[i + 1], settings, outputs[i]))
+                workers.append(_Worker(info.path, bounds[i], bounds[i + 1], settings, outputs[i], band_file))
             last_report = time.monotonic()
             while True:
                 changed = False
@@ -232,13 +271,14 @@ class PoseWorkerError(RuntimeError):
 class _Worker:
     """One `python -m foley_engine.pose_mediapipe` process, its JSON-lines stdout and its stderr tail."""
 
-    def __init__(self, path: Path, start: float, end: float, settings: PoseSettings, out: Path) -> None:
+    def __init__(self, path: Path, start: float, end: float, settings: PoseSettings, out: Path,
+                 band_file: Path | None = None) -> None:
         env = dict(os.environ, GLOG_minloglevel="2", TF_CPP_MIN_LOG_LEVEL="3")
         package_root = str(Path(__file__).resolve().parents[2])
         env["PYTHONPATH"] = os.pathsep.join(filter(None, (package_root, env.get("PYTHONPATH"))))
         command = [
             sys.executable, "-m", "foley_engine.pose.mediapipe_runner", str(path), repr(start), repr(end),
-            json.dumps(dataclasses.asdict(settings)), str(out),
+            json.dumps(dataclasses.asdict(settings)), str(out), *([str(band_file)] if band_file else []),
         ]
         self.process = subprocess.Popen(
             command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True

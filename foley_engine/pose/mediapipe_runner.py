@@ -24,6 +24,7 @@ import numpy as np
 from .. import video
 from ..errors import FoleyError
 from ..skeleton import BODY_INDEX, LEFT, NUM_BODY_JOINTS, NUM_HAND_JOINTS, RIGHT
+from .bands import BandSampler
 
 if TYPE_CHECKING:
     from .extract import PoseSettings
@@ -59,6 +60,7 @@ class RawDetections:
     hand_xy: np.ndarray  # (N, H, 21, 2) float32 hands in MediaPipe's order, normalised to the frame
     hand_label: np.ndarray  # (N, H) int8: skeleton.LEFT / skeleton.RIGHT of the performer, -1 = no hand
     hand_score: np.ndarray  # (N, H) float32 handedness score
+    band: np.ndarray  # (N, W) float32 the BandSampler's row of each frame; W = 0 when none was asked for
 
     @classmethod
     def concatenate(cls, parts: list[RawDetections]) -> RawDetections:
@@ -99,13 +101,15 @@ def drop_ghost_bodies(times: np.ndarray, body: np.ndarray, body_id: np.ndarray) 
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Worker entry point: `python -m foley_engine.pose_mediapipe VIDEO START END SETTINGS_JSON OUT.npz`.
+    """Worker entry point: `python -m foley_engine.pose.mediapipe_runner VIDEO START END SETTINGS_JSON OUT.npz
+    [BAND.npz]`.
 
-    Runs Pose and Hands over the range and saves the per-frame detections to OUT.npz. Stdout carries JSON
+    Runs Pose and Hands over the range and saves the per-frame detections to OUT.npz, with each frame's row of
+    the BandSampler saved in BAND.npz when one is given (bands.py). Stdout carries JSON
     lines for the parent ({"progress": frames} or {"error": class name, "message": text}); whatever
     MediaPipe's native code prints is sent to stderr, which the parent keeps for crash reports.
     """
-    path, start, end, settings_json, out = argv if argv is not None else sys.argv[1:]
+    path, start, end, settings_json, out, *band_file = argv if argv is not None else sys.argv[1:]
     channel = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
 
@@ -116,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
         from .extract import PoseSettings
 
         settings = PoseSettings(**json.loads(settings_json))
-        result = detect(path, float(start), float(end), settings, lambda frames: send({"progress": frames}))
+        band = BandSampler.load(band_file[0]) if band_file else None
+        result = detect(path, float(start), float(end), settings, lambda frames: send({"progress": frames}), band)
         np.savez(out, **dataclasses.asdict(result))
     except FoleyError as exc:
         send({"error": type(exc).__name__, "message": str(exc)})
@@ -128,14 +133,16 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def detect(path: str | Path, start: float, end: float, settings: PoseSettings, report: Report) -> RawDetections:
-    """Follow every person (pose_people) and run Hands over the whole frame, on every frame of [start, end)."""
+def detect(path: str | Path, start: float, end: float, settings: PoseSettings, report: Report,
+           band: BandSampler | None = None) -> RawDetections:
+    """Follow every person (people.py) and run Hands over the whole frame, on every frame of [start, end); and
+    sample `band` on each frame (rows of width 0 for a frame it was not made for, or without one)."""
     import mediapipe as mp
 
     from .people import PeopleDetector, body25_frame
 
     people, slots = settings.max_people, settings.max_hands
-    times, bodies, ids, xys, labels, scores = [], [], [], [], [], []
+    times, bodies, ids, xys, labels, scores, rows = [], [], [], [], [], [], []
     hands = mp.solutions.hands.Hands(
         static_image_mode=False,
         max_num_hands=slots,
@@ -154,6 +161,9 @@ def detect(path: str | Path, start: float, end: float, settings: PoseSettings, r
             xys.append(xy)
             labels.append(label)
             scores.append(score)
+            row = band.sample(frame.image) if band is not None else None
+            if row is not None:
+                rows.append(row)
             if count % PROGRESS_EVERY == 0:
                 report(count)
     return RawDetections(
@@ -163,6 +173,8 @@ def detect(path: str | Path, start: float, end: float, settings: PoseSettings, r
         hand_xy=np.array(xys, np.float32).reshape(-1, slots, NUM_HAND_JOINTS, 2),
         hand_label=np.array(labels, np.int8).reshape(-1, slots),
         hand_score=np.array(scores, np.float32).reshape(-1, slots),
+        band=np.array(rows, np.float32).reshape(len(times), -1) if len(rows) == len(times) and rows
+        else np.zeros((len(times), 0), np.float32),
     )
 
 

@@ -16,11 +16,12 @@ from .. import video
 from ..instruments import Instrument
 from ..keyboard.detect import find_keyboard
 from ..keyboard.geometry import KeyboardGeometry
-from ..keyboard.presses import press_evidence
+from ..keyboard.presses import band_rows, key_band, press_evidence
 from ..keyboard.reading import read_notes
 from ..keypoints import Keypoints
 from ..notes import Performance
 from ..options import GeneratorOptions
+from ..pose.bands import BandRows, BandSampler
 from . import SourceClip, SourceNotes
 
 #: Generator name recorded in the MIDI, the summary and the panel.
@@ -33,6 +34,8 @@ SEARCH_FRAMES = 24
 #: Fewer distinct keyframes than this in the range (a short range of a clip with sparse keyframes, often one
 #: every 8-10 s): frames spread over the range are decoded instead, which costs a pass over the range.
 MIN_KEYFRAMES = 6
+#: ... and of at most this many seconds from the range's start: hands move enough in that time to show every key.
+DECODED_SECONDS = 8.0
 #: Fewer frames than this cannot separate the keys from the hands over them: no keyboard is looked for, and
 #: the motion generators play.
 MIN_FRAMES = 2
@@ -57,7 +60,9 @@ def locate_keyboard(path: str | Path, start: float, end: float) -> KeyboardGeome
     times = [start + (index + 0.5) * step for index in range(SEARCH_FRAMES)]
     frames = video.keyframes_near(path, times, FRAME_SIZE)
     if len(frames) < MIN_KEYFRAMES:
-        frames = _frames_at(path, start, end, times)
+        stretch = min(end - start, DECODED_SECONDS)
+        frames = _frames_at(path, start, start + stretch,
+                            [start + (index + 0.5) * stretch / SEARCH_FRAMES for index in range(SEARCH_FRAMES)])
     if len(frames) < MIN_FRAMES:
         return None  # a clip too short to show the keyboard without the hands on it
     geometry = find_keyboard([frame.image for frame in frames])
@@ -76,10 +81,13 @@ def _frames_at(path: str | Path, start: float, end: float, times: list[float]) -
 
 
 def read_keyboard(path: str | Path, start: float, end: float, keypoints: Keypoints, instrument: Instrument,
-                  geometry: KeyboardGeometry, progress: Progress | None = None) -> KeyboardReading:
-    """Notes of [start, end) read off the keys of `geometry`, played on `instrument`."""
+                  geometry: KeyboardGeometry, progress: Progress | None = None,
+                  rows: BandRows | None = None) -> KeyboardReading:
+    """Notes of [start, end) read off the keys of `geometry`, played on `instrument`: from the band `rows` the
+    pose workers sampled (key_band(geometry).sampler), or else from the frames, decoded now."""
     report = progress or (lambda fraction, message: None)
     duration = end - start
+    band = key_band(geometry)
 
     def frames() -> Iterator[video.Frame]:
         for count, frame in enumerate(video.iter_frames(path, start, end, FRAME_SIZE), start=1):
@@ -87,7 +95,7 @@ def read_keyboard(path: str | Path, start: float, end: float, keypoints: Keypoin
                 report(min(0.99, (frame.time - start) / duration), f"reading the keys at {frame.time:.1f} s")
             yield frame
 
-    evidence = press_evidence(frames(), geometry)
+    evidence = press_evidence(rows if rows is not None else band_rows(frames(), band), band)
     notes = read_notes(evidence, geometry, keypoints, instrument, start, duration)
     report(1.0, f"{len(notes)} notes read off {len(geometry.keys)} keys")
     return KeyboardReading(geometry, Performance(instrument, duration, [notes], SOURCE_NAME))
@@ -95,19 +103,32 @@ def read_keyboard(path: str | Path, start: float, end: float, keypoints: Keypoin
 
 class KeysSource:
     """The keys of a keyboard in view, as a note source: None when no keyboard is found (the next source plays).
-    The keys say what was played, so every take is the same; the first instrument asked for plays them."""
+    The keys say what was played, so every take is the same; the first instrument asked for plays them.
+
+    The keyboard is looked for before the pose stage (`prepare`), so the pose workers can sample the band of
+    keys on the frames they decode anyway; the notes are read after it (`play`)."""
 
     name = "keys"
     stage = "keys"
 
     def __init__(self, options: GeneratorOptions) -> None:
         self.variations = options.variations
+        self.geometry: KeyboardGeometry | None = None
+        self.prepared: tuple[Path, float, float] | None = None
+
+    def prepare(self, path: Path, start: float, end: float, progress: Progress) -> BandSampler | None:
+        """Find the keyboard in [start, end); the band the pose workers should sample, None without a keyboard."""
+        progress(0.0, "looking for a keyboard")
+        self.geometry = locate_keyboard(path, start, end)
+        self.prepared = (path, start, end)
+        progress(1.0, "a keyboard" if self.geometry is not None else "no keyboard")
+        return key_band(self.geometry).sampler if self.geometry is not None else None
 
     def play(self, clip: SourceClip, progress: Progress) -> SourceNotes | None:
-        progress(0.0, "looking for a keyboard")
-        geometry = locate_keyboard(clip.video, clip.start, clip.end)
-        if geometry is None:
+        if self.prepared != (clip.video, clip.start, clip.end):
+            self.prepare(clip.video, clip.start, clip.end, progress)
+        if self.geometry is None:
             return None
-        reading = read_keyboard(clip.video, clip.start, clip.end, clip.keypoints, clip.instruments[0], geometry,
-                                progress)
-        return SourceNotes([reading.performance] * self.variations, self.name, geometry, stage=self.stage)
+        reading = read_keyboard(clip.video, clip.start, clip.end, clip.keypoints, clip.instruments[0], self.geometry,
+                                progress, clip.band)
+        return SourceNotes([reading.performance] * self.variations, self.name, self.geometry, stage=self.stage)
