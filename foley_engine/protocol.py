@@ -84,7 +84,7 @@ CLIP_STATUS: dict[ClipCode, ClipStatus] = {
 }
 #: The code of a row whose reason has no code of its own (a panel's "not chosen"), by its status.
 _GENERIC_CODE: dict[str, ClipCode] = {"ok": ClipCode.OK, "render": ClipCode.PLANNED, "skipped": ClipCode.SKIPPED,
-                 "missing": ClipCode.MISSING_MEDIA}
+                                      "missing": ClipCode.MISSING_MEDIA}
 
 
 def clip_code(status: str, code: ClipCode | str | None = None) -> ClipCode:
