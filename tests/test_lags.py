@@ -78,3 +78,28 @@ def test_synthetic_examples_get_no_lag_search(tmp_path: Path) -> None:
     assert not any(row["generator"].startswith("chance at") for row in report.rows)
     assert "Best clock lag" not in (tmp_path / "report.md").read_text()
     assert np.isfinite(report.summary()["overall"]["silent"]["onset_f1"])
+
+
+def test_a_reference_without_pitches_has_no_note_f1_and_leaves_the_pitched_ones_alone(tmp_path: Path) -> None:
+    """Onsets heard in a soundtrack carry no pitch: their note F1 is n/a (not 0), and pooled with a recording
+    that has pitches, note F1 is that recording's alone."""
+    recording = _recording()[0]
+    onsets = Example(recording.keypoints, [MELODY], "piano", "soundtrack:onsets", "real")
+
+    def exact(keypoints: Keypoints, instrument: Instrument, duration: float) -> Performance:
+        return Performance(instrument, duration, [MELODY], "exact")
+
+    alone = evaluate({"exact": exact}, [onsets], tmp_path / "alone", offset_spread=0.1, chance_draws=2,
+                     unpitched={onsets.source}).summary()["overall"]
+    assert alone["exact"]["onset_f1"] == pytest.approx(1.0) and np.isnan(alone["exact"]["note_f1"])
+    assert alone["exact"]["best_lag"]["onset_f1"] == pytest.approx(1.0)
+    assert np.isnan(alone["exact"]["best_lag"]["note_f1"]) and np.isnan(alone["exact"]["best_lag"]["note_lag"])
+    assert np.isnan(alone[DENSITY_CHANCE.format("exact")]["best_lag"]["note_f1"])
+    markdown = (tmp_path / "alone" / "report.md").read_text()
+    assert "| exact | 30 | 1.000 (+0 ms) |" in markdown and "| n/a | n/a | 1.000 / n/a |" in markdown
+    assert "NaN" not in (tmp_path / "alone" / "report.json").read_text()
+
+    both = evaluate({"exact": exact}, [onsets, recording], tmp_path / "both", offset_spread=0.1, chance_draws=2,
+                    unpitched={onsets.source}).summary()["overall"]["exact"]
+    assert both["onset_f1"] == both["note_f1"] == pytest.approx(1.0), "the onsets' 30 notes are not counted as misses"
+    assert both["best_lag"]["note_f1"] == pytest.approx(1.0) and both["best_lag"]["note_lag"] == 0.0
