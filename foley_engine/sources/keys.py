@@ -70,9 +70,10 @@ def locate_keyboard(path: str | Path, start: float, end: float) -> KeyboardGeome
 
 
 def _frames_at(path: str | Path, start: float, end: float, times: list[float]) -> list[video.Frame]:
-    """The first frame at or after each of `times` (sorted), decoded in one pass over [start, end)."""
+    """The first frame at or after each of `times` (sorted), in one pass over [start, end) that decodes only
+    the frames others are predicted from (half the cost of every frame; any frame shows the keyboard)."""
     chosen: list[video.Frame] = []
-    for frame in video.iter_frames(path, start, end, FRAME_SIZE):
+    for frame in video.iter_frames(path, start, end, FRAME_SIZE, references_only=True):
         if len(chosen) < len(times) and frame.time >= times[len(chosen)] - 1e-6:
             chosen.append(frame)
             if len(chosen) == len(times):
