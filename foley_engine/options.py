@@ -23,7 +23,8 @@ MODELS = ("default", "baseline")
 DEFAULT_MODEL = "default"
 #: Where notes come from: "keys" reads them off a keyboard seen in the frame; "model" is the --model generator,
 #: which reads the performers' motion; "strikes" plays percussion and foley from the limbs' impacts; "auto"
-#: (the default) strikes percussion, reads the keys whenever a keyboard is found and otherwise lets the model play.
+#: (the default) reads the keys whenever a keyboard is found (never for percussion) and otherwise lets the model
+#: play (sources.PERCUSSION_SOURCE says which plays percussion).
 Source = Literal["auto", "keys", "model", "strikes"]
 SOURCES: tuple[Source, ...] = ("auto", "keys", "model", "strikes")
 DEFAULT_SOURCE: Source = "auto"
@@ -67,8 +68,8 @@ def add_generator_args(parser: argparse.ArgumentParser, *, seed_default: int | N
     parser.add_argument("--source", choices=SOURCES, default=DEFAULT_SOURCE,
                         help="where notes come from: keys (read off a keyboard in the frame), model (the --model "
                              "generator, from the performers' motion), strikes (percussion and foley from the "
-                             "limbs' impacts) or auto: strikes for percussion, else keys when a keyboard is found, "
-                             f"else the model (default: {DEFAULT_SOURCE})")
+                             "limbs' impacts) or auto: keys when a keyboard is found (not for percussion), else "
+                             f"the model (default: {DEFAULT_SOURCE})")
     parser.add_argument("--model", default=DEFAULT_MODEL,
                         help="note generator: default (the shipped learned model), baseline (deterministic "
                              "motion-onset rules) or the PATH of a checkpoint from `foley train` "

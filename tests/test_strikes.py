@@ -12,7 +12,7 @@ from foley_engine.instruments import get_instrument
 from foley_engine.keypoints import Keypoints, pixel_square
 from foley_engine.options import SOURCES, GeneratorOptions
 from foley_engine.skeleton import BODY_INDEX
-from foley_engine.sources import SourceClip, open_sources
+from foley_engine.sources import PERCUSSION_SOURCE, SourceClip, open_sources
 from foley_engine.sources.strikes import GENERATOR_NAME, generate_strikes, impacts
 
 RATE = 30.0
@@ -175,15 +175,16 @@ def test_footsteps_are_heel_strikes_of_either_foot() -> None:
 
 def test_impacts_need_a_real_stop_and_skip_gaps() -> None:
     frames = 60
-    line = np.zeros((frames, 2))
-    line[:, 1] = np.arange(frames) * 0.5  # 15 hand lengths/s straight down, never stopping
-    assert impacts(line, np.ones(frames, bool), RATE, np.array([0.0, 1.0]), 0.3) == []
-    bounce = np.zeros((frames, 2))
-    bounce[:, 1] = -strokes(frames, [1.0], 2.0)
     seen = np.ones(frames, bool)
-    assert len(impacts(bounce, seen, RATE, np.array([0.0, 1.0]), 0.3)) == 1
-    seen[29:32] = False  # the hit itself was not seen: nothing is invented across the gap
-    assert impacts(bounce, seen, RATE, np.array([0.0, 1.0]), 0.3) == []
+    assert impacts(np.arange(frames) * 0.5, seen, RATE) == []  # 15 hand lengths/s straight down, never stopping
+    bounce = -strokes(frames, [1.0], 2.0)
+    assert len(impacts(bounce, seen, RATE)) == 1
+    assert impacts(bounce * 0.04, seen, RATE) == []  # a 0.08 hand-length twitch is no stroke
+    gap = seen.copy()
+    gap[29:32] = False  # the hit itself was not seen: nothing is invented across the gap
+    assert impacts(bounce, gap, RATE) == []
+    sway = 0.6 * np.sin(np.arange(frames) / RATE * 2 * np.pi * 0.7)  # a slow sway, 6 cm at 0.7 Hz
+    assert impacts(sway, seen, RATE) == []
 
 
 def test_several_performers_each_with_their_instrument() -> None:
@@ -198,16 +199,22 @@ def test_several_performers_each_with_their_instrument() -> None:
         generate_strikes(kp, (get_instrument("piano"),))
 
 
-def test_auto_strikes_percussion_and_plays_everything_else_as_before() -> None:
+def test_auto_plays_percussion_with_its_source_and_everything_else_as_before() -> None:
     assert "strikes" in SOURCES
     kp = figure(1.5)
     drum(kp, "right_wrist", [0.5, 1.0], SNARE)
     sources = open_sources(GeneratorOptions(model="baseline"))
     assert [s.name for s in sources.tried] == ["strikes", "keys", "model"]
     clip = SourceClip(Path("none.mp4"), 0.0, 1.5, kp, (get_instrument("drums"),))
+    assert [s.name for s in sources._for(clip)] == list(dict.fromkeys([PERCUSSION_SOURCE, "model"]))
     played = sources.play(clip, lambda stage: lambda fraction, message: None)
-    assert played.source == "strikes" and played.note == "" and len(played.takes[0].notes) == 2
+    assert played.source == PERCUSSION_SOURCE and played.note == ""
+    assert {n.pitch for n in played.takes[0].notes} <= {key for _, key in get_instrument("drums").pieces}
     pitched = SourceClip(clip.video, 0.0, 1.5, kp, (get_instrument("marimba"),))
     assert [s.name for s in sources._for(pitched)] == ["keys", "model"]
     only = open_sources(GeneratorOptions(source="strikes", model="baseline"))
     assert [s.name for s in only.tried] == ["strikes"]
+    struck = only.play(clip, lambda stage: lambda fraction, message: None)
+    assert struck.source == "strikes" and len(struck.takes[0].notes) == 2
+    with pytest.raises(InputError, match="percussion only"):
+        only.play(pitched, lambda stage: lambda fraction, message: None)

@@ -33,7 +33,7 @@ MODEL_DESCRIPTIONS = {
 DETERMINISTIC_MODELS = ("baseline",)
 #: What each --source is (the sources themselves are in sources/; tests/test_protocol.py keeps this complete).
 SOURCE_DESCRIPTIONS = {
-    "auto": "strikes for percussion, else keys when a keyboard is found in the frame, else the model",
+    "auto": "keys when a keyboard is found in the frame (not for percussion), else the model",
     "keys": "read off a keyboard seen in the frame",
     "model": "the --model generator, from the performers' motion",
     "strikes": "percussion and foley (claps, steps) from the limbs' impacts",

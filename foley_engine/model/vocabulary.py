@@ -242,7 +242,10 @@ class GrammarState:
         self.finished = False
         self._after_velocity = False
         self._in_range = np.zeros(NUM_PITCHES, dtype=bool)
-        self._in_range[instrument.lowest:instrument.highest + 1] = True
+        if instrument.pieces:  # percussion: only its pieces' keys (a drum key between them is another sound)
+            self._in_range[[key for _, key in instrument.pieces]] = True
+        else:
+            self._in_range[instrument.lowest:instrument.highest + 1] = True
         self._mask: np.ndarray | None = None  # allowed_mask() until the next advance()
 
     @property

@@ -9,12 +9,15 @@ strike twice within `StrikeSettings.min_interval` (50 ms: a 12 Hz roll is two ha
    (baseline_pitch.wrist_track), heels (else ankles) from the body; pixel-square, in hand lengths
    (baseline's yardstick: from the shoulders when seen, else the hands), unsmoothed: a strike is a corner of
    the trajectory and smoothing would round it off by a frame or more.
-2. **Impacts** (`impacts`). A peak of the limb's speed between two frames, at least `min_speed`, moving
-   towards where the surfaces are (hands: downwards; feet: not upwards; claps: the hands closing), followed
-   within `reach` by a frame that makes less than `stop_ratio` of that progress in the same direction (a
-   stop, or a rebound). The limb must have covered `min_travel` on the way, which jitter never does. The
-   hit time is where the approach line meets the line after the impact (both from two frames that exclude
-   the corner), so a dead stop and a rebound are both timed to a fraction of a frame.
+2. **Impacts** (`impacts`), on one coordinate per limb that grows towards the surface: a hand's or heel's
+   height downwards (drums and the floor lie below; only the heel's height, as the forward swing slows
+   smoothly before the foot lands and would time the step early), the hands' closeness for claps. A hit is
+   a farthest point reached by coming at least `min_travel` (about 1 cm: a wrist stroke; never less than
+   three times the track's own jitter) closer within `approach_window` (0.12 s), then bouncing back as far as
+   soon or, after a fast approach, resting there. Sway and drift turn round too smoothly to travel that far
+   in so short a time on both sides of their turning point.
+   The hit time is where the approach line meets the line after the impact (each from two frames that
+   exclude the corner), so a dead stop and a rebound are both timed to a fraction of a frame.
 3. **Which sound.** Per instrument (`_PLAYS`): a kit picks its piece from where the hand lands relative to
    the performer's neck (high: cymbals, crash on the left and ride on the right; chest high: rack toms;
    below: snare in the middle, hi-hat to the left, floor tom to the right) and feet play kick (right) and
@@ -50,7 +53,6 @@ GENERATOR_NAME = "strikes:limb-impacts"
 
 #: Limbs, as (kind, side): the side is skeleton.LEFT or RIGHT, the performer's own.
 HANDS, FEET, CLAP = "hand", "foot", "clap"
-DOWN = np.array([0.0, 1.0])  # image y grows downwards
 
 
 @dataclass(frozen=True)
@@ -60,13 +62,11 @@ class StrikeSettings:
     Set from what a strike is, checked on synthetic strokes (tests/test_strikes.py), never fitted to a clip.
     """
 
-    min_speed: float = 3.0  # an approach at least this fast between two frames (~0.3 m/s; jitter ~1)
-    min_travel: float = 0.5  # ...covering at least this much (~5 cm) on its way in
-    stop_ratio: float = 0.35  # then a frame with less than this fraction of its progress: the stop or rebound
-    reach: float = 0.15  # s; the stop comes this soon after the fastest frame of the approach
+    min_travel: float = 0.1  # a stroke brings the limb at least this much (~1 cm: a wrist stroke) closer...
+    approach_window: float = 0.12  # s; ...within this time: a stroke's end is sharp, a sway's or a drift's round
+    jitter: float = 3.0  # ...and at least this many times the track's own jitter (before the 1-2-1 smoothing)
+    min_speed: float = 1.5  # an approach this fast (~15 cm/s: a heel landing) may end at rest, without a rebound
     min_interval: float = 0.05  # s; one limb's hits at least this far apart (rolls and flams stay separate)
-    hand_down: float = 0.3  # hands strike with an approach whose downward share is at least this
-    foot_down: float = 0.5  # feet: the heel's height only (_heel), so a landing is an approach downwards
     ring: float = 0.3  # s; a hit's note length unless the piece rings longer (_RINGS) or is struck again
     confidence: float = 0.0  # keypoints above this confidence are seen
 
@@ -89,40 +89,51 @@ class Hit:
     side: int
 
 
-def impacts(position: np.ndarray, ok: np.ndarray, rate: float, toward: np.ndarray, min_along: float,
+def impacts(approach: np.ndarray, ok: np.ndarray, rate: float,
             settings: StrikeSettings = StrikeSettings()) -> list[tuple[float, float, int]]:
-    """(time in samples, approach speed, sample of the impact) of each fast approach that stops or rebounds.
+    """(time in samples, approach speed, sample of the impact) of each stroke that ends in a stop or a rebound.
 
-    `position` (T, 2) in hand lengths, `ok` (T,) where it was seen; an approach counts only if its direction's
-    component along `toward` is at least `min_along`. Nothing is bridged across a gap in `ok`.
+    `approach` (T,) is the limb's coordinate towards the surface (a hand's or heel's height downwards, the
+    hands' closeness for claps) in hand lengths, `ok` (T,) where it was seen. An impact is a farthest point
+    (a local maximum; a dead stop's first sample) reached by coming at least `min_travel` closer within
+    `approach_window`, after which the limb either bounces back by that much within the same time or, after
+    an approach of at least `min_speed`, rests there. The travel is never less than `jitter` times the
+    track's own jitter, so a shaky track needs clearer strokes. Nothing is bridged across a gap in `ok`.
     """
-    reach = max(1, int(round(settings.reach * rate)))
+    window = max(2, int(round(settings.approach_window * rate)))
+    spacing = max(1, int(np.ceil(settings.min_interval * rate - 1e-9)))
     found: list[tuple[float, float, int]] = []
     for start, end in _runs(ok):
         if end - start < 3:
             continue
-        p = position[start:end]
-        step = np.diff(p, axis=0)  # (n-1, 2): movement from frame k to k+1
-        speed = np.linalg.norm(step, axis=1) * rate
-        aimed = np.where(step @ toward >= min_along * speed / rate, speed, 0.0)  # moving towards a surface
-        peaks, _ = find_peaks(np.concatenate(([0.0], aimed, [0.0])), height=settings.min_speed)
-        for peak in (peaks - 1).tolist():
-            direction = step[peak] / np.linalg.norm(step[peak])
-            progress = step @ direction * rate
-            stop = next((j for j in range(peak + 1, min(peak + 1 + reach, len(step)))
-                         if progress[j] <= settings.stop_ratio * speed[peak]), None)
-            if stop is None:
-                continue  # passed through, or the track ends mid-approach: no contact seen
-            first = peak
-            while first > 0 and progress[first - 1] > settings.stop_ratio * speed[peak]:
-                first -= 1
-            if float(progress[first:stop].sum()) / rate < settings.min_travel:
+        raw = approach[start:end]
+        travel = max(settings.min_travel, settings.jitter * _jitter(raw))
+        a = np.convolve(np.concatenate((raw[:1], raw, raw[-1:])), (0.25, 0.5, 0.25), "valid")  # halves jitter
+        peaks, properties = find_peaks(np.concatenate(([-np.inf], a, [-np.inf])), distance=spacing,
+                                       plateau_size=1)
+        for m in (properties["left_edges"] - 1).tolist():
+            before, after = a[max(0, m - window):m], a[m + 1:m + 1 + window]
+            if before.size == 0 or a[m] - before.min() < travel:
+                continue  # not a stroke: it did not come from far enough, fast enough
+            speed = float(np.diff(a[max(0, m - window):m + 1]).max()) * rate
+            rebound = after.size > 0 and a[m] - after.min() >= travel
+            rests = (after.size == window and speed >= settings.min_speed
+                     and float(np.abs(after - a[m]).max()) < travel / 2)  # stays there: it landed
+            if not (rebound or rests):
+                continue  # still moving about there, or the track ends at the stroke: no contact seen
+            time = _corner(a, m)
+            if found and start + time - found[-1][0] < settings.min_interval * rate - 1e-9:
                 continue
-            time = _corner(p @ direction, stop)
-            if found and found[-1][0] >= start + time - settings.min_interval * rate:
-                continue
-            found.append((start + time, float(speed[peak]), start + stop))
+            found.append((start + time, speed, start + m))
     return found
+
+
+def _jitter(a: np.ndarray) -> float:
+    """The track's frame-to-frame noise (a standard deviation), from the median size of its second differences,
+    which strokes (a few frames each) barely move and white noise sets at sqrt(6) times its own deviation."""
+    if len(a) < 3:
+        return 0.0
+    return float(np.median(np.abs(np.diff(a, 2)))) / 0.6745 / np.sqrt(6)
 
 
 def _corner(along: np.ndarray, m: int) -> float:
@@ -188,31 +199,24 @@ def performer_hits(body: np.ndarray, hands: np.ndarray, aspect: np.ndarray, rate
 
     if limbs == "claps":
         (left, left_ok), (right, right_ok) = wrists
-        both = left_ok & right_ok
-        closing = np.zeros_like(left)
-        closing[:, 0] = -np.linalg.norm(left - right, axis=1)  # rises as the hands close in
-        add(impacts(closing, both, rate, np.array([1.0, 0.0]), 0.5, settings), (left + right) / 2, CLAP, RIGHT)
+        closing = -np.linalg.norm(left - right, axis=1)  # rises as the hands close in
+        add(impacts(closing, left_ok & right_ok, rate, settings), (left + right) / 2, CLAP, RIGHT)
     if limbs in ("hands", "both"):
         for side, (track, ok) in zip((LEFT, RIGHT), wrists, strict=True):
-            add(impacts(track, ok, rate, DOWN, settings.hand_down, settings), track, HANDS, side)
+            add(impacts(track[:, 1], ok, rate, settings), track, HANDS, side)
     if limbs in ("feet", "both"):
         for side in (LEFT, RIGHT):
             track, ok = _heel(body_xy, body_ok, side)
-            add(impacts(track, ok, rate, DOWN, settings.foot_down, settings), track, FEET, side)
+            add(impacts(track[:, 1], ok, rate, settings), track, FEET, side)
     return sorted(hits, key=lambda hit: hit.time)
 
 
 def _heel(body_xy: np.ndarray, body_ok: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray]:
-    """One foot's height: the heel, or the ankle where the heel was seen less (a whole-clip choice).
-
-    Only its vertical motion: a heel strike is the foot coming down and stopping at its lowest point, while
-    the forward swing slows smoothly before the foot lands and would time the step early."""
+    """One foot's track: the heel, or the ankle where the heel was seen less (a whole-clip choice)."""
     name = "left" if side == LEFT else "right"
     heel, ankle = BODY_INDEX[f"{name}_heel"], BODY_INDEX[f"{name}_ankle"]
     joint = heel if body_ok[:, heel].sum() >= body_ok[:, ankle].sum() else ankle
-    height = body_xy[:, joint].copy()
-    height[:, 0] = 0.0
-    return height, body_ok[:, joint]
+    return body_xy[:, joint], body_ok[:, joint]
 
 
 def _kit(hit: Hit) -> str:
