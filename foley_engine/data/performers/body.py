@@ -96,7 +96,8 @@ def rotation(forward: np.ndarray, side: np.ndarray, twist: np.ndarray) -> np.nda
     rx = np.stack([one, zero, zero, zero, cx, -sx, zero, sx, cx], -1).reshape(-1, 3, 3)
     rz = np.stack([cz, sz, zero, -sz, cz, zero, zero, zero, one], -1).reshape(-1, 3, 3)
     ry = np.stack([cy, zero, sy, zero, one, zero, -sy, zero, cy], -1).reshape(-1, 3, 3)
-    return ry @ rz @ rx
+    rotated: np.ndarray = ry @ rz @ rx
+    return rotated
 
 
 @dataclass
@@ -136,7 +137,8 @@ class Rig:
     def to_world(self, local: np.ndarray) -> np.ndarray:
         """Points fixed to the torso (e.g. a violin under the chin), (T, ..., 3) or (..., 3), into world space."""
         rotated, shape = self._rotated(local)
-        return (rotated + self.shift[:, None]).reshape(shape)
+        world: np.ndarray = (rotated + self.shift[:, None]).reshape(shape)
+        return world
 
     def turn(self, vectors: np.ndarray) -> np.ndarray:
         """Directions fixed to the torso, (T, ..., 3) or (..., 3), into world directions."""
@@ -155,7 +157,7 @@ class Rig:
         """(T, 25, 3) body joints with the upper body leaning and breathing (arms still at rest)."""
         rest = self.physique.rest()
         steps = len(self.rotation)
-        joints = np.repeat(rest[None], steps, axis=0) + self.shift[:, None]
+        joints: np.ndarray = np.repeat(rest[None], steps, axis=0) + self.shift[:, None]
         upper = rest[_UPPER].copy()
         upper = np.repeat(upper[None], steps, axis=0)
         rise = 0.012 * self.physique.scale * self.breath

@@ -9,6 +9,7 @@ confidence 0 and coordinates 0 -- nothing is ever invented for it.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 from scipy.signal import lfilter
@@ -47,7 +48,7 @@ class CameraView:
     legs_visible: bool = True
 
     @classmethod
-    def clean(cls, name: str = "front", **changes: object) -> CameraView:
+    def clean(cls, name: str = "front", **changes: Any) -> CameraView:
         """A noiseless, dropout-free view: for tests and pictures where the motion itself must be seen."""
         base = cls.random(np.random.default_rng(0), "keys", name)
         return replace(base, **{"azimuth": 0.0 if name == "front" else base.azimuth, "roll": 0.0, "zoom": 0.8,
@@ -84,7 +85,8 @@ class CameraView:
         yaw = np.array([[np.cos(a), 0.0, -np.sin(a)], [0.0, 1.0, 0.0], [np.sin(a), 0.0, np.cos(a)]])
         pitch = np.array([[1.0, 0.0, 0.0], [0.0, np.cos(e), -np.sin(e)], [0.0, np.sin(e), np.cos(e)]])
         roll = np.array([[np.cos(r), -np.sin(r), 0.0], [np.sin(r), np.cos(r), 0.0], [0.0, 0.0, 1.0]])
-        return roll @ pitch @ yaw
+        rotation: np.ndarray = roll @ pitch @ yaw
+        return rotation
 
     def project(self, world: np.ndarray) -> np.ndarray:
         """(P, T, J, 3) world metres -> (P, T, J, 2) normalised image coordinates (x right, y down).
@@ -104,7 +106,8 @@ class CameraView:
         pixels_per_metre = self.zoom * min(width / extent[0], height / extent[1])
         mid = (low + high) / 2.0
         pixels = (plane - mid) * pixels_per_metre + np.array([width, height]) * (0.5 + np.asarray(self.offset))
-        return pixels / np.array([width, height])
+        normalised: np.ndarray = pixels / np.array([width, height])
+        return normalised
 
 
 def _hand_jitter(rng: np.random.Generator) -> float:
@@ -163,7 +166,8 @@ def _tracker_noise(view: CameraView, xy: np.ndarray, rng: np.random.Generator) -
 def _smoothed_normal(rng: np.random.Generator, shape: tuple[int, ...], smoothing: float) -> np.ndarray:
     """Unit-variance normal noise low-passed along time (axis 1) by y[t] = a y[t-1] + (1 - a) x[t]."""
     noise = lfilter([1.0 - smoothing], [1.0, -smoothing], rng.normal(0.0, 1.0, shape), axis=1)
-    return noise * np.sqrt((1.0 + smoothing) / (1.0 - smoothing))
+    scaled: np.ndarray = noise * np.sqrt((1.0 + smoothing) / (1.0 - smoothing))
+    return scaled
 
 
 def _confidence(view: CameraView, performers: int, joints: int, times: np.ndarray,
@@ -176,7 +180,7 @@ def _confidence(view: CameraView, performers: int, joints: int, times: np.ndarra
         far_joints = [i for name, i in BODY_INDEX.items() if name.startswith(far)]
         base[..., far_joints] -= rng.uniform(0.05, 0.2)
     wobble = np.stack([drift(rng, times, 0.06, 0.1, 1.0, dims=joints) for _ in range(performers)])
-    confidence = np.clip(base + wobble, 0.5, 1.0)
+    confidence: np.ndarray = np.clip(base + wobble, 0.5, 1.0)
     for side in range(2):
         start = NUM_BODY_JOINTS + side * NUM_HAND_JOINTS
         confidence[:, :, start:start + NUM_HAND_JOINTS] = confidence[:, :, start:start + 1]

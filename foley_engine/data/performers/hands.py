@@ -52,7 +52,8 @@ class HandGeometry:
     def reach(self, flex: np.ndarray) -> np.ndarray:
         """Length of each finger projected onto the palm plane for flexion (..., 5, 3)."""
         cumulative = np.cumsum(flex, axis=-1) + _TILT[:, None]
-        return (self.lengths * np.cos(cumulative)).sum(axis=-1)
+        reach: np.ndarray = (self.lengths * np.cos(cumulative)).sum(axis=-1)
+        return reach
 
 
 def hand_frame(forward: np.ndarray, palm: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -101,4 +102,5 @@ def aim(geometry: HandGeometry, side: int, wrist: np.ndarray, forward: np.ndarra
     Arrays broadcast (e.g. one hand pose and many targets); used to land fingers on frets and keys exactly.
     """
     _, s, _ = hand_frame(np.atleast_2d(forward), np.atleast_2d(palm), side)
-    return ((np.asarray(target) - np.asarray(wrist)) * s).sum(-1) - geometry.base_offset(finger)
+    along: np.ndarray = ((np.asarray(target) - np.asarray(wrist)) * s).sum(-1) - geometry.base_offset(finger)
+    return along

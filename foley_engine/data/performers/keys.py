@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from itertools import combinations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ...instruments import Instrument
 from ...notes import Note
@@ -31,7 +32,7 @@ _REACH = 0.06  # a hand plays notes this far either side of its centre without m
 _HAND_OFFSETS = (LEFT_HAND_OFFSET, RIGHT_HAND_OFFSET)
 
 
-def key_position(pitch: int | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def key_position(pitch: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """x (metres, middle C at 0, higher pitches towards the performer's right = -x) and whether black."""
     octave, pitch_class = np.divmod(np.asarray(pitch), 12)
     step = np.asarray(_WHITE_STEP)[pitch_class] + 7 * (octave - 5)

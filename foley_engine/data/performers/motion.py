@@ -8,8 +8,10 @@ or filtered in a way that could smear or delay it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import overload
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 # Easing of a segment, applied to the fraction s in [0, 1] of the way from one keyframe to the next.
 HOLD = 0  # stay at the previous value, jump at the end (used to pin a value until a time)
@@ -49,7 +51,7 @@ class Keyframes:
     def last_value(self) -> np.ndarray:
         return self._values[-1]
 
-    def add(self, time: float, value: float | np.ndarray, kind: int = SMOOTH) -> None:
+    def add(self, time: float, value: ArrayLike, kind: int = SMOOTH) -> None:
         """Arrive at `value` at `time`, the segment from the previous keyframe eased by `kind`."""
         self._times.append(max(float(time), self._times[-1]))
         self._values.append(np.asarray(value, dtype=np.float64))
@@ -73,7 +75,8 @@ class Keyframes:
             s = np.where(np.isfinite(span) & (span > 0), (times - t0) / span, np.where(np.isinf(t0), 0.0, 1.0))
         s = ease(np.clip(s, 0.0, 1.0), np.where(nxt == prev, LINEAR, kinds[nxt]))
         shape = (-1,) + (1,) * (values.ndim - 1)
-        return values[prev] + (values[nxt] - values[prev]) * s.reshape(shape)
+        value: np.ndarray = values[prev] + (values[nxt] - values[prev]) * s.reshape(shape)
+        return value
 
 
 def drift(rng: np.random.Generator, times: np.ndarray, amplitude: float, low_hz: float = 0.05,
@@ -87,12 +90,23 @@ def drift(rng: np.random.Generator, times: np.ndarray, amplitude: float, low_hz:
     weights = rng.uniform(0.5, 1.0, size=(components, dims))
     weights *= amplitude * np.sqrt(2.0) / np.sqrt((weights ** 2).sum(axis=0, keepdims=True))
     waves = np.sin(2.0 * np.pi * freqs[None] * times[:, None, None] + phases[None])
-    return (waves * weights[None]).sum(axis=1)
+    drift: np.ndarray = (waves * weights[None]).sum(axis=1)
+    return drift
 
 
-def velocity_scale(velocity: int | np.ndarray, low: float, high: float) -> np.ndarray | float:
-    """Map MIDI velocity 1..127 linearly onto low..high: louder notes move farther and faster."""
-    return low + (high - low) * (np.asarray(velocity, dtype=np.float64) - 1.0) / 126.0
+@overload
+def velocity_scale(velocity: float | np.floating, low: float, high: float) -> float: ...
+
+
+@overload
+def velocity_scale(velocity: np.ndarray, low: float, high: float) -> np.ndarray: ...
+
+
+def velocity_scale(velocity: float | np.floating | np.ndarray, low: float, high: float) -> float | np.ndarray:
+    """Map MIDI velocity 1..127 linearly onto low..high: louder notes move farther and faster (a NumPy float, so
+    a float, for one velocity)."""
+    scaled: float | np.ndarray = low + (high - low) * (np.asarray(velocity, dtype=np.float64) - 1.0) / 126.0
+    return scaled
 
 
 def onset_groups(notes: list, window: float = 0.03) -> list[list]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,6 +21,9 @@ from ..phrases import sample_phrase
 from . import animate, frame_times, render
 from .camera import CameraView
 
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
 #: The instrument and view drawn for each family.
 SHOWN = {"keys": ("piano", "front"), "accordion": ("accordion", "front"), "plucked": ("guitar", "front"),
          "bowed": ("cello", "front"), "woodwind": ("clarinet", "three_quarter"),
@@ -29,7 +33,7 @@ SHOWN = {"keys": ("piano", "front"), "accordion": ("accordion", "front"), "pluck
 def joints_xy(keypoints: Keypoints, performer: int) -> np.ndarray:
     """(T, 67, 3) body + left hand + right hand of one performer, in pixels (x, y) plus confidence."""
     hands = keypoints.hands[performer].reshape(keypoints.num_frames, 2 * NUM_HAND_JOINTS, 3)
-    joints = np.concatenate([keypoints.body[performer], hands], axis=1).astype(np.float64)
+    joints: np.ndarray = np.concatenate([keypoints.body[performer], hands], axis=1).astype(np.float64)
     joints[..., 0] *= keypoints.frame_size[0]
     joints[..., 1] *= keypoints.frame_size[1]
     return joints
@@ -99,7 +103,7 @@ def draw_family(family: str, path: Path, seed: int = 7, seconds: float = 6.0, vi
     plt.close(fig)
 
 
-def _draw_skeleton(ax: object, joints: np.ndarray, highlight: list[int]) -> None:
+def _draw_skeleton(ax: Axes, joints: np.ndarray, highlight: list[int]) -> None:
     def bones(pairs: tuple, offset: int, colour: str, width: float) -> None:
         for a, b in pairs:
             if joints[a + offset, 2] > 0 and joints[b + offset, 2] > 0:

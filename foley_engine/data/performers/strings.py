@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ...instruments import Instrument
 from ...notes import Note
@@ -36,9 +37,10 @@ _FRET_PRESS = np.array([0.25, 0.2, 0.1])  # flexion per unit press of a fretting
 _PLUCK_FLEX = np.array([0.45, 0.35, 0.1])  # flexion per unit of a plucking finger's sweep
 
 
-def _unit(v: np.ndarray) -> np.ndarray:
-    v = np.asarray(v, dtype=np.float64)
-    return v / np.linalg.norm(v)
+def _unit(v: ArrayLike) -> np.ndarray:
+    array = np.asarray(v, dtype=np.float64)
+    unit: np.ndarray = array / np.linalg.norm(array)
+    return unit
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,8 @@ class Neck:
         bowed instruments, up for a guitar on the lap."""
         across = np.cross(self.face, self.along)
         hint = np.array([0.0, 1.0, 0.0]) if self.grip < 0 else np.array([1.0, 0.0, 0.0])
-        return across * np.sign(across @ hint)
+        towards_left: np.ndarray = across * np.sign(across @ hint)
+        return towards_left
 
     def point(self, semitones: np.ndarray, string: np.ndarray, scale: float) -> np.ndarray:
         """Where a string is stopped `semitones` above its open pitch (just behind the fret), (N, 3)."""
@@ -77,8 +80,9 @@ class Neck:
         nut = np.asarray(self.bridge) * scale + self.length * scale * _unit(self.to_nut)
         from_nut = self.length * scale * (1.0 - 2.0 ** (-np.maximum(semitones - 0.3, 0.0) / 12.0))
         middle = (len(self.open_strings) - 1) / 2.0
-        return nut + from_nut[:, None] * self.along + ((middle - np.asarray(string)) * self.spacing)[:, None] \
-            * self.across
+        stopped: np.ndarray = nut + from_nut[:, None] * self.along \
+            + ((middle - np.asarray(string)) * self.spacing)[:, None] * self.across
+        return stopped
 
     def position(self, pitch: int) -> int:
         """Semitones from the nut to the first finger: first position up to a few notes above the top open
@@ -145,7 +149,8 @@ def _left_hand(arms: ArmPlan, rig: Rig, neck: Neck, stops: list[Stop], times: np
 
     def wrist_at(position: float) -> np.ndarray:
         spot = neck.point(np.array([position + 1.5]), np.array([(len(neck.open_strings) - 1) / 2.0]), scale)[0]
-        return spot + neck.grip * 0.065 * scale * neck.across - 0.035 * scale * neck.face
+        wrist: np.ndarray = spot + neck.grip * 0.065 * scale * neck.across - 0.035 * scale * neck.face
+        return wrist
 
     targets = [(s.note.start, wrist_at(s.position)) for s in stops]
     wrist = glide(targets[0][1] if targets else wrist_at(1), targets)(times)
@@ -184,7 +189,8 @@ def _vibrato(notes: list[Note], times: np.ndarray, rng: np.random.Generator) -> 
             depth.add(note.start + 0.3, 1.0, SMOOTH)
             depth.add(note.end - 0.05, 1.0, LINEAR)
             depth.add(note.end, 0.0, SMOOTH)
-    return depth(times) * np.sin(2 * np.pi * rng.uniform(5.0, 6.5) * times)
+    vibrato: np.ndarray = depth(times) * np.sin(2 * np.pi * rng.uniform(5.0, 6.5) * times)
+    return vibrato
 
 
 def _setup(rng: np.random.Generator, times: np.ndarray, view: CameraView, seated: bool
@@ -250,7 +256,7 @@ def _harp(track: list[Note], times: np.ndarray, rng: np.random.Generator, view: 
         home = spot(split) - np.array([0, 0, 0.12 * scale])
         arms.wrist[:, hand] = rig.to_world(glide(targets[0][1] if targets else home, targets)(times))
         arms.forward[:, hand] = rig.turn(_unit((-sign * 0.3, 0.2, 1.0)))
-        arms.palm[:, hand] = rig.turn((-sign, 0.0, 0.0))
+        arms.palm[:, hand] = rig.turn(np.array([-sign, 0.0, 0.0]))
         fingers: dict[int, list[Note]] = {}
         for group in onset_groups(mine):
             for rank, note in enumerate(sorted(group, key=lambda n: -n.pitch * sign)):
@@ -296,7 +302,8 @@ def animate_bowed(track: list[Note], instrument: Instrument, times: np.ndarray, 
 
 
 def _unit_rows(v: np.ndarray) -> np.ndarray:
-    return v / np.linalg.norm(v, axis=-1, keepdims=True)
+    rows: np.ndarray = v / np.linalg.norm(v, axis=-1, keepdims=True)
+    return rows
 
 
 def _bow_strokes(groups: list[list[Note]], rng: np.random.Generator) -> Keyframes:
