@@ -42,7 +42,8 @@ def hand_lengths(hands_xy: np.ndarray, seen: np.ndarray) -> np.ndarray:
     """Wrist-to-middle-knuckle lengths of pixel-square hand joints (..., 21, 2) wherever `seen` (..., 21) has
     both: the samples of the hand-size yardstick (a median of them), flat, in no particular order."""
     both = seen[..., _WRIST] & seen[..., _MIDDLE_MCP]
-    return np.linalg.norm(hands_xy[..., _MIDDLE_MCP, :] - hands_xy[..., _WRIST, :], axis=-1)[both]
+    lengths: np.ndarray = np.linalg.norm(hands_xy[..., _MIDDLE_MCP, :] - hands_xy[..., _WRIST, :], axis=-1)[both]
+    return lengths
 
 
 @dataclass

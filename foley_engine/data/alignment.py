@@ -157,7 +157,8 @@ def keyboard_estimate(keypoints: Keypoints, notes: Sequence[Note], search: float
     pitch = np.where(sounding > 0, pitch_sum / np.maximum(sounding, 1), 0.0)
 
     def cross(video: np.ndarray, midi: np.ndarray) -> np.ndarray:
-        return fftconvolve(midi, video[::-1], mode="valid")  # [lag] = sum_t video[t] * midi[t + lag]
+        summed: np.ndarray = fftconvolve(midi, video[::-1], mode="valid")  # [lag] = sum_t video[t] * midi[t + lag]
+        return summed
 
     n = cross(visible, has)
     sx, sp = cross(visible * x, has), cross(visible, has * pitch)
@@ -202,7 +203,8 @@ def _deceleration(position: np.ndarray, ok: np.ndarray, rate: float) -> np.ndarr
     """Positive part of minus the speed's rate of change; 0 wherever a neighbouring sample is missing."""
     position = np.where(ok[:, None], position, np.nan)
     speed = np.linalg.norm(np.gradient(position, axis=0), axis=-1) * rate
-    return np.nan_to_num(np.clip(-np.gradient(speed) * rate, 0.0, None))
+    slowing: np.ndarray = np.nan_to_num(np.clip(-np.gradient(speed) * rate, 0.0, None))
+    return slowing
 
 
 def _normalised(signal: np.ndarray) -> np.ndarray:

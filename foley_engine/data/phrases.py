@@ -221,7 +221,8 @@ def _degree(scale: tuple[int, ...], tonic: int, step: int) -> int:
 
 def _melody(rng: np.random.Generator, scale: tuple[int, ...], tonic: int, _: Instrument) -> Voice:
     """A 2-4 bar line: mostly steps, some leaps, repeated notes and rests, ending on a long note."""
-    step, t, notes = int(rng.integers(0, len(scale))), 0.0, []
+    step, t = int(rng.integers(0, len(scale))), 0.0
+    notes: Voice = []
     for duration in _rhythm(rng, 4.0 * int(rng.integers(2, 5))):
         roll = rng.random()
         if roll < 0.1 and notes:

@@ -81,7 +81,7 @@ def write_shard(examples: list[Example], path: str | Path) -> None:
 
 def _open(path: Path) -> np.lib.npyio.NpzFile:
     try:
-        data = np.load(path, allow_pickle=False)
+        data: np.lib.npyio.NpzFile = np.load(path, allow_pickle=False)
         stamp = str(data["format"])
     except (OSError, ValueError, KeyError) as exc:
         raise InputError(f"{path} is not a readable example shard: {exc}") from exc
@@ -93,7 +93,8 @@ def _open(path: Path) -> np.lib.npyio.NpzFile:
 def read_shard_meta(path: str | Path) -> list[dict]:
     """Per-example metadata of a shard without loading its keypoints."""
     with _open(Path(path)) as data:
-        return json.loads(str(data["meta"]))
+        meta: list[dict] = json.loads(str(data["meta"]))
+    return meta
 
 
 def read_shard(path: str | Path) -> list[Example]:
@@ -205,7 +206,11 @@ def build_synthetic_dataset(out_dir: str | Path, hours: float, seed: int, instru
 
 def _summarise(jobs: list[_ShardJob], config: dict) -> dict:
     """Counts per split and instrument, seconds, sources and the corpus pieces each split used."""
-    shards, counts, seconds, sources, pieces = [], {}, Counter(), {}, {}
+    shards: list[dict] = []
+    counts: dict[str, Counter[str]] = {}
+    seconds: Counter[str] = Counter()
+    sources: dict[str, Counter[str]] = {}
+    pieces: dict[str, set[str]] = {}
     for job in jobs:
         meta = read_shard_meta(job.path)
         per_instrument = Counter(m["instrument"] for m in meta)

@@ -53,14 +53,15 @@ def decode_audio(path: str | Path, rate: int = AUDIO_RATE) -> np.ndarray:
             raise InputError(f"{path} has no audio stream")
         stream = container.streams.audio[0]
         origin = None
-        if container.streams.video and container.streams.video[0].start_time is not None:
-            video = container.streams.video[0]
+        video = container.streams.video[0] if container.streams.video else None
+        if video is not None and video.start_time is not None and video.time_base is not None:
             origin = float(video.start_time * video.time_base)
         resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
-        chunks, first = [], None
+        chunks: list[np.ndarray] = []
+        first = None
         try:
             for frame in container.decode(stream):
-                if first is None and frame.pts is not None:
+                if first is None and frame.pts is not None and frame.time_base is not None:
                     first = float(frame.pts * frame.time_base)
                 chunks += [out.to_ndarray().reshape(-1) for out in resampler.resample(frame)]
             chunks += [out.to_ndarray().reshape(-1) for out in resampler.resample(None)]

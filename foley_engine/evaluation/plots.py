@@ -30,6 +30,7 @@ def piano_roll_png(notes: Performance | Sequence[Sequence[Note]], path: str | Pa
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch
 
+    tracks: Sequence[Sequence[Note]]
     if isinstance(notes, Performance):
         duration = notes.duration if duration is None else duration
         tracks = notes.tracks

@@ -38,7 +38,8 @@ _POSITION_CLIP = 4.0
 
 def performer_joints(body: np.ndarray, hands: np.ndarray) -> np.ndarray:
     """(T, 67, 3) joints of one performer in skeleton order: body, left hand, right hand."""
-    return np.concatenate([body, hands[:, LEFT], hands[:, RIGHT]], axis=1).astype(np.float32)
+    joints: np.ndarray = np.concatenate([body, hands[:, LEFT], hands[:, RIGHT]], axis=1).astype(np.float32)
+    return joints
 
 
 def split_performer_joints(joints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -53,7 +54,8 @@ def _median_visible(values: np.ndarray, visible: np.ndarray) -> np.ndarray | flo
     """Median over the frames where `visible`, or None when fewer than 3 frames qualify."""
     if np.count_nonzero(visible) < 3:
         return None
-    return np.median(values[visible], axis=0)
+    median: np.ndarray = np.median(values[visible], axis=0)
+    return median
 
 
 def frame_reference(xy: np.ndarray, visible: np.ndarray) -> tuple[np.ndarray, float]:

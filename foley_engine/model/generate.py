@@ -92,7 +92,8 @@ class WindowDecoder:
         logits = model.decode(window, tokens, times, self_mask, cache)[:, -1].detach().numpy()
         key_bias = cache.key_bias()
         done = [state.step >= length for state in states]
-        onsets = self._guided_onsets(window, start, resume) if self.sampling.guided else [None] * batch
+        onsets: list[list[int] | None] = (self._guided_onsets(window, start, resume) if self.sampling.guided
+                                          else [None] * batch)
         self._sample(window, tracks, states, done, logits, cache, key_bias, start, length, budget, onsets)
 
     def _guided_onsets(self, window: EncodedWindow, start: int, resume: int) -> list[list[int] | None]:
@@ -196,7 +197,7 @@ class WindowDecoder:
     def _record(self, track: TrackState, state: GrammarState, token: int, start: int) -> None:
         kind, value = self.vocabulary.event(token)
         now = start + state.step
-        if kind == NOTE_ON:
+        if kind == NOTE_ON and value is not None:
             bin_ = state.velocity_bin if state.velocity_bin is not None else self.vocabulary.velocity_bin(64)
             track.sounding[value] = (now, self.vocabulary.bin_velocity(bin_))
         elif kind == NOTE_OFF and value in track.sounding:

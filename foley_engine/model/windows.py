@@ -68,4 +68,5 @@ def resample_joints(joints: np.ndarray, rate: float, target: float) -> np.ndarra
         return joints
     count = max(1, int(round(len(joints) * target / rate)))
     index = np.clip(np.round(np.arange(count) * rate / target).astype(int), 0, len(joints) - 1)
-    return joints[index]
+    resampled: np.ndarray = joints[index]
+    return resampled

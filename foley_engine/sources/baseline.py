@@ -249,10 +249,11 @@ def _limit_voices(notes: list[Note], max_polyphony: int, min_duration: float) ->
                 kept[i] = None
         if duplicate:
             continue
-        sounding = [i for i in sounding if kept[i] is not None and kept[i].end > note.start]
+        sounding = [i for i in sounding if (held := kept[i]) is not None and held.end > note.start]
         if len(sounding) >= max_polyphony:
-            weakest = min(sounding, key=lambda i: kept[i].velocity)
-            if kept[weakest].velocity >= note.velocity:
+            velocity = {i: held.velocity for i in sounding if (held := kept[i]) is not None}
+            weakest = min(sounding, key=velocity.__getitem__)
+            if velocity[weakest] >= note.velocity:
                 continue
             kept[weakest] = None
             sounding.remove(weakest)

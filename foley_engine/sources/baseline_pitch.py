@@ -67,10 +67,13 @@ class Pitch:
 
     def steps(self, position: np.ndarray, joint: int) -> np.ndarray:
         """(T,) scale steps from the centre pitch for an effector at ``position`` (T, 2)."""
+        steps: np.ndarray
         if self.family.pitch == "across":
-            return (position[:, 0] - self.centre[0]) * self.orientation / self.family.step_width
+            steps = (position[:, 0] - self.centre[0]) * self.orientation / self.family.step_width
+            return steps
         if self.family.pitch == "down":  # accordion treble keyboard: pitch rises towards the floor
-            return (position[:, 1] - self.centre[1]) / self.family.step_width
+            steps = (position[:, 1] - self.centre[1]) / self.family.step_width
+            return steps
         if self.family.effectors == "plucking":
             return self.shared + _STRING_STEPS[joint]
         return self.shared

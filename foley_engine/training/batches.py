@@ -197,7 +197,8 @@ def _moving_average(values: np.ndarray, seen: np.ndarray, frames: int) -> np.nda
     """Mean of (T, ...) `values` over `frames` frames along time, counting only the frames marked `seen`."""
     weight = seen[..., None].astype(np.float32)
     total = uniform_filter1d(values * weight, frames, axis=0, mode="nearest")
-    return total / np.maximum(uniform_filter1d(weight, frames, axis=0, mode="nearest"), 1e-6)
+    mean: np.ndarray = total / np.maximum(uniform_filter1d(weight, frames, axis=0, mode="nearest"), 1e-6)
+    return mean
 
 
 def collate(windows: list[Window], config: ModelConfig, max_tokens: int) -> Batch:

@@ -40,6 +40,9 @@ CONDITIONS = {"clean": lambda joints: joints, "fingers_blurred": lambda joints: 
 @torch.inference_mode()
 def onset_probabilities(model: FoleyModel, performer: Performer) -> np.ndarray:
     """(T,) onset-head probability of every frame of one performer's clip, window by window."""
+    head = model.onset_head
+    if head is None:
+        raise ValueError("onset probabilities need a model with an onset head")
     config = model.config
     frames = round(config.window * config.rate)
     ids = model.instrument_ids([performer.instrument])
@@ -48,7 +51,7 @@ def onset_probabilities(model: FoleyModel, performer: Performer) -> np.ndarray:
     for first in range(0, len(result), frames):
         features, mask = window_inputs(joints, performer.frame_size, config.rate, first, frames)
         memory, _ = model.memory(features, mask, ids)
-        probabilities = torch.sigmoid(model.onset_head(memory)[0, :, 0]).numpy()
+        probabilities = torch.sigmoid(head(memory)[0, :, 0]).numpy()
         result[first:first + frames] = probabilities[:len(result) - first]
     return result
 

@@ -285,7 +285,7 @@ def train(data: list[str | Path], out: str | Path, config: TrainConfig | None = 
     elif ctx.main and checkpoint_path.exists():
         raise InputError(f"{out} already holds a run; use --resume to continue it or another folder")
     out.mkdir(parents=True, exist_ok=True)
-    provenance = data_provenance(data, train_set, val_set)
+    provenance = data_provenance([Path(d) for d in data], train_set, val_set)
     wrapped = torch.nn.parallel.DistributedDataParallel(model) if ctx.world > 1 else model
     per_rank = max(1, config.batch_size // ctx.world)
     metrics: dict = {}
@@ -323,7 +323,7 @@ def train(data: list[str | Path], out: str | Path, config: TrainConfig | None = 
         running.append(token_loss.item())
         if not ctx.main:
             continue
-        row = {}
+        row: dict[str, float | str] = {}
         if step % config.log_every == 0:
             row = {"train_loss": round(float(np.mean(running)), 4)}
             running = []
