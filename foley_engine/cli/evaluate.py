@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import math
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -208,7 +209,9 @@ def _cmd_eval(args: argparse.Namespace) -> int:
                       unpitched=unpitched, preface=reference_preface(meta.get("recordings", [])))
     overall = result.summary()["overall"]
     for name, metrics in overall.items():
-        print(f"{name}: onset F1 {metrics['onset_f1']:.3f}, note F1 {metrics['note_f1']:.3f} "
+        lag = f" (best clock lag: {metrics['best_lag']['onset_f1']:.3f})" if "best_lag" in metrics else ""
+        note = "n/a (no pitches heard)" if math.isnan(metrics["note_f1"]) else f"{metrics['note_f1']:.3f}"
+        print(f"{name}: onset F1 {metrics['onset_f1']:.3f}{lag}, note F1 {note} "
               f"over {metrics['examples']} examples ({metrics['seconds']:.0f} s)")
     print(args.out / "report.md")
     return 0

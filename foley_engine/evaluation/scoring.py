@@ -126,7 +126,7 @@ def _intervals(notes: Sequence[Note]) -> np.ndarray:
 
 
 def _hertz(notes: Sequence[Note]) -> np.ndarray:
-    return mir_eval.util.midi_to_hz(np.array([n.pitch for n in notes], dtype=float))
+    return np.asarray(mir_eval.util.midi_to_hz(np.array([n.pitch for n in notes], dtype=float)), dtype=float)
 
 
 def _pearson(a: Sequence[float], b: Sequence[float]) -> float:
@@ -212,8 +212,9 @@ class Report:
                                        for g in self.generators} for name in instruments}}
 
     def to_json(self) -> dict:
-        return _finite({"meta": self.meta, "generators": self.generators, "summary": self.summary(),
-                        "examples": self.rows, "piano_rolls": self.rolls})
+        return {key: _finite(value) for key, value in {
+            "meta": self.meta, "generators": self.generators, "summary": self.summary(), "examples": self.rows,
+            "piano_rolls": self.rolls}.items()}
 
     def to_markdown(self) -> str:
         meta, summary = self.meta, self.summary()
@@ -327,10 +328,10 @@ def _chance_row(index: int, example: Example, instrument: Instrument, name: str,
             "seconds": round(example.duration, 3), "generation_seconds": 0.0, "draw": draw}
 
 
-def _offsets(spread: float, example: Example) -> np.ndarray:
+def _offsets(spread: float, example: Example) -> list[float]:
     """Shifts (s) of the real notes: every video frame within +-spread, zero included."""
     frames = math.floor(spread * example.keypoints.rate + 1e-9)
-    return np.arange(-frames, frames + 1) / example.keypoints.rate
+    return [k / example.keypoints.rate for k in range(-frames, frames + 1)]
 
 
 def _run(generate: Generator, name: str, example: Example, instrument: Instrument, index: int,

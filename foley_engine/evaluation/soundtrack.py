@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Literal
 
 import numpy as np
@@ -94,7 +95,8 @@ class SoundtrackReference:
     description: dict
 
 
-def _librosa():  # noqa: ANN202 - the module, imported only where a soundtrack is read
+def _librosa() -> ModuleType:
+    """librosa, imported only where a soundtrack is read (the [eval] extra; one line when it is missing)."""
     try:
         import librosa
     except ImportError as exc:
