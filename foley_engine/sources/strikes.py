@@ -1,14 +1,16 @@
 """The strike source: percussion and foley from the moments a limb hits something.
 
 A drum stroke, a hand on a conga, a clap and a heel strike all look the same in keypoints: a limb moves fast
-towards a surface and then stops dead or bounces back. Each limb is followed on its own (two hands and two
-feet per performer), so a roll of alternating hands or a flam stays separate hits; only one limb cannot
-strike twice within `StrikeSettings.min_interval` (50 ms: a 12 Hz roll is two hands at 6 Hz each).
+towards a surface and then stops dead or bounces back (thresholds set on synthetic strokes and tracker
+noise, tests/test_strikes.py; the real snare clip and where this fails: README, Instruments). Each limb is
+followed on its own (two hands and two feet per performer), so a roll of alternating hands or a flam stays
+separate hits; only one limb cannot strike twice within `StrikeSettings.min_interval` (50 ms: a 12 Hz roll
+is two hands at 6 Hz each).
 
 1. **Tracks.** Wrists (the stick hands) from whichever of the body and hand landmarks saw them more
    (baseline_pitch.wrist_track), heels (else ankles) from the body; pixel-square, in hand lengths
-   (baseline's yardstick: from the shoulders when seen, else the hands), unsmoothed: a strike is a corner of
-   the trajectory and smoothing would round it off by a frame or more.
+   (baseline's yardstick: from the shoulders when seen, else the hands), smoothed only by a 1-2-1 filter:
+   a strike is a corner of the trajectory, and stronger smoothing would round it off by a frame or more.
 2. **Impacts** (`impacts`), on one coordinate per limb that grows towards the surface: a hand's or heel's
    height downwards (drums and the floor lie below; only the heel's height, as the forward swing slows
    smoothly before the foot lands and would time the step early), the hands' closeness for claps. A hit is
@@ -109,7 +111,7 @@ def impacts(approach: np.ndarray, ok: np.ndarray, rate: float,
         raw = approach[start:end]
         travel = max(settings.min_travel, settings.jitter * _jitter(raw))
         a = np.convolve(np.concatenate((raw[:1], raw, raw[-1:])), (0.25, 0.5, 0.25), "valid")  # halves jitter
-        peaks, properties = find_peaks(np.concatenate(([-np.inf], a, [-np.inf])), distance=spacing,
+        _, properties = find_peaks(np.concatenate(([-np.inf], a, [-np.inf])), distance=spacing,
                                        plateau_size=1)
         for m in (properties["left_edges"] - 1).tolist():
             before, after = a[max(0, m - window):m], a[m + 1:m + 1 + window]
