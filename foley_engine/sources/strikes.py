@@ -317,8 +317,9 @@ class StrikeSource:
         self.options = options
 
     def play(self, clip: SourceClip, progress: Progress) -> SourceNotes:
-        """The one take (the source is deterministic) of every performer's hits."""
+        """Every performer's hits: the source is deterministic, so every take asked for (--variations) is the
+        same one, as the keys source's are."""
         progress(0.0, "strikes from the performers' motion")
         performance = generate_strikes(clip.keypoints, clip.instruments, clip.duration)
         progress(1.0, "strikes from the performers' motion")
-        return SourceNotes([performance], self.name)
+        return SourceNotes([performance] * self.options.variations, self.name)
