@@ -102,10 +102,10 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def fake_pose(monkeypatch: pytest.MonkeyPatch) -> None:
     """Pose replaced by random keypoints of the right length: these tests are about writing, not tracking."""
-    def extract(path: Path, start: float, end: float, *args: object, **kwargs: object) -> Keypoints:
-        return _keypoints(round((end - start) * 30), start)
+    def extract(path: Path, start: float, end: float, *args: object, **kwargs: object) -> tuple[Keypoints, None]:
+        return _keypoints(round((end - start) * 30), start), None  # no keyboard band rows
 
-    monkeypatch.setattr(pipeline, "extract_keypoints", extract)
+    monkeypatch.setattr(pipeline, "extract", extract)
 
 
 def _generate(capfd: pytest.CaptureFixture[str], clip: Path, out: Path, *options: str) -> tuple[int, str]:
