@@ -75,6 +75,7 @@ def open_window(args: argparse.Namespace, store: QSettings | None = None) -> Mai
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse(argv)
     app = QApplication.instance() or QApplication([sys.argv[0]])
+    assert isinstance(app, QApplication), "a panel needs a widget application, not a console one"
     app.setOrganizationName(ORGANISATION)
     app.setApplicationName(APPLICATION)
     theme.apply(app)

@@ -74,7 +74,7 @@ class FrameStore(QObject):
             if self._decoded is not None and self._decoded[0] == index:
                 return self._decoded[1]
             data = self._jpegs[index]
-        image = QImage.fromData(data, "JPEG")
+        image = QImage.fromData(data, "JPEG")  # type: ignore[arg-type]  # the stub says bytes; only str runs
         self._decoded = (index, image)
         return image
 
@@ -88,7 +88,8 @@ class FrameStore(QObject):
                 data = QByteArray()
                 buffer = QBuffer(data)
                 buffer.open(QIODevice.OpenModeFlag.WriteOnly)
-                to_qimage(frame.image).save(buffer, "JPEG", JPEG_QUALITY)
+                # the stub says bytes for the format; PySide6 runs with str only
+                to_qimage(frame.image).save(buffer, "JPEG", JPEG_QUALITY)  # type: ignore[call-overload]
                 with self._lock:
                     self._times.append(frame.time)
                     self._jpegs.append(bytes(data.data()))

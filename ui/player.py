@@ -121,6 +121,8 @@ class Player(QObject):
 
     def _media_failed(self) -> None:
         """A device that disappears or a codec error: keep going without sound rather than stop the panel."""
+        if self._media is None:  # a second error signal: already given up
+            return
         self.silent_reason = f"audio playback failed ({self._media.errorString()}): playing without sound"
         self._media.stop()
         self._media = None

@@ -50,6 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .window import MainWindow
 
     app = QApplication.instance() or QApplication([sys.argv[0]])
+    assert isinstance(app, QApplication), "a panel needs a widget application, not a console one"
     theme.apply(app)
     with tempfile.TemporaryDirectory(prefix="foley-screenshot-") as scratch:
         store = QSettings(str(Path(scratch) / "settings.ini"), QSettings.Format.IniFormat)

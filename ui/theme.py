@@ -103,13 +103,14 @@ def apply(app: QApplication) -> None:
     """Fusion style + a dark palette (for what the style sheet does not reach) + the style sheet."""
     app.setStyle("Fusion")
     palette = QPalette()
-    for role, colour in ((QPalette.Window, WINDOW), (QPalette.WindowText, TEXT), (QPalette.Base, BASE),
-                         (QPalette.AlternateBase, PANEL), (QPalette.Text, TEXT), (QPalette.Button, RAISED),
-                         (QPalette.ButtonText, TEXT), (QPalette.Highlight, SELECT),
-                         (QPalette.HighlightedText, QColor("#ffffff")), (QPalette.ToolTipBase, RAISED),
-                         (QPalette.ToolTipText, TEXT), (QPalette.PlaceholderText, DIM)):
-        palette.setColor(role, colour)
-    palette.setColor(QPalette.Disabled, QPalette.Text, QColor("#5c5f66"))
-    palette.setColor(QPalette.Disabled, QPalette.ButtonText, QColor("#5c5f66"))
+    role = QPalette.ColorRole
+    for name, colour in ((role.Window, WINDOW), (role.WindowText, TEXT), (role.Base, BASE),
+                         (role.AlternateBase, PANEL), (role.Text, TEXT), (role.Button, RAISED),
+                         (role.ButtonText, TEXT), (role.Highlight, SELECT),
+                         (role.HighlightedText, QColor("#ffffff")), (role.ToolTipBase, RAISED),
+                         (role.ToolTipText, TEXT), (role.PlaceholderText, DIM)):
+        palette.setColor(name, colour)
+    palette.setColor(QPalette.ColorGroup.Disabled, role.Text, QColor("#5c5f66"))
+    palette.setColor(QPalette.ColorGroup.Disabled, role.ButtonText, QColor("#5c5f66"))
     app.setPalette(palette)
     app.setStyleSheet(STYLE)

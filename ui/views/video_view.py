@@ -65,18 +65,18 @@ class VideoView(QWidget):
             return
         rect = self.picture_rect()
         painter.drawImage(rect, self.image)
-        sample = self.sample_index()
-        if sample is not None:
+        sample, keypoints = self.sample_index(), self.keypoints
+        if sample is not None and keypoints is not None:  # a sample index means keypoints
             scale = max(1.0, rect.width() / 640)
-            for performer in range(self.keypoints.num_performers):
-                self._draw_joints(painter, rect, self.keypoints.body[performer, sample], skeleton.BODY_BONES,
+            for performer in range(keypoints.num_performers):
+                self._draw_joints(painter, rect, keypoints.body[performer, sample], skeleton.BODY_BONES,
                                   theme.BODY, scale)
                 for side in (skeleton.LEFT, skeleton.RIGHT):
                     colour, tag = _HAND[side]
-                    hand = self.keypoints.hands[performer, sample, side]
+                    hand = keypoints.hands[performer, sample, side]
                     self._draw_joints(painter, rect, hand, skeleton.HAND_BONES, colour, scale)
                     if hand[0, 2] > 0:
-                        label = tag if self.keypoints.num_performers == 1 else f"{tag}{performer + 1}"
+                        label = tag if keypoints.num_performers == 1 else f"{tag}{performer + 1}"
                         self._tag(painter, self._point(rect, hand[0]) + QPointF(8, 10), label, colour)
                 self._name_performer(painter, rect, performer, sample)
         self._tag(painter, QPointF(rect.left() + 10, rect.top() + 20), f"{self.time:.2f} s", theme.TEXT)
