@@ -2,7 +2,12 @@
 
 The baseline is always evaluated, so every report has the yardstick; the learned model joins with `--model
 PATH|default`. Both are the motion note source `foley generate` runs (sources.motion), seen as the
-`(keypoints, instrument, duration) -> Performance` callable evaluation scores.
+`(keypoints, instrument, duration) -> Performance` callable evaluation scores; on real footage the other
+sources that play the instrument (keys, strikes) join through the same protocol (source_generator).
+
+`--real` takes recordings with the MIDI from the instrument (its clock aligned from motion) and videos with
+sound and no MIDI, whose reference is heard in the soundtrack (evaluation.soundtrack): most users' footage
+has sound, and this is how they can check us on it.
 """
 
 from __future__ import annotations
@@ -38,18 +43,19 @@ def add_eval_commands(commands: argparse._SubParsersAction) -> None:
     ev.add_argument("--split", default="test", help="split of the dataset folders to read (default: test)")
     ev.add_argument("--real", nargs="+", type=Path, default=[], metavar="FOLDER_OR_VIDEO",
                     help="recording folders (one video + the MIDI recorded from the instrument), or videos with "
-                         "sound and no MIDI (the video, or a folder holding only it): their reference is heard in "
-                         "the soundtrack (see --reference)")
+                         "sound and no MIDI (the video, or a folder with one video and no MIDI): their reference is "
+                         "heard in the soundtrack (see --reference)")
     ev.add_argument("--instrument", default="piano", help="instrument of the --real recordings (default: piano)")
     ev.add_argument("--reference", choices=REFERENCES, default="auto",
                     help="reference of --real videos without MIDI: onsets detected in the soundtrack, notes "
-                         "transcribed from it by basic-pitch (with pitches), or auto: onsets for percussion, "
-                         "notes otherwise (default: auto)")
+                         "transcribed from it by basic-pitch (with pitches), or auto: onsets for the GM percussion "
+                         "channel's instruments (drums, hand drums, claps, steps), notes otherwise (default: auto)")
     ev.add_argument("--offset", type=float, default=None,
                     help="MIDI time minus video time of --real recordings with MIDI; default: estimated from motion")
     ev.add_argument("--offset-spread", type=float, default=0.1,
                     help="also score --real recordings at every frame's clock offset within +-S s of it (default "
-                         "0.1; 0 = off): how much each F1 depends on the offset being exact")
+                         "0.1; 0 = off): how much each F1 depends on the offset being exact; for a soundtrack, the "
+                         "audio-video lag searched")
     ev.add_argument("--model", default=None, help="checkpoint PATH or 'default'; without it, baseline only")
     ev.add_argument("--out", type=Path, required=True, help="report folder (report.md, report.json, rolls/)")
     ev.add_argument("--seeds", type=int, default=1,

@@ -211,5 +211,6 @@ def reference_preface(recordings: list[dict]) -> list[str]:
                   f"parameters: {parameters}"]
     lines += ["", f"Clock: {CLOCK_METHOD}. The lag found is printed beside each F1 in the best clock lag table "
               "(how far the heard onsets were moved to score best; positive = later)."
-              + ("" if all(r["pitched"] for r in heard) else " Onsets have no pitch: note F1 is n/a for them.")]
+              + ("" if all(r["pitched"] for r in heard) else " Onsets have no pitch: note F1 is n/a for them, and an "
+                 "onset's velocity is its flux peak relative to the loudest (velocity r: loudness, roughly).")]
     return lines
