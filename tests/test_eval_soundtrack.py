@@ -183,6 +183,37 @@ def test_eval_command_refuses_what_it_cannot_score(snare_video: Path, tmp_path: 
     assert "is not a video" in capsys.readouterr().err
 
 
+def test_every_source_that_plays_the_instrument_joins_through_the_source_protocol(tmp_path: Path) -> None:
+    from foley_engine.cli.evaluate import real_generators, source_generator
+    from foley_engine.sources import SourceClip, SourceNotes
+
+    assert set(real_generators(get_instrument("violin"), {})[0]) == set()
+    assert set(real_generators(get_instrument("piano"), {})[0]) == {"keys"}
+    assert set(real_generators(get_instrument("snare"), {})[0]) == {"strikes"}
+
+    class Source:
+        name, stage = "fake", "notes"
+
+        def __init__(self, plays: bool) -> None:
+            self.plays, self.clips = plays, []
+
+        def play(self, clip: SourceClip, progress: object) -> SourceNotes | None:
+            self.clips.append(clip)
+            return SourceNotes([hits("snare", HITS)], self.name) if self.plays else None
+
+    keypoints = Keypoints(30.0, 2.0, np.zeros((1, 90, 25, 3), np.float32), np.zeros((1, 90, 2, 21, 3), np.float32),
+                          (320, 240))
+    playing, refusing = Source(True), Source(False)
+    videos = {id(keypoints): tmp_path / "clip.mp4"}
+    assert source_generator(playing, videos)(keypoints, get_instrument("snare"), 3.0).notes == hits("snare", HITS).notes
+    clip = playing.clips[0]
+    assert (clip.video, clip.start, clip.end, clip.instruments) == (tmp_path / "clip.mp4", 2.0, 5.0,
+                                                                   (get_instrument("snare"),))
+    assert source_generator(refusing, videos)(keypoints, get_instrument("snare"), 3.0).notes == []
+    with pytest.raises(InputError, match="plays --real recordings only"):
+        source_generator(playing, {})(keypoints, get_instrument("snare"), 3.0)
+
+
 @pytest.mark.real_media
 def test_the_shared_snare_clip_against_its_own_soundtrack(tmp_path: Path) -> None:
     """The standing snare drummer, scored against the onsets heard in the clip: the learned model well above
