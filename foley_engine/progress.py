@@ -10,7 +10,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TextIO
+from typing import Literal, TextIO
 
 from .errors import Cancelled
 from .protocol import ProgressLine, write_line
@@ -25,6 +25,9 @@ class ProgressEvent:
 
 
 ProgressCallback = Callable[[ProgressEvent], None]
+#: `--progress`: a bar on a terminal, the protocol's JSON lines on stdout, nothing, or "auto" (a bar on a tty)
+ProgressMode = Literal["auto", "bar", "json", "none"]
+PROGRESS_MODES: tuple[ProgressMode, ...] = ("auto", "bar", "json", "none")
 StageCallback = Callable[[float, str], None]
 
 

@@ -25,7 +25,7 @@ from ..extras import missing_extra
 from ..instruments import parse_instruments
 from ..interrupts import CancelSignals
 from ..options import GeneratorOptions, add_generator_args, finite_float
-from ..progress import JsonLinesProgress, ProgressCallback, TerminalBar
+from ..progress import PROGRESS_MODES, JsonLinesProgress, ProgressCallback, ProgressMode, TerminalBar
 from ..protocol import ErrorLine, SummaryLine, write_line
 
 
@@ -36,7 +36,7 @@ def _add_range_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_progress_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--progress", choices=("auto", "bar", "json", "none"), default="auto",
+    parser.add_argument("--progress", choices=PROGRESS_MODES, default="auto",
                         help="bar on a terminal (default there), json = one JSON object per line on stdout")
 
 
@@ -123,7 +123,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def _progress_sink(mode: str) -> ProgressCallback | None:
+def _progress_sink(mode: ProgressMode) -> ProgressCallback | None:
     if mode == "auto":
         mode = "bar" if sys.stderr.isatty() else "none"
     if mode == "bar":

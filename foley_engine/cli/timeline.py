@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from ..errors import InputError
 from ..options import GeneratorOptions, add_generator_args
 from ..outputs import refuse_existing
+from ..progress import PROGRESS_MODES
 from ..protocol import SummaryLine, write_line
 
 if TYPE_CHECKING:
@@ -64,7 +65,7 @@ def add_timeline_command(commands: argparse._SubParsersAction) -> None:
     cmd.add_argument("--preview", type=Path, metavar="PNG", help="also draw the tracks before/after as a PNG")
     cmd.add_argument("--force", action="store_true", help="overwrite OUT, its WAVs and the preview")
     cmd.add_argument("--json", action="store_true", help="print a JSON summary on stdout when done")
-    cmd.add_argument("--progress", choices=("auto", "bar", "json", "none"), default="auto",
+    cmd.add_argument("--progress", choices=PROGRESS_MODES, default="auto",
                      help="bar on a terminal (default there), json = one JSON object per line on stdout")
     cmd.set_defaults(handler=run_timeline_command)
 

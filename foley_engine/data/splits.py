@@ -10,13 +10,15 @@ rather than mixed with the new assignment).
 from __future__ import annotations
 
 import zlib
+from typing import Literal
 
-SPLITS = ("train", "val", "test")
+Split = Literal["train", "val", "test"]
+SPLITS: tuple[Split, ...] = ("train", "val", "test")
 #: Share of ids in each held-out split, in percent (the rest is training material).
-HELD_OUT_PERCENT = {"val": 10, "test": 10}
+HELD_OUT_PERCENT: dict[Split, int] = {"val": 10, "test": 10}
 
 
-def split_of(key: str) -> str:
+def split_of(key: str) -> Split:
     """The split an id belongs to: fixed by a hash of the id, so it never changes between runs."""
     bucket = zlib.crc32(key.encode()) % 100
     if bucket < HELD_OUT_PERCENT["test"]:
