@@ -16,9 +16,12 @@ _EDITOR_PROPS = bpy.types.SequenceEditor.bl_rna.properties
 #: (top-level collection, every strip incl. inside metas, context selection) for this Blender.
 _STRIPS, _STRIPS_ALL, _SELECTED = (("strips", "strips_all", "selected_strips") if "strips" in _EDITOR_PROPS
                                    else ("sequences", "sequences_all", "selected_sequences"))
-_STRIP_TYPE = getattr(bpy.types, "Strip", None) or bpy.types.Sequence
-#: Later 5.x (5.3 has them, 5.0 not) name the visible range by its handles and the media by `content_*`.
-_HANDLES = "left_handle" in _STRIP_TYPE.bl_rna.properties
+_STRIP_PROPS = (getattr(bpy.types, "Strip", None) or bpy.types.Sequence).bl_rna.properties
+#: (first visible frame, frame after the last, where the media starts, its length) for this Blender: later 5.x
+#: (5.3 has them, 5.0 not) name the visible range by its handles and the media by `content_*`.
+_LEFT, _RIGHT, _CONTENT_START, _CONTENT_LENGTH = (
+    ("left_handle", "right_handle", "content_start", "content_duration") if "left_handle" in _STRIP_PROPS
+    else ("frame_final_start", "frame_final_end", "frame_start", "frame_duration"))
 
 
 def sequencer_scene(context: Any) -> Any:
@@ -47,35 +50,28 @@ def selected_strips(context: Any) -> list[Any]:
 
 def visible_range(strip: Any) -> tuple[int, int]:
     """First visible frame and the frame after the last: what the editor shows between the handles."""
-    if _HANDLES:
-        return int(strip.left_handle), int(strip.right_handle)
-    return int(strip.frame_final_start), int(strip.frame_final_end)
+    return int(getattr(strip, _LEFT)), int(getattr(strip, _RIGHT))
 
 
 def set_visible_range(strip: Any, start: int, end: int) -> None:
     """Trim a strip to [start, end) without moving its content."""
-    if _HANDLES:
-        strip.left_handle, strip.right_handle = start, end
-    else:
-        strip.frame_final_start, strip.frame_final_end = start, end
+    setattr(strip, _LEFT, start)
+    setattr(strip, _RIGHT, end)
 
 
 def content_start(strip: Any) -> float:
     """Timeline frame where the strip's media (its first frame or sample) sits, trims ignored."""
-    return float(strip.content_start if _HANDLES else strip.frame_start)
+    return float(getattr(strip, _CONTENT_START))
 
 
 def set_content_start(strip: Any, frame: float) -> None:
     """Slide the media under the strip (its handles move along, as when dragging the strip)."""
-    if _HANDLES:
-        strip.content_start = frame
-    else:
-        strip.frame_start = frame
+    setattr(strip, _CONTENT_START, frame)
 
 
 def content_length(strip: Any) -> int:
     """The untrimmed content's length in scene frames (playback-rate and speed changes included)."""
-    return int(strip.content_duration if _HANDLES else strip.frame_duration)
+    return int(getattr(strip, _CONTENT_LENGTH))
 
 
 def scene_rate(scene: Any) -> float:

@@ -3,16 +3,15 @@
 Blender's Python has neither torch nor MediaPipe, so the add-on never imports the engine: it asks `foley info
 --json` what the engine is (sample rate, defaults, models, which options it takes), starts `foley timeline …
 --progress json --json` and reads the editor protocol's lines (foley_engine/protocol.py), one JSON object per
-line, told apart by their "type". A reader thread drains the pipes, so polling from a modal timer never blocks
-the UI. Cancel sends Ctrl-C to the engine's whole process
-group (its workers too), the way a terminal would, and kills what is left after a grace period.
+line, told apart by their "type". A reader thread drains the pipe, so polling from a modal timer never blocks
+the UI. Cancel sends Ctrl-C to the engine's whole process group (its workers too), the way a terminal would,
+and kills what is left after a grace period.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import queue
 import shutil
 import signal
 import subprocess
@@ -24,8 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import UserError
-
 EXECUTABLE = "foley.exe" if sys.platform == "win32" else "foley"
 BIN = "Scripts" if sys.platform == "win32" else "bin"
 #: Where a user following the README most likely created the engine's environment.
@@ -35,6 +32,10 @@ BLENDER_ONLY_ENV = ("PYTHONHOME", "PYTHONPATH", "PYTHONSTARTUP", "PYTHONNOUSERSI
 CANCEL_GRACE_SECONDS = 5.0
 #: The editor protocol version this add-on reads; an engine that speaks another one is refused in one line.
 PROTOCOL = 1
+
+
+class UserError(Exception):
+    """The add-on's one exception: a problem the user can fix, told in one sentence through `Operator.report`."""
 
 
 class EngineMissing(UserError):
@@ -52,7 +53,6 @@ def _executable_in(path: Path) -> Path | None:
 def find_engine(preference: str = "", environ: Mapping[str, str] | None = None) -> tuple[Path, str]:
     """The `foley` command and where it was found: preference > $FOLEY_ENGINE > PATH > common venvs."""
     environ = os.environ if environ is None else environ
-    assert environ is not None
     for value, origin in ((preference, "add-on preferences"), (environ.get("FOLEY_ENGINE", ""), "FOLEY_ENGINE")):
         if value.strip():
             found = _executable_in(Path(value.strip()).expanduser())
@@ -167,13 +167,13 @@ class EngineJob:
     ignored: list[str] = field(default_factory=list)  # optional options this engine does not have
     summary: dict | None = None  # the summary line (`--json`)
     error: str = ""  # the engine's own one-line error, if it reported one
-    stderr: deque = field(default_factory=lambda: deque(maxlen=20))
+    output: deque = field(default_factory=lambda: deque(maxlen=20))  # its last lines that are no protocol lines
     cancelled: bool = False
     process: subprocess.Popen | None = None
     returncode: int | None = None  # set once the engine has exited and its output is read
 
     def __post_init__(self) -> None:
-        self._events: queue.Queue[dict] = queue.Queue()
+        self._events: deque[dict] = deque()
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -190,59 +190,46 @@ class EngineJob:
                 self.ignored.append(option)
         return command
 
+    def _start(self) -> None:
+        """The engine in a process group of its own (cancel reaches its workers), unless cancelled first."""
+        command = self._command()
+        group: dict[str, Any] = {"start_new_session": True}
+        if sys.platform == "win32":
+            group = {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+        with self._lock:
+            if self.cancelled:
+                return
+            try:
+                self.process = subprocess.Popen(
+                    command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                    encoding="utf-8", errors="replace", bufsize=1, env=engine_environment(), **group)
+            except (OSError, subprocess.SubprocessError) as error:
+                raise UserError(f"cannot start the Foley engine {self.engine}: {error}") from None
+
     def _run(self) -> None:
         try:
-            command = self._command()
-            with self._lock:
-                if self.cancelled:
-                    self.returncode = -1
-                    return
-                group: dict[str, Any] = {"start_new_session": True}
-                if sys.platform == "win32":
-                    group = {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
-                self.process = subprocess.Popen(
-                    command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                    encoding="utf-8", errors="replace", bufsize=1, env=engine_environment(), **group)
-        except (OSError, subprocess.SubprocessError) as error:
-            self.error = f"cannot start the Foley engine {self.engine}: {error}"
-            self.returncode = -1
-            return
-        except UserError as error:  # no `foley info`, or another protocol
+            self._start()
+        except UserError as error:  # no `foley info`, another protocol, or it does not start
             self.error = str(error)
+        if self.process is None or self.process.stdout is None:
             self.returncode = -1
             return
-        stderr = threading.Thread(target=self._read_stderr, daemon=True)
-        stderr.start()
-        self._read_stdout()
-        stderr.join()
-        self.returncode = self.process.wait()
-
-    def _read_stdout(self) -> None:
-        assert self.process is not None and self.process.stdout is not None
-        for line in self.process.stdout:
+        for line in self.process.stdout:  # stderr too: one reader, so neither pipe fills up and blocks the engine
             event = _json_object(line)
-            if not event:
-                continue  # a library's banner, not ours
+            if not event:  # its stderr, or a library's banner
+                if line.strip():
+                    self.output.append(line.rstrip())
+                continue
             if event.get("type") == "error":
                 self.error = str(event.get("message", ""))
             elif event.get("type") == "summary":
                 self.summary = event
-            self._events.put(event)
-
-    def _read_stderr(self) -> None:
-        assert self.process is not None and self.process.stderr is not None
-        for line in self.process.stderr:
-            if line.strip():
-                self.stderr.append(line.rstrip())
+            self._events.append(event)
+        self.returncode = self.process.wait()
 
     def poll(self) -> list[dict]:
-        """Progress events since the last call; never blocks."""
-        events = []
-        while True:
-            try:
-                events.append(self._events.get_nowait())
-            except queue.Empty:
-                return events
+        """Progress events since the last call; never blocks (a deque's append and popleft are thread-safe)."""
+        return [self._events.popleft() for _ in range(len(self._events))]
 
     @property
     def done(self) -> bool:
@@ -257,7 +244,7 @@ class EngineJob:
         """One sentence for the user: the engine's own error line, else the last line it printed."""
         if self.error:
             return self.error
-        lines = [line.removeprefix("foley: error: ") for line in self.stderr]
+        lines = [line.removeprefix("foley: error: ") for line in self.output]
         return lines[-1] if lines else f"the engine stopped with exit code {self.returncode}"
 
     def cancel(self, grace: float = CANCEL_GRACE_SECONDS) -> None:

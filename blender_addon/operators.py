@@ -12,8 +12,7 @@ from typing import Any
 import bpy
 
 from . import compat
-from .engine import EngineInfo, engine_info, find_engine
-from .errors import UserError
+from .engine import EngineInfo, UserError, engine_info, find_engine
 from .run import FoleyRun, Settings, model_spec
 from .strips import movie_strips
 
@@ -24,16 +23,15 @@ CHECKPOINT = ("file", "Checkpoint File", "A learned model trained with `foley tr
 ENGINE_DEFAULTS = ("instrument", "model", "seed", "temperature")
 
 
-def _preferences(context: Any) -> Any:
+def _engine_path(context: Any) -> str:
+    """The add-on preference (empty: detect the engine)."""
     addon = context.preferences.addons.get(__package__)
-    return addon.preferences if addon is not None else None
+    return addon.preferences.engine_path if addon is not None else ""
 
 
 def _engine_info(context: Any) -> EngineInfo:
     """The engine the preferences point at, and what it says about itself; UserError in one sentence."""
-    prefs = _preferences(context)
-    engine, _ = find_engine(prefs.engine_path if prefs is not None else "")
-    return engine_info(engine)
+    return engine_info(find_engine(_engine_path(context))[0])
 
 
 def _info_or_none(context: Any) -> EngineInfo | None:
@@ -155,12 +153,11 @@ class SEQUENCER_OT_foley_generate(bpy.types.Operator):
         layout.prop(self, "stems")
 
     def execute(self, context: Any) -> set[str]:
-        prefs = _preferences(context)
         try:
             temperature, model = self._given("temperature"), self._given("model")
             settings = Settings(self._given("instrument"), self._given("seed"),
                                 None if temperature is None else round(temperature, 3), self.channel,
-                                prefs.engine_path if prefs is not None else "",
+                                _engine_path(context),
                                 None if model is None else model_spec(model, self.model_file), stems=self.stems)
             self._run = FoleyRun(context, settings)
         except UserError as error:
@@ -172,7 +169,7 @@ class SEQUENCER_OT_foley_generate(bpy.types.Operator):
             return self._finish(context)
         self._timer = context.window_manager.event_timer_add(TIMER_SECONDS, window=context.window)
         context.window_manager.modal_handler_add(self)
-        self._status(context)
+        self._show_progress(context)
         return {"RUNNING_MODAL"}
 
     def _running(self) -> FoleyRun:
@@ -189,7 +186,7 @@ class SEQUENCER_OT_foley_generate(bpy.types.Operator):
             if self._running().update():
                 self._stop(context)
                 return self._finish(context)
-            self._status(context)
+            self._show_progress(context)
         return {"PASS_THROUGH"}
 
     def cancel(self, context: Any) -> None:
@@ -209,22 +206,23 @@ class SEQUENCER_OT_foley_generate(bpy.types.Operator):
         self.report({"INFO"}, f"Foley added: {', '.join(outcome.created)}")
         return {"FINISHED"}
 
-    def _status(self, context: Any) -> None:
+    def _show_progress(self, context: Any) -> None:
         run = self._running()
-        text = f"Foley {run.progress:4.0%}  {run.message}  ·  Esc to cancel"
-        if context.workspace is not None:
-            context.workspace.status_text_set(text)
-        if context.area is not None:
-            context.area.header_text_set(text)
+        _status_text(context, f"Foley {run.progress:4.0%}  {run.message}  ·  Esc to cancel")
 
     def _stop(self, context: Any) -> None:
         if self._timer is not None:
             context.window_manager.event_timer_remove(self._timer)
             self._timer = None
-        if context.workspace is not None:
-            context.workspace.status_text_set(None)
-        if context.area is not None:
-            context.area.header_text_set(None)
+        _status_text(context, None)
+
+
+def _status_text(context: Any, text: str | None) -> None:
+    """The status bar's and the editor header's text; None gives them back to Blender."""
+    if context.workspace is not None:
+        context.workspace.status_text_set(text)
+    if context.area is not None:
+        context.area.header_text_set(text)
 
 
 def draw_menu_entry(menu: Any, context: Any) -> None:

@@ -11,7 +11,7 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +19,7 @@ import bpy
 
 from . import compat
 from .audio import stretch_wav, wav_samples
-from .engine import EngineInfo, EngineJob, engine_info, find_engine, missing_foley
-from .errors import UserError
+from .engine import EngineInfo, EngineJob, UserError, engine_info, find_engine, missing_foley
 from .strips import Generated, movie_strips, place_sounds, strip_source
 from .timeline_io import FoleyClip, read_foley_clips, slug, write_timeline
 
@@ -39,13 +38,8 @@ class Settings:
 
     def resolved(self, info: EngineInfo) -> Used:
         """Every None replaced by the engine's default: what the run will actually use, and what a strip records."""
-        defaults = info.defaults
-
-        def pick(name: str) -> Any:
-            value = getattr(self, name)
-            return defaults[name] if value is None else value
-
-        return Used(str(pick("instrument")), int(pick("seed")), float(pick("temperature")), str(pick("model")))
+        chosen = {option.name: getattr(self, option.name) for option in fields(Used)}
+        return Used(**{name: info.defaults[name] if value is None else value for name, value in chosen.items()})
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import Any
 import bpy
 
 from . import compat
-from .errors import UserError
+from .engine import UserError
 from .timeline_io import StripSource
 
 #: Custom property group on every generated sound strip (the same namespace the engine uses in OTIO).
@@ -89,12 +89,8 @@ def movie_strips(context: Any) -> list[Any]:
 
 def generated_for(scene: Any, source: str) -> list[Any]:
     """Sound strips an earlier run made for the movie strip named `source`."""
-    found = []
-    for strip in compat.strips(scene):
-        recorded = strip.get(PROP)
-        if strip.type == "SOUND" and recorded is not None and recorded.get("source") == source:
-            found.append(strip)
-    return found
+    return [strip for strip in compat.strips(scene)
+            if strip.type == "SOUND" and strip.get(PROP) is not None and strip[PROP].get("source") == source]
 
 
 def free_channel(scene: Any, start: int, end: int, near: int, first_choice: int = 0) -> int:

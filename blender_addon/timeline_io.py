@@ -18,8 +18,6 @@ TR = otio.opentime.TimeRange
 
 #: Metadata namespace the engine writes on Foley tracks and clips.
 FOLEY = "foley"
-#: Where the add-on records which strip a clip came from, so the round trip does not rely on names alone.
-BLENDER = "blender"
 
 
 @dataclass(frozen=True)
@@ -72,9 +70,7 @@ def write_timeline(sources: list[StripSource], rate: float, path: Path, name: st
         track.append(otio.schema.Clip(
             name=source.name,
             media_reference=otio.schema.ExternalReference(target_url=source.filepath.as_uri()),
-            source_range=TR(RT(source.media_start * rate, rate), RT(source.media_frames, rate)),
-            metadata={BLENDER: {"strip": source.name, "channel": source.channel, "frame_start": source.start,
-                                "frame_duration": source.duration, "speed": source.speed}}))
+            source_range=TR(RT(source.media_start * rate, rate), RT(source.media_frames, rate))))
         timeline.tracks.append(track)
     otio.adapters.write_to_file(timeline, str(path))
 
