@@ -171,7 +171,10 @@ def generate(video: str | Path, instrument: InstrumentChoice = "piano", *, start
 
 def _within(progress: Progress, low: float, high: float) -> Progress:
     """`progress` for one part of a stage, from `low` to `high` of it."""
-    return lambda fraction, message="": progress(low + (high - low) * fraction, message)
+    def part(fraction: float, message: str = "") -> None:
+        progress(low + (high - low) * fraction, message)
+
+    return part
 
 
 def keyboard_summary(keyboard: KeyboardGeometry) -> dict:

@@ -38,7 +38,8 @@ class BandSampler:
             return None
         grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
         band = cv2.remap(grey, self.map_x, self.map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        return band.mean(axis=0, dtype=np.float32)
+        row: np.ndarray = band.mean(axis=0, dtype=np.float32)
+        return row
 
     @property
     def width(self) -> int:

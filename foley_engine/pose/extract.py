@@ -228,8 +228,8 @@ def _run_workers(
                     break
                 # Report on news, and at least twice a second so a cancel works while the models load.
                 if changed or time.monotonic() - last_report >= 0.5:
-                    message = f"tracking body and hands ({sum(done):.0f}/{expected} frames)"
-                    report(min(0.99, sum(done) / expected), message)
+                    status = f"tracking body and hands ({sum(done):.0f}/{expected} frames)"
+                    report(min(0.99, sum(done) / expected), status)
                     last_report = time.monotonic()
                 time.sleep(0.05)
             parts = []
