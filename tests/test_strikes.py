@@ -243,7 +243,7 @@ def test_the_shared_snare_clip_plays_drums_by_default_with_the_better_source(tmp
     """The standing snare drummer as `foley generate --instrument drums` plays it: the percussion channel, only
     kit pieces, onsets well above chance at the same density against the clip's own soundtrack; and auto's
     percussion source (PERCUSSION_SOURCE) is the one that scores better here. Measured: the model 0.68 (chance
-    0.43), the strike source 0.05 (chance 0.10): the drummer's wrists move about 1 cm a stroke."""
+    0.43), the strike source 0.00 (no note): the drummer's wrists move about 1 cm a stroke."""
     from foley_engine.cli import main
     from foley_engine.evaluation.soundtrack import soundtrack_reference
     from foley_engine.midi import read_performance
@@ -264,3 +264,43 @@ def test_the_shared_snare_clip_plays_drums_by_default_with_the_better_source(tmp
     keypoints = Keypoints.load(tmp_path / "video.keypoints.npz")
     struck = best_lag_onset_f1(reference, generate_strikes(keypoints, (drums,), duration).notes, duration)
     assert (PERCUSSION_SOURCE == "strikes") == (struck > default), (struck, default)
+
+
+def bounced_video(out: Path, source: Path, hits: list[float], seconds: float, drop: int = 40,
+                  rate: int = 30) -> Path:
+    """A still of a real person (the first frame of `source`) whose whole picture drops `drop` pixels and
+    springs back at each of `hits` (s): every joint the pose finds, heels included, lands there at known times."""
+    import av
+
+    with av.open(str(source)) as container:
+        still = next(container.decode(video=0)).to_ndarray(format="rgb24")
+    height, width = still.shape[0] // 2 * 2, still.shape[1] // 2 * 2
+    still = still[:height, :width]
+    offsets = np.rint(drop * (1.0 - strokes(round(seconds * rate), hits, 1.0, half=0.1))).astype(int)
+    with av.open(str(out), "w") as container:
+        stream = container.add_stream("libx264", rate=rate)
+        stream.width, stream.height, stream.pix_fmt = width, height + drop, "yuv420p"
+        stream.options = {"crf": "18", "preset": "veryfast"}
+        for offset in offsets:
+            canvas = np.full((height + drop, width, 3), 60, np.uint8)
+            canvas[offset:offset + height] = still
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(canvas, format="rgb24")))
+        container.mux(stream.encode())
+    return out
+
+
+@pytest.mark.real_media
+def test_strikes_on_made_footage_land_where_the_limbs_do_and_unseen_feet_make_no_steps(tmp_path: Path) -> None:
+    """Real pose on footage made from a real person (the seated violinist) dropped and sprung back at known
+    times: both wrists strike within 40 ms of each drop; the feet, which the pose does not see there (it
+    guesses them at confidence ~0.05, wandering by tens of pixels), play no footsteps."""
+    from foley_engine.pose.extract import extract_keypoints
+
+    drops = [0.6, 1.25, 1.8, 2.5]
+    video = bounced_video(tmp_path / "drops.mp4", require_shared(SHARED_MEDIA / "violin-urmp" / "video.mp4"),
+                          drops, 3.2)
+    keypoints = extract_keypoints(video, cache_dir=tmp_path / "cache")
+    assert keypoints.num_performers == 1
+    heard = [note.start for note in generate_strikes(keypoints, (get_instrument("snare"),)).notes]
+    assert len(heard) == 2 * len(drops) and all(min(abs(t - s) for s in drops) <= 0.04 for t in heard), heard
+    assert generate_strikes(keypoints, (get_instrument("footsteps"),)).notes == []

@@ -118,8 +118,8 @@ class Sources:
 
 #: What auto plays percussion with: the source that scores better on real footage with sound. Measured on the
 #: one such clip we may test on (../shared/media/snare-solo, onset F1 at the best lag within +-0.1 s, 50 ms,
-#: chance at the same density beside it): the learned model 0.68 (chance 0.43), the strike source 0.05
-#: (chance 0.10: that drummer's wrists move about 1 cm a stroke, the sticks do the rest). README, Percussion.
+#: chance at the same density beside it): the learned model 0.68 (chance 0.43), the strike source 0.00 (no
+#: note: that drummer's wrists move about 1 cm a stroke, the sticks do the rest). README, Instruments.
 PERCUSSION_SOURCE = "model"
 
 

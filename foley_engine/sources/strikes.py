@@ -70,7 +70,9 @@ class StrikeSettings:
     min_speed: float = 1.5  # an approach this fast (~15 cm/s: a heel landing) may end at rest, without a rebound
     min_interval: float = 0.05  # s; one limb's hits at least this far apart (rolls and flams stay separate)
     ring: float = 0.3  # s; a hit's note length unless the piece rings longer (_RINGS) or is struck again
-    confidence: float = 0.0  # keypoints above this confidence are seen
+    #: joints seen with at least this confidence count (the pose's visibility: a foot out of frame is guessed
+    #: at ~0.02-0.3 and wanders by tens of pixels, which would be heard as steps)
+    confidence: float = 0.5
 
 
 #: Pieces that ring on (cymbals, timpani): note lengths in seconds.
@@ -187,7 +189,7 @@ def performer_hits(body: np.ndarray, hands: np.ndarray, aspect: np.ndarray, rate
 
     `body` (T, 25, 3) and `hands` (T, 2, 21, 3) are one performer's keypoints, normalised (x, y, confidence).
     """
-    body_ok, hands_ok = body[..., 2] > settings.confidence, hands[..., 2] > settings.confidence
+    body_ok, hands_ok = body[..., 2] >= settings.confidence, hands[..., 2] >= settings.confidence
     unit = _scale(body[..., :2] * aspect, body_ok, hands[..., :2] * aspect, hands_ok, BaselineSettings())
     body_xy, hands_xy = body[..., :2] * aspect / unit, hands[..., :2] * aspect / unit
     wrists = [wrist_track(body_xy, body_ok, hands_xy, hands_ok, side) for side in (LEFT, RIGHT)]
