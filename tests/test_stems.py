@@ -40,14 +40,14 @@ def pose_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Pose replaced by random joints of the right length (different per performer); records each call."""
     calls: list[str] = []
 
-    def extract(path: Path, start: float, end: float, *args: object, **kwargs: object) -> Keypoints:
+    def extract(path: Path, start: float, end: float, *args: object, **kwargs: object) -> tuple[Keypoints, None]:
         calls.append(str(path))
         frames, count = round((end - start) * 30), _performers(path)
         rng = np.random.default_rng(count)
         return Keypoints(30.0, start, rng.random((count, frames, 25, 3), np.float32),
-                         rng.random((count, frames, 2, 21, 3), np.float32), (320, 240))
+                         rng.random((count, frames, 2, 21, 3), np.float32), (320, 240)), None
 
-    monkeypatch.setattr(pipeline, "extract_keypoints", extract)
+    monkeypatch.setattr(pipeline, "extract", extract)
     return calls
 
 

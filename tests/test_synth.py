@@ -244,7 +244,7 @@ def _generate_before_pose(monkeypatch: pytest.MonkeyPatch, capfd: pytest.Capture
     def pose_must_not_run(*args: object, **kwargs: object) -> None:
         raise AssertionError("pose ran before the soundfont was checked")
 
-    monkeypatch.setattr(pipeline, "extract_keypoints", pose_must_not_run)
+    monkeypatch.setattr(pipeline, "extract", pose_must_not_run)
     clip = make_video(folder / "clip.mp4", seconds=0.5, rate=30)
     capfd.readouterr()
     code = cli.main(["generate", str(clip), "-o", str(folder / "out"), "--model", "baseline", "--progress", "none",
