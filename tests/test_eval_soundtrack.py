@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -98,6 +99,14 @@ def test_silence_and_a_too_short_sound_have_no_onsets() -> None:
     for audio in (np.zeros(44100, np.float32), np.ones(100, np.float32)):
         times, strength = soundtrack.detect_onsets(audio)
         assert times.size == strength.size == 0
+
+
+def test_without_the_eval_extra_the_detector_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from foley_engine.errors import MissingExtraError
+
+    monkeypatch.setitem(sys.modules, "librosa", None)  # what `import librosa` meets on a plain install
+    with pytest.raises(MissingExtraError, match=r"pip install 'foley\[eval\]'"):
+        soundtrack.detect_onsets(np.zeros(44100, np.float32))
 
 
 def test_the_reference_is_onsets_for_the_drum_channel_and_notes_for_pitches() -> None:
