@@ -45,8 +45,9 @@ REFERENCES: tuple[Reference, ...] = ("auto", "onsets", "notes")
 ONSET_NOTE_SECONDS = 0.1
 #: How the clock of a soundtrack relates to its picture, for the report.
 CLOCK_METHOD = ("the soundtrack shares the video's clock (audio sample 0 = first video frame, decode_audio); the "
-                "residual audio-video muxing lag is searched at every video frame within +-offset_spread, each "
-                "generator and its chance at the same note density at their own best lag")
+                "residual audio-video muxing lag is searched at every video frame within --offset-spread (0.1 s "
+                "unless given; the best clock lag table gives the range), each generator and its chance at the same "
+                "note density at their own best lag")
 
 
 @dataclass(frozen=True)
