@@ -12,17 +12,11 @@ PACKAGE_DIR = None  # the folder that holds resolve_script/, written by the inst
 ENGINE = None  # the engine environment's `foley` command, written by the installer
 
 
-def _package_dir():
-    if PACKAGE_DIR:
-        return PACKAGE_DIR
-    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # run from a checkout
-
-
 def _run(resolve, bmd):
     if sys.version_info < (3, 8):
         sys.stderr.write("Generate Foley needs Python 3.8 or later; Resolve uses Python %d.%d\n" % sys.version_info[:2])
         return 1
-    folder = _package_dir()
+    folder = PACKAGE_DIR or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # else run from a checkout
     sys.path.insert(0, folder)
     try:
         from resolve_script.app import main

@@ -11,7 +11,7 @@ import importlib
 import os
 import sys
 from types import ModuleType
-from typing import Any, Mapping, Optional, Sequence, Tuple
+from typing import Any, Mapping, Optional, Tuple
 
 from . import FoleyScriptError
 
@@ -86,18 +86,13 @@ def connect(resolve: Any = None, env: Mapping[str, str] = os.environ,
     return resolve, module
 
 
-def version(resolve: Any) -> Sequence[int]:
-    """[major, minor, ...] from GetVersion(); empty when Resolve does not say."""
-    fields = resolve.GetVersion() or []
-    return [field for field in fields if isinstance(field, int)]
-
-
 def check_version(resolve: Any) -> None:
     """Refuse Resolve before 18.5: it cannot export OTIO, so there is no timeline to hand to the engine.
 
-    Resolve's objects answer unknown attributes with None rather than raising, hence getattr's default.
+    Resolve's objects answer unknown attributes with None rather than raising, hence getattr's default; its
+    version, [major, minor, ...] from GetVersion(), may be empty.
     """
-    found = version(resolve)
+    found = [field for field in resolve.GetVersion() or [] if isinstance(field, int)]
     if getattr(resolve, "EXPORT_OTIO", None) is None or (found and tuple(found[:2]) < MINIMUM_VERSION):
         shown = resolve.GetVersionString() or "this version"
         raise FoleyScriptError(f"Generate Foley needs DaVinci Resolve 18.5 or later (OTIO export); "

@@ -68,15 +68,8 @@ def ask(ui: Any, dispatcher: Any, tracks: List[str], colors: List[str], instrume
                              str(items["Instrument"].CurrentText), bool(items["Stems"].Checked)))
         dispatcher.ExitLoop()
 
-    def cancel(event: Any) -> None:
-        dispatcher.ExitLoop()
-
     window.On.Generate.Clicked = generate
-    window.On.Cancel.Clicked = cancel
-    window.On.FoleyDialog.Close = cancel
-    window.Show()
-    dispatcher.RunLoop()
-    window.Hide()
+    _show_until_closed(dispatcher, window, window.On.Cancel, window.On.FoleyDialog)
     return answer[0] if answer else None
 
 
@@ -85,12 +78,17 @@ def message(ui: Any, dispatcher: Any, text: str) -> None:
     window = dispatcher.AddWindow(
         {"ID": "FoleyMessage", "WindowTitle": "Generate Foley", "Geometry": [220, 220, 520, 160]},
         ui.VGroup([ui.Label({"ID": "Text", "Text": text, "WordWrap": True}), ui.Button({"ID": "OK", "Text": "OK"})]))
+    _show_until_closed(dispatcher, window, window.On.OK, window.On.FoleyMessage)
+
+
+def _show_until_closed(dispatcher: Any, window: Any, button: Any, window_slot: Any) -> None:
+    """Show `window` until a handler ends the loop: here `button` clicked or the window closed (its slot)."""
 
     def close(event: Any) -> None:
         dispatcher.ExitLoop()
 
-    window.On.OK.Clicked = close
-    window.On.FoleyMessage.Close = close
+    button.Clicked = close
+    window_slot.Close = close
     window.Show()
     dispatcher.RunLoop()
     window.Hide()

@@ -24,9 +24,11 @@ Progress = Callable[[float, str], None]
 
 #: Set by Resolve's embedded Python; they would make the engine's own Python load Resolve's libraries.
 EMBEDDED_PYTHON_ENV = ("PYTHONHOME", "PYTHONPATH", "PYTHONSTARTUP", "PYTHONEXECUTABLE", "__PYVENV_LAUNCHER__")
-#: Resolve reports NTSC rates rounded; the engine's frames are counted at the exact rate.
+#: No console window flashing up on Windows while the engine runs.
+NO_WINDOW = getattr(subprocess, "CREATE_NO_WINDOW", 0)
 #: The editor protocol version this script reads; an engine that speaks another one is refused in one line.
 PROTOCOL = 1
+#: Resolve reports NTSC rates rounded; the engine's frames are counted at the exact rate.
 NTSC_RATES = {23.976: Fraction(24000, 1001), 29.97: Fraction(30000, 1001), 47.952: Fraction(48000, 1001),
               59.94: Fraction(60000, 1001), 119.88: Fraction(120000, 1001)}
 
@@ -67,15 +69,6 @@ def engine_env() -> Dict[str, str]:
     return {name: value for name, value in os.environ.items() if name not in EMBEDDED_PYTHON_ENV}
 
 
-def _popen(command: List[str], cwd: Path, stderr: Any) -> subprocess.Popen:
-    flags = getattr(subprocess, "CREATE_NO_WINDOW", 0)  # no console window flashing up on Windows
-    try:
-        return subprocess.Popen(command, cwd=str(cwd), stdout=subprocess.PIPE, stderr=stderr, env=engine_env(),
-                                universal_newlines=True, encoding="utf-8", creationflags=flags)
-    except OSError as error:
-        raise FoleyScriptError(f"cannot start the Foley engine {command[0]}: {error.strerror or error}") from None
-
-
 def _json_object(line: str) -> Dict[str, Any]:
     """A line of the engine's stdout as a JSON object; {} for anything else (a stray print)."""
     try:
@@ -90,7 +83,7 @@ def engine_info(engine: str) -> Dict[str, Any]:
     than this script) or speaking another protocol is a FoleyScriptError that says what to update."""
     try:
         done = subprocess.run([engine, "info", "--json"], capture_output=True, env=engine_env(), text=True,
-                              encoding="utf-8", timeout=120, creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0))
+                              encoding="utf-8", timeout=120, creationflags=NO_WINDOW)
     except (OSError, subprocess.TimeoutExpired) as error:
         raise FoleyScriptError(f"the Foley engine {engine} does not answer `foley info`: {error}") from None
     lines = [_json_object(line) for line in reversed(done.stdout.splitlines())]
@@ -118,43 +111,35 @@ def model_names(info: Dict[str, Any]) -> List[str]:
 
 def run_timeline(engine: str, selection: Path, output: Path, instrument: str,
                  progress: Optional[Progress] = None, options: Sequence[str] = ()) -> Dict[str, Any]:
-    """`foley timeline` on the selection; returns its JSON summary or raises with the engine's own message.
+    """`foley timeline` on the selection; returns its JSON summary or raises with the engine's own message (its
+    error line; its stderr goes to engine.log beside the output).
 
     `options` are more engine flags (the note generator's: --model, --seed, ...), passed as they are."""
     run_dir = Path(output).parent
     command = [engine, "timeline", str(selection), "-o", str(output), "--media-dir", str(run_dir),
                "--instrument", instrument, *options, "--progress", "json", "--json"]
     log = run_dir / "engine.log"
-    objects: List[Dict[str, Any]] = []
+    summary: Optional[Dict[str, Any]] = None
+    error = ""
     with open(log, "w", encoding="utf-8") as stderr:
-        process = _popen(command, run_dir, stderr)
-        assert process.stdout is not None  # a pipe: asked for above
-        for line in process.stdout:
+        try:
+            process = subprocess.Popen(command, cwd=str(run_dir), stdout=subprocess.PIPE, stderr=stderr,
+                                       env=engine_env(), text=True, encoding="utf-8", creationflags=NO_WINDOW)
+        except OSError as failure:
+            raise FoleyScriptError(f"cannot start the Foley engine {engine}: {failure.strerror or failure}") from None
+        for line in process.stdout or ():  # one JSON object per line; anything else is a stray print
             data = _json_object(line)
-            if not data:
-                continue  # a stray print; stdout is otherwise one JSON object per line
-            if data.get("type") == "progress":
-                if progress is not None:
-                    progress(float(data.get("overall", 0.0)), str(data.get("message", "")))
-            else:
-                objects.append(data)
+            if data.get("type") == "progress" and progress is not None:
+                progress(float(data.get("overall", 0.0)), str(data.get("message", "")))
+            elif data.get("type") == "error":
+                error = str(data.get("message", ""))
+            elif data.get("type") == "summary":
+                summary = data
         code = process.wait()
-    errors = [data for data in objects if data.get("type") == "error"]
-    summaries = [data for data in objects if data.get("type") == "summary"]
-    if code != 0 or errors or not summaries:
-        raise FoleyScriptError(_failure(code, errors, log))
-    return summaries[-1]
-
-
-def _failure(code: int, errors: List[Dict[str, Any]], log: Path) -> str:
-    """The engine's one-line message (JSON error line, else its `foley: error:` line), with where the log is."""
-    message = str(errors[-1].get("message", "")) if errors else ""
-    if not message:
-        lines = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()
-        message = next((line[len("foley: error: "):] for line in reversed(lines)
-                        if line.startswith("foley: error: ")), "")
-    return (f"the Foley engine failed: {message or f'exit code {code}'} (nothing was changed in Resolve; "
-            f"engine log: {log})")
+    if code != 0 or error or summary is None:
+        raise FoleyScriptError(f"the Foley engine failed: {error or f'exit code {code}'} (nothing was changed in "
+                               f"Resolve; engine log: {log})")
+    return summary
 
 
 def exact_rate(fps: float) -> Fraction:

@@ -11,7 +11,6 @@ import argparse
 import os
 import shutil
 import sys
-import tempfile
 from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
 from typing import Mapping, Optional
 
@@ -66,21 +65,9 @@ def launcher(package_dir: str, engine: Optional[str]) -> str:
     return text
 
 
-def install(target: Path, text: str) -> None:
-    """Write through a temporary file in the same folder, so Resolve never lists half a script."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, staged = tempfile.mkstemp(dir=str(target.parent), prefix=".generate-foley-", suffix=".part")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(staged, target)
-    except BaseException:
-        os.unlink(staged)
-        raise
-
-
 def run_install_command(args: argparse.Namespace) -> int:
-    from foley_engine.errors import InputError, OutputError
+    from foley_engine.errors import InputError, OutputError  # the engine's command: its environment runs it
+    from foley_engine.outputs import atomic_path
 
     target = scripts_dir(args.platform, args.all_users) / SCRIPT_NAME
     package_dir = str(Path(__file__).resolve().parent.parent)
@@ -92,8 +79,11 @@ def run_install_command(args: argparse.Namespace) -> int:
         raise InputError(f"--platform {args.platform} is not this system ({current_platform()}); "
                          "add --dry-run to see where it would go")
     else:
-        try:
-            install(Path(target), launcher(package_dir, engine))
+        final = Path(target)  # this system's
+        try:  # through a temporary file in the same folder, so Resolve never lists half a script
+            final.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_path(final) as staged:
+                staged.write_text(launcher(package_dir, engine), encoding="utf-8")
         except OSError as error:
             hint = " (all users needs administrator rights)" if args.all_users else ""
             raise OutputError(f"cannot write {target}: {error.strerror or error}{hint}") from None

@@ -42,10 +42,6 @@ def track_performer(name: str) -> Optional[int]:
     return None if match is None else int(match.group(2) or 0)
 
 
-def is_foley_track(name: str) -> bool:
-    return track_performer(name) is not None
-
-
 def is_ours(item: Any) -> bool:
     media = item.GetMediaPoolItem()
     return media is not None and _WAV.search(str(media.GetClipProperty("File Path") or "")) is not None
@@ -139,7 +135,7 @@ def place(project: Any, timeline: Any, clips: List[FoleyClip]) -> Placement:
     media = import_wavs(pool, clips)
     audio_tracks = range(1, (timeline.GetTrackCount("audio") or 0) + 1)
     names = {track: timeline.GetTrackName("audio", track) for track in audio_tracks}
-    names = {track: name for track, name in names.items() if is_foley_track(name)}
+    names = {track: name for track, name in names.items() if track_performer(name) is not None}
     old = [item for track in names for item in _items(timeline, track)
            if is_ours(item) and any(_overlaps(clip, item.GetStart(), item.GetEnd()) for clip in clips)]
     if old and not timeline.DeleteClips(old, False):
