@@ -3,7 +3,7 @@
 Blender's Python has neither torch nor MediaPipe, so the add-on never imports the engine: it asks `foley info
 --json` what the engine is (sample rate, defaults, models, which options it takes), starts `foley timeline …
 --progress json --json` and reads the editor protocol's lines (foley_engine/protocol.py), one JSON object per
-line, told apart by their "type". A reader thread drains the pipe, so polling from a modal timer never blocks
+line, told apart by their "type". Reader threads drain the pipes, so polling from a modal timer never blocks
 the UI. Cancel sends Ctrl-C to the engine's whole process group (its workers too), the way a terminal would,
 and kills what is left after a grace period.
 """
@@ -167,7 +167,7 @@ class EngineJob:
     ignored: list[str] = field(default_factory=list)  # optional options this engine does not have
     summary: dict | None = None  # the summary line (`--json`)
     error: str = ""  # the engine's own one-line error, if it reported one
-    output: deque = field(default_factory=lambda: deque(maxlen=20))  # its last lines that are no protocol lines
+    stderr: deque = field(default_factory=lambda: deque(maxlen=20))
     cancelled: bool = False
     process: subprocess.Popen | None = None
     returncode: int | None = None  # set once the engine has exited and its output is read
@@ -201,7 +201,7 @@ class EngineJob:
                 return
             try:
                 self.process = subprocess.Popen(
-                    command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                    command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                     encoding="utf-8", errors="replace", bufsize=1, env=engine_environment(), **group)
             except (OSError, subprocess.SubprocessError) as error:
                 raise UserError(f"cannot start the Foley engine {self.engine}: {error}") from None
@@ -214,18 +214,24 @@ class EngineJob:
         if self.process is None or self.process.stdout is None:
             self.returncode = -1
             return
-        for line in self.process.stdout:  # stderr too: one reader, so neither pipe fills up and blocks the engine
-            event = _json_object(line)
-            if not event:  # its stderr, or a library's banner
-                if line.strip():
-                    self.output.append(line.rstrip())
-                continue
+        stderr = threading.Thread(target=self._read_stderr, daemon=True)  # a full pipe would block the engine
+        stderr.start()
+        for event in map(_json_object, self.process.stdout):
+            if not event:
+                continue  # a library's banner, not ours
             if event.get("type") == "error":
                 self.error = str(event.get("message", ""))
             elif event.get("type") == "summary":
                 self.summary = event
             self._events.append(event)
+        stderr.join()
         self.returncode = self.process.wait()
+
+    def _read_stderr(self) -> None:
+        assert self.process is not None and self.process.stderr is not None
+        for line in self.process.stderr:
+            if line.strip():
+                self.stderr.append(line.rstrip())
 
     def poll(self) -> list[dict]:
         """Progress events since the last call; never blocks (a deque's append and popleft are thread-safe)."""
@@ -244,7 +250,7 @@ class EngineJob:
         """One sentence for the user: the engine's own error line, else the last line it printed."""
         if self.error:
             return self.error
-        lines = [line.removeprefix("foley: error: ") for line in self.output]
+        lines = [line.removeprefix("foley: error: ") for line in self.stderr]
         return lines[-1] if lines else f"the engine stopped with exit code {self.returncode}"
 
     def cancel(self, grace: float = CANCEL_GRACE_SECONDS) -> None:
