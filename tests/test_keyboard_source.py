@@ -26,7 +26,8 @@ from foley_engine.notes import Note
 FOLEY = Path(sys.executable).parent / "foley"
 RANGE = (8.0, 20.0)
 #: MIDI time minus video time of the shared clip (docs/eval/piano-furelise-offset.json).
-OFFSET = json.loads((Path(__file__).resolve().parents[1] / "docs/eval/piano-furelise-offset.json").read_text())["offset_seconds"]
+_OFFSET_FILE = Path(__file__).resolve().parents[1] / "docs/eval/piano-furelise-offset.json"
+OFFSET = json.loads(_OFFSET_FILE.read_text())["offset_seconds"]
 pytestmark = pytest.mark.real_media
 
 

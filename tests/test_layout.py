@@ -70,8 +70,8 @@ def test_the_public_api_is_what_it_lists_and_loads_lazily() -> None:
     for name in foley_engine.__all__:
         assert getattr(foley_engine, name) is not None, name
     assert _imported_after("import foley_engine") == {"engine": [], "libraries": []}
-    light = subprocess.run([sys.executable, "-c", "import sys, foley_engine; foley_engine.InputError; "
-                            "print(sorted(m for m in ('torch', 'mediapipe', 'fluidsynth', 'cv2') if m in sys.modules))"],
+    light = subprocess.run([sys.executable, "-c", "import sys, foley_engine; foley_engine.InputError; print(sorted("
+                            "m for m in ('torch', 'mediapipe', 'fluidsynth', 'cv2') if m in sys.modules))"],
                            capture_output=True, text=True, cwd=REPO, timeout=120)
     assert light.stdout.strip() == "[]", light.stderr
     with pytest.raises(AttributeError):
