@@ -129,7 +129,7 @@ def generate(video: str | Path, instrument: InstrumentChoice = "piano", *, start
     timings["probe"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    band = sources.prepare(info.path, start, end, stages.stage("keyboard"))  # a keyboard, before pose
+    band = sources.prepare(info.path, start, end, choice, stages.stage("keyboard"))  # a keyboard, before pose
     timings["keyboard"] = time.perf_counter() - clock
 
     clock = time.perf_counter()

@@ -208,12 +208,12 @@ def test_auto_plays_percussion_with_its_source_and_everything_else_as_before() -
     sources = open_sources(GeneratorOptions(model="baseline"))
     assert [s.name for s in sources.tried] == ["strikes", "keys", "model"]
     clip = SourceClip(Path("none.mp4"), 0.0, 1.5, kp, (get_instrument("drums"),))
-    assert [s.name for s in sources._for(clip)] == list(dict.fromkeys([PERCUSSION_SOURCE, "model"]))
+    assert [s.name for s in sources.candidates(clip.instruments)] == list(dict.fromkeys([PERCUSSION_SOURCE, "model"]))
     played = sources.play(clip, lambda stage: lambda fraction, message: None)
     assert played.source == PERCUSSION_SOURCE and played.note == ""
     assert {n.pitch for n in played.takes[0].notes} <= {key for _, key in get_instrument("drums").pieces}
     pitched = SourceClip(clip.video, 0.0, 1.5, kp, (get_instrument("marimba"),))
-    assert [s.name for s in sources._for(pitched)] == ["keys", "model"]
+    assert [s.name for s in sources.candidates(pitched.instruments)] == ["keys", "model"]
     only = open_sources(GeneratorOptions(source="strikes", model="baseline"))
     assert [s.name for s in only.tried] == ["strikes"]
     struck = only.play(clip, lambda stage: lambda fraction, message: None)

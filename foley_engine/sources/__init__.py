@@ -84,9 +84,11 @@ class Sources:
     options: GeneratorOptions
     tried: list[NoteSource] = field(default_factory=list)
 
-    def prepare(self, video: Path, start: float, end: float, progress: Progress) -> BandSampler | None:
-        """What the pose workers should sample for the first source that reads the frames, if any."""
-        for source in self.tried:
+    def prepare(self, video: Path, start: float, end: float, instruments: tuple[Instrument, ...],
+                progress: Progress) -> BandSampler | None:
+        """What the pose workers should sample for the first source that reads the frames and may play these
+        instruments, if any (a drum kit is never read off keys: no keyboard is looked for)."""
+        for source in self.candidates(instruments):
             prepare = getattr(source, "prepare", None)
             if prepare is not None:
                 band: BandSampler | None = prepare(video, start, end, progress)
@@ -97,7 +99,7 @@ class Sources:
         """The first source that can play the clip; `progress(stage)` gives each source its stage's callback.
         When none can (only "keys" was asked for and no keyboard is in view) it is an InputError."""
         skipped: list[str] = []
-        for source in self._for(clip):
+        for source in self.candidates(clip.instruments):
             notes = source.play(clip, progress(source.stage))
             if notes is not None:
                 notes.note = "; ".join(skipped)
@@ -106,12 +108,12 @@ class Sources:
         raise InputError(f"no keyboard found in {clip.video.name} between {clip.start:.2f}s and {clip.end:.2f}s "
                          "(use --source auto or model to play from the performers' motion)")
 
-    def _for(self, clip: SourceClip) -> list[NoteSource]:
+    def candidates(self, instruments: tuple[Instrument, ...]) -> list[NoteSource]:
         """In auto, percussion is played by PERCUSSION_SOURCE (never read off keys) and the rest as before: the
         instruments are the clip's (a timeline's clips each have their own), so the choice is made here."""
         if self.options.source != "auto":
             return self.tried
-        if all(instrument.percussive for instrument in clip.instruments):
+        if all(instrument.percussive for instrument in instruments):
             return [source for source in self.tried if source.name in (PERCUSSION_SOURCE, "model")]
         return [source for source in self.tried if source.name != "strikes"]
 
