@@ -32,7 +32,8 @@ def fake_take(number: int, notes: list[Note], duration: float = 4.0) -> Take:
     performance = Performance(get_instrument("piano"), duration, [sorted(notes)], generator="test")
     audio = np.zeros((int(duration * RATE), 2), np.int16)
     audio[: RATE // 2, :] = 1000 * number
-    result = SimpleNamespace(keypoints=keypoints, sample_rate=RATE, duration=duration, start=0.0, end=duration)
+    result = SimpleNamespace(keypoints=keypoints, sample_rate=RATE, duration=duration, start=0.0, end=duration,
+                             keyboard=None)
     return Take(number, performance, audio, result)
 
 
@@ -197,3 +198,39 @@ def test_command_line_arguments() -> None:
         with pytest.raises(SystemExit) as exit_info:
             app.parse(bad)
         assert exit_info.value.code == 2
+
+
+def _two_white_keys() -> SimpleNamespace:
+    """A keyboard of two white keys, C4 and D4, side by side across a 640x360 frame's middle."""
+    def key(pitch: int, left: float) -> SimpleNamespace:
+        polygon = np.array([[left, 100], [left + 100, 100], [left + 100, 260], [left, 260]], np.float64)
+        return SimpleNamespace(pitch=pitch, black=False, polygon=polygon, name=f"{'CD'[pitch - 60 > 0]}4")
+    return SimpleNamespace(frame_size=(640, 360), keys=[key(60, 200), key(62, 320)])
+
+
+def test_the_video_view_lights_the_keys_sounding_at_the_cursor(qtbot) -> None:
+    """The key map the notes were read off is drawn over the frame, and the keys of the notes sounding at the
+    cursor are filled: here D4 sounds from video time 11.0 to 11.5 (notes start at 10.0 s), C4 never does."""
+    from PySide6.QtGui import QImage
+
+    from ui.views.video_view import VideoView
+
+    view = VideoView()
+    qtbot.addWidget(view)
+    view.resize(640, 360)
+    frame = QImage(640, 360, QImage.Format.Format_RGB32)
+    frame.fill(0)
+    view.set_keyboard(_two_white_keys(), [Note(1.0, 1.5, 62, 90)], start=10.0)
+
+    def fill_at(time: float, x: int) -> tuple[int, int, int]:
+        view.show_frame(frame, time)
+        colour = view.grab().toImage().pixelColor(x, 200)
+        return colour.red(), colour.green(), colour.blue()
+
+    accent = theme.ACCENT
+    sounding, silent = fill_at(11.2, 370), fill_at(11.2, 250)
+    assert sounding[0] > 100 and abs(sounding[0] - accent.red() * 170 / 255) < 30, sounding
+    assert silent == (0, 0, 0)
+    assert fill_at(11.6, 370) == (0, 0, 0)  # the note has ended
+    view.set_keyboard(None)
+    assert view.keyboard is None and fill_at(11.2, 370) == (0, 0, 0)

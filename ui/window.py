@@ -271,6 +271,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(self.session.title)
         self._show_takes()
         self.viewer.set_keypoints(None)
+        self.viewer.set_keyboard(None)
         video, (start, end) = self.session.video, self.session.range
         if video is not None:
             self.frames.load(video, start, end, self.session.frame_rate)
@@ -360,6 +361,7 @@ class MainWindow(QMainWindow):
         self.wave.set_audio(take.audio, rate)
         names = [take.performance.instrument_of(p).name for p in range(len(take.performance.tracks))]
         self.viewer.set_keypoints(take.result.keypoints, names)
+        self.viewer.set_keyboard(take.result.keyboard, take.notes, take.result.start)
         self.player.load(take.audio, rate)
         self.take_readout.setText(f"Take {take.number} · {len(take.notes)} notes · "
                                   f"{take.performance.instrument.gm_name} · {take.performance.generator}")

@@ -1,4 +1,5 @@
-"""The viewer: the video frame at the cursor with what the pose stage saw drawn over it.
+"""The viewer: the video frame at the cursor with what the pose stage saw drawn over it (and, when the notes were
+read off a keyboard, its key map with the keys sounding at the cursor: key_map.py).
 
 The skeleton is painted with QPainter at the viewer's resolution (crisp at any window size) from the same
 keypoints the note generator used: body bones in white, the left hand blue and the right orange (tagged L/R,
@@ -7,14 +8,17 @@ so swapped handedness shows at a glance), and every joint dot coloured by the tr
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QWidget
 
-from foley_engine import Keypoints, skeleton
+from foley_engine import Keypoints, Note, skeleton
 
 from .. import theme
+from .key_map import draw_key_map
 
 _HAND = {skeleton.LEFT: (theme.LEFT_HAND, "L"), skeleton.RIGHT: (theme.RIGHT_HAND, "R")}
 
@@ -25,6 +29,9 @@ class VideoView(QWidget):
         self.image: QImage | None = None
         self.keypoints: Keypoints | None = None
         self.names: list[str] = []  # what each performer plays, left to right (labels their skeleton)
+        self.keyboard: Any | None = None  # the engine's KeyboardGeometry the notes were read off, if they were
+        self.notes: list[Note] = []  # the take's notes, range time (to light the keys sounding at the cursor)
+        self.notes_start = 0.0  # video time of the notes' time 0
         self.time = 0.0  # video clock, seconds
         self.placeholder = "Open a video or an OTIO timeline (Ctrl+O), or drop one here"
         self.setMinimumSize(320, 180)
@@ -37,6 +44,17 @@ class VideoView(QWidget):
         """What the pose stage saw, and optionally each performer's label (their instrument)."""
         self.keypoints, self.names = keypoints, list(names or [])
         self.update()
+
+    def set_keyboard(self, keyboard: Any | None, notes: list[Note] | None = None, start: float = 0.0) -> None:
+        """The keyboard the notes were read off (None: no key map) and the notes, whose time 0 is video time
+        `start`: the keys sounding at the cursor are lit."""
+        self.keyboard, self.notes, self.notes_start = keyboard, list(notes or []), start
+        self.update()
+
+    def sounding(self) -> set[int]:
+        """Pitches of the notes sounding at the cursor."""
+        at = self.time - self.notes_start
+        return {note.pitch for note in self.notes if note.start <= at < note.end}
 
     def sample_index(self) -> int | None:
         """The keypoint sample shown for the current time, None outside the keypoints' range."""
@@ -65,6 +83,8 @@ class VideoView(QWidget):
             return
         rect = self.picture_rect()
         painter.drawImage(rect, self.image)
+        if self.keyboard is not None:
+            draw_key_map(painter, rect, self.keyboard, self.sounding())
         sample, keypoints = self.sample_index(), self.keypoints
         if sample is not None and keypoints is not None:  # a sample index means keypoints
             scale = max(1.0, rect.width() / 640)
