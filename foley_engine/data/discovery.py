@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -27,12 +28,16 @@ ALIASES = {"acoustic-guitar": "guitar", "electric-bass": "bass", "horn": "french
            "tbn": "trombone", "tba": "tuba"}
 
 
+#: Where a video's notes come from: its soundtrack, an audio file beside it, a MIDI file, or URMP's note lists
+Labels = Literal["audio", "audio-file", "midi", "urmp"]
+
+
 @dataclass(frozen=True)
 class Source:
     """One video and where its notes come from."""
 
     video: Path
-    labels: str  # "audio" (the video's soundtrack), "audio-file", "midi" or "urmp"
+    labels: Labels  # "audio" (the video's soundtrack), "audio-file", "midi" or "urmp"
     label_files: tuple[Path, ...]  # the audio file, MIDI file or URMP Notes files (empty: the video itself)
     instrument: str | None  # None when neither --instrument nor the folders name one
     group: Path  # the folder whose takes share a split with --split-by folder

@@ -41,6 +41,7 @@ piano footage the notes follow the visible hand and finger motion more than the 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Literal
 
 import numpy as np
 
@@ -77,19 +78,25 @@ class BaselineSettings:
     default_scale: float = 0.1  # frame heights per hand length when neither shoulders nor hands are seen
 
 
+#: Which joints strike: both hands' fingertips, the plucking hand, the wrists (mallets), the bow hand
+Effectors = Literal["fingertips", "plucking", "wrists", "bow"]
+#: How position gives pitch: along the keys, down a treble keyboard, along a neck, by raised fingers (winds)
+PitchRule = Literal["across", "down", "neck", "raised"]
+
+
 @dataclass(frozen=True)
 class Family:
     """How one instrument family turns motion into notes; see the module docstring."""
 
-    effectors: str  # "fingertips" (both hands) | "plucking" (right hand) | "wrists" | "bow"
-    pitch: str  # "across" | "down" | "neck" | "raised"
+    effectors: Effectors  # "fingertips" (both hands) | "plucking" (right hand) | "wrists" | "bow"
+    pitch: PitchRule  # "across" | "down" | "neck" | "raised"
     step_width: float  # hand lengths per scale step for the positional pitch rules
     max_duration: float  # s
     legato: bool  # notes last until the performer's next note (winds, brass)
     downward: bool  # strikes must move down the image (keys and bars lie below the hands)
 
 
-_FAMILIES = {
+_FAMILIES: dict[str, Family] = {
     "keys": Family("fingertips", "across", 0.24, 1.0, legato=False, downward=True),
     "accordion": Family("fingertips", "down", 0.24, 1.0, legato=False, downward=False),
     "mallets": Family("wrists", "across", 0.45, 0.5, legato=False, downward=True),
