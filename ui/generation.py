@@ -47,6 +47,8 @@ class Settings:
     def generator_options(self) -> GeneratorOptions:
         """The engine's GeneratorOptions for these controls (checked by the engine when made: a missing
         checkpoint file is the engine's one-line error)."""
+        # the source is the str the settings store (the engine's Source type is not public): GeneratorOptions
+        # checks it against SOURCES
         if not self.samples():
             return GeneratorOptions(source=self.source, model=self.model_spec())  # type: ignore[arg-type]
         return GeneratorOptions(source=self.source, model=self.model_spec(),  # type: ignore[arg-type]

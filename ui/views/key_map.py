@@ -40,6 +40,6 @@ def draw_key_map(painter: QPainter, rect: QRectF, keyboard: Any, sounding: Colle
         if not key.black and key.pitch % 12 == 0:
             front = (key.polygon[2] + key.polygon[3]) / 2
             back = (key.polygon[0] + key.polygon[1]) / 2
-            at = _polygon(rect, [front + 0.12 * (front - back)], keyboard.frame_size)[0]
+            at = _polygon(rect, [front + 0.12 * (front - back)], keyboard.frame_size).at(0)
             painter.drawText(QRectF(at.x() - 20, at.y() - 8, 40, 16), Qt.AlignmentFlag.AlignCenter, key.name)
     painter.restore()
