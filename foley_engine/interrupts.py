@@ -21,7 +21,10 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from types import FrameType, TracebackType
+from typing import Any
 
+#: What signal.signal() takes and gives back: a function, SIG_DFL/SIG_IGN, or None (set outside Python)
+Handler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
 #: The import system's own modules: a frame of theirs on the stack means an import is in progress.
 _IMPORT_MACHINERY = frozenset({"importlib._bootstrap", "importlib._bootstrap_external", "_frozen_importlib",
                                "_frozen_importlib_external"})
@@ -50,7 +53,7 @@ class CancelSignals:
 
     def __init__(self, raises: Mapping[int, Callable[[], BaseException]]) -> None:
         self._raises = dict(raises)
-        self._previous: dict[int, object] = {}
+        self._previous: dict[int, Handler] = {}
         self.received: int | None = None
         self._held: int | None = None
         self._held_since = 0.0
@@ -73,7 +76,7 @@ class CancelSignals:
         if self._watcher is not None:
             self._watcher.join(timeout=1)
         for signum, handler in self._previous.items():
-            signal.signal(signum, handler)  # type: ignore[arg-type]
+            signal.signal(signum, handler)
         self._previous.clear()
 
     def mute(self) -> None:
