@@ -116,7 +116,7 @@ def generate(video: str | Path, instrument: InstrumentChoice = "piano", *, start
     stages = StageProgress(STAGE_WEIGHTS, progress, should_cancel)
     timings: dict[str, float] = {}
     choice = parse_instruments(instrument)
-    sources = open_sources(options)  # fails before pose
+    sources = open_sources(options, choice)  # fails before pose
     # Fail before the expensive pose stage when audio could not be made anyway.
     soundfont_path = find_soundfont(soundfont, *choice)  # a whole soundfont with these programs
     require_fluidsynth()

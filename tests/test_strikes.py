@@ -222,6 +222,8 @@ def test_auto_plays_percussion_with_its_source_and_everything_else_as_before() -
     assert len(takes.takes) == 3 and takes.takes[1] == takes.takes[0]  # deterministic: every take the same
     with pytest.raises(InputError, match="percussion only"):
         only.play(pitched, lambda stage: lambda fraction, message: None)
+    with pytest.raises(InputError, match="percussion only, not piano"):  # before any work, where it is known
+        open_sources(GeneratorOptions(source="strikes"), (get_instrument("drums"), get_instrument("piano")))
 
 
 def best_lag_onset_f1(reference: list, notes: list, duration: float, draws: int = 0) -> float:

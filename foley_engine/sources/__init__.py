@@ -128,14 +128,17 @@ PERCUSSION_SOURCE = "model"
 _NOT_PLAYED = {"keys": "no keyboard in view: notes from the performers' motion"}
 
 
-def open_sources(options: GeneratorOptions) -> Sources:
+def open_sources(options: GeneratorOptions, instruments: tuple[Instrument, ...] = ()) -> Sources:
     """The sources to try for `options`, checked now: the learned model's checkpoint is loaded (a corrupt one
-    fails here, before pose), and it stays loaded for this process's next clip."""
+    fails here, before pose), and it stays loaded for this process's next clip; `instruments`, when known,
+    are checked against a source that cannot play them (--source strikes with a pitched instrument)."""
     from .keys import KeysSource
     from .motion import MotionSource
-    from .strikes import StrikeSource
+    from .strikes import StrikeSource, refuse_pitched
 
     tried: list[NoteSource] = []
+    if options.source == "strikes":
+        refuse_pitched(instruments)
     if options.source in ("auto", "strikes"):
         tried.append(StrikeSource(options))
     if options.source in ("auto", "keys"):

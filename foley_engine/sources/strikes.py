@@ -278,11 +278,8 @@ def generate_strikes(keypoints: Keypoints, instruments: tuple[Instrument, ...], 
     """
     if duration is None:
         duration = keypoints.num_frames / keypoints.rate
+    refuse_pitched(instruments)
     players = instruments_for(instruments, keypoints.num_performers)
-    pitched = sorted({i.name for i in instruments if not i.percussive})
-    if pitched:
-        raise InputError(f"the strike source plays percussion only, not {', '.join(pitched)} "
-                         "(use --source model or auto for pitched instruments)")
     aspect = pixel_square(keypoints.frame_size)
     hits = [performer_hits(keypoints.body[p], keypoints.hands[p], aspect, keypoints.rate,
                            _plays(instrument)[0], settings) for p, instrument in enumerate(players)]
@@ -291,6 +288,14 @@ def generate_strikes(keypoints: Keypoints, instruments: tuple[Instrument, ...], 
                                                                                               strict=True)]
     return Performance(instrument=instruments[0], duration=duration, tracks=tracks, generator=GENERATOR_NAME,
                        track_instruments=players if len(instruments) > 1 else [])
+
+
+def refuse_pitched(instruments: tuple[Instrument, ...]) -> None:
+    """InputError unless every instrument is percussion: the strike source has no pitch to give the others."""
+    pitched = sorted({i.name for i in instruments if not i.percussive})
+    if pitched:
+        raise InputError(f"the strike source plays percussion only, not {', '.join(pitched)} "
+                         "(use --source model or auto for pitched instruments)")
 
 
 def _notes(hits: list[Hit], instrument: Instrument, span: tuple[float, float], duration: float,
