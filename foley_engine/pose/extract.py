@@ -38,7 +38,7 @@ from .bands import BandRows, BandSampler
 from .tracking import assign_performers, resample, sample_count
 
 #: Bump when extraction changes in a way that makes cached keypoints stale.
-POSE_VERSION = 2
+POSE_VERSION = 3
 #: Shortest range a worker process is started for; tracking restarts at each chunk's first frame.
 MIN_CHUNK_SECONDS = 1.0
 

@@ -12,12 +12,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import queue
 import sys
+import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -46,6 +48,16 @@ _MP_MIDPOINTS = {"neck": (11, 12), "mid_hip": (23, 24)}
 MIN_BODY_SECONDS = 0.3
 #: Frames between two progress messages from a worker.
 PROGRESS_EVERY = 10
+#: Frames decoded ahead of the models (each 640 x 360 x 3 bytes): enough to ride out a slow frame.
+PREFETCH_FRAMES = 4
+#: Hands slots while one person and no more than two hands are seen (HandFinder).
+FEW_HANDS = 2
+#: How often the full count of hand slots looks for a third hand while two are tracked in two slots...
+CHECK_SECONDS = 0.5
+#: ...and how long it stays in use after it last saw more than two hands or more than one person.
+MANY_HANDS_HOLD_SECONDS = 1.0
+
+T = TypeVar("T")
 
 Report = Callable[[int], None]  # called with the number of frames done so far
 
@@ -136,32 +148,28 @@ def main(argv: list[str] | None = None) -> int:
 def detect(path: str | Path, start: float, end: float, settings: PoseSettings, report: Report,
            band: BandSampler | None = None) -> RawDetections:
     """Follow every person (people.py) and run Hands over the whole frame, on every frame of [start, end); and
-    sample `band` on each frame (rows of width 0 for a frame it was not made for, or without one)."""
-    import mediapipe as mp
+    sample `band` on each frame (rows of width 0 for a frame it was not made for, or without one).
 
+    Frames are decoded (and the band sampled) in a thread of their own (`prefetched`): FFmpeg and OpenCV
+    release the GIL, so decoding overlaps the models instead of adding to them."""
     from .people import PeopleDetector, body25_frame
 
     people, slots = settings.max_people, settings.max_hands
     times, bodies, ids, xys, labels, scores, rows = [], [], [], [], [], [], []
-    hands = mp.solutions.hands.Hands(
-        static_image_mode=False,
-        max_num_hands=slots,
-        model_complexity=settings.model_complexity,
-        min_detection_confidence=settings.min_detection_confidence,
-        min_tracking_confidence=settings.min_tracking_confidence,
-    )
     finder = PeopleDetector(people, settings.min_detection_confidence, settings.min_tracking_confidence)
-    with finder, hands:
-        for count, frame in enumerate(video.iter_frames(path, start, end, settings.max_size), start=1):
-            landmarks, frame_ids = body25_frame(finder.process(frame.image, frame.time), people)
+    frames = ((frame, band.sample(frame.image) if band is not None else None)
+              for frame in video.iter_frames(path, start, end, settings.max_size))
+    with finder, HandFinder(settings) as hands:
+        for count, (frame, row) in enumerate(prefetched(frames), start=1):
+            found = finder.process(frame.image, frame.time)
+            landmarks, frame_ids = body25_frame(found, people)
             bodies.append(landmarks)
             ids.append(frame_ids)
-            xy, label, score = hands_frame(hands.process(frame.image), slots)
+            xy, label, score = hands_frame(hands.process(frame.image, frame.time, len(found)), slots)
             times.append(frame.time)
             xys.append(xy)
             labels.append(label)
             scores.append(score)
-            row = band.sample(frame.image) if band is not None else None
             if row is not None:
                 rows.append(row)
             if count % PROGRESS_EVERY == 0:
@@ -176,6 +184,112 @@ def detect(path: str | Path, start: float, end: float, settings: PoseSettings, r
         band=np.array(rows, np.float32).reshape(len(times), -1) if len(rows) == len(times) and rows
         else np.zeros((len(times), 0), np.float32),
     )
+
+
+def prefetched(items: Iterator[T], depth: int = PREFETCH_FRAMES) -> Iterator[T]:
+    """`items`, produced by a thread of its own up to `depth` ahead of the consumer. The producer's exception
+    is raised in the consumer at the item where it happened; a consumer that stops early stops the producer
+    and closes `items` (the video file) before this generator is done closing."""
+    ready: queue.Queue[tuple[bool, Any]] = queue.Queue(depth)
+    stop = threading.Event()
+
+    def put(entry: tuple[bool, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put((True, item)):
+                    return
+            put((False, None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
+            put((False, exc))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+
+    thread = threading.Thread(target=produce, name="foley-decode", daemon=True)
+    thread.start()
+    try:
+        while True:
+            more, item = ready.get()
+            if not more:
+                if item is not None:
+                    raise item
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
+class HandFinder:
+    """MediaPipe Hands at the count of hands in view: `settings.max_hands` slots only when more than two hands
+    or more than one person are seen, else two.
+
+    Why: in video mode Hands runs its palm detector on every frame on which it tracks fewer hands than its
+    max_num_hands. A pianist's two hands in four slots therefore cost a palm detection per frame; in two slots
+    they are only tracked (bench/pose_profile.py: about 30% of the Hands time). While two slots are in use
+    and both are taken, the full count looks once every CHECK_SECONDS for a third hand; with fewer than two
+    hands tracked the palm detector runs anyway and would find one. The output keeps `max_hands` slots."""
+
+    def __init__(self, settings: PoseSettings) -> None:
+        self._settings = settings
+        self._few = min(FEW_HANDS, settings.max_hands)
+        self._models: dict[int, Any] = {}
+        self._many_until = -np.inf  # the full count is used until this time
+        self._last_check = -np.inf
+
+    def _model(self, slots: int) -> Any:
+        if slots not in self._models:
+            import mediapipe as mp
+
+            self._models[slots] = mp.solutions.hands.Hands(
+                static_image_mode=False, max_num_hands=slots, model_complexity=self._settings.model_complexity,
+                min_detection_confidence=self._settings.min_detection_confidence,
+                min_tracking_confidence=self._settings.min_tracking_confidence)
+        return self._models[slots]
+
+    def process(self, image: np.ndarray, time: float, people: int) -> Any:
+        """Hands' result for this frame; `people` is how many people are followed in it."""
+        many = self._settings.max_hands
+        if people > 1:
+            self._many_until = time + MANY_HANDS_HOLD_SECONDS
+        if many > self._few and time < self._many_until:
+            found = self._model(many).process(image)
+            if _count(found) > self._few:
+                self._many_until = time + MANY_HANDS_HOLD_SECONDS
+            return found
+        found = self._model(self._few).process(image)
+        if many > self._few and _count(found) >= self._few and time - self._last_check >= CHECK_SECONDS - 1e-6:
+            self._last_check = time
+            more = self._model(many).process(image)
+            if _count(more) > self._few:
+                self._many_until = time + MANY_HANDS_HOLD_SECONDS
+                return more
+        return found
+
+    def close(self) -> None:
+        for model in self._models.values():
+            model.close()
+        self._models.clear()
+
+    def __enter__(self) -> HandFinder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _count(found: Any) -> int:
+    return len(found.multi_hand_landmarks or [])
 
 
 def hands_frame(found: Any, slots: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
