@@ -209,7 +209,8 @@ def require_fluidsynth() -> ModuleType:
     if not hasattr(fluidsynth, "Synth") or not hasattr(fluidsynth, "cfunc"):
         raise SynthUnavailableError(NO_FLUIDSYNTH)
     _float_writer(fluidsynth)
-    return fluidsynth
+    module: ModuleType = fluidsynth
+    return module
 
 
 def _float_writer(fluidsynth: ModuleType) -> Callable[..., int]:
@@ -224,7 +225,8 @@ def _float_writer(fluidsynth: ModuleType) -> Callable[..., int]:
                              ("rout", c_void_p, 1), ("roff", c_int, 1), ("rincr", c_int, 1))
     if write is None:
         raise SynthUnavailableError(NO_FLUIDSYNTH)
-    return write
+    writer: Callable[..., int] = write
+    return writer
 
 
 def performer_channel(performer: int) -> int:

@@ -137,7 +137,7 @@ def _jitter(a: np.ndarray) -> float:
     which strokes (a few frames each) barely move and white noise sets at sqrt(6) times its own deviation."""
     if len(a) < 3:
         return 0.0
-    return float(np.median(np.abs(np.diff(a, 2)))) / 0.6745 / np.sqrt(6)
+    return float(np.median(np.abs(np.diff(a, 2)))) / 0.6745 / float(np.sqrt(6.0))
 
 
 def _corner(along: np.ndarray, m: int) -> float:
