@@ -234,3 +234,10 @@ def test_the_video_view_lights_the_keys_sounding_at_the_cursor(qtbot) -> None:
     assert fill_at(11.6, 370) == (0, 0, 0)  # the note has ended
     view.set_keyboard(None)
     assert view.keyboard is None and fill_at(11.2, 370) == (0, 0, 0)
+
+
+def test_the_panel_offers_every_note_source_the_engine_has() -> None:
+    from foley_engine.options import SOURCES
+    from ui.inspector import SOURCE_CHOICES
+
+    assert [value for value, _ in SOURCE_CHOICES] == list(SOURCES)

@@ -33,7 +33,7 @@ from foley_engine import INSTRUMENTS, ProgressEvent
 from .generation import BASELINE, FILE, SHIPPED, Settings
 
 SOURCE_CHOICES = (("auto", "Auto · the keys when a keyboard is in view"), ("keys", "The keys in the frame"),
-                  ("model", "The model · from motion"))
+                  ("model", "The model · from motion"), ("strikes", "Strikes · hands and feet hitting"))
 MODEL_CHOICES = ((SHIPPED, "Shipped model"), (BASELINE, "Baseline · motion onsets"), (FILE, "Checkpoint file…"))
 MAX_SEED = 2**31 - 1
 DETERMINISTIC = "The baseline is deterministic: choose a model to vary seed, temperature and takes"
