@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Final, Literal
 
 import numpy as np
 
@@ -19,9 +20,15 @@ from ..notes import Note
 
 NUM_PITCHES = 128
 
-PAD, BOS, EOS = "pad", "bos", "eos"
-NOTE_ON, NOTE_OFF, TIME_SHIFT, VELOCITY = "note_on", "note_off", "time_shift", "velocity"
-KINDS = (PAD, BOS, EOS, NOTE_ON, NOTE_OFF, TIME_SHIFT, VELOCITY)
+EventKind = Literal["pad", "bos", "eos", "note_on", "note_off", "time_shift", "velocity"]
+PAD: Final = "pad"
+BOS: Final = "bos"
+EOS: Final = "eos"
+NOTE_ON: Final = "note_on"
+NOTE_OFF: Final = "note_off"
+TIME_SHIFT: Final = "time_shift"
+VELOCITY: Final = "velocity"
+KINDS: tuple[EventKind, ...] = (PAD, BOS, EOS, NOTE_ON, NOTE_OFF, TIME_SHIFT, VELOCITY)
 
 #: Fixed ids of the special tokens (PAD is 0 so it can double as an embedding's padding_idx).
 PAD_TOKEN, BOS_TOKEN, EOS_TOKEN = 0, 1, 2
@@ -75,7 +82,7 @@ class EventVocabulary:
     def size(self) -> int:
         return self.velocity_offset + self.velocity_bins
 
-    def token(self, kind: str, value: int | None = None) -> int:
+    def token(self, kind: EventKind, value: int | None = None) -> int:
         """The id of one event; `value` is a pitch, a number of steps (1-based) or a velocity bin."""
         if kind in (PAD, BOS, EOS):
             if value is not None:
@@ -92,7 +99,7 @@ class EventVocabulary:
             raise ValueError(f"{kind} value must be {low}..{high}, got {value}")
         return base + value
 
-    def event(self, token: int) -> tuple[str, int | None]:
+    def event(self, token: int) -> tuple[EventKind, int | None]:
         """(kind, value) of a token id, the inverse of token()."""
         token = int(token)
         if not 0 <= token < self.size:

@@ -25,6 +25,7 @@ from .. import __version__
 from ..errors import InputError, OutputError
 from ..outputs import OutputSet, ensure_writable_dir, refuse_existing, stem_path, stem_pattern
 from ..progress import ProgressCallback, StageProgress
+from ..protocol import ClipStatus
 from ..synth import SAMPLE_RATE, write_wav
 from .jobs import ClipJob, ClipRender, default_workers, run_local, run_ray
 from .place import place_clips, place_take, timeline_clips  # noqa: F401 - also this API
@@ -62,7 +63,7 @@ class TimelineReport:
     written: bool = False
     timings: dict[str, float] = field(default_factory=dict)
 
-    def count(self, status: str) -> int:
+    def count(self, status: ClipStatus) -> int:
         return sum(plan.status == status for plan in self.plans)
 
     def summary(self) -> dict:
