@@ -22,6 +22,11 @@ import numpy as np
 
 #: How often the whole frame is searched for people not yet followed.
 DISCOVERY_SECONDS = 0.5
+#: While the searches find nobody new, the square windows are searched only every this many rounds (the
+#: whole frame still every round): they cost three searches a round on a 16:9 frame, and on a clip whose
+#: people are all followed, or that has none (a top-down keyboard), they find nothing round after round. A
+#: player only the windows can see who walks in is found within this many rounds instead of one.
+QUIET_WINDOW_ROUNDS = 3
 #: A followed person whose model sees nobody in their crop this long is let go (discovery can find them again).
 LOSS_SECONDS = 0.4
 #: A landmark counts towards a person's box when Pose's visibility for it is at least this.
@@ -211,6 +216,7 @@ class PeopleDetector:
         self._people: list[_Person] = []
         self._next_ident = 0
         self._last_discovery = -np.inf
+        self._quiet_rounds = 0  # discovery rounds in a row that found nobody new
 
     def close(self) -> None:
         for person in self._people:
@@ -231,7 +237,8 @@ class PeopleDetector:
             self._follow(person, image, time)
         self._forget_lost_and_doubles(time)
         if time - self._last_discovery >= DISCOVERY_SECONDS - 1e-6 and len(self._people) < self._max_people:
-            self._discover(image, time)
+            found = self._discover(image, time, windows=self._quiet_rounds % QUIET_WINDOW_ROUNDS == 0)
+            self._quiet_rounds = 0 if found else self._quiet_rounds + 1
             self._last_discovery = time
         scale = np.array([width, height, 1], np.float32)
         return [(p.ident, p.landmarks / scale) for p in self._people if p.landmarks is not None]
@@ -278,10 +285,11 @@ class PeopleDetector:
                 keep.append(person)
         self._people = sorted(keep, key=lambda p: p.ident)
 
-    def _discover(self, image: np.ndarray, time: float) -> None:
+    def _discover(self, image: np.ndarray, time: float, windows: bool = True) -> int:
         """Search the frame with every known person blacked out, again and again, for people not yet followed;
-        then search square windows of it the same way, where the detector sees people twice as large (it
-        misses a close-up face at the frame's scale and a small player far back alike)."""
+        then (`windows`) search square windows of it the same way, where the detector sees people twice as
+        large (it misses a close-up face at the frame's scale and a small player far back alike). Returns how
+        many people it started following."""
         height, width = image.shape[:2]
         masked = image.copy()
         boxes = [p.box for p in self._people]
@@ -289,7 +297,8 @@ class PeopleDetector:
         for box in boxes:
             x0, y0, x1, y1 = grow(box, MASK_MARGIN, width, height)
             masked[y0:y1, x0:x1] = 0
-        for window in [(0, 0, width, height), *_windows(width, height)]:
+        started = 0
+        for window in [(0, 0, width, height), *(_windows(width, height) if windows else [])]:
             while len(self._people) < self._max_people:
                 found = self._search(masked, window)
                 if found is None:
@@ -301,6 +310,8 @@ class PeopleDetector:
                 boxes.append(boxes_found[0])
                 extents.append(boxes_found[1])
                 self._start_following(*boxes_found, image, time)
+                started += 1
+        return started
 
     @staticmethod
     def _known(core: Box, head: np.ndarray, cores: list[Box], extents: list[Box]) -> bool:
