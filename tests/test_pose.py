@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -383,3 +385,80 @@ def test_worker_cap_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> Non
     assert worker_count(0.0, 10.0) == 1
     monkeypatch.setenv(WORKERS_ENV, "not-a-number")
     assert worker_count(0.0, 10.0) == 4
+
+
+def test_prefetched_keeps_order_raises_where_the_source_failed_and_closes_it() -> None:
+    from foley_engine.pose.mediapipe_runner import prefetched
+
+    assert list(prefetched(iter(range(50)), depth=2)) == list(range(50))
+
+    def failing() -> Iterator[int]:
+        yield from range(3)
+        raise InputError("could not decode: truncated")
+
+    seen: list[int] = []
+    with pytest.raises(InputError, match="truncated"):
+        for item in prefetched(failing()):
+            seen.append(item)
+    assert seen == [0, 1, 2], "every frame before the failure is handed over first"
+
+    closed: list[bool] = []
+
+    def endless() -> Iterator[int]:
+        try:
+            yield from itertools.count()
+        finally:
+            closed.append(True)
+
+    stream = prefetched(endless(), depth=2)
+    assert [next(stream) for _ in range(5)] == [0, 1, 2, 3, 4]
+    stream.close()  # the consumer stops early (a worker's model failed): the decoder is stopped and closed
+    assert closed == [True]
+
+
+def test_hand_finder_uses_two_slots_until_more_hands_or_people_are_seen(monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    from foley_engine.pose.mediapipe_runner import CHECK_SECONDS, MANY_HANDS_HOLD_SECONDS, HandFinder
+
+    visible = {"hands": 2}
+    calls: list[int] = []
+
+    class FakeHands:
+        def __init__(self, slots: int) -> None:
+            self.slots = slots
+
+        def process(self, image: np.ndarray) -> SimpleNamespace:
+            calls.append(self.slots)
+            return SimpleNamespace(multi_hand_landmarks=[object()] * min(self.slots, visible["hands"]))
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(HandFinder, "_model", lambda self, slots: FakeHands(slots))
+    image = np.zeros((4, 4, 3), np.uint8)
+    finder = HandFinder(PoseSettings(max_hands=4))
+    rate = 30
+    frames = round(2 * CHECK_SECONDS * rate)
+    for i in range(frames):  # one pianist: two slots, the full count only to look for a third hand
+        assert len(finder.process(image, i / rate, people=1).multi_hand_landmarks) == 2
+    assert calls.count(4) == 2 and calls.count(2) == frames
+
+    calls.clear()
+    visible["hands"] = 3  # a third hand comes in: found at the next check, then four slots every frame
+    now = frames / rate
+    seen = [len(finder.process(image, now + i / rate, people=1).multi_hand_landmarks) for i in range(frames)]
+    assert seen[-1] == 3 and calls[-3:] == [4, 4, 4]
+
+    calls.clear()
+    visible["hands"] = 2  # back to two hands: two slots again once the hold has passed
+    now += frames / rate
+    hold = round(MANY_HANDS_HOLD_SECONDS * rate) + 1
+    for i in range(hold + 3):
+        finder.process(image, now + i / rate, people=1)
+    assert calls[-1] == 2
+
+    calls.clear()
+    now += (hold + 3) / rate
+    finder.process(image, now, people=2)  # two performers: four slots at once
+    assert calls == [4]
