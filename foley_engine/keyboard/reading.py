@@ -127,7 +127,8 @@ def _median3(values: np.ndarray) -> np.ndarray:
     if len(values) < 3:
         return values.copy()
     padded = np.concatenate([values[:1], values, values[-1:]])
-    return np.median(np.stack([padded[:-2], padded[1:-1], padded[2:]]), axis=0)
+    median: np.ndarray = np.median(np.stack([padded[:-2], padded[1:-1], padded[2:]]), axis=0)
+    return median
 
 
 def _tips_near(tips: np.ndarray, keypoints: Keypoints, time: float) -> np.ndarray:
@@ -138,7 +139,8 @@ def _tips_near(tips: np.ndarray, keypoints: Keypoints, time: float) -> np.ndarra
     last = min(len(tips), int(np.ceil((time + FINGER_SECONDS - keypoints.start) * keypoints.rate)) + 1)
     near = tips[first:last].reshape(-1, 2)
     on_keys = np.isfinite(near[:, 0]) & (near[:, 1] > KEYS_DEPTH[0]) & (near[:, 1] < KEYS_DEPTH[1])
-    return near[on_keys]
+    found: np.ndarray = near[on_keys]
+    return found
 
 
 def _nearest_alternative(press: _Press, evidence: np.ndarray, neighbours: np.ndarray, centres: np.ndarray,
@@ -182,4 +184,4 @@ def _scale_velocities(notes: list[Note]) -> list[Note]:
     speeds = np.array([note.velocity for note in notes], float)
     ranks = np.argsort(np.argsort(speeds)) / (len(notes) - 1)
     low, high = VELOCITY_RANGE
-    return [Note(n.start, n.end, n.pitch, int(round(low + (high - low) * r))) for n, r in zip(notes, ranks)]
+    return [Note(n.start, n.end, n.pitch, int(round(low + (high - low) * r))) for n, r in zip(notes, ranks, strict=True)]
