@@ -184,4 +184,5 @@ def _scale_velocities(notes: list[Note]) -> list[Note]:
     speeds = np.array([note.velocity for note in notes], float)
     ranks = np.argsort(np.argsort(speeds)) / (len(notes) - 1)
     low, high = VELOCITY_RANGE
-    return [Note(n.start, n.end, n.pitch, int(round(low + (high - low) * r))) for n, r in zip(notes, ranks, strict=True)]
+    return [Note(n.start, n.end, n.pitch, int(round(low + (high - low) * rank)))
+            for n, rank in zip(notes, ranks, strict=True)]
