@@ -116,7 +116,7 @@ class WindowDecoder:
                 for row, floor in zip(rows, floors, strict=True)]
 
     def _sample(self, window: EncodedWindow, tracks: list[TrackState], states: list[GrammarState],
-                done: list[bool], logits: np.ndarray, cache: KVCache, key_bias: np.ndarray | None,
+                done: list[bool], logits: np.ndarray, cache: KVCache, key_bias: torch.Tensor | None,
                 start: int, length: int, budget: int, onsets: list[list[int] | None]) -> None:
         """The token loop of run(): sample, record, step the cache, until every row reaches the end."""
         batch, v, model = len(tracks), self.vocabulary, self.model
@@ -231,7 +231,7 @@ def generate_tracks(model: FoleyModel, joints: list[np.ndarray], rate: float, fr
         seed = int.from_bytes(os.urandom(4), "little")
     generator = torch.Generator().manual_seed(seed)
     tracks = [TrackState() for _ in range(performers * variations)]
-    ids = model.instrument_ids([instrument]).repeat(performers * variations, 1)
+    ids = model.instrument_ids([instrument]).repeat(performers, 1)
     motion = None
     if sampling.guided and sampling.motion_floor:
         found = [motion_onset_frames(j, config.rate, frame_size, instrument) for j in joints]
@@ -245,8 +245,7 @@ def generate_tracks(model: FoleyModel, joints: list[np.ndarray], rate: float, fr
             first = round(start / sps * config.rate)
             count = max(1, round(end / sps * config.rate) - first)
             features, mask = window_inputs(joints, frame_size, config.rate, first, count)
-            window = model.encode(features.repeat_interleave(variations, dim=0),
-                                  mask.repeat_interleave(variations, dim=0), ids, end - start)
+            window = model.encode(features, mask, ids, end - start).repeated(variations)
             model.prepare_step(window, weights)
             return window
 

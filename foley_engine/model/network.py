@@ -93,6 +93,19 @@ class EncodedWindow:
     stepping: StepTensors | None = None  # FoleyModel.prepare_step's, for step()
     onsets: torch.Tensor | None = None  # (B, F) probability that a note starts in each frame (onset head)
 
+    def repeated(self, times: int) -> EncodedWindow:
+        """This window with each row `times` times over, copies side by side (before prepare_step): the takes
+        of one performer see the same video, so generation encodes it once and gives each take a copy."""
+        if times == 1:
+            return self
+
+        def repeat(tensor: torch.Tensor) -> torch.Tensor:
+            return tensor.repeat_interleave(times, dim=0)
+
+        cross = CrossMemory([repeat(k) for k in self.cross.keys], [repeat(v) for v in self.cross.values],
+                            self.cross.frames)
+        return EncodedWindow(cross, repeat(self.inputs), onsets=None if self.onsets is None else repeat(self.onsets))
+
 
 @dataclass
 class StepWeights:
@@ -110,7 +123,7 @@ class StepTensors:
     """What step() reuses for every token of a window, in numpy, laid out so each lookup is one cheap operation."""
 
     weights: StepWeights
-    memory: list[tuple[np.ndarray, np.ndarray]]  # CrossMemory.step_arrays()
+    memory: list[tuple[torch.Tensor, torch.Tensor]]  # CrossMemory.step_arrays()
     buckets: np.ndarray  # (steps + 1, F) bias bucket of every (grid step, frame) pair
     inputs: np.ndarray  # (B * (steps + 1), D + 1) the window's inputs, rows after rows, last column 1
     offsets: np.ndarray  # (B,) where each row's inputs start in `inputs`
@@ -201,7 +214,7 @@ class FoleyModel(nn.Module):
         onsets = self.onset_head(memory[0]) if self.onset_head is not None else None
         return self.decode(self.encode(features, mask, instrument_ids, memory=memory), tokens, times), onsets
 
-    def step(self, window: EncodedWindow, tokens: np.ndarray, times: np.ndarray, key_bias: np.ndarray | None,
+    def step(self, window: EncodedWindow, tokens: np.ndarray, times: np.ndarray, key_bias: torch.Tensor | None,
              cache: KVCache) -> np.ndarray:
         """decode() of one token per row, tokens and times (B,) ints, with the cache: logits (B, vocab), in
         numpy (see DecoderLayer.step). `key_bias` is cache.key_bias() (computed once after the prefix, None
