@@ -26,10 +26,12 @@ class KVCache:
     kv: list[torch.Tensor]  # per layer (2, B, H, capacity, head_dim): keys then values
     valid: torch.Tensor  # (B, capacity) bool: False for left padding
     length: int = 0
-    arrays: list[np.ndarray] = field(init=False)  # per layer kv's memory as numpy, for step()
+    arrays: list[np.ndarray] = field(init=False)  # per layer kv's memory as numpy, for step()'s writes
+    detached: list[torch.Tensor] = field(init=False)  # and as tensors outside autograd, for its reads
 
     def __post_init__(self) -> None:
-        self.arrays = [kv.detach().numpy() for kv in self.kv]
+        self.detached = [kv.detach() for kv in self.kv]
+        self.arrays = [kv.numpy() for kv in self.detached]
 
     @classmethod
     def empty(cls, layers: int, batch: int, heads: int, capacity: int, head_dim: int,
@@ -152,7 +154,7 @@ class DecoderLayer(nn.Module):
         `memory` is CrossMemory.step_arrays()'s for this layer, `bias` the cross-attention time bias
         (B, H, 1, F), `key_bias` cache.key_bias()."""
         t, b, heads, dim = weights, len(x), self.heads, self.head_dim
-        d, kv, length = heads * dim, cache.kv[index], cache.length + 1
+        d, kv, length = heads * dim, cache.detached[index], cache.length + 1
         qkv = norm_linear(x, t.qkv)
         cache.arrays[index][:, :, :, cache.length] = qkv[:, d:].reshape(b, 2, heads, dim).swapaxes(0, 1)
         query = torch.from_numpy(qkv[:, :d]).reshape(b * heads, 1, dim)
