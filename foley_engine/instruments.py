@@ -14,17 +14,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Final, Literal
 
 from .errors import InputError
 
 #: The pitched families: the ones the motion generators (baseline rules, learned model) and the synthetic
 #: performers know.
-FAMILIES = ("keys", "accordion", "plucked", "bowed", "woodwind", "brass", "mallets")
+MotionFamily = Literal["keys", "accordion", "plucked", "bowed", "woodwind", "brass", "mallets"]
+FAMILIES: tuple[MotionFamily, ...] = ("keys", "accordion", "plucked", "bowed", "woodwind", "brass", "mallets")
 #: Struck instruments and foley (claps, steps): notes come from the strike source (sources/strikes.py).
-PERCUSSION = "percussion"
+PERCUSSION: Final = "percussion"
+#: Every instrument's family: a pitched one, or percussion.
+Family = Literal[MotionFamily, "percussion"]
 #: The pitched family whose motion rules the motion generators use for percussion: both are struck with the
 #: wrists, downwards, and a strike's "pitch" becomes the nearest piece (Instrument.clamp_pitch).
-PERCUSSION_MOTION = "mallets"
+PERCUSSION_MOTION: Final = "mallets"
 #: The soundfont bank of the General MIDI drum kits.
 DRUM_BANK = 128
 
@@ -33,7 +37,7 @@ DRUM_BANK = 128
 class Instrument:
     name: str
     program: int  # General MIDI program, 0-based as in pretty_midi and FluidSynth
-    family: str
+    family: Family
     lowest: int  # lowest playable MIDI pitch
     highest: int  # highest playable MIDI pitch
     max_polyphony: int  # notes that can sound at once for one performer
@@ -49,9 +53,9 @@ class Instrument:
         return self.family == PERCUSSION
 
     @property
-    def motion_family(self) -> str:
+    def motion_family(self) -> MotionFamily:
         """The family whose motion rules play this instrument from keypoints (percussion: the mallets')."""
-        return PERCUSSION_MOTION if self.percussive else self.family
+        return PERCUSSION_MOTION if self.family == PERCUSSION else self.family
 
     @property
     def bank(self) -> int:
@@ -80,7 +84,7 @@ class Instrument:
         return max(self.lowest, min(self.highest, pitch))
 
 
-_TABLE = [
+_TABLE: list[tuple[str, int, MotionFamily, int, int, int, str]] = [
     # name, program, family, lowest, highest, polyphony, GM name
     ("piano", 0, "keys", 21, 108, 10, "Acoustic Grand Piano"),
     ("organ", 19, "keys", 36, 96, 10, "Church Organ"),

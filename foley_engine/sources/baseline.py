@@ -45,7 +45,7 @@ from typing import Literal
 
 import numpy as np
 
-from ..instruments import Instrument
+from ..instruments import Instrument, MotionFamily
 from ..keypoints import HAND_PER_SHOULDER, Keypoints, hand_lengths, pixel_square
 from ..notes import Note, Performance
 from ..skeleton import BODY_INDEX, FINGERTIPS, HAND_INDEX, LEFT, RIGHT
@@ -96,7 +96,7 @@ class Family:
     downward: bool  # strikes must move down the image (keys and bars lie below the hands)
 
 
-_FAMILIES: dict[str, Family] = {
+_FAMILIES: dict[MotionFamily, Family] = {
     "keys": Family("fingertips", "across", 0.24, 1.0, legato=False, downward=True),
     "accordion": Family("fingertips", "down", 0.24, 1.0, legato=False, downward=False),
     "mallets": Family("wrists", "across", 0.45, 0.5, legato=False, downward=True),
