@@ -76,7 +76,8 @@ def pyramid_bars(image: np.ndarray, factors: Sequence[float]) -> Bars:
                     for name in ("centres", "axes", "lengths", "widths")))
     kept: list[int] = []
     for i in np.argsort(np.abs(np.concatenate(level_widths) - _BEST_LEVEL_WIDTH)):
-        if not kept or np.min(np.linalg.norm(pooled.centres[kept] - pooled.centres[i], axis=1)) > 0.5 * pooled.widths[i]:
+        if not kept or \
+                np.min(np.linalg.norm(pooled.centres[kept] - pooled.centres[i], axis=1)) > 0.5 * pooled.widths[i]:
             kept.append(int(i))
     return pooled.take(np.array(sorted(kept), int))
 
@@ -149,7 +150,8 @@ def _continuation(bars: Bars, first: np.ndarray, second: np.ndarray) -> np.ndarr
     width = float(np.median(bars.widths[first]))
     if abs(np.log(np.median(bars.widths[second]) / width)) > _MAX_WIDTH_RATIO:
         return None
-    axis_first, axis_second = (np.linalg.svd(bars.axes[group].T @ bars.axes[group])[0][:, 0] for group in (first, second))
+    axis_first, axis_second = (np.linalg.svd(bars.axes[group].T @ bars.axes[group])[0][:, 0]
+                               for group in (first, second))
     if abs(axis_first @ axis_second) < np.cos(_MAX_AXIS_ANGLE):
         return None
     middle = bars.centres[first].mean(axis=0)
@@ -159,7 +161,7 @@ def _continuation(bars: Bars, first: np.ndarray, second: np.ndarray) -> np.ndarr
     if outside.sum() < 2 or abs(vt[0] @ axis_first) > _MAX_ALONG_AXIS:
         return None
     second = second[outside]
-    joined = np.concatenate([first, second])
+    joined: np.ndarray = np.concatenate([first, second])
     centres = bars.centres[joined]
     _, _, vt = np.linalg.svd(centres - centres.mean(axis=0), full_matrices=False)
     along_second = along_second[outside]
@@ -207,8 +209,9 @@ def sample(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     """Bilinear samples of a float32 image at (n, 2) x, y points; NaN outside the image."""
     points = np.asarray(points, np.float32).reshape(-1, 2)
     map_x, map_y = points[:, :1].copy(), points[:, 1:].copy()
-    return cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                     borderValue=np.nan).ravel()
+    samples: np.ndarray = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                                    borderValue=(np.nan,)).ravel()
+    return samples
 
 
 def towards_player(image: np.ndarray, row: Bars) -> np.ndarray:
@@ -218,7 +221,7 @@ def towards_player(image: np.ndarray, row: Bars) -> np.ndarray:
     touches); beyond its back end is the fallboard. So the side whose continuation looks like the white keys
     between the bars - and shows the thin dark lines between white keys - is the player's.
     """
-    axes = row.axes * np.where(row.axes @ row.axes[len(row) // 2] < 0, -1.0, 1.0)[:, None]
+    axes: np.ndarray = row.axes * np.where(row.axes @ row.axes[len(row) // 2] < 0, -1.0, 1.0)[:, None]
     white = np.nanmedian(sample(image, (row.centres[1:] + row.centres[:-1]) / 2))
     black = np.nanmedian(sample(image, row.centres))
     contrast = max(float(white - black), 1.0)

@@ -182,8 +182,10 @@ def _keys(to_frame: Projection, lowest: int, highest: int, origin: int, referenc
             far_end = quad(left, right, 0.0, _BLACK_FAR_END * black_length)
         else:
             polygon = quad(left, right, 0.0, 1.0)
-            inner_left = key_span(pitch - 1, black_width)[1] if is_black(pitch - 1) and neighbour_exists(pitch - 1) else left
-            inner_right = key_span(pitch + 1, black_width)[0] if is_black(pitch + 1) and neighbour_exists(pitch + 1) else right
+            inner_left = key_span(pitch - 1, black_width)[1] \
+                if is_black(pitch - 1) and neighbour_exists(pitch - 1) else left
+            inner_right = key_span(pitch + 1, black_width)[0] \
+                if is_black(pitch + 1) and neighbour_exists(pitch + 1) else right
             far_end = quad(inner_left, inner_right, 0.0, black_length)
         centre = survey.key_centres(np.array([pitch]), black_length, black_width) - [origin, 0]
         keys.append(Key(pitch + reference, is_black(pitch), polygon, far_end,

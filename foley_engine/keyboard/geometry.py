@@ -76,7 +76,8 @@ class KeyboardGeometry:
         """(n, 4) x_min, x_max, y_min, y_max of every key in the plane, for fast point look-ups."""
         corners = self.to_plane(np.concatenate([key.polygon for key in self.keys]))
         corners = corners.reshape(len(self.keys), 4, 2)
-        return np.concatenate([corners.min(axis=1), corners.max(axis=1)], axis=1)[:, [0, 2, 1, 3]]
+        boxes: np.ndarray = np.concatenate([corners.min(axis=1), corners.max(axis=1)], axis=1)[:, [0, 2, 1, 3]]
+        return boxes
 
     def to_plane(self, points: np.ndarray) -> np.ndarray:
         """Frame pixels (n, 2) -> keyboard-plane coordinates (n, 2)."""

@@ -12,6 +12,7 @@ wins; regular stripes, fences or text fit no hypothesis well and are rejected by
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import overload
 
 import numpy as np
 
@@ -47,7 +48,8 @@ def _nearest_black(x: np.ndarray) -> np.ndarray:
     """Lattice index of the black key nearest each plane x."""
     right = np.clip(np.searchsorted(_TABLE_X, x), 1, len(_TABLE_X) - 1)
     left_closer = np.abs(x - _TABLE_X[right - 1]) < np.abs(_TABLE_X[right] - x)
-    return _TABLE_INDEX[right - left_closer]
+    nearest: np.ndarray = _TABLE_INDEX[right - left_closer]
+    return nearest
 
 
 def _affine(t: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -73,9 +75,18 @@ def _fit_map(t: np.ndarray, x: np.ndarray, flexible: bool = False) -> np.ndarray
     return np.pad(params, (0, 5 - len(params)))
 
 
+@overload
+def _apply(params: np.ndarray, t: float) -> float: ...
+
+
+@overload
+def _apply(params: np.ndarray, t: np.ndarray) -> np.ndarray: ...
+
+
 def _apply(params: np.ndarray, t: np.ndarray | float) -> np.ndarray | float:
     a, b, c, d, e = params
-    return (a * t + b + d * t ** 2 + e * t ** 3) / (c * t + 1)
+    mapped: np.ndarray | float = (a * t + b + d * t ** 2 + e * t ** 3) / (c * t + 1)
+    return mapped
 
 
 def _grow(t: np.ndarray, anchor: int, slot: int) -> np.ndarray:

@@ -40,7 +40,9 @@ class Lens:
     def distort(self, points: np.ndarray) -> np.ndarray:
         """Ideal (pinhole) pixel positions (n, 2) -> where the lens puts them."""
         offset = (np.asarray(points, np.float64) - self._centre) / self._radius
-        return self._centre + offset * (1 + self.k * np.sum(offset ** 2, axis=-1, keepdims=True)) * self._radius
+        distorted: np.ndarray = \
+            self._centre + offset * (1 + self.k * np.sum(offset ** 2, axis=-1, keepdims=True)) * self._radius
+        return distorted
 
     def undistort(self, points: np.ndarray) -> np.ndarray:
         """Inverse of distort, by fixed-point iteration (converges fast for |k| < 0.4 inside the frame)."""
@@ -48,7 +50,8 @@ class Lens:
         ideal = observed.copy()
         for _ in range(20):
             ideal = observed / (1 + self.k * np.sum(ideal ** 2, axis=-1, keepdims=True))
-        return self._centre + ideal * self._radius
+        undistorted: np.ndarray = self._centre + ideal * self._radius
+        return undistorted
 
 
 @dataclass(frozen=True)

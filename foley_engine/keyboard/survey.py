@@ -48,7 +48,8 @@ class Tones:
         return self.white - self.black
 
     def whitish(self, values: np.ndarray) -> np.ndarray:
-        return np.abs(values - self.white) < 0.35 * self.contrast
+        near: np.ndarray = np.abs(values - self.white) < 0.35 * self.contrast
+        return near
 
     def blackish(self, values: np.ndarray) -> np.ndarray:
         return values < self.black + 0.5 * self.contrast
@@ -178,7 +179,8 @@ def edges(background: np.ndarray, projection: Projection, boundaries: np.ndarray
     profiles = np.median(plane_values(background, projection, points), axis=1)  # (n, 21)
     left, right = profiles[:, 1:6].mean(axis=1), profiles[:, 15:20].mean(axis=1)
     line = np.minimum(left, right) - profiles[:, 7:14].min(axis=1)
-    return np.maximum(line, np.abs(left - right))
+    edges: np.ndarray = np.maximum(line, np.abs(left - right))
+    return edges
 
 
 def keyboard_end(background: np.ndarray, projection: Projection, key_tones: Tones, start: int, step: int,
