@@ -143,18 +143,20 @@ class DecoderLayer(nn.Module):
         ffn_in = fold_norm_linear(self.norm3, _linear(self.ffn[0]), carried)
         carried = carried + _float64(_linear(self.ffn[2]).bias)
         return LayerStep(qkv, _output(self.self_out), cross_q, _output(self.cross_out), ffn_in,
-                         _output(_linear(self.ffn[2]), 0.5)), carried
+                         _output(_linear(self.ffn[2]))), carried
 
     def step(self, x: np.ndarray, weights: LayerStep, memory: tuple[torch.Tensor, torch.Tensor], bias: np.ndarray,
              key_bias: torch.Tensor | None, cache: KVCache, index: int) -> np.ndarray:
         """forward() for one new position per row, x (B, D + 1) laid out as fold_norm_linear says (updated in
         place). At batch size 1 a decoding step costs per operation, not per multiply, so this is the same
-        maths in numpy (about 1 us a call where torch takes 3-10) and in few calls: each layer norm is folded
-        into the matmul after it, the query scales into the weights, output biases into the next norm.
+        maths in few calls: each layer norm is folded into the matmul after it, the query scales into the
+        weights, output biases into the next norm; the small elementwise operations run in numpy (about 1 us a
+        call where torch takes 3-10), the products in torch (MKL, see _mm), both on the same memory.
         `memory` is CrossMemory.step_arrays()'s for this layer, `bias` the cross-attention time bias
         (B, H, 1, F), `key_bias` cache.key_bias()."""
         t, b, heads, dim = weights, len(x), self.heads, self.head_dim
         d, kv, length = heads * dim, cache.detached[index], cache.length + 1
+        residual = torch.from_numpy(x)  # x's memory: its in-place updates are x's
         qkv = norm_linear(x, t.qkv)
         cache.arrays[index][:, :, :, cache.length] = qkv[:, d:].reshape(b, 2, heads, dim).swapaxes(0, 1)
         query = torch.from_numpy(qkv[:, :d]).reshape(b * heads, 1, dim)
@@ -162,11 +164,11 @@ class DecoderLayer(nn.Module):
         scores = torch.bmm(query, keys.transpose(1, 2))
         if key_bias is not None:
             scores = scores.view(b, heads, 1, length).add_(key_bias[..., :length]).view(b * heads, 1, length)
-        x += _mm(_attend(scores, values).reshape(b, d), t.self_out)
+        residual.addmm_(_attend(scores, values).view(b, d), t.self_out)
         query = torch.from_numpy(norm_linear(x, t.cross_q)).view(b * heads, 1, dim)
         scores = torch.baddbmm(torch.from_numpy(bias).reshape(b * heads, 1, -1), query, memory[0])
-        x += _mm(_attend(scores, memory[1]).reshape(b, d), t.cross_out)
-        x += _mm(_twice_gelu(norm_linear(x, t.ffn_in)), t.ffn_out)
+        residual.addmm_(_attend(scores, memory[1]).view(b, d), t.cross_out)
+        residual.addmm_(F.gelu(torch.from_numpy(norm_linear(x, t.ffn_in)), approximate="tanh"), t.ffn_out)
         return x
 
 
@@ -217,27 +219,10 @@ def _mm(x: np.ndarray, weight: torch.Tensor) -> np.ndarray:
     return product
 
 
-def _attend(scores: torch.Tensor, values: torch.Tensor) -> np.ndarray:
+def _attend(scores: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
     """softmax(scores) @ values over the keys (last axis), (B * H, 1, keys) and (B * H, keys, head_dim): two
     torch calls, a third of numpy's time over a window's frames or a long cache."""
-    attended: np.ndarray = torch.bmm(torch.softmax(scores, -1), values).numpy()
-    return attended
-
-
-_GELU_LINEAR = np.float32(math.sqrt(2 / math.pi))
-_GELU_CUBIC = np.float32(math.sqrt(2 / math.pi) * 0.044715)
-
-
-def _twice_gelu(h: np.ndarray) -> np.ndarray:
-    """2 * gelu(h), tanh form, in 7 in-place operations: the 1/2 is folded into the next weight (step_weights)."""
-    u: np.ndarray = h * h
-    u *= _GELU_CUBIC
-    u += _GELU_LINEAR
-    u *= h
-    np.tanh(u, out=u)
-    u += 1
-    u *= h
-    return u
+    return torch.bmm(torch.softmax(scores, -1), values)
 
 
 def _linear(module: nn.Module) -> nn.Linear:
@@ -250,10 +235,10 @@ def _float64(t: torch.Tensor) -> np.ndarray:
     return t.detach().double().numpy()
 
 
-def _output(linear: nn.Linear, scale: float = 1.0) -> torch.Tensor:
-    """(in, D + 1) weight.T * scale of a linear layer adding to step()'s residual: its bias is carried (see
+def _output(linear: nn.Linear) -> torch.Tensor:
+    """(in, D + 1) weight.T of a linear layer adding to step()'s residual: its bias is carried (see
     fold_norm_linear) and the ones column gets zeros."""
-    weight = _float64(linear.weight).T * scale
+    weight = _float64(linear.weight).T
     return torch.from_numpy(np.concatenate([weight, np.zeros((len(weight), 1))], axis=1).astype(np.float32))
 
 
@@ -267,4 +252,4 @@ class LayerStep:
     cross_q: NormLinear
     cross_out: torch.Tensor
     ffn_in: NormLinear
-    ffn_out: torch.Tensor  # halved: step's GELU leaves out its 1/2
+    ffn_out: torch.Tensor
