@@ -133,13 +133,18 @@ class _Lens:
         ideal one (for cv2.remap)."""
         centre, radius = (np.array(self.size) - 1) / 2, math.hypot(*self.size) / 2
         width, height = self.size[0] * supersample, self.size[1] * supersample
-        grid = np.stack(np.meshgrid(np.arange(width), np.arange(height)), axis=-1).astype(np.float64)
-        observed = ((grid - (supersample - 1) / 2) / supersample - centre) / radius
-        ideal = observed.copy()
-        for _ in range(30):
-            ideal = observed / (1 + self.k * np.sum(ideal ** 2, axis=-1, keepdims=True))
-        source = ((centre + ideal * radius) * supersample + (supersample - 1) / 2).astype(np.float32)
-        return source[..., 0], source[..., 1]
+        x = ((np.arange(width) - (supersample - 1) / 2) / supersample - centre[0]) / radius
+        y = ((np.arange(height) - (supersample - 1) / 2) / supersample - centre[1]) / radius
+        observed = np.hypot(*np.meshgrid(x, y))
+        # The lens is radial: ideal = observed * shrink(|observed|), solved once on a fine table of radii.
+        table = np.linspace(0, float(observed.max()) + 1e-6, 4096)
+        shrink = np.ones_like(table)
+        for _ in range(60):
+            shrink = 1 / (1 + self.k * (table * shrink) ** 2)
+        scale = np.interp(observed, table, shrink)
+        map_x = (centre[0] + x[None, :] * scale * radius) * supersample + (supersample - 1) / 2
+        map_y = (centre[1] + y[:, None] * scale * radius) * supersample + (supersample - 1) / 2
+        return map_x.astype(np.float32), map_y.astype(np.float32)
 
 
 def _fit_into_frame(homography: np.ndarray, camera: Camera, span: tuple[float, float],
@@ -199,6 +204,7 @@ def _keyboard_canvas(keys: int, style: Style, ppw: int) -> tuple[np.ndarray, np.
     for _, black, left, right in layout:
         if not black:
             box(left + gap / 2, right - gap / 2, 0, 1, style.white)
+    box(0, whites, 1 - 0.01, 1, style.gap)  # the gap in front of the keys, as thin as those between them
     for _, black, left, right in layout:
         if black:
             box(left, right, 0, style.black_length, style.black)
@@ -273,3 +279,11 @@ def render(keys: int = 88, size: tuple[int, int] = (1280, 720), camera: Camera =
             rendered.centres[pitch] = centre
             rendered.white_widths[pitch] = float(np.linalg.norm(ends[1] - ends[0]))
     return rendered
+
+
+def empty_frames(size: tuple[int, int] = (1280, 720), background: str = "room", frames: int = 1,
+                 noise: float = 4.0, seed: int = 0) -> list[np.ndarray]:
+    """Frames of one of render's backgrounds with no keyboard in them, for the detector's negatives."""
+    rng = np.random.default_rng(seed)
+    scene = _background(size, background, rng)
+    return [np.clip(scene + rng.normal(0, noise, scene.shape), 0, 255).astype(np.uint8) for _ in range(frames)]

@@ -13,6 +13,7 @@ near keys are twice the size of its far ones, is still one row.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations
@@ -76,8 +77,8 @@ def pyramid_bars(image: np.ndarray, factors: Sequence[float]) -> Bars:
                     for name in ("centres", "axes", "lengths", "widths")))
     kept: list[int] = []
     for i in np.argsort(np.abs(np.concatenate(level_widths) - _BEST_LEVEL_WIDTH)):
-        if not kept or \
-                np.min(np.linalg.norm(pooled.centres[kept] - pooled.centres[i], axis=1)) > 0.5 * pooled.widths[i]:
+        nearest = np.min(np.linalg.norm(pooled.centres[kept] - pooled.centres[i], axis=1)) if kept else np.inf
+        if nearest > 0.5 * pooled.widths[i]:
             kept.append(int(i))
     return pooled.take(np.array(sorted(kept), int))
 
@@ -114,8 +115,13 @@ def chains(bars: Bars, min_size: int) -> list[np.ndarray]:
     """Index arrays of the bar chains with at least `min_size` members, each sorted along its row."""
     if len(bars) < min_size:
         return []
-    reach = _MAX_SPACING * float(np.percentile(bars.widths, 90))
-    pairs = cKDTree(bars.centres).query_pairs(reach, output_type="ndarray")
+    # Each bar looks as far as a neighbour of the widest like size could be: one reach for all, set by the
+    # many small bars of a busy background, would never link the few big keys of a keyboard seen close up.
+    reach = _MAX_SPACING * bars.widths * (1 + np.exp(_MAX_WIDTH_RATIO)) / 2
+    neighbours = cKDTree(bars.centres).query_ball_point(bars.centres, reach)
+    first = np.repeat(np.arange(len(bars)), [len(found) for found in neighbours])
+    second = np.concatenate([np.asarray(found, int) for found in neighbours])
+    pairs = np.unique(np.sort(np.stack([first, second], axis=1)[first != second], axis=1), axis=0)
     if len(pairs) == 0:
         return []
     first, second = pairs[:, 0], pairs[:, 1]
@@ -144,29 +150,32 @@ def chains(bars: Bars, min_size: int) -> list[np.ndarray]:
 
 def _continuation(bars: Bars, first: np.ndarray, second: np.ndarray) -> np.ndarray | None:
     """The two chains as one row, if they are one row of like bars with a gap between them (a hand over some
-    keys); bars of the shorter chain that fall within the longer one's extent (between fingers) are dropped."""
+    keys); bars of the shorter chain that fall within the longer one's extent (between fingers) are dropped.
+    Sizes and directions are compared across the gap only: in perspective a row's bars fan out and shrink."""
     if len(second) > len(first):
         first, second = second, first
-    width = float(np.median(bars.widths[first]))
-    if abs(np.log(np.median(bars.widths[second]) / width)) > _MAX_WIDTH_RATIO:
-        return None
-    axis_first, axis_second = (np.linalg.svd(bars.axes[group].T @ bars.axes[group])[0][:, 0]
-                               for group in (first, second))
-    if abs(axis_first @ axis_second) < np.cos(_MAX_AXIS_ANGLE):
-        return None
     middle = bars.centres[first].mean(axis=0)
     _, _, vt = np.linalg.svd(bars.centres[first] - middle, full_matrices=False)
     along_first, along_second = ((bars.centres[group] - middle) @ vt[0] for group in (first, second))
+    width = float(np.median(bars.widths[first]))
     outside = (along_second < along_first.min() - 0.5 * width) | (along_second > along_first.max() + 0.5 * width)
-    if outside.sum() < 2 or abs(vt[0] @ axis_first) > _MAX_ALONG_AXIS:
+    if outside.sum() < 2:
         return None
-    second = second[outside]
+    second, along_second = second[outside], along_second[outside]
+    after = along_second.min() > along_first.max()
+    gap = along_second.min() - along_first.max() if after else along_first.min() - along_second.max()
+    near_first = first[np.argsort(along_first)[-3:] if after else np.argsort(along_first)[:3]]
+    near_second = second[np.argsort(along_second)[:3] if after else np.argsort(along_second)[-3:]]
+    width = float(np.median(bars.widths[near_first]))
+    axis_first, axis_second = (np.linalg.svd(bars.axes[near].T @ bars.axes[near])[0][:, 0]
+                               for near in (near_first, near_second))
     joined: np.ndarray = np.concatenate([first, second])
-    centres = bars.centres[joined]
-    _, _, vt = np.linalg.svd(centres - centres.mean(axis=0), full_matrices=False)
-    along_second = along_second[outside]
-    gap = max(along_second.min() - along_first.max(), along_first.min() - along_second.max())
-    if np.max(np.abs((centres - centres.mean(axis=0)) @ vt[1])) > 1.5 * width or not 0 < gap < _MAX_GAP * width:
+    centres = bars.centres[joined] - bars.centres[joined].mean(axis=0)
+    across = np.linalg.svd(centres, full_matrices=False)[2][1]
+    if (abs(np.log(np.median(bars.widths[near_second]) / width)) > _MAX_WIDTH_RATIO
+            or abs(axis_first @ axis_second) < np.cos(_MAX_AXIS_ANGLE)
+            or abs(vt[0] @ axis_first) > _MAX_ALONG_AXIS
+            or np.max(np.abs(centres @ across)) > 1.5 * width or not 0 < gap < _MAX_GAP * width):
         return None
     return joined
 
@@ -228,15 +237,17 @@ def towards_player(image: np.ndarray, row: Bars) -> np.ndarray:
     across = np.stack([-axes[:, 1], axes[:, 0]], axis=1)
     key_width = row.widths / 0.58
     scores = []
-    for sign in (1.0, -1.0):
-        whiteness, lines = [], []
-        for depth in (0.15, 0.3, 0.45):
-            reach = row.centres + sign * axes * (row.lengths * (0.5 + depth))[:, None]
-            values = sample(image, reach)
-            whiteness.append(np.clip(1 - np.abs(values - white) / (0.5 * contrast), 0, 1))
-            # The gap line between two white keys runs on from under each black key's tip.
-            near = [sample(image, reach + across * (key_width * u)[:, None]) for u in (-0.2, -0.1, 0.0, 0.1, 0.2)]
-            far = [sample(image, reach + across * (key_width * u)[:, None]) for u in (-0.5, 0.5)]
-            lines.append(np.clip((np.nanmean(far, axis=0) - np.nanmin(near, axis=0)) / contrast, 0, 0.5))
-        scores.append(float(np.nanmedian(np.mean(whiteness, axis=0))) + float(np.nanmedian(np.mean(lines, axis=0))))
+    with warnings.catch_warnings():  # rows running off the frame sample NaN there
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for sign in (1.0, -1.0):
+            whiteness, lines = [], []
+            for depth in (0.15, 0.3, 0.45):
+                reach = row.centres + sign * axes * (row.lengths * (0.5 + depth))[:, None]
+                values = sample(image, reach)
+                whiteness.append(np.clip(1 - np.abs(values - white) / (0.5 * contrast), 0, 1))
+                # The gap line between two white keys runs on from under each black key's tip.
+                near = [sample(image, reach + across * (key_width * u)[:, None]) for u in (-0.2, -0.1, 0.0, 0.1, 0.2)]
+                far = [sample(image, reach + across * (key_width * u)[:, None]) for u in (-0.5, 0.5)]
+                lines.append(np.clip((np.nanmean(far, axis=0) - np.nanmin(near, axis=0)) / contrast, 0, 0.5))
+            scores.append(float(np.nanmedian(np.mean(whiteness, axis=0))) + float(np.nanmedian(np.mean(lines, axis=0))))
     return axes if scores[0] >= scores[1] else -axes

@@ -8,8 +8,10 @@
    every bar its pitch class relative to a reference C.
 4. The lens distortion that bends the row is estimated and undone (lens.py); the bars' back ends, centres
    and tips then fix a homography from the keyboard plane. Along it the fallboard edge and the white keys'
-   front edge are measured, and the keys beyond the last fitted bars are checked one by one to find where
-   the keyboard ends or leaves the frame (survey.py). The ends found decide the octave (keys.py).
+   front edge are measured; bars at the row's ends that turn out not to be black keys (a dark cheek block)
+   are dropped and the plane measured again. The keys beyond the last fitted bars are checked one by one
+   to find where the keyboard ends or leaves the frame (survey.py), both ends together preferring a size
+   that is made. The ends found decide the octave (keys.py).
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ _MIN_CONTRAST = 12.0  # grey levels between white and black keys
 _MIN_CONFIDENCE = 0.3
 _TRIES = 3  # best-scoring rows measured before giving up
 _END_KEYS = 5  # fitted black keys nearest an end that give that end's tones
+_MAX_TRIM = 2  # bars at each end of a row that may turn out not to be black keys (a cheek block, a shadow)
+_TRIM_WIDTH_RATIO = np.log(1.25)  # ...if also this much wider or narrower than the black keys next to them
 _BLACK_FAR_END = 0.4  # of a black key's length, from the fallboard
 _LOWEST, _HIGHEST = 21, 108  # no keyboard reaches beyond the 88 keys' A0..C8
 
@@ -105,7 +109,7 @@ def _rows(background: np.ndarray) -> list[_Row]:
 def _projection(row: _Row, size: tuple[int, int]) -> Projection | None:
     """Plane -> working pixels with y = 0 at the bars' back ends and 1 at their tips, through the lens."""
     x = np.array([black_x(int(i)) for i in row.index])
-    lens = Lens(estimate_distortion(row.bars.centres, x, size), size)
+    lens = Lens(estimate_distortion(row.bars.centres, row.index, size), size)
     half = row.bars.axes * (row.bars.lengths / 2)[:, None]
     plane = np.concatenate([np.stack([x, np.full_like(x, y)], axis=1) for y in (0.0, 0.5, 1.0)])
     pixels = lens.undistort(np.concatenate([row.bars.centres - half, row.bars.centres, row.bars.centres + half]))
@@ -118,41 +122,43 @@ def _measure(background: np.ndarray, row: _Row, scale: float, frame_size: tuple[
              ) -> KeyboardGeometry | None:
     """Measure a candidate row's keyboard: plane, edges, black-key size, ends, octave, keys."""
     height, width = background.shape
-    provisional = _projection(row, (width, height))
-    if provisional is None:
-        return None
-    tones = survey.tones(background, provisional, row.index)
-    if not tones.contrast >= _MIN_CONTRAST:
-        return None
-    depth, black_length = survey.depth_scale(background, provisional, row.index, tones)
-    projection = provisional.then(depth)
-    black_width = survey.black_width(background, projection, row.index, tones, black_length)
-    # Each end is judged against the tones and lines of its own last keys: light falls off across a
-    # keyboard, and lines between keys fade with distance and focus.
+    for _ in range(2):  # measured again without the bars at the ends that turn out not to be black keys
+        provisional = _projection(row, (width, height))
+        if provisional is None:
+            return None
+        tones = survey.tones(background, provisional, row.index)
+        if not tones.contrast >= _MIN_CONTRAST:
+            return None
+        depth, black_length = survey.depth_scale(background, provisional, row.index, tones)
+        projection = provisional.then(depth)
+        black_width = survey.black_width(background, projection, row.index, tones, black_length)
+        trimmed = _trim(background, provisional, projection, row, black_length, black_width)
+        if trimmed is row:
+            break
+        row = trimmed
+    assert provisional is not None, "a pass without a projection has returned"
+    # Each end is judged against the tones of its own last keys: light falls off across a keyboard.
     ends = []
     for indices, step in ((row.index[:_END_KEYS], -1), (row.index[-_END_KEYS:], 1)):
         end_tones = survey.tones(background, provisional, indices)
-        inner = np.arange(np.ceil(black_x(int(indices[0]))), np.floor(black_x(int(indices[-1]))) + 1)
-        line = float(np.nanmedian(survey.edges(background, projection, inner, black_length)))
         start = black_pitch(int(indices[0] if step < 0 else indices[-1]))
-        ends.append(survey.keyboard_end(background, projection, end_tones, start, step, black_length, black_width,
-                                         line))
-    (lowest, low_seen), (highest, high_seen) = ends
+        ends.append(survey.keyboard_end(background, projection, end_tones, start, step, black_length, black_width))
+    lowest, highest = survey.standard_ends(*ends)
+    low_seen, high_seen = ends[0].seen, ends[1].seen
     if low_seen and high_seen:
         centre = (lowest + highest) / 2
     else:
         x = projection.to_plane(np.array([[width / 2, height / 2]]))[0, 0]
         octave, white = divmod(int(np.floor(x)), 7)
         centre = 12.0 * octave + WHITE_CLASSES[white]
-    decision = decide_octave(lowest, highest, low_seen, high_seen, centre)
+    decision = decide_octave(lowest, highest, low_seen, high_seen, centre, (ends[0].strength, ends[1].strength))
     lowest = max(lowest, _LOWEST - decision.reference)
     highest = min(highest, _HIGHEST - decision.reference)
-    lowest += is_black(lowest)  # plane x = 0 is the left edge of the lowest white key
     confidence = _confidence(background, projection, row, tones, lowest, highest, black_length, black_width)
     if confidence < _MIN_CONFIDENCE:
         return None
     # Plane x from the lowest white key, and frame pixels instead of working pixels.
-    origin = white_index(lowest)
+    origin = white_index(lowest + is_black(lowest))  # a black key below it only where the frame cuts the keys
     shifted = projection.then(np.array([[1.0, 0, origin], [0, 1, 0], [0, 0, 1]]))
     half = 0.5 / scale - 0.5  # working pixel w is frame pixel (w + 0.5) / scale - 0.5
     to_working = np.array([[1 / scale, 0, half], [0, 1 / scale, half], [0, 0, 1]])
@@ -162,6 +168,33 @@ def _measure(background: np.ndarray, row: _Row, scale: float, frame_size: tuple[
     near, far = to_frame.to_pixels(np.array([[0.0, 1.0], [0.0, 0.0]]))[:, 1]
     return KeyboardGeometry(frame_size, to_frame.homography, to_frame.lens.k, keys, bool(near > far),
                             decision.confidence, decision.evidence, confidence)
+
+
+def _trim(background: np.ndarray, provisional: Projection, projection: Projection, row: _Row, black_length: float,
+          black_width: float) -> _Row:
+    """The row without the bars at its ends that are not black keys (at most _MAX_TRIM per end).
+
+    The dark cheek block or shadow beside a keyboard's last white key is a dark bar too, and the lattice
+    may take it for the next black key, which would carry the keyboard past its end. Such a bar is unlike
+    the black keys in both ways that can be seen: it is not framed by white keys, and it is wider or
+    narrower than the black keys next to it (whose widths change only slowly along the row). Either alone
+    is not enough: a hand or an end the plane is a little off at fails the first, noise at low resolution
+    the second. The walk past the ends (survey.keyboard_end) looks at the places trimmed again.
+    """
+    pitches = np.array([black_pitch(int(i)) for i in row.index])
+    keep = np.ones(len(pitches), bool)
+    for end in (slice(None, _END_KEYS), slice(-_END_KEYS, None)):
+        end_tones = survey.tones(background, provisional, row.index[end])
+        _, looks = survey.looks_like_keys(background, projection, end_tones, pitches, black_length, black_width)
+        order = np.arange(len(pitches)) if end.start is None else np.arange(len(pitches))[::-1]
+        for step, i in enumerate(order[:_MAX_TRIM]):
+            usual = np.median(row.bars.widths[order[step + 1:step + 1 + _END_KEYS]])
+            if looks[i] or abs(np.log(row.bars.widths[i] / usual)) < _TRIM_WIDTH_RATIO:
+                break
+            keep[i] = False
+    if keep.all() or keep.sum() < _MIN_BARS:
+        return row
+    return _Row(row.bars.take(keep), row.index[keep], row.lattice, row.fitted_fraction)
 
 
 def _keys(to_frame: Projection, lowest: int, highest: int, origin: int, reference: int,
@@ -182,10 +215,9 @@ def _keys(to_frame: Projection, lowest: int, highest: int, origin: int, referenc
             far_end = quad(left, right, 0.0, _BLACK_FAR_END * black_length)
         else:
             polygon = quad(left, right, 0.0, 1.0)
-            inner_left = key_span(pitch - 1, black_width)[1] \
-                if is_black(pitch - 1) and neighbour_exists(pitch - 1) else left
-            inner_right = key_span(pitch + 1, black_width)[0] \
-                if is_black(pitch + 1) and neighbour_exists(pitch + 1) else right
+            below, above = (is_black(pitch + step) and neighbour_exists(pitch + step) for step in (-1, 1))
+            inner_left = key_span(pitch - 1, black_width)[1] if below else left
+            inner_right = key_span(pitch + 1, black_width)[0] if above else right
             far_end = quad(inner_left, inner_right, 0.0, black_length)
         centre = survey.key_centres(np.array([pitch]), black_length, black_width) - [origin, 0]
         keys.append(Key(pitch + reference, is_black(pitch), polygon, far_end,

@@ -49,6 +49,7 @@ class Key:
 class KeyboardGeometry:
     """A keyboard found in a video: where it is, where each key is, and how sure each part of that is.
 
+    keys: lowest first; a keyboard cut by the frame's edge may begin or end on a black key there.
     near_edge_down: whether the player's edge of the keys is towards the bottom of the frame (player at the
     bottom; if False the player faces the camera from the top and pitch rises right to left).
     pitch_confidence / pitch_evidence: how the octave was decided (both ends counted, one end, or only

@@ -101,11 +101,34 @@ class PitchDecision:
     evidence: str
 
 
-def decide_octave(low: int, high: int, low_end_seen: bool, high_end_seen: bool, centre: float) -> PitchDecision:
+def _one_end(low: int, high: int, end: int, attribute: str) -> PitchDecision | None:
+    """The octave from one end in view (`attribute` "lowest" or "highest" of the layouts), if any size ends
+    on its note and has room for the white keys seen."""
+    visible_whites = white_count(low, high)
+    fits = [layout for layout in LAYOUTS
+            if getattr(layout, attribute) % 12 == end % 12 and layout.whites >= visible_whites]
+    if not fits:
+        return None
+    pitches = {getattr(layout, attribute) for layout in fits}
+    chosen = fits[0]  # LAYOUTS lists the larger, more common concert sizes first
+    side = "low" if attribute == "lowest" else "high"
+    pitch = getattr(chosen, attribute)
+    sizes = "/".join(str(layout.keys) for layout in fits)
+    if len(pitches) == 1:
+        return PitchDecision(pitch - end, 0.75, f"the keyboard's {side} end is in view and is "
+                             f"{note_name(pitch)}, as on every {sizes}-key keyboard")
+    return PitchDecision(pitch - end, 0.45, f"the keyboard's {side} end is in view on a "
+                         f"{NOTE_NAMES[end % 12]}, which a {sizes}-key keyboard could have: "
+                         f"assumed {note_name(pitch)} of a {chosen.keys}-key keyboard")
+
+
+def decide_octave(low: int, high: int, low_end_seen: bool, high_end_seen: bool, centre: float,
+                  end_strengths: tuple[float, float] = (0.0, 0.0)) -> PitchDecision:
     """Turn the relative pitch range [low, high] into MIDI pitches.
 
     `low_end_seen` / `high_end_seen` say whether that end of the keyboard is in view (rather than cut off by the
-    frame); `centre` is the relative pitch nearest the middle of the picture, used when no end decides.
+    frame); `centre` is the relative pitch nearest the middle of the picture, used when no end decides;
+    `end_strengths` how clearly each end was seen, which decides between two ends that disagree.
     """
     if low_end_seen and high_end_seen:
         whites = white_count(low, high)
@@ -114,24 +137,13 @@ def decide_octave(low: int, high: int, low_end_seen: bool, high_end_seen: bool, 
                 return PitchDecision(layout.lowest - low, 0.95,
                                      f"{layout.keys}-key keyboard: both ends in view, {whites} white keys "
                                      f"from {note_name(layout.lowest)} to {note_name(layout.highest)}")
-    for end, seen, attribute in ((low, low_end_seen, "lowest"), (high, high_end_seen, "highest")):
-        if not seen:
-            continue
-        visible_whites = white_count(low, high)
-        fits = [layout for layout in LAYOUTS
-                if getattr(layout, attribute) % 12 == end % 12 and layout.whites >= visible_whites]
-        if fits:
-            pitches = {getattr(layout, attribute) for layout in fits}
-            chosen = fits[0]  # LAYOUTS lists the larger, more common concert sizes first
-            side = "low" if attribute == "lowest" else "high"
-            pitch = getattr(chosen, attribute)
-            sizes = "/".join(str(layout.keys) for layout in fits)
-            if len(pitches) == 1:
-                return PitchDecision(pitch - end, 0.75, f"the keyboard's {side} end is in view and is "
-                                     f"{note_name(pitch)}, as on every {sizes}-key keyboard")
-            return PitchDecision(pitch - end, 0.45, f"the keyboard's {side} end is in view on a "
-                                 f"{NOTE_NAMES[end % 12]}, which a {sizes}-key keyboard could have: "
-                                 f"assumed {note_name(pitch)} of a {chosen.keys}-key keyboard")
+    # One end decides. With both seen but no size spanning them one of them is wrong: the one whose note
+    # names a single pitch is the stronger clue, and between two such the one seen more clearly.
+    ends = ((low, low_end_seen, "lowest", end_strengths[0]), (high, high_end_seen, "highest", end_strengths[1]))
+    decisions = [(decision.confidence, strength, decision) for end, seen, attribute, strength in ends
+                 if seen and (decision := _one_end(low, high, end, attribute)) is not None]
+    if decisions:
+        return max(decisions, key=lambda item: item[:2])[2]  # the low end on a tie
     nearest_c = 12 * round(centre / 12)
     where = "keyboard" if low_end_seen and high_end_seen else "picture"
     return PitchDecision(MIDDLE_C - nearest_c, 0.4 if where == "keyboard" else 0.2,

@@ -23,6 +23,9 @@ _FINAL_ACCEPT = 0.22
 _MAX_ANCHORS = 5
 _FLEXIBLE_MIN = 12
 _LOCAL = 8  # neighbours that predict the next bar while growing
+#: While fitting, lattice indices run negative (below the anchor), so a bar that fits no key is marked
+#: with this instead of LatticeFit's -1.
+_NONE = -(10 ** 6)
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,9 @@ def _fit_map(t: np.ndarray, x: np.ndarray, flexible: bool = False) -> np.ndarray
         columns += [t ** 2, t ** 3]
     params = np.linalg.lstsq(np.stack(columns, axis=1), x, rcond=None)[0]
     if np.any(params[2] * t + 1 <= 0.2):  # the horizon would fall inside the row: not a plausible perspective
-        return _affine(t, x)
+        # The cubic terms can trade off against the perspective term on a steep row; without them the map
+        # is still projective, which an affine one (the last resort) is not.
+        return _fit_map(t, x) if len(columns) > 3 else _affine(t, x)
     return np.pad(params, (0, 5 - len(params)))
 
 
@@ -95,20 +100,20 @@ def _grow(t: np.ndarray, anchor: int, slot: int) -> np.ndarray:
     Each bar is predicted from the map of its nearest fitted neighbours only, so the growth follows lens
     distortion and perspective, which no single projective map does over a whole keyboard.
     """
-    index = np.full(len(t), -1)
+    index = np.full(len(t), _NONE)
     position = np.full(len(t), np.nan)
     for bar, key in ((anchor, slot), (anchor + 1, slot + 1)):
         index[bar], position[bar] = key, black_x(key)
     for bar in np.argsort(np.abs(t - (t[anchor] + t[anchor + 1]) / 2)):
-        if index[bar] >= 0:
+        if index[bar] != _NONE:
             continue
-        fitted = np.flatnonzero(index >= 0)
+        fitted = np.flatnonzero(index != _NONE)
         near = fitted[np.argsort(np.abs(t[fitted] - t[bar]))[:_LOCAL]]
         x = float(_apply(_fit_map(t[near], position[near]), t[bar]))
         candidate = int(_nearest_black(np.array([x]))[0])
         if abs(x - black_x(candidate)) > _ACCEPT:
             continue
-        before, after = index[:bar][index[:bar] >= 0], index[bar + 1:][index[bar + 1:] >= 0]
+        before, after = index[:bar][index[:bar] != _NONE], index[bar + 1:][index[bar + 1:] != _NONE]
         if (len(before) and before.max() >= candidate) or (len(after) and after.min() <= candidate):
             continue  # the order along the row must be the order of the keys
         index[bar], position[bar] = candidate, black_x(candidate)
@@ -118,19 +123,19 @@ def _grow(t: np.ndarray, anchor: int, slot: int) -> np.ndarray:
 def _finish(t: np.ndarray, index: np.ndarray) -> LatticeFit:
     """Refit the map to all accepted bars, then re-decide every bar against it with a tighter tolerance."""
     for _ in range(2):
-        fitted = index >= 0
+        fitted = index != _NONE
         params = _fit_map(t[fitted], np.array([black_x(i) for i in index[fitted]]), flexible=True)
         x = _apply(params, t)
         index = _nearest_black(x)
         residual = x - _TABLE_X[index - _TABLE_INDEX[0]]
-        index[np.abs(residual) > _FINAL_ACCEPT] = -1
-        for duplicate in np.unique(index[index >= 0]):  # two bars on one key: keep the closer
+        index[np.abs(residual) > _FINAL_ACCEPT] = _NONE
+        for duplicate in np.unique(index[index != _NONE]):  # two bars on one key: keep the closer
             same = np.flatnonzero(index == duplicate)
             if len(same) > 1:
-                index[same[np.argsort(np.abs(residual[same]))[1:]]] = -1
-        if (index >= 0).sum() < 4:
+                index[same[np.argsort(np.abs(residual[same]))[1:]]] = _NONE
+        if (index != _NONE).sum() < 4:
             return LatticeFit(index, np.inf, 0.0)
-    fitted = index >= 0
+    fitted = index != _NONE
     residual = residual[fitted]
     score = float(np.sum(1 - (residual / _ACCEPT) ** 2)) - float(np.sum(~fitted))
     return LatticeFit(index, float(np.sqrt(np.mean(residual ** 2))), score)
@@ -153,6 +158,6 @@ def fit_lattice(t: np.ndarray) -> LatticeFit | None:
                 best = fit
     if best is None or best.score <= 0:
         return None
-    first = best.index[best.fitted].min()
-    shift = 5 * (first // 5)  # put the reference C at the first fitted bar's octave
-    return LatticeFit(np.where(best.fitted, best.index - shift, -1), best.rms, best.score)
+    fitted = best.index != _NONE
+    shift = 5 * (best.index[fitted].min() // 5)  # put the reference C at the first fitted bar's octave
+    return LatticeFit(np.where(fitted, best.index - shift, -1), best.rms, best.score)

@@ -15,11 +15,20 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from scipy.special import fdtri
 
-#: The coefficients tried, and how much better than none the best must explain the keys to be used.
-_RANGE = 0.35
-_MIN_GAIN = 0.7
+from .keys import black_x
+
+#: The coefficients tried, and how significantly the best must explain the keys better than none: an F-test
+#: at this level for one more parameter than the row's 1-D map and black-key offsets (_PARAMETERS). (On
+#: rendered keyboards through an ideal lens F stays under 1; through real lenses of |k| >= 0.03 it is
+#: mostly over 10.) The model folds over inside the frame for k <= -1/3 (1 + 3 k r^2 = 0 at its corners),
+#: where undistorted points collapse and fit any row, so the range stops short of that.
+_RANGE = 0.3
+_SIGNIFICANCE = 0.01
+_PARAMETERS = 8
 _MIN_POINTS = 12
+_TRIM = 0.15  # the worst-fitting fraction of the black keys left out of the misfit (hands over them)
 
 
 @dataclass(frozen=True)
@@ -78,34 +87,56 @@ class Projection:
         return Projection(self.homography @ matrix, self.lens)
 
 
-def _row_misfit(pixels: np.ndarray, positions: np.ndarray) -> float:
-    """How far points are from a straight, projectively spaced row with these plane positions, in plane units.
+def _row_residuals(pixels: np.ndarray, positions: np.ndarray, indices: np.ndarray, use: np.ndarray
+                   ) -> np.ndarray:
+    """Per black key, how far its centre is from a straight, projectively spaced row of the lattice fitted
+    to the keys `use`, in white keys (squared).
 
-    Along the row: residual of the best 1-D projective map; across: distance from the best line.
+    Along the row: residual of the best 1-D projective map, where each of the five black keys of an octave
+    may sit a little off its nominal place (makers differ by a few hundredths); across: distance from the
+    best line.
     """
-    middle = pixels.mean(axis=0)
-    _, _, axes = np.linalg.svd(pixels - middle, full_matrices=False)
+    middle = pixels[use].mean(axis=0)
+    _, _, axes = np.linalg.svd(pixels[use] - middle, full_matrices=False)
     along, across = (pixels - middle) @ axes[0], (pixels - middle) @ axes[1]
-    scale = max(float(along.std()), 1e-9)
-    t = along / scale
-    design = np.stack([t, np.ones_like(t), -t * positions], axis=1)
-    params = np.linalg.lstsq(design, positions, rcond=None)[0]
-    fitted = (params[0] * t + params[1]) / (params[2] * t + 1)
-    per_pixel = float(np.ptp(positions)) / max(float(np.ptp(along)), 1e-9)
-    return float(np.sqrt(np.mean((fitted - positions) ** 2) + np.mean((across * per_pixel) ** 2)))
+    t = along / max(float(along[use].std()), 1e-9)
+    slots = np.stack([np.mod(indices, 5) == slot for slot in range(1, 5)], axis=1).astype(float)
+    design = np.column_stack([t, np.ones_like(t), -t * positions, -slots])
+    params = np.linalg.lstsq(design[use], positions[use], rcond=None)[0]
+    per_pixel = float(np.ptp(positions[use])) / max(float(np.ptp(along[use])), 1e-9)
+    squared: np.ndarray = (design @ params - positions) ** 2 + (across * per_pixel) ** 2
+    return squared
 
 
-def estimate_distortion(centres: np.ndarray, positions: np.ndarray, size: tuple[float, float]) -> float:
-    """The radial coefficient that makes black-key centres (n, 2 pixels of a frame of `size`) at plane
-    positions x (n,) the straightest, most projectively spaced row; 0 for short rows or no clear gain."""
+def _row_misfit(pixels: np.ndarray, indices: np.ndarray) -> tuple[float, int]:
+    """RMS of _row_residuals over the best-fitting (1 - _TRIM) of the keys, refitted to them, and how many
+    that is: a hand over a black key shortens its bar and moves its centre, and one such key must not pass
+    for a bent row."""
+    positions = np.array([black_x(int(i)) for i in indices])
+    use = np.ones(len(pixels), bool)
+    for _ in range(2):
+        residuals = _row_residuals(pixels, positions, indices, use)
+        use = residuals <= np.quantile(residuals, 1 - _TRIM)
+    residuals = _row_residuals(pixels, positions, indices, use)[use]
+    return float(np.sqrt(np.mean(residuals))), int(use.sum())
+
+
+def estimate_distortion(centres: np.ndarray, indices: np.ndarray, size: tuple[float, float]) -> float:
+    """The radial coefficient that makes the black keys' centres (n, 2 pixels of a frame of `size`; lattice
+    indices n) the straightest, most projectively spaced row; 0 for short rows or where it does not explain
+    the row significantly better than an ideal lens (an F-test on the one extra parameter)."""
     if len(centres) < _MIN_POINTS:
         return 0.0
 
     def misfit(k: float) -> float:
-        return _row_misfit(Lens(k, size).undistort(centres), positions)
+        return _row_misfit(Lens(k, size).undistort(centres), indices)[0]
 
-    coarse = np.linspace(-_RANGE, _RANGE, 71)
+    coarse = np.linspace(-_RANGE, _RANGE, 61)
     best = float(coarse[np.argmin([misfit(k) for k in coarse])])
     fine = np.linspace(best - 0.01, best + 0.01, 21)
     best = float(fine[np.argmin([misfit(k) for k in fine])])
-    return best if misfit(best) < _MIN_GAIN * misfit(0.0) else 0.0
+    ideal, _ = _row_misfit(centres, indices)
+    fitted, used = _row_misfit(Lens(best, size).undistort(centres), indices)
+    ideal, fitted = ideal ** 2, max(fitted ** 2, 1e-12)
+    significant = float(fdtri(1, used - _PARAMETERS, 1 - _SIGNIFICANCE))  # the F distribution's quantile
+    return best if (ideal - fitted) / fitted * (used - _PARAMETERS) > significant else 0.0

@@ -8,20 +8,29 @@ Pitches here are relative to the reference C of the lattice (keys.py).
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from .blobs import sample
-from .keys import BLACK_LENGTH, BLACK_WIDTH, between_blacks, black_pitch, black_x, is_black, key_span
+from .keys import BLACK_LENGTH, BLACK_WIDTH, LAYOUTS, between_blacks, black_pitch, black_x, is_black, key_span
 from .lens import Projection
 
-#: A key's edge is where the grey leaves the key's own tone by this fraction of the white-black contrast.
-_EDGE = 0.3
-#: A white key beyond the fitted black keys must show an edge at its outer side at least this fraction as
-#: strong as the typical line between two white keys - a light cheek block or body shows none.
-_EDGE_FRACTION = 0.35
-_MIN_LINE = 4.0  # grey levels: fainter lines between white keys are not used
+#: A key's front or back edge: the first change of the grey along the keys by this fraction of the
+#: white-black contrast over 2 * _EDGE_SPAN samples (0.12 black-key lengths).
+_EDGE = 0.05
+_EDGE_SPAN = 3
+#: Pitch classes keyboards end on (A0, E1, C2 at the low end; C8, G7, C7 at the high end), and how many keys'
+#: worth of evidence ending on one of them is worth: a cheek block as light as the keys looks like one more
+#: white key, but rarely one a keyboard ends on.
+_LOW_ENDS = {layout.lowest % 12 for layout in LAYOUTS}
+_HIGH_ENDS = {layout.highest % 12 for layout in LAYOUTS}
+_USUAL_END = 2.5
+#: How much worse (in the same units: 2 per key that looks otherwise) a pair of ends that spans a keyboard
+#: size that is made may score than the best ends and still be preferred to them.
+_LAYOUT_MARGIN = 4.0
 #: Semitones to look beyond the outermost fitted black keys for the keyboard's end.
 _WALK = 40
 
@@ -48,7 +57,7 @@ class Tones:
         return self.white - self.black
 
     def whitish(self, values: np.ndarray) -> np.ndarray:
-        near: np.ndarray = np.abs(values - self.white) < 0.35 * self.contrast
+        near: np.ndarray = np.abs(values - self.white) < 0.2 * self.contrast
         return near
 
     def blackish(self, values: np.ndarray) -> np.ndarray:
@@ -72,44 +81,59 @@ def tones(background: np.ndarray, projection: Projection, indices: np.ndarray) -
     return Tones(float(white), float(black))
 
 
-def _departure(values: np.ndarray, positions: np.ndarray, reference: float, tolerance: float) -> float | None:
-    """First position where values leave reference +- tolerance (either way) for good - for three samples
-    in a row, so a thin line is not an edge - linearly interpolated to where they cross; None if never."""
-    away = np.abs(values - reference) > tolerance
-    hits = np.flatnonzero(away[:-2] & away[1:-1] & away[2:])
-    if len(hits) == 0 or hits[0] == 0:
+def _first_edge(values: np.ndarray, positions: np.ndarray, contrast: float) -> float | None:
+    """Where a profile that starts on a key first changes fastest, among changes of at least _EDGE of the
+    white-black contrast over 2 * _EDGE_SPAN samples (a step to a key slip barely lighter than the keys
+    counts; slow shading does not); None if there is no such change.
+
+    The change over a span is flat while the span straddles a sharp step, so the edge is the middle of the
+    change's peak, which is the step itself for sharp and blurred steps alike.
+    """
+    change = np.zeros_like(values)
+    change[_EDGE_SPAN:-_EDGE_SPAN] = np.abs(values[2 * _EDGE_SPAN:] - values[:-2 * _EDGE_SPAN])
+    change = np.nan_to_num(change)
+    strong = np.flatnonzero(change >= _EDGE * contrast)
+    if len(strong) == 0:
         return None
-    i = hits[0]
-    level = reference + np.sign(values[i] - reference) * tolerance
-    fraction = (values[i - 1] - level) / (values[i - 1] - values[i])
-    return float(positions[i - 1] + fraction * (positions[i] - positions[i - 1]))
+    rise = int(strong[0])
+    while rise + 1 < len(change) and change[rise + 1] > change[rise]:
+        rise += 1
+    fall = rise
+    while fall + 1 < len(change) and change[fall + 1] >= 0.95 * change[rise]:
+        fall += 1
+    return float(np.interp((rise + fall) / 2, np.arange(len(positions)), positions))
 
 
 def depth_scale(background: np.ndarray, projection: Projection, indices: np.ndarray, key_tones: Tones
                 ) -> tuple[np.ndarray, float]:
-    """From the provisional plane (y = 0 at the black keys' back ends, 1 at their tips) to the final one
-    (0 = the fallboard edge, 1 = the white keys' front edge), both edges measured along the keys.
+    """From the provisional plane (y = 0 at the bars' back ends, 1 at their tips) to the final one (0 = the
+    fallboard edge, 1 = the white keys' front edge), with the black keys' length in the final plane.
 
-    Returns that change of coordinates (final -> provisional) and the black keys' length in the final plane;
-    nominal proportions where an edge is not seen.
+    The edges are measured along the keys: the front down the white keys, the fallboard up the white keys
+    between the black ones (or, on a fallboard as light as the keys, up the black keys), the black keys'
+    tips down the black keys; nominal proportions stand in for an edge that is not seen.
     """
     low, high = int(indices.min()), int(indices.max())
-    columns = np.arange(np.floor(black_x(low)), np.ceil(black_x(high))) + 0.5
-    depths = np.arange(1.0, 2.6, 0.02)
-    front_profile = np.nanmedian(plane_values(background, projection, grid(columns, depths)), axis=1)
-    front = _departure(front_profile, depths, key_tones.white, _EDGE * key_tones.contrast)
+    blacks = np.array([black_x(int(i)) for i in indices])
+
+    def edge(columns: np.ndarray, depths: np.ndarray) -> float | None:
+        profile = np.nanmedian(plane_values(background, projection, grid(columns, depths)), axis=1)
+        return _first_edge(profile, depths, key_tones.contrast)
+
     upwards = np.arange(0.5, -0.7, -0.02)
-    back_profile = np.nanmedian(plane_values(background, projection, grid(white_gaps(low, high), upwards)), axis=1)
-    fallboard = _departure(back_profile, upwards, key_tones.white, _EDGE * key_tones.contrast)
-    if fallboard is None or fallboard < -0.4:  # a fallboard as light as the keys: where the black keys end
-        black_profile = np.nanmedian(plane_values(background, projection, grid(
-            np.array([black_x(int(i)) for i in indices]), upwards)), axis=1)
-        fallboard = _departure(black_profile, upwards, key_tones.black, _EDGE * key_tones.contrast)
+    fallboard = edge(white_gaps(low, high), upwards)
+    if fallboard is None or fallboard < -0.4:
+        fallboard = edge(blacks, upwards)
     fallboard = 0.0 if fallboard is None or not -0.4 <= fallboard <= 0.3 else fallboard
-    if front is None or not 0.45 <= (1 - fallboard) / (front - fallboard) <= 0.8:
-        front = fallboard + (1 - fallboard) / BLACK_LENGTH
-    change = np.array([[1.0, 0, 0], [0, front - fallboard, fallboard], [0, 0, 1]])
-    return change, (1 - fallboard) / (front - fallboard)
+    tip = edge(blacks, np.arange(0.5, 1.5, 0.02))
+    tip = 1.0 if tip is None or not 0.7 <= tip <= 1.3 else tip
+    front = edge(np.arange(np.floor(black_x(low)), np.ceil(black_x(high))) + 0.5, np.arange(tip + 0.1, 2.6, 0.02))
+    black_length = (tip - fallboard) / (front - fallboard) if front is not None else 0.0
+    if not 0.45 <= black_length <= 0.8:
+        black_length = BLACK_LENGTH
+        front = fallboard + (tip - fallboard) / BLACK_LENGTH
+    assert front is not None, "no front gives a black length of 0, which the line above replaces"
+    return np.array([[1.0, 0, 0], [0, front - fallboard, fallboard], [0, 0, 1]]), black_length
 
 
 def black_width(background: np.ndarray, projection: Projection, indices: np.ndarray, key_tones: Tones,
@@ -142,72 +166,131 @@ def _key_regions(pitches: np.ndarray, black_length: float, black_width: float, b
     rarely reach (a white key's part between its black neighbours there)."""
     regions = []
     front = np.linspace(black_length + 0.3 * (1 - black_length), 1 - 0.12 * (1 - black_length), 4)
-    middle = np.linspace(0.3 * black_length, 0.7 * black_length, 4)
-    strip = np.linspace(0.05 * black_length, 0.2 * black_length, 4)
+    depths = np.linspace(0.05, 0.2, 4) if back else np.linspace(0.3, 0.7, 4)
     for pitch in pitches:
         left, right = between_blacks(int(pitch), black_width) if back else key_span(int(pitch), black_width)
         centre = (left + right) / 2
         if is_black(int(pitch)) or back:
-            xs = np.linspace(centre - 0.12, centre + 0.12, 4)
-            regions.append(grid(xs, strip if back else middle).reshape(16, 2))
+            regions.append(grid(np.linspace(centre - 0.12, centre + 0.12, 4), depths * black_length).reshape(16, 2))
         else:
             regions.append(grid(np.linspace(left + 0.25, right - 0.25, 4), front).reshape(16, 2))
     return np.array(regions)
 
 
+def _beside_blacks(pitches: np.ndarray, black_width: float, black_length: float, back: bool) -> np.ndarray:
+    """Sample points (n, 8, 2) on the white keys just left and right of each key, at a black key's depth."""
+    depths = (np.linspace(0.05, 0.2, 2) if back else np.linspace(0.3, 0.7, 2)) * black_length
+    points = []
+    for pitch in pitches:
+        left, right = key_span(int(pitch), black_width)
+        xs = np.array([left - 0.3, left - 0.15, right + 0.15, right + 0.3])
+        points.append(grid(xs, depths).reshape(8, 2))
+    return np.array(points)
+
+
+def _partial(values: np.ndarray, statistic: Callable[..., np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of samples: `statistic` (np.nanmean, np.nanmedian) of those in the frame, and whether at least
+    half of them are (NaN where not)."""
+    enough = np.isfinite(values).mean(axis=1) >= 0.5
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # rows wholly outside the frame
+        return np.where(enough, statistic(values, axis=1), np.nan), enough
+
+
 def looks_like_keys(background: np.ndarray, projection: Projection, key_tones: Tones, pitches: np.ndarray,
                     black_length: float, black_width: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per key: whether all of its sample regions are in the frame, and whether it looks like that key at the
-    front or near the fallboard (a hand over the keys rarely covers both)."""
+    """Per key: whether it is in the frame (at least half of each of its sample regions), and whether it
+    looks like that key at the front or near the fallboard (a hand over the keys rarely covers both). A
+    black key must also have white on both sides: a dark cheek block or shadow is not a row of black keys.
+    Half a key is enough where the frame's edge runs across the keys at a slant and cuts the black keys'
+    regions before the white keys' fronts, or the other way round."""
+    inside, looks, _ = _key_evidence(background, projection, key_tones, pitches, black_length, black_width)
+    return inside, looks
+
+
+def _key_evidence(background: np.ndarray, projection: Projection, key_tones: Tones, pitches: np.ndarray,
+                  black_length: float, black_width: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """looks_like_keys, and per key whether all its regions are as light as a white key."""
     blacks = np.array([is_black(int(pitch)) for pitch in pitches])
-    inside, looks = np.ones(len(pitches), bool), np.zeros(len(pitches), bool)
+    inside, looks, light = np.ones(len(pitches), bool), np.zeros(len(pitches), bool), np.ones(len(pitches), bool)
     for back in (False, True):
-        means = plane_values(background, projection, _key_regions(pitches, black_length, black_width, back))
-        means = means.mean(axis=1)
-        inside &= np.isfinite(means)  # NaN where any sample fell outside the frame
-        looks |= np.where(blacks, key_tones.blackish(means), key_tones.whitish(means))
-    return inside, inside & looks
+        means, enough = _partial(plane_values(background, projection,
+                                              _key_regions(pitches, black_length, black_width, back)), np.nanmean)
+        beside = plane_values(background, projection, _beside_blacks(pitches, black_width, black_length, back))
+        framed = (key_tones.whitish(_partial(beside[:, :4], np.nanmedian)[0])
+                  & key_tones.whitish(_partial(beside[:, 4:], np.nanmedian)[0]))
+        inside &= enough
+        looks |= np.where(blacks, key_tones.blackish(means) & framed, key_tones.whitish(means))
+        light &= key_tones.whitish(means)
+    return inside, inside & looks, inside & light
 
 
-def edges(background: np.ndarray, projection: Projection, boundaries: np.ndarray, black_length: float
-          ) -> np.ndarray:
-    """Strength (grey levels) of the edge at each plane x across the white keys' front part: a dark line
-    (the gap between two white keys) or a step (the keyboard's end); ~0 on a plain surface."""
-    offsets = np.linspace(-0.4, 0.4, 21)
-    depths = np.linspace(black_length + 0.3 * (1 - black_length), 1 - 0.12 * (1 - black_length), 4)
-    points = np.stack(np.broadcast_arrays(boundaries[:, None, None] + offsets, depths[None, :, None]), axis=-1)
-    profiles = np.median(plane_values(background, projection, points), axis=1)  # (n, 21)
-    left, right = profiles[:, 1:6].mean(axis=1), profiles[:, 15:20].mean(axis=1)
-    line = np.minimum(left, right) - profiles[:, 7:14].min(axis=1)
-    edges: np.ndarray = np.maximum(line, np.abs(left - right))
-    return edges
+@dataclass(frozen=True)
+class End:
+    """One end of the keyboard: its outermost key (relative pitch), whether that end is in view (else the keys
+    run out of the frame there), and for an end in view every white key it could be with its score."""
+
+    pitch: int
+    seen: bool
+    candidates: dict[int, float]
+
+    @property
+    def strength(self) -> float:
+        """How clearly the end is seen: its score (0 for an end out of view)."""
+        return self.candidates.get(self.pitch, 0.0)
 
 
 def keyboard_end(background: np.ndarray, projection: Projection, key_tones: Tones, start: int, step: int,
-                 black_length: float, black_width: float, line: float) -> tuple[int, bool]:
+                 black_length: float, black_width: float) -> End:
     """Where the keyboard ends beyond relative pitch `start` (its outermost fitted black key), going in
     direction `step` (+-1).
 
-    Every key position beyond `start` that is in the frame scores +1 if it looks like its key and -1 if not
-    (a white key must also show an edge on its outer side when the lines between white keys are visible,
-    `line` being their typical strength, so a light cheek block is not a key). The end is the white key
-    that best separates key-like positions before it from the rest (the nearer one on a tie), so keys under
-    a hand with keys after them do not end the keyboard. Returns the outermost key and whether that end is
-    in view; if the keys run out of the frame, the outermost key is the last whose centre is in it.
+    Every key position beyond `start` that is in the frame scores +1 if it looks like its key at its front
+    or near the fallboard, and -1 if not. A white key's score as the end is how well it separates key-like
+    positions before it from the rest (twice the evidence up to it minus all of it), with a bonus for the
+    notes keyboards end on; the best one is the end (the nearer one on a tie), so keys under a hand with
+    keys after them do not end the keyboard. If the keys run out of the frame instead, the outermost key
+    is the last whose centre is in it.
     """
     pitches = start + step * np.arange(1, _WALK + 1)
-    inside, present = looks_like_keys(background, projection, key_tones, pitches, black_length, black_width)
+    inside, present, light = _key_evidence(background, projection, key_tones, pitches, black_length, black_width)
     whites = np.array([not is_black(int(pitch)) for pitch in pitches])
-    if line >= _MIN_LINE:
-        outer = [key_span(int(pitch), black_width)[1 if step > 0 else 0] for pitch in pitches[whites]]
-        present[whites] &= edges(background, projection, np.array(outer), black_length) >= _EDGE_FRACTION * line
+    # A white key next to a black one (on the side the walk comes from) is no key where that black key's
+    # place is as light as the keys: a plain light surface beyond the keyboard's end has no 2-3 pattern.
+    # (Where the place is dark but no clean black key - a shadow, a hand - the white key counts on its own.)
+    after_black = np.flatnonzero(whites[1:] & ~whites[:-1]) + 1
+    present[after_black] &= ~light[after_black - 1]
     in_frame = int(np.argmin(inside)) if not inside.all() else len(pitches)
     evidence = np.cumsum(np.where(present, 1, -1)[:in_frame])
     if in_frame:
-        score = np.where(whites[:in_frame], 2 * evidence - evidence[-1], -np.inf)
+        usual = np.isin(pitches[:in_frame] % 12, list(_HIGH_ENDS if step > 0 else _LOW_ENDS))
+        score = np.where(whites[:in_frame], 2 * evidence - evidence[-1] + _USUAL_END * usual, -np.inf)
         end = int(np.argmax(score))
         if end < in_frame - 2:  # key positions in the frame beyond it, and they do not look like keys
-            return int(pitches[end]), True
+            candidates = {int(pitch): float(value) for pitch, value in zip(pitches[:in_frame], score, strict=True)
+                          if np.isfinite(value)}
+            return End(int(pitches[end]), True, candidates)
     centres = plane_values(background, projection, key_centres(pitches, black_length, black_width))
     outside = np.flatnonzero(~np.isfinite(centres))
-    return int(pitches[outside[0] - 1]) if len(outside) and outside[0] > 0 else start, False
+    return End(int(pitches[outside[0] - 1]) if len(outside) and outside[0] > 0 else start, False, {})
+
+
+def standard_ends(low: End, high: End) -> tuple[int, int]:
+    """The ends of a keyboard with both ends in view, as a size that is made where the evidence allows.
+
+    Each end alone can be misled by one key's worth of evidence (a cheek block as light as the keys, a
+    shadow); both ends together must span one of the LAYOUTS. So when the best ends do not, the best pair
+    that does is taken if it scores at most _LAYOUT_MARGIN below them; otherwise the best ends stand (a size
+    not in LAYOUTS, or keys hidden at an end).
+    """
+    best = (low.pitch, high.pitch)
+    if not (low.seen and high.seen):
+        return best
+    best_score = low.candidates[low.pitch] + high.candidates[high.pitch]
+    pairs = [(low.candidates[pitch] + high.candidates[pitch + layout.keys - 1], (pitch, pitch + layout.keys - 1))
+             for layout in LAYOUTS for pitch in low.candidates
+             if pitch % 12 == layout.lowest % 12 and pitch + layout.keys - 1 in high.candidates]
+    if not pairs or best in [ends for _, ends in pairs]:
+        return best
+    score, ends = max(pairs)
+    return ends if score >= best_score - _LAYOUT_MARGIN else best
