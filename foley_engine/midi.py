@@ -9,9 +9,11 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-import pretty_midi  # noqa: E402
+# isort: off
+from . import fluidsynth_quiet  # noqa: F401  (before pretty_midi, which imports pyfluidsynth and prints)
+import pretty_midi
+# isort: on
 
-from . import fluidsynth_quiet  # noqa: F401  (before pretty_midi, which imports pyfluidsynth)
 from .errors import InputError
 from .instruments import Instrument
 from .notes import Note, Performance

@@ -4,6 +4,7 @@ is what it says, and no module grows past what a reader can hold."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -84,3 +85,13 @@ def test_no_module_is_past_what_a_reader_can_hold() -> None:
             for path in (REPO / folder).rglob("*.py")
             if (lines := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
     assert long == {}
+
+
+def test_importing_the_engine_prints_nothing_on_stdout_even_in_ci() -> None:
+    """pyfluidsynth prints where it found its library on stdout when $CI is set, and stdout carries the
+    engine's JSON lines: every module that imports it (or pretty_midi) must import fluidsynth_quiet first, an
+    order an import sorter must not undo."""
+    for module in ("foley_engine.midi", "foley_engine.synth", "foley_engine.pipeline", "foley_engine.cli.evaluate"):
+        done = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True, text=True, cwd=REPO,
+                              env={**os.environ, "CI": "true"}, timeout=120)
+        assert done.returncode == 0 and done.stdout == "", (module, done.stdout, done.stderr[-500:])
