@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 import tomllib
 from pathlib import Path
@@ -9,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from foley_engine import cli
 from foley_engine.extras import EXTRA_OF_MODULE
 from foley_engine.synth import write_wav
 
@@ -37,15 +38,15 @@ def test_the_base_install_leaves_the_training_and_evaluation_libraries_to_extras
     (["dataset", "transcribe", "clip.wav", "-o", "clip.mid"], "onnxruntime", "eval"),
 ])
 def test_a_command_whose_extra_is_missing_says_which_in_one_line(
-        argv: list[str], module: str, extra: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture,
-        tmp_path: Path) -> None:
-    monkeypatch.chdir(tmp_path)
+        argv: list[str], module: str, extra: str, tmp_path: Path) -> None:
+    """Run in a fresh interpreter where importing `module` fails as if it were not installed (the test process's
+    own modules stay as they are)."""
     (tmp_path / "nowhere").mkdir()
     write_wav(np.zeros((48000, 2), np.int16), tmp_path / "clip.wav")
-    monkeypatch.setitem(sys.modules, module, None)  # import of it now fails as if it were not installed
-    for loaded in [name for name in sys.modules if name.startswith(("foley_engine.evaluation", "foley_engine.data"))]:
-        monkeypatch.delitem(sys.modules, loaded)
-    code = cli.main(argv)
-    err = capsys.readouterr().err
-    assert code == 8, err
-    assert err.count("\n") == 1 and f"pip install 'foley[{extra}]'" in err and module in err, err
+    code = (f"import sys; sys.modules[{module!r}] = None\n"
+            f"from foley_engine.cli import main\nsys.exit(main({argv!r}))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 8, done.stderr
+    assert done.stderr.count("\n") == 1 and f"pip install 'foley[{extra}]'" in done.stderr, done.stderr
+    assert module in done.stderr
