@@ -60,11 +60,11 @@ def ensure_writable_dir(directory: Path) -> Path:
         raise OutputError(f"cannot create output directory {directory}: {exc.strerror or exc}") from None
     if not directory.is_dir():
         raise OutputError(f"output path {directory} exists and is not a directory")
-    try:
-        probe = tempfile.NamedTemporaryFile(dir=directory, prefix=".foley-write-test-", delete=True)
-        probe.close()
-    except OSError as exc:
-        raise OutputError(f"cannot write to output directory {directory}: {exc.strerror or exc}") from None
+    # Asked of the file system rather than proven with a probe file: a Ctrl-C between creating and removing a
+    # probe left it behind in the user's folder. Read-only mounts and permissions answer here; a full disk is
+    # caught where the outputs are written.
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write to output directory {directory}: Permission denied")
     return directory
 
 
