@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
-from ..outputs import atomic_path
+from ..outputs import atomic_output
 
 
 @dataclass(frozen=True)
@@ -70,10 +70,10 @@ class BandRows:
     rows: np.ndarray  # (T, W) float32
 
     def save(self, path: Path) -> None:
-        """Write atomically (a cache file: a crash must not leave half of one)."""
+        """Write atomically (a cache file: a crash must not leave half of one); a failing disk is OutputError."""
         encoded = io.BytesIO()
         np.savez(encoded, times=self.times, rows=self.rows)
-        with atomic_path(path) as temp:
+        with atomic_output(path, "band cache file") as temp:
             temp.write_bytes(encoded.getbuffer())
 
     @classmethod
