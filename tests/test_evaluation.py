@@ -172,6 +172,8 @@ def test_eval_command_on_shards_with_baseline(tmp_path: Path, capsys: pytest.Cap
     assert main(["eval", "--out", str(tmp_path / "none")]) == 3
     assert main(["eval", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "s"), "--offset-spread", "-1"]) == 3
     assert "--offset-spread must be between 0 and 2 s" in capsys.readouterr().err
+    assert main(["eval", "--real", str(tmp_path), "--out", str(tmp_path / "r"), "--range", "20", "8"]) == 3
+    assert "--range needs 0 <= START < END, got 20 8" in capsys.readouterr().err
 
 
 @pytest.mark.real_media

@@ -58,7 +58,7 @@ def test_the_keys_are_read_off_a_real_keyboard(piano_video: Path, piano_midi: Pa
     chance = [_best(reference, chance_at_density(reference, len(estimated), RANGE[1] - RANGE[0], seed))
               for seed in range(10)]
     chance_onset, chance_note = np.mean(chance, axis=0)
-    assert onset_f1 >= 0.65 and note_f1 >= 0.4, f"onset F1 {onset_f1:.3f}, note F1 {note_f1:.3f}"
+    assert onset_f1 >= 0.8 and note_f1 >= 0.7, f"onset F1 {onset_f1:.3f}, note F1 {note_f1:.3f}"
     assert onset_f1 > chance_onset + 0.2 and note_f1 > chance_note + 0.3
     assert Path(summary["outputs"]["preview"]).stat().st_size > 0
 

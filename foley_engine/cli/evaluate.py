@@ -52,6 +52,9 @@ def add_eval_commands(commands: argparse._SubParsersAction) -> None:
                          "channel's instruments (drums, hand drums, claps, steps), notes otherwise (default: auto)")
     ev.add_argument("--offset", type=float, default=None,
                     help="MIDI time minus video time of --real recordings with MIDI; default: estimated from motion")
+    ev.add_argument("--range", type=float, nargs=2, metavar=("START", "END"), default=None,
+                    help="score only the notes of --real recordings with MIDI that start within these seconds of "
+                         "the video (default: every note the video shows)")
     ev.add_argument("--offset-spread", type=float, default=0.1,
                     help="also score --real recordings at every frame's clock offset within +-S s of it (default "
                          "0.1; 0 = off): how much each F1 depends on the offset being exact; for a soundtrack, the "
@@ -181,6 +184,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     refuse_existing([args.out / "report.json"], args.force)
     if args.seeds < 1 or args.chance_draws < 1:
         raise InputError("--seeds and --chance-draws must be at least 1")
+    if args.range is not None and not 0 <= args.range[0] < args.range[1]:
+        raise InputError(f"--range needs 0 <= START < END, got {args.range[0]:g} {args.range[1]:g}")
     if not 0 <= args.offset_spread <= 2:
         raise InputError(f"--offset-spread must be between 0 and 2 s, got {args.offset_spread}")
     instrument = get_instrument(args.instrument)
@@ -240,7 +245,7 @@ def _load_real(args: argparse.Namespace, examples: list[Example], meta: dict, un
     for path, video in soundtracks:
         print(f"foley eval: keypoints and reference for {path}", file=sys.stderr)
         if video is None:
-            example, provenance = load_recording(path, args.instrument, args.offset)
+            example, provenance = load_recording(path, args.instrument, args.offset, within=args.range)
         else:
             example, reference, provenance = load_soundtrack_recording(video, args.instrument, args.reference)
             if not reference.pitched:

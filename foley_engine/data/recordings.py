@@ -38,11 +38,13 @@ def clip_notes(notes: Sequence[Note], start: float, end: float) -> list[Note]:
 
 def load_recording(folder: str | Path, instrument: str = "piano", offset: float | None = None,
                    settings: PoseSettings = PoseSettings(), margin: float = 1.0,
-                   progress: Callable[[float, str], None] | None = None) -> tuple[Example, dict]:
+                   progress: Callable[[float, str], None] | None = None,
+                   within: tuple[float, float] | None = None) -> tuple[Example, dict]:
     """A folder with one video and the MIDI recorded from the instrument, as one example on the video clock.
 
     The offset between the clocks is estimated from the performer's motion (alignment.align) unless given;
-    the example covers the notes plus `margin` seconds, within the video. Returns the example and the
+    the example covers the notes plus `margin` seconds, within the video, or exactly the video seconds `within`
+    (only the notes that start in them: a stretch of a long recording). Returns the example and the
     provenance for the report (files, offset and how it was found, range, notes kept).
     """
     folder = Path(folder)
@@ -63,6 +65,8 @@ def load_recording(folder: str | Path, instrument: str = "piano", offset: float 
     shifted = [Note(n.start - offset, n.end - offset, n.pitch, n.velocity) for n in notes if n.start - offset >= 0]
     start = max(0.0, min((n.start for n in shifted), default=0.0) - margin)
     end = min(info.duration, max((n.end for n in shifted), default=info.duration) + margin)
+    if within is not None:
+        start, end = max(0.0, within[0]), min(info.duration, within[1])
     kept = clip_notes(shifted, start, end)
     if not kept:
         raise InputError(f"no note of {midis[0].name} falls inside the video at offset {offset:.3f} s")

@@ -73,7 +73,7 @@ class KeyboardGeometry:
         return Projection(self.homography, Lens(self.distortion, self.frame_size))
 
     @cached_property
-    def _plane_boxes(self) -> np.ndarray:
+    def plane_boxes(self) -> np.ndarray:
         """(n, 4) x_min, x_max, y_min, y_max of every key in the plane, for fast point look-ups."""
         corners = self.to_plane(np.concatenate([key.polygon for key in self.keys]))
         corners = corners.reshape(len(self.keys), 4, 2)
@@ -91,7 +91,7 @@ class KeyboardGeometry:
     def key_at(self, x: float, y: float) -> Key | None:
         """The key under frame pixel (x, y), black keys first since they lie on top; None off the keys."""
         u, v = self.to_plane(np.array([[x, y]]))[0]
-        boxes = self._plane_boxes
+        boxes = self.plane_boxes
         inside = (boxes[:, 0] <= u) & (u < boxes[:, 1]) & (boxes[:, 2] <= v) & (v <= boxes[:, 3])
         hits = [self.keys[i] for i in np.flatnonzero(inside)]
         return next((key for key in hits if key.black), hits[0] if hits else None)

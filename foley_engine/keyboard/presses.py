@@ -2,15 +2,16 @@
 
 Seen from above, a key going down hardly changes its own brightness, but its edges do: the key drops below
 its neighbours, so the gaps beside it open and the neighbours' side walls show. Those are thin lines along
-the key's length, and they change the key's brightness profile *across* its width, most clearly in the
-black-key zone near the fallboard, where a finger rarely lies. So every key is sampled in that band, in the
-rectified keyboard plane (perspective and rotation undone by the geometry's homography), as a profile across
-its width that reaches a little over its edges; its evidence in a frame is how far that profile is from the
-key's own usual look, the median over the clip (a key is up most of the time). Changes every key shares in a
-frame (light, exposure, camera shake) are taken out, and each key's evidence is scaled by its own noise.
-
-Measured on the shared top-down clip (8-20 s), the evidence 70 ms after a white key's onset ranks above that of
-keys a fingertip rests on without playing with AUC 0.92; the key's mean brightness alone reaches 0.55.
+the key's length, at the key's two edges in the black-key zone near the fallboard, where a finger rarely lies:
+a white key's edges there are the sides of its black neighbours (or the gap to a white neighbour, for C, E, F
+and B), a black key's are its own sides. So the keyboard plane (perspective and rotation undone by the
+geometry's homography) is sampled in narrow windows around every such edge, row by row along the zone, and
+an edge's evidence in a frame is how far its pixels are from their usual look - the per-pixel median over the
+surrounding seconds (a key is up most of the time; a moving reference follows slow changes of light and
+camera). Rows are combined by a low quantile: a press moves the edge along the whole zone, while a finger, a
+shadow or a reflection covers only part of it. A key's evidence is the mean of its two edges' (a neighbour
+shares one edge, not both); changes every key shares in a frame (light, exposure, camera shake) are taken out,
+and each key's evidence is scaled by its own noise.
 """
 
 from __future__ import annotations
@@ -24,14 +25,20 @@ from ..pose.bands import BandRows, BandSampler
 from ..video import Frame
 from .geometry import KeyboardGeometry
 
-#: The sampled band of the keyboard plane: from just behind the fallboard edge to well inside the black-key
-#: zone (y = 0 at the fallboard, 1 at the player's edge of the white keys).
-BAND = (0.12, 0.5)
-#: Samples per white-key width across, and rows along the band.
+#: The sampled zone of the keyboard plane: from just behind the fallboard edge to well inside the black-key
+#: zone (y = 0 at the fallboard, 1 at the player's edge of the white keys), and its rows along the keys.
+ZONE = (0.05, 0.55)
+ZONE_ROWS = 20
+#: Samples per white-key width across, and how far an edge's window reaches to each side (white-key widths).
 SAMPLES_PER_WHITE = 12
-BAND_ROWS = 16
-#: How far a key's profile reaches over its edges, in white-key widths: the gaps beside it are the signal.
-EDGE_REACH = 0.2
+EDGE_REACH = 0.15
+#: The quantile (percent) of an edge's rows that is its evidence: most rows must change, not a few.
+ROW_QUANTILE = 20
+#: The usual look of every pixel is its median over this many seconds around the frame, updated this often
+#: from every REFERENCE_STRIDE-th frame.
+REFERENCE_SECONDS = 12.0
+REFERENCE_UPDATE_SECONDS = 2.0
+REFERENCE_STRIDE = 2
 #: A key's noise is its evidence's median absolute deviation, but never below this (an idle key's MAD is tiny).
 MIN_NOISE = 0.5
 
@@ -50,36 +57,40 @@ class KeyEvidence:
 
 @dataclass(frozen=True)
 class KeyBand:
-    """The band across every key (a BandSampler the pose workers can run on the frames they decode) and the
-    band's columns that belong to each key."""
+    """The windows around every key edge (a BandSampler the pose workers can run on the frames they decode:
+    ZONE_ROWS rows of `columns` samples each, flattened), which columns belong to which edge, and which two
+    edges belong to each key."""
 
     sampler: BandSampler
-    columns: list[tuple[int, int]]  # per key: first and last+1 column of its profile
+    windows: np.ndarray  # (E, 2) first and last+1 column of every edge's window
+    key_edges: np.ndarray  # (K, 2) the left and right edge of every key, indices into windows
     pitches: np.ndarray  # (K,) MIDI pitch of every key, in geometry order
+
+    @property
+    def columns(self) -> int:
+        return int(self.windows[-1, 1]) if len(self.windows) else 0
 
 
 def key_band(geometry: KeyboardGeometry) -> KeyBand:
-    """The rectified band across all keys of `geometry`, in frames of the size it was found at."""
-    corners = np.concatenate([key.polygon for key in geometry.keys])
-    plane = geometry.to_plane(corners)
-    left, right = float(np.floor(plane[:, 0].min())) - 1, float(np.ceil(plane[:, 0].max())) + 1
-    width = int(round((right - left) * SAMPLES_PER_WHITE))
-    u = left + (np.arange(width) + 0.5) / SAMPLES_PER_WHITE
-    v = BAND[0] + (np.arange(BAND_ROWS) + 0.5) / BAND_ROWS * (BAND[1] - BAND[0])
+    """The windows around every key's edges in the black-key zone, in frames of the size it was found at."""
+    far = geometry.to_plane(np.concatenate([key.far_end for key in geometry.keys])).reshape(-1, 4, 2)[..., 0]
+    sides = np.stack([far.min(axis=1), far.max(axis=1)], axis=1)  # (K, 2) plane x of each key's two edges
+    edges, key_edges = np.unique(np.round(sides, 3), return_inverse=True)  # neighbours share an edge
+    samples = int(np.ceil(2 * EDGE_REACH * SAMPLES_PER_WHITE))
+    offsets = (np.arange(samples) + 0.5) / SAMPLES_PER_WHITE - EDGE_REACH
+    u = (edges[:, None] + offsets[None, :]).reshape(-1)
+    v = ZONE[0] + (np.arange(ZONE_ROWS) + 0.5) / ZONE_ROWS * (ZONE[1] - ZONE[0])
     grid = np.stack(np.meshgrid(u, v), axis=-1).reshape(-1, 2)
-    pixels = geometry.to_frame(grid).reshape(BAND_ROWS, width, 2).astype(np.float32)
-    columns = []
-    for quad in plane.reshape(len(geometry.keys), 4, 2):
-        x0, x1 = quad[:, 0].min() - EDGE_REACH, quad[:, 0].max() + EDGE_REACH
-        columns.append((max(0, int((x0 - left) * SAMPLES_PER_WHITE)),
-                        min(width, int(np.ceil((x1 - left) * SAMPLES_PER_WHITE)))))
+    pixels = geometry.to_frame(grid).reshape(ZONE_ROWS, len(u), 2).astype(np.float32)
+    windows = np.stack([np.arange(len(edges)) * samples, (np.arange(len(edges)) + 1) * samples], axis=1)
     sampler = BandSampler(np.ascontiguousarray(pixels[..., 0]), np.ascontiguousarray(pixels[..., 1]),
                           geometry.frame_size)
-    return KeyBand(sampler, columns, np.array([key.pitch for key in geometry.keys], np.int16))
+    return KeyBand(sampler, windows, key_edges.reshape(-1, 2), np.array([key.pitch for key in geometry.keys],
+                                                                          np.int16))
 
 
 def band_rows(frames: Iterable[Frame], band: KeyBand) -> BandRows:
-    """The band's row of every frame, read from decoded frames (when the pose workers did not sample it).
+    """The band of every frame, read from decoded frames (when the pose workers did not sample it).
 
     Frames must be of the size the geometry was found at."""
     times, rows = [], []
@@ -90,17 +101,37 @@ def band_rows(frames: Iterable[Frame], band: KeyBand) -> BandRows:
                              f"{band.sampler.frame_size[0]}x{band.sampler.frame_size[1]} frames")
         rows.append(row)
         times.append(frame.time)
-    return BandRows(np.array(times, np.float64), np.array(rows, np.float32).reshape(len(times), band.sampler.width))
+    return BandRows(np.array(times, np.float64), np.array(rows, np.uint8).reshape(len(times), band.sampler.width))
+
+
+def _edge_change(rows: BandRows, band: KeyBand) -> np.ndarray:
+    """(T, E) how far every edge's pixels are from their usual look in each frame, a few seconds at a time
+    (memory stays that of the uint8 band however long the clip).
+
+    The usual look is every pixel's median over REFERENCE_SECONDS around the frame, recomputed every
+    REFERENCE_UPDATE_SECONDS: what the keys look like while up, following slow changes of light."""
+    times = rows.times
+    pixels = rows.rows.reshape(len(times), ZONE_ROWS, band.columns)
+    edges = np.zeros((len(times), len(band.windows)), np.float32)
+    for centre in np.arange(times[0], times[-1] + REFERENCE_UPDATE_SECONDS, REFERENCE_UPDATE_SECONDS):
+        these = np.flatnonzero((times >= centre - REFERENCE_UPDATE_SECONDS / 2)
+                               & (times < centre + REFERENCE_UPDATE_SECONDS / 2))
+        if not len(these):
+            continue
+        around = (times >= centre - REFERENCE_SECONDS / 2) & (times < centre + REFERENCE_SECONDS / 2)
+        usual = np.median(pixels[around][::REFERENCE_STRIDE], axis=0).astype(np.float32)
+        change = np.abs(pixels[these].astype(np.float32) - usual)
+        per_row = np.stack([change[:, :, a:b].mean(axis=2) for a, b in band.windows], axis=2)  # (t, rows, E)
+        edges[these] = np.percentile(per_row, ROW_QUANTILE, axis=1)
+    return edges
 
 
 def press_evidence(rows: BandRows, band: KeyBand) -> KeyEvidence:
     """How pressed every key looks in every frame (see the module's docstring)."""
-    times, profiles, pitches = rows.times, rows.rows, band.pitches
+    times, pitches = rows.times, band.pitches
     if len(times) == 0:
         return KeyEvidence(times, pitches, np.zeros((0, len(pitches)), np.float32))
-    usual = np.median(profiles, axis=0)
-    change = np.abs(profiles - usual)
-    raw = np.stack([change[:, a:b].mean(axis=1) for a, b in band.columns], axis=1)
+    raw = _edge_change(rows, band)[:, band.key_edges].mean(axis=2)
     raw -= np.median(raw, axis=1, keepdims=True)  # what every key shares in a frame is not a press
     centre = np.median(raw, axis=0)
     noise = np.maximum(np.median(np.abs(raw - centre), axis=0) * 1.4826, MIN_NOISE)

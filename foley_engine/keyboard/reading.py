@@ -4,7 +4,8 @@ The evidence (presses.py) of a pressed key spills onto its neighbours, which sha
 frame only the keys whose evidence is the largest within one white-key width of them count. A note starts
 where a key's evidence rises past ON_LEVEL (in units of the key's own noise) and ends where it falls below
 OFF_LEVEL. Which of two neighbours was pressed is the weakest part of the pixels' answer, so where a
-neighbour's evidence is close, the key nearer to a fingertip is taken; a press far from every fingertip is
+neighbour's evidence is close, the key a fingertip is on (or nearest to, in both directions of the keyboard
+plane: a finger on a black key is not on the white key beside it) is taken; a press far from every fingertip is
 not a note (a shadow, a reflection), unless no hand was seen at all. Velocity comes from how fast the
 pressing fingertip moved just before the press.
 """
@@ -29,11 +30,14 @@ OFF_LEVEL = 2.0
 NEIGHBOUR_REACH = 1.01
 #: A neighbour's press counts as an alternative reading when its evidence is at least this share of the key's.
 ALTERNATIVE_SHARE = 0.5
-#: A press needs a fingertip within this many white-key widths across, and on the keys (plane y) ...
-FINGER_REACH = 2.0
+#: A press needs a fingertip within this many white-key widths of the key, and on the keys (plane y) ...
+FINGER_REACH = 1.5
 KEYS_DEPTH = (-0.3, 1.5)
 #: ... within this many seconds of its start.
 FINGER_SECONDS = 0.07
+#: A fingertip on a black key is this much (white-key widths) farther from the white key under it: the finger
+#: that rests there presses the black key.
+BLACK_KEY_COVER = 0.3
 #: The fingertip speed window before a press, and the velocities the slowest and fastest presses get.
 VELOCITY_SECONDS = 0.1
 VELOCITY_RANGE = (40, 110)
@@ -108,7 +112,7 @@ def read_notes(evidence: KeyEvidence, geometry: KeyboardGeometry, keypoints: Key
     for press in _presses(_suppress_neighbours(smoothed, neighbours), evidence.times):
         near = _tips_near(tips, keypoints, evidence.times[press.start])
         if hands_seen:
-            key = _nearest_alternative(press, smoothed, neighbours, centres, near)
+            key = _nearest_alternative(press, smoothed, neighbours, geometry, near)
             if key is None:
                 continue
         else:
@@ -143,16 +147,35 @@ def _tips_near(tips: np.ndarray, keypoints: Keypoints, time: float) -> np.ndarra
     return found
 
 
-def _nearest_alternative(press: _Press, evidence: np.ndarray, neighbours: np.ndarray, centres: np.ndarray,
+def _distances(tips: np.ndarray, geometry: KeyboardGeometry, keys: list[int]) -> dict[int, float]:
+    """How far (plane units) the nearest of `tips` is from each key's top, 0 on it. A fingertip that lies on a
+    black key is not on the white key under it: it counts BLACK_KEY_COVER farther from that white key."""
+    boxes = geometry.plane_boxes  # (K, 4): x_min, x_max, y_min, y_max
+    black = np.array([key.black for key in geometry.keys])
+
+    on_black = np.zeros(len(tips), bool)
+    for x_min, x_max, y_min, y_max in boxes[black]:
+        on_black |= (tips[:, 0] >= x_min) & (tips[:, 0] < x_max) & (tips[:, 1] >= y_min) & (tips[:, 1] <= y_max)
+    distances = {}
+    for key in keys:
+        x_min, x_max, y_min, y_max = boxes[key]
+        across = np.maximum(0.0, np.maximum(x_min - tips[:, 0], tips[:, 0] - x_max))
+        along = np.maximum(0.0, np.maximum(y_min - tips[:, 1], tips[:, 1] - y_max))
+        distance = np.hypot(across, along) + (0.0 if black[key] else BLACK_KEY_COVER * on_black)
+        distances[key] = float(distance.min())
+    return distances
+
+
+def _nearest_alternative(press: _Press, evidence: np.ndarray, neighbours: np.ndarray, geometry: KeyboardGeometry,
                          tips: np.ndarray) -> int | None:
-    """The key of a press: among it and its neighbours pressed almost as clearly, the one nearest a fingertip;
-    None when no fingertip is within FINGER_REACH of any of them."""
+    """The key of a press: among it and its neighbours pressed almost as clearly, the one a fingertip is on or
+    nearest to; None when no fingertip is within FINGER_REACH of any of them."""
     level = evidence[press.start, press.key]
     candidates = [press.key] + [int(k) for k in np.flatnonzero(neighbours[press.key])
                                 if evidence[press.start, k] >= ALTERNATIVE_SHARE * level]
     if not len(tips):
         return None
-    distance = {key: float(np.min(np.abs(tips[:, 0] - centres[key]))) for key in candidates}
+    distance = _distances(tips, geometry, candidates)
     best = min(distance, key=lambda key: distance[key])
     return best if distance[best] <= FINGER_REACH else None
 

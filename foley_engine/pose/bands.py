@@ -23,27 +23,29 @@ from ..outputs import atomic_output
 
 @dataclass(frozen=True)
 class BandSampler:
-    """A band of the frame rectified by remap maps and averaged over its rows: one row of numbers per frame.
+    """A patch of the frame rectified by remap maps: R x W grey levels per frame, flattened to one row.
 
-    The maps hold, for every sample of the band, where it lies in a frame of `frame_size` (width, height)."""
+    The maps hold, for every sample of the patch, where it lies in a frame of `frame_size` (width, height)."""
 
     map_x: np.ndarray  # (R, W) float32 frame x of each sample
     map_y: np.ndarray  # (R, W) float32 frame y of each sample
     frame_size: tuple[int, int]
 
     def sample(self, image: np.ndarray) -> np.ndarray | None:
-        """The band's row from an RGB frame (H x W x 3 uint8); None for a frame of another size."""
+        """The patch's samples from an RGB frame (H x W x 3 uint8), row after row, as uint8; None for a frame of
+        another size."""
         height, width = image.shape[:2]
         if (width, height) != self.frame_size:
             return None
         grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
         band = cv2.remap(grey, self.map_x, self.map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        row: np.ndarray = band.mean(axis=0, dtype=np.float32)
+        row: np.ndarray = band.reshape(-1)
         return row
 
     @property
     def width(self) -> int:
-        return int(self.map_x.shape[1])
+        """Samples per frame."""
+        return int(self.map_x.size)
 
     def digest(self) -> str:
         """A short hash of the maps and frame size: the key of its cached rows."""
@@ -67,7 +69,7 @@ class BandRows:
     """The sampled band of every decoded frame of a range: rows[t] at video time times[t]."""
 
     times: np.ndarray  # (T,) float64 seconds, video clock
-    rows: np.ndarray  # (T, W) float32
+    rows: np.ndarray  # (T, W) uint8
 
     def save(self, path: Path) -> None:
         """Write atomically (a cache file: a crash must not leave half of one); a failing disk is OutputError."""
@@ -81,9 +83,9 @@ class BandRows:
         """Rows written by save() for a band `width` samples wide; anything else is an InputError."""
         try:
             with np.load(path, allow_pickle=False) as data:
-                times, rows = data["times"].astype(np.float64), data["rows"].astype(np.float32)
+                times, rows = data["times"].astype(np.float64), data["rows"]
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
             raise InputError(f"{path} is not a band cache file, or it is corrupt") from error
-        if rows.shape != (len(times), width) or not np.isfinite(rows).all():
+        if rows.shape != (len(times), width) or rows.dtype != np.uint8:
             raise InputError(f"{path} is not a band cache file, or it is corrupt")
         return cls(times, rows)

@@ -72,7 +72,7 @@ class RawDetections:
     hand_xy: np.ndarray  # (N, H, 21, 2) float32 hands in MediaPipe's order, normalised to the frame
     hand_label: np.ndarray  # (N, H) int8: skeleton.LEFT / skeleton.RIGHT of the performer, -1 = no hand
     hand_score: np.ndarray  # (N, H) float32 handedness score
-    band: np.ndarray  # (N, W) float32 the BandSampler's row of each frame; W = 0 when none was asked for
+    band: np.ndarray  # (N, W) uint8 the BandSampler's samples of each frame; W = 0 when none was asked for
 
     @classmethod
     def concatenate(cls, parts: list[RawDetections]) -> RawDetections:
@@ -181,8 +181,8 @@ def detect(path: str | Path, start: float, end: float, settings: PoseSettings, r
         hand_xy=np.array(xys, np.float32).reshape(-1, slots, NUM_HAND_JOINTS, 2),
         hand_label=np.array(labels, np.int8).reshape(-1, slots),
         hand_score=np.array(scores, np.float32).reshape(-1, slots),
-        band=np.array(rows, np.float32).reshape(len(times), -1) if len(rows) == len(times) and rows
-        else np.zeros((len(times), 0), np.float32),
+        band=np.array(rows, np.uint8).reshape(len(times), -1) if len(rows) == len(times) and rows
+        else np.zeros((len(times), 0), np.uint8),
     )
 
 
