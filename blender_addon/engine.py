@@ -1,11 +1,12 @@
 """Finding and running the engine's `foley` command: a subprocess in the user's own environment.
 
 Blender's Python has neither torch nor MediaPipe, so the add-on never imports the engine: it asks `foley info
---json` what the engine is (sample rate, defaults, models, which options it takes), starts `foley timeline …
---progress json --json` and reads the editor protocol's lines (foley_engine/protocol.py), one JSON object per
-line, told apart by their "type". Reader threads drain the pipes, so polling from a modal timer never blocks
-the UI. Cancel sends Ctrl-C to the engine's whole process group (its workers too), the way a terminal would,
-and kills what is left after a grace period.
+--json` what the engine is (sample rate, defaults, models), starts `foley timeline … --progress json --json`
+and reads the editor protocol's lines (foley_engine/protocol.py), one JSON object per line, told apart by their
+"type": the summary line says what was made for each strip, an error line why nothing was (the one line the
+engine would print on stderr, which the add-on therefore does not read). A reader thread drains stdout, so
+polling from a modal timer never blocks the UI. Cancel sends Ctrl-C to the engine's whole process group (its
+workers too), the way a terminal would, and kills what is left after a grace period.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import sys
 import threading
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -100,11 +101,6 @@ class EngineInfo:
         """Whether seed and temperature vary `model`'s notes (a checkpoint file: a learned model, so yes)."""
         return next((bool(named["sampling"]) for named in self.data["models"] if named["name"] == model), True)
 
-    def accepts(self, command: str, flag: str) -> bool:
-        """Whether `foley COMMAND` has the option `flag` (e.g. "--temperature")."""
-        options = self.data["commands"].get(command, {}).get("options", {})
-        return any(option["flag"] == flag for option in options.values())
-
 
 _INFO_CACHE: dict[tuple[str, float], EngineInfo] = {}
 
@@ -149,25 +145,33 @@ def missing_foley(summary: dict) -> list[str]:
             for row in summary.get("clips", []) if row.get("code") != "ok"]
 
 
+def foley_sounds(summary: dict, stems: bool) -> dict[str, list[dict]]:
+    """What the summary's clip rows say was made for each strip (the add-on names every clip after its strip):
+    the mix as performer 0, or with --stems each performer's own, left to right, as {performer, instrument,
+    notes, wav}. Strips without foley are left out (`missing_foley` says why)."""
+    found = {}
+    for row in summary.get("clips", []):
+        if row.get("code") == "ok":
+            mix = {"performer": 0, "instrument": row["instrument"], "notes": row.get("notes", 0), "wav": row["wav"]}
+            sounds = row.get("performers", []) if stems else [mix]
+            if sounds:
+                found[str(row["name"])] = sounds
+    return found
+
+
 def engine_environment() -> dict[str, str]:
     return {name: value for name, value in os.environ.items() if name not in BLENDER_ONLY_ENV}
 
 
 @dataclass
 class EngineJob:
-    """One `foley timeline` subprocess: `start()`, then `poll()` from a timer, `cancel()` from anywhere.
-
-    `optional` options (e.g. --temperature) are passed only when `foley info` lists them for `timeline`; the
-    info is read in the job's thread (cached per engine), like everything else that may take a moment.
-    """
+    """One `foley timeline` subprocess of an engine `engine_info` accepted: `start()`, then `poll()` from a timer,
+    `cancel()` from anywhere."""
 
     engine: Path
     args: list[str]
-    optional: dict[str, str] = field(default_factory=dict)
-    ignored: list[str] = field(default_factory=list)  # optional options this engine does not have
     summary: dict | None = None  # the summary line (`--json`)
-    error: str = ""  # the engine's own one-line error, if it reported one
-    stderr: deque = field(default_factory=lambda: deque(maxlen=20))
+    error: str = ""  # the engine's own one-line error (its error line), if it reported one
     cancelled: bool = False
     process: subprocess.Popen | None = None
     returncode: int | None = None  # set once the engine has exited and its output is read
@@ -180,19 +184,9 @@ class EngineJob:
     def start(self) -> None:
         self._thread.start()
 
-    def _command(self) -> list[str]:
-        info = engine_info(self.engine)
-        command = [str(self.engine), "timeline", *self.args]
-        for option, value in self.optional.items():
-            if info.accepts("timeline", option):
-                command += [option, value]
-            else:
-                self.ignored.append(option)
-        return command
-
     def _start(self) -> None:
         """The engine in a process group of its own (cancel reaches its workers), unless cancelled first."""
-        command = self._command()
+        command = [str(self.engine), "timeline", *self.args]
         group: dict[str, Any] = {"start_new_session": True}
         if sys.platform == "win32":
             group = {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
@@ -201,7 +195,7 @@ class EngineJob:
                 return
             try:
                 self.process = subprocess.Popen(
-                    command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                    command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                     encoding="utf-8", errors="replace", bufsize=1, env=engine_environment(), **group)
             except (OSError, subprocess.SubprocessError) as error:
                 raise UserError(f"cannot start the Foley engine {self.engine}: {error}") from None
@@ -209,13 +203,11 @@ class EngineJob:
     def _run(self) -> None:
         try:
             self._start()
-        except UserError as error:  # no `foley info`, another protocol, or it does not start
+        except UserError as error:  # it does not start
             self.error = str(error)
         if self.process is None or self.process.stdout is None:
             self.returncode = -1
             return
-        stderr = threading.Thread(target=self._read_stderr, daemon=True)  # a full pipe would block the engine
-        stderr.start()
         for event in map(_json_object, self.process.stdout):
             if not event:
                 continue  # a library's banner, not ours
@@ -224,14 +216,7 @@ class EngineJob:
             elif event.get("type") == "summary":
                 self.summary = event
             self._events.append(event)
-        stderr.join()
         self.returncode = self.process.wait()
-
-    def _read_stderr(self) -> None:
-        assert self.process is not None and self.process.stderr is not None
-        for line in self.process.stderr:
-            if line.strip():
-                self.stderr.append(line.rstrip())
 
     def poll(self) -> list[dict]:
         """Progress events since the last call; never blocks (a deque's append and popleft are thread-safe)."""
@@ -247,11 +232,9 @@ class EngineJob:
         return self.done
 
     def failure(self) -> str:
-        """One sentence for the user: the engine's own error line, else the last line it printed."""
-        if self.error:
-            return self.error
-        lines = [line.removeprefix("foley: error: ") for line in self.stderr]
-        return lines[-1] if lines else f"the engine stopped with exit code {self.returncode}"
+        """One sentence for the user: the engine's own error line (every failure of `foley` itself ends with one),
+        else its exit status (it was killed)."""
+        return self.error or f"the engine stopped with exit code {self.returncode}"
 
     def cancel(self, grace: float = CANCEL_GRACE_SECONDS) -> None:
         """Ctrl-C to the engine and its workers so they clean up, then end whatever is still running."""
@@ -274,7 +257,7 @@ class EngineJob:
 
 
 def _kill_group(process: subprocess.Popen) -> None:
-    """Workers inherit the engine's pipes: end them too, or they outlive it and the readers never finish."""
+    """Workers inherit the engine's pipes: end them too, or they outlive it and the reader never finishes."""
     if sys.platform == "win32":
         subprocess.run(["taskkill", "/F", "/T", "/PID", str(process.pid)], capture_output=True, check=False)
         return

@@ -1,7 +1,8 @@
 """One Generate Foley run: selection -> OTIO -> `foley timeline` subprocess -> sound strips.
 
 The engine writes into a private job folder beside the outputs; only a finished run moves its WAVs out, so
-a cancelled or failed run leaves nothing behind however the engine ended. The operator drives a run from a
+a cancelled or failed run leaves nothing behind however the engine ended. Its summary line says which WAV is
+whose and what made it; the timeline it writes beside them is not read. The operator drives a run from a
 modal timer; scripts and background Blender call `wait()` instead.
 """
 
@@ -11,7 +12,7 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +20,9 @@ import bpy
 
 from . import compat
 from .audio import stretch_wav, wav_samples
-from .engine import EngineInfo, EngineJob, UserError, engine_info, find_engine, missing_foley
+from .engine import EngineJob, UserError, engine_info, find_engine, foley_sounds, missing_foley
 from .strips import Generated, movie_strips, place_sounds, strip_source
-from .timeline_io import FoleyClip, read_foley_clips, slug, write_timeline
+from .timeline_io import slug, write_timeline
 
 
 @dataclass(frozen=True)
@@ -35,21 +36,6 @@ class Settings:
     engine_path: str = ""  # the add-on preference; empty: detect
     model: str | None = None  # `foley timeline --model`: a named model (`foley info`) or a checkpoint's path
     stems: bool = False  # `foley timeline --stems`: a sound strip per performer instead of one with the mix
-
-    def resolved(self, info: EngineInfo) -> Used:
-        """Every None replaced by the engine's default: what the run will actually use, and what a strip records."""
-        chosen = {option.name: getattr(self, option.name) for option in fields(Used)}
-        return Used(**{name: info.defaults[name] if value is None else value for name, value in chosen.items()})
-
-
-@dataclass(frozen=True)
-class Used:
-    """The generator options a run used: the user's, else the engine's defaults."""
-
-    instrument: str
-    seed: int
-    temperature: float
-    model: str
 
 
 @dataclass
@@ -92,20 +78,18 @@ class FoleyRun:
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             self.job_dir = Path(tempfile.mkdtemp(prefix=".foley-job-", dir=self.folder))
-            selection, self.result = self.job_dir / "selection.otio", self.job_dir / "selection.foley.otio"
+            selection, result = self.job_dir / "selection.otio", self.job_dir / "selection.foley.otio"
             write_timeline(list(self.sources.values()), self.rate, selection, scene.name)
         except OSError as error:
             self.cleanup()
             raise UserError(f"Cannot write foley audio to {self.folder}: {error.strerror or error}") from None
-        given = [(flag, value) for flag, value in (("--instrument", settings.instrument), ("--seed", settings.seed),
-                                                    ("--model", settings.model)) if value is not None]
-        self.used = settings.resolved(self.info)
-        sampling = settings.temperature is not None and self.info.samples(self.used.model)
+        sampling = self.info.samples(settings.model or self.info.defaults["model"])  # else the engine refuses it
+        given = {"--instrument": settings.instrument, "--seed": settings.seed, "--model": settings.model,
+                 "--temperature": settings.temperature if sampling else None}  # None: the engine's default
         self.job = EngineJob(engine, [
-            str(selection), "-o", str(self.result), "--media-dir", str(self.job_dir), "--progress", "json",
-            "--json", "--force", *(text for flag, value in given for text in (flag, str(value))),
-            "--track-name", "Foley", *(["--stems"] if settings.stems else [])],
-            optional={"--temperature": f"{settings.temperature:g}"} if sampling else {})
+            str(selection), "-o", str(result), "--media-dir", str(self.job_dir), "--progress", "json", "--json",
+            "--force", *(text for flag, value in given.items() if value is not None for text in (flag, str(value))),
+            *(["--stems"] if settings.stems else [])])
         self.progress, self.message = 0.0, "starting the engine"
 
     def start(self) -> None:
@@ -135,7 +119,7 @@ class FoleyRun:
             self.folder.rmdir()
 
     def finish(self) -> Outcome:
-        """Sound strips from the engine's timeline; raises UserError when there is nothing to place."""
+        """Sound strips from the engine's summary; raises UserError when there is nothing to place."""
         try:
             return self._finish()
         finally:
@@ -147,31 +131,23 @@ class FoleyRun:
         if self.job.returncode != 0 or self.job.summary is None:
             raise UserError(f"Foley failed: {self.job.failure()}")
         outcome = Outcome(warnings=missing_foley(self.job.summary))
-        clips = read_foley_clips(self.result)
-        if not clips:
+        by_strip = foley_sounds(self.job.summary, self.settings.stems)
+        if not by_strip:
             raise UserError(outcome.warnings[0] if outcome.warnings else "Foley generated no audio")
         scene = bpy.data.scenes.get(self.scene_name)
         if scene is None:
             raise UserError(f"Scene '{self.scene_name}' was deleted while foley was generated")
-        if self.job.ignored:
-            outcome.warnings.append(f"This engine has no {', '.join(self.job.ignored)} yet; it used its default")
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        by_strip: dict[str, list[FoleyClip]] = {}
-        for clip in clips:  # the mix, or with --stems each performer's clip, left to right
-            by_strip.setdefault(clip.strip, []).append(clip)
-        for strip, found in by_strip.items():
-            outcome.created += self._place(scene, strip, sorted(found, key=lambda clip: clip.performer), stamp,
-                                           outcome)
+        for strip, sounds in by_strip.items():
+            outcome.created += self._place(scene, strip, sounds, stamp, outcome)
         if not outcome.created:
             raise UserError(outcome.warnings[-1])
         return outcome
 
-    def _place(self, scene: Any, strip: str, clips: list[FoleyClip], stamp: str, outcome: Outcome) -> list[str]:
-        """Sound strips for the movie strip `strip` from its Foley clips; their names, or none with a warning."""
-        source = self.sources.get(strip)
-        if source is None:
-            outcome.warnings.append(f"The engine returned foley for an unknown strip '{strip}'")
-            return []
+    def _place(self, scene: Any, strip: str, sounds: list[dict], stamp: str, outcome: Outcome) -> list[str]:
+        """Sound strips for the movie strip `strip` from its sounds (`foley_sounds`); their names, or none with a
+        warning."""
+        source = self.sources[strip]  # the summary's rows are the clips of the selection, named after its strips
         movie = next((item for item in compat.all_strips(scene) if item.name == source.name), None)
         if movie is None:
             outcome.warnings.append(f"Strip '{source.name}' was deleted while foley was generated")
@@ -179,26 +155,29 @@ class FoleyRun:
         if compat.visible_range(movie) != (source.start, source.start + source.duration):
             outcome.warnings.append(f"Strip '{source.name}' was moved or trimmed meanwhile; generate again")
             return []
-        settings, summary = self.used, self.job.summary or {}
-        sounds = []
-        for clip in clips:
-            stem = f"{slug(source.name)}.{slug(str(settings.instrument))}.seed{settings.seed}.{stamp}"
-            wav = self._keep(clip, stem, round(source.duration / self.rate * self.info.sample_rate))
-            sounds.append((wav, Generated(
-                source.name, str(clip.metadata.get("instrument", settings.instrument)), settings.seed,
-                settings.temperature, str(source.filepath), str(summary.get("engine_version", "")),
-                int(clip.metadata.get("notes", 0)), model=settings.model, performer=clip.performer)))
-        return [sound.name for sound in place_sounds(scene, movie, sounds, self.settings.channel)]
+        summary = self.job.summary or {}  # what the run used: the user's options, else the engine's defaults
+        seed, temperature = int(summary["seed"]), summary["temperature"]  # None: the model's own temperature
+        temperature = float(self.info.defaults["temperature"] if temperature is None else temperature)
+        stem = f"{slug(source.name)}.{slug(str(summary['instrument']))}.seed{seed}.{stamp}"
+        placed = []
+        for sound in sounds:
+            wav = self._keep(Path(sound["wav"]), int(sound["performer"]), stem,
+                             round(source.duration / self.rate * self.info.sample_rate))
+            placed.append((wav, Generated(
+                source.name, str(sound["instrument"]), seed, temperature, str(source.filepath),
+                str(summary.get("engine_version", "")), int(sound["notes"]), model=str(summary["model"]),
+                performer=int(sound["performer"]))))
+        return [strip.name for strip in place_sounds(scene, movie, placed, self.settings.channel)]
 
-    def _keep(self, clip: FoleyClip, stem: str, samples: int) -> Path:
-        """Move a clip's WAV out of the job folder to a new name (`samples` long) in the output folder."""
-        suffix = f".foley.performer{clip.performer}.wav" if clip.performer else ".foley.wav"
+    def _keep(self, made: Path, performer: int, stem: str, samples: int) -> Path:
+        """Move a WAV the engine made out of the job folder to a new name (`samples` long) in the output folder."""
+        suffix = f".foley.performer{performer}.wav" if performer else ".foley.wav"
         wav, number = self.folder / f"{stem}{suffix}", 1
         while wav.exists():  # a run within the same second: earlier strips (and undo) keep their audio
             number += 1
             wav = self.folder / f"{stem}-{number}{suffix}"
-        if wav_samples(clip.wav) == samples:
-            os.replace(clip.wav, wav)
+        if wav_samples(made) == samples:
+            os.replace(made, wav)
         else:  # a movie Blender plays slower or faster than real time: stretch the audio under it
-            stretch_wav(clip.wav, wav, samples)
+            stretch_wav(made, wav, samples)
         return wav

@@ -36,7 +36,7 @@ class Generated:
     media: str  # the movie file
     engine_version: str
     notes: int
-    model: str  # what `foley timeline --model` was given, else the engine's default model
+    model: str  # the model the engine says it used: what `--model` was given, else its default
     performer: int = 0  # 0: the mix of all performers; else this performer's own sound (1 = leftmost)
 
 

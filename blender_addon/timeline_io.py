@@ -1,8 +1,8 @@
-"""Selected movie strips -> the OTIO timeline `foley timeline` reads, and its answer -> one result per strip.
+"""Selected movie strips -> the OTIO timeline `foley timeline` reads.
 
 Plain Python and opentimelineio (bundled as a wheel), no bpy: the tests run it outside Blender too.
-Every strip gets its own video track, so strips that overlap on the timeline never collide in OTIO, and the
-Foley clips that come back name their source strip in `foley.source_clip.name`.
+Every strip gets its own video track, so strips that overlap on the timeline never collide in OTIO, and each
+clip is named after its strip, the name the engine's summary reports its foley under.
 """
 
 from __future__ import annotations
@@ -15,9 +15,6 @@ import opentimelineio as otio
 
 RT = otio.opentime.RationalTime
 TR = otio.opentime.TimeRange
-
-#: Metadata namespace the engine writes on Foley tracks and clips.
-FOLEY = "foley"
 
 
 @dataclass(frozen=True)
@@ -36,22 +33,6 @@ class StripSource:
     def media_frames(self) -> float:
         """The movie the visible frames show, measured in scene frames (`duration` when speed is 1)."""
         return self.duration * self.speed
-
-
-@dataclass(frozen=True)
-class FoleyClip:
-    """One Foley clip of the engine's output timeline."""
-
-    strip: str  # the movie strip it was generated for
-    wav: Path
-    start: int  # scene frame, from the clip's range in its track
-    duration: int  # scene frames the engine rendered (the media's, for strips with speed != 1)
-    metadata: dict
-
-    @property
-    def performer(self) -> int:
-        """Whose sound it is with `foley timeline --stems`: 1 for the leftmost performer; 0 for the mix of all."""
-        return int(self.metadata.get("performer", 0))
 
 
 def write_timeline(sources: list[StripSource], rate: float, path: Path, name: str) -> None:
@@ -73,28 +54,6 @@ def write_timeline(sources: list[StripSource], rate: float, path: Path, name: st
             source_range=TR(RT(source.media_start * rate, rate), RT(source.media_frames, rate))))
         timeline.tracks.append(track)
     otio.adapters.write_to_file(timeline, str(path))
-
-
-def read_foley_clips(path: Path) -> list[FoleyClip]:
-    """Every clip on the engine's Foley tracks, placed in scene frames (the timeline's own rate)."""
-    timeline = otio.adapters.read_from_file(str(path))
-    origin = timeline.global_start_time
-    clips = []
-    for track in timeline.tracks:
-        tag = track.metadata.get(FOLEY)
-        if track.kind != otio.schema.TrackKind.Audio or not (hasattr(tag, "get") and tag.get("role") == "track"):
-            continue
-        for clip in track.find_clips(shallow_search=True):
-            metadata = dict(clip.metadata.get(FOLEY, {}))
-            placed = clip.range_in_parent()
-            rate = origin.rate if origin is not None else placed.start_time.rate
-            first = origin.value if origin is not None else 0
-            clips.append(FoleyClip(
-                strip=str(dict(metadata.get("source_clip", {})).get("name", "")),
-                wav=Path(otio.url_utils.filepath_from_url(clip.media_reference.target_url)),
-                start=round(first + placed.start_time.rescaled_to(rate).value),
-                duration=round(placed.duration.rescaled_to(rate).value), metadata=metadata))
-    return clips
 
 
 def slug(text: str) -> str:

@@ -24,7 +24,7 @@ from blender_addon import audio, engine, timeline_io
 from blender_addon.timeline_io import StripSource
 from foley_engine.instruments import INSTRUMENTS
 from foley_engine.timeline import foley_timeline
-from foley_engine.timeline.plan import TimelineOptions
+from foley_engine.timeline.plan import ClipPlan, TimelineOptions
 
 NTSC = 30000 / 1001
 
@@ -126,22 +126,33 @@ def test_the_engine_reads_each_strip_as_the_seconds_it_shows(clip: Path, tmp_pat
     assert offset.rescaled_to(NTSC).value == pytest.approx(52)
 
 
-def test_foley_clips_come_back_in_scene_frames(tmp_path: Path) -> None:
-    """The engine's output shape: a Foley audio track, clips at their video clip's place, `source_clip` names."""
-    rate = NTSC
-    timeline = otio.schema.Timeline("Scene", global_start_time=otio.opentime.RationalTime(-12, rate))
-    track = otio.schema.Track("Foley", kind=otio.schema.TrackKind.Audio, metadata={"foley": {"role": "track"}})
-    track.append(otio.schema.Gap(source_range=otio.opentime.TimeRange(duration=otio.opentime.RationalTime(52, rate))))
-    wav = tmp_path / "x.foley.wav"
-    track.append(otio.schema.Clip(
-        "slow (Foley)", media_reference=otio.schema.ExternalReference(target_url=wav.as_uri()),
-        source_range=otio.opentime.TimeRange(duration=otio.opentime.RationalTime(45, rate)),
-        metadata={"foley": {"source_clip": {"name": "slow"}, "notes": 7}}))
-    timeline.tracks.append(otio.schema.Track("V1", kind=otio.schema.TrackKind.Video))
-    timeline.tracks.append(track)
-    otio.adapters.write_to_file(timeline, str(tmp_path / "out.otio"))
-    [clip] = timeline_io.read_foley_clips(tmp_path / "out.otio")
-    assert (clip.strip, clip.wav, clip.start, clip.duration, clip.metadata["notes"]) == ("slow", wav, 40, 45, 7)
+def test_each_strips_foley_comes_from_the_summary() -> None:
+    """The real engine's recorded summaries (the clips are named after their strips): the mix with the clip's
+    instrument and notes, or with --stems each performer's WAV with their own; strips without foley are left out."""
+    summary = recorded("timeline.jsonl")[-1]
+    [row] = [row for row in summary["clips"] if row["code"] == "ok"]
+    assert (row["name"], row["wav"]) == ("Piano", "/recorded/edit.foley.001.Piano.foley.wav") and row["notes"] > 0
+    assert engine.foley_sounds(summary, stems=False) == {"Piano": [
+        {"performer": 0, "instrument": "piano", "notes": row["notes"], "wav": row["wav"]}]}
+    summary = recorded("timeline-stems.jsonl")[-1]
+    [row] = [row for row in summary["clips"] if row["code"] == "ok"]
+    assert engine.foley_sounds(summary, stems=True) == {"Piano": [
+        {"performer": 1, "instrument": "piano", "notes": row["notes"], "wav": row["stems"][0]}]}
+
+
+def test_a_stems_run_gives_each_performer_their_own_instrument_and_notes() -> None:
+    """`--instrument violin,guitar --stems`: each performer's strip records what they played, from the row the
+    engine's summary gives such a clip (whose own instrument and notes are the whole ensemble's)."""
+    stems = [Path("/out/duet.foley.performer1.wav"), Path("/out/duet.foley.performer2.wav")]
+    players = [{"index": 1, "instrument": "violin", "notes": 12}, {"index": 2, "instrument": "guitar", "notes": 18}]
+    duet = ClipPlan(1, "duet", "V1", otio.schema.Clip("duet"), "ok", instrument="violin,guitar",
+                    wav=Path("/out/duet.foley.wav"), stems=stems, result={"notes": 30, "performers": players})
+    summary = {"clips": [duet.summary(), {"name": "title", "code": "generator_clip", "status": "skipped"}]}
+    assert engine.foley_sounds(summary, stems=True) == {"duet": [
+        {"performer": 1, "instrument": "violin", "notes": 12, "wav": str(stems[0])},
+        {"performer": 2, "instrument": "guitar", "notes": 18, "wav": str(stems[1])}]}
+    assert engine.foley_sounds(summary, stems=False) == {"duet": [
+        {"performer": 0, "instrument": "violin,guitar", "notes": 30, "wav": "/out/duet.foley.wav"}]}
 
 
 def test_stretching_audio_hits_the_exact_length(tmp_path: Path) -> None:
@@ -183,8 +194,7 @@ def test_engine_detection_order_and_messages(tmp_path: Path) -> None:
 
 
 def test_engine_job_reports_progress_without_blocking_and_cancel_ends_its_workers(tmp_path: Path) -> None:
-    job = engine.EngineJob(fake_engine(tmp_path), ["in.otio", "-o", "out.otio"],
-                           optional={"--temperature": "0.5", "--not-there": "1"})
+    job = engine.EngineJob(fake_engine(tmp_path), ["in.otio", "-o", "out.otio", "--temperature", "0.5"])
     job.start()
     events: list[dict] = []
     deadline = time.monotonic() + 30
@@ -195,7 +205,7 @@ def test_engine_job_reports_progress_without_blocking_and_cancel_ends_its_worker
         time.sleep(0.02)
     assert events[0]["type"] == "progress" and events[0]["overall"] == 0.02
     assert events[1]["args"] == ["timeline", "in.otio", "-o", "out.otio", "--temperature", "0.5"]
-    assert job.ignored == ["--not-there"] and not job.done
+    assert not job.done
     worker = int((tmp_path / "worker.pid").read_text())
     started = time.monotonic()
     job.cancel(grace=2)
@@ -248,7 +258,6 @@ def test_a_recorded_failure_is_the_engines_own_sentence(fixture: str, tmp_path: 
 def test_what_the_engine_says_about_itself(tmp_path: Path) -> None:
     info = engine.engine_info(replaying_engine(tmp_path))
     assert info.sample_rate == 48000 and info.defaults["temperature"] == 0.8 and "piano" in info.instruments
-    assert info.accepts("timeline", "--stems") and not info.accepts("timeline", "--variations")
 
 
 def test_an_engine_without_foley_info_or_with_another_protocol_is_one_sentence(tmp_path: Path) -> None:
@@ -256,9 +265,6 @@ def test_an_engine_without_foley_info_or_with_another_protocol_is_one_sentence(t
     with pytest.raises(engine.UserError, match=r"^The Foley engine .* is older than this add-on \(it has no "
                                                r"`foley info`\): update it with pip install -U foley$"):
         engine.engine_info(old)
-    job = engine.EngineJob(old, ["in.otio"])
-    job.start()
-    assert job.wait(30) and "older than this add-on" in job.failure() and job.returncode == -1
     newer = replaying_engine(tmp_path / "new", info=recorded("info.jsonl")[0] | {"protocol": 2})
     with pytest.raises(engine.UserError, match=r"speaks editor protocol 2, this add-on 1: update the add-on$"):
         engine.engine_info(newer)

@@ -168,3 +168,17 @@ def test_a_dry_run_summarises_as_the_recorded_run_did(scratch: Path) -> None:
     assert list(now) == list(then) and now["status"] == "dry-run", STALE
     assert [row["code"] for row in now["clips"]] == ["planned", "disabled", "generator_clip", "planned"]
     assert now["clips"][1:3] == then["clips"][1:3], STALE
+
+
+def test_a_stems_row_lists_each_performers_own_instrument_notes_and_wav() -> None:
+    """`foley timeline --stems`: a rendered clip's `performers` are its `stems` left to right, each with what that
+    performer played (the row's own `instrument` and `notes` are the whole clip's), so an editor labels each
+    performer's strip from the summary alone; without --stems the rows have none."""
+    rows = [row for row in recorded("timeline-stems.jsonl")[-1]["clips"] if row["code"] == "ok"]
+    assert rows, STALE
+    for row in rows:
+        players = row["performers"]
+        assert [(p["performer"], p["wav"]) for p in players] == list(enumerate(row["stems"], 1)), STALE
+        assert {p["instrument"] for p in players} <= set(row["instrument"].split(",")), STALE
+        assert sum(p["notes"] for p in players) == row["notes"], STALE
+    assert not [row for row in recorded("timeline.jsonl")[-1]["clips"] if "performers" in row], STALE

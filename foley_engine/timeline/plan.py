@@ -94,6 +94,15 @@ class ClipPlan:
         assert self.placement is not None, f"clip {self.index} ({self.name}) is not on the timeline"
         return self.placement
 
+    def performers(self) -> list[dict]:
+        """With --stems, each performer's stem, left to right, with the instrument they play and their notes (the
+        clip's `instrument` and `notes` are the whole ensemble's): what a stem's OTIO clip records, and what an
+        editor that places stems from the summary needs for each."""
+        players = {row.get("index"): row for row in self.result.get("performers", [])}
+        return [{"performer": number, "instrument": players.get(number, {}).get("instrument", self.instrument),
+                 "notes": players.get(number, {}).get("notes", 0), "wav": str(stem)}
+                for number, stem in enumerate(self.stems, 1)]
+
     def summary(self) -> dict:
         row: dict = {"index": self.index, "name": self.name, "track": self.track, "status": self.status}
         row["code"] = clip_code(self.status, self.code).value
@@ -113,6 +122,7 @@ class ClipPlan:
             row["wav"] = str(self.wav)
         if self.stems:
             row["stems"] = [str(stem) for stem in self.stems]
+            row["performers"] = self.performers()
         if self.result:
             row |= {key: self.result[key] for key in ("notes", "generator", "timings") if key in self.result}
         return row

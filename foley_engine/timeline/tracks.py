@@ -12,7 +12,6 @@ replaced.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 import opentimelineio as otio
 
@@ -59,10 +58,8 @@ def _foley_clip(plan: ClipPlan, options: TimelineOptions, performer: int = 0) ->
     wav, name = plan.target_wav, f"{plan.name} (Foley)"
     if performer:
         wav, name = plan.stems[performer - 1], f"{plan.name} (Foley · performer {performer})"
-        player: dict[str, Any] = next(
-            (row for row in plan.result.get("performers", []) if row.get("index") == performer), {})
-        metadata |= {"performer": performer, "instrument": player.get("instrument", plan.instrument),
-                     "notes": player.get("notes", 0)}
+        player = plan.performers()[performer - 1]
+        metadata |= {"performer": performer, "instrument": player["instrument"], "notes": player["notes"]}
     return otio.schema.Clip(
         name=name, source_range=media_range, metadata={FOLEY: metadata},
         media_reference=otio.schema.ExternalReference(target_url=wav.resolve().as_uri(), available_range=media_range))
