@@ -8,23 +8,17 @@ second of two-core time per second of 30 fps video.
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import dataclasses
 import hashlib
 import json
 import os
-import queue
-import subprocess
-import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import version as package_version
 from pathlib import Path
-from typing import IO
 
 import numpy as np
 import platformdirs
@@ -34,8 +28,10 @@ from ..errors import FoleyError, InputError, OutputError
 from ..keypoints import MODEL_RATE, Keypoints
 from ..skeleton import NUM_BODY_JOINTS, NUM_HAND_JOINTS
 from . import mediapipe_runner as pose_mediapipe
+from . import workers as pose_workers
 from .bands import BandRows, BandSampler
 from .tracking import assign_performers, resample, sample_count
+from .workers import Chunk, PoseWorkerError
 
 #: Bump when extraction changes in a way that makes cached keypoints stale.
 POSE_VERSION = 3
@@ -211,10 +207,10 @@ def _run_workers(
         band_file = Path(scratch) / "band.npz" if band is not None else None
         if band is not None and band_file is not None:
             band.save(band_file)
-        workers: list[_Worker] = []
+        chunks = [Chunk(info.path, bounds[i], bounds[i + 1], settings, outputs[i], band_file) for i in range(count)]
+        workers = pose_workers.start(chunks)
+        ok = False
         try:
-            for i in range(count):
-                workers.append(_Worker(info.path, bounds[i], bounds[i + 1], settings, outputs[i], band_file))
             last_report = time.monotonic()
             while True:
                 changed = False
@@ -222,7 +218,8 @@ def _run_workers(
                     for message in worker.messages():
                         if "error" in message:
                             raise _worker_error(message)
-                        done[i], changed = message["progress"], True
+                        if "progress" in message:
+                            done[i], changed = message["progress"], True
                     worker.raise_if_crashed()
                 if not any(worker.running() for worker in workers):
                     break
@@ -232,17 +229,17 @@ def _run_workers(
                     report(min(0.99, sum(done) / expected), status)
                     last_report = time.monotonic()
                 time.sleep(0.05)
-            parts = []
-            for chunk, output in enumerate(outputs):
-                with np.load(output) as data:
-                    part = pose_mediapipe.RawDetections(**data)
-                # Each worker numbers its people from 0: ids are made distinct across chunks.
-                part.body_id[part.body_id >= 0] += chunk * _IDS_PER_CHUNK
-                parts.append(part)
-            return pose_mediapipe.RawDetections.concatenate(parts)
+            ok = True
         finally:
-            for worker in workers:
-                worker.stop()
+            pose_workers.finish(workers, ok)
+        parts = []
+        for chunk, output in enumerate(outputs):
+            with np.load(output) as data:
+                part = pose_mediapipe.RawDetections(**data)
+            # Each worker numbers its people from 0: ids are made distinct across chunks.
+            part.body_id[part.body_id >= 0] += chunk * _IDS_PER_CHUNK
+            parts.append(part)
+        return pose_mediapipe.RawDetections.concatenate(parts)
 
 
 #: Person ids of one worker chunk are offset by chunk index times this, so no two chunks share an id.
@@ -256,73 +253,3 @@ def _worker_error(message: dict) -> Exception:
     if isinstance(error_class, type) and issubclass(error_class, FoleyError):
         return error_class(message["message"])
     return PoseWorkerError(f"pose worker failed: {message['message']}", message.get("detail", ""))
-
-
-class PoseWorkerError(RuntimeError):
-    """A pose worker process failed unexpectedly. str() is one line; `detail` is what the worker printed."""
-
-    def __init__(self, message: str, detail: str) -> None:
-        super().__init__(message)
-        self.detail = detail
-        if detail:
-            self.add_note(detail)
-
-
-class _Worker:
-    """One `python -m foley_engine.pose_mediapipe` process, its JSON-lines stdout and its stderr tail."""
-
-    def __init__(self, path: Path, start: float, end: float, settings: PoseSettings, out: Path,
-                 band_file: Path | None = None) -> None:
-        env = dict(os.environ, GLOG_minloglevel="2", TF_CPP_MIN_LOG_LEVEL="3")
-        package_root = str(Path(__file__).resolve().parents[2])
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, (package_root, env.get("PYTHONPATH"))))
-        command = [
-            sys.executable, "-m", "foley_engine.pose.mediapipe_runner", str(path), repr(start), repr(end),
-            json.dumps(dataclasses.asdict(settings)), str(out), *([str(band_file)] if band_file else []),
-        ]
-        self.process = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True
-        )
-        self._lines: queue.Queue[str] = queue.Queue()
-        self._stderr: collections.deque[str] = collections.deque(maxlen=40)
-        self._readers = [
-            threading.Thread(target=self._pump, args=(self.process.stdout, self._lines.put), daemon=True),
-            threading.Thread(target=self._pump, args=(self.process.stderr, self._stderr.append), daemon=True),
-        ]
-        for reader in self._readers:
-            reader.start()
-
-    @staticmethod
-    def _pump(stream: IO[str], sink: Callable[[str], None]) -> None:
-        for line in stream:
-            sink(line)
-
-    def running(self) -> bool:
-        """True until the process has exited and all it printed has been read."""
-        return self.process.poll() is None or self._readers[0].is_alive() or not self._lines.empty()
-
-    def messages(self) -> list[dict]:
-        """The JSON messages received since the last call."""
-        received = []
-        while True:
-            try:
-                received.append(json.loads(self._lines.get_nowait()))
-            except queue.Empty:
-                return received
-
-    def raise_if_crashed(self) -> None:
-        """Raise with the process's last stderr lines if it ended badly without reporting an error itself."""
-        if self.process.poll() not in (None, 0) and not self.running():
-            raise PoseWorkerError(f"pose worker failed (exit code {self.process.returncode})", "".join(self._stderr))
-
-    def stop(self) -> None:
-        """End the process if it is still running and wait for it, so nothing outlives the call."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        for reader in self._readers:
-            reader.join(timeout=5)

@@ -27,6 +27,7 @@ from .. import video
 from ..errors import FoleyError
 from ..skeleton import BODY_INDEX, LEFT, NUM_BODY_JOINTS, NUM_HAND_JOINTS, RIGHT
 from .bands import BandSampler
+from .workers import SERVE_FLAG
 
 if TYPE_CHECKING:
     from .extract import PoseSettings
@@ -114,20 +115,40 @@ def drop_ghost_bodies(times: np.ndarray, body: np.ndarray, body_id: np.ndarray) 
 
 def main(argv: list[str] | None = None) -> int:
     """Worker entry point: `python -m foley_engine.pose.mediapipe_runner VIDEO START END SETTINGS_JSON OUT.npz
-    [BAND.npz]`.
+    [BAND.npz] [--serve]`.
 
     Runs Pose and Hands over the range and saves the per-frame detections to OUT.npz, with each frame's row of
-    the BandSampler saved in BAND.npz when one is given (bands.py). Stdout carries JSON
-    lines for the parent ({"progress": frames} or {"error": class name, "message": text}); whatever
-    MediaPipe's native code prints is sent to stderr, which the parent keeps for crash reports.
+    the BandSampler saved in BAND.npz when one is given (bands.py). Stdout carries JSON lines for the parent
+    ({"progress": frames}, {"done": true} once OUT.npz is saved, or {"error": class name, "message": text});
+    whatever MediaPipe's native code prints is sent to stderr, which the parent keeps for crash reports.
+    With --serve the process stays (workers.py): each further line of stdin is a JSON list of the same
+    arguments, and it leaves when stdin closes or a chunk fails.
     """
-    path, start, end, settings_json, out, *band_file = argv if argv is not None else sys.argv[1:]
+    global _FINDERS
+    args = list(argv if argv is not None else sys.argv[1:])
+    serve = SERVE_FLAG in args
+    if serve:
+        args.remove(SERVE_FLAG)
+        _FINDERS = {}
     channel = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
 
     def send(message: dict) -> None:
         channel.write(json.dumps(message) + "\n")
 
+    while True:
+        code = _run_chunk(args, send)
+        if code != 0 or not serve:
+            return code
+        line = sys.stdin.readline()
+        if not line:
+            return 0  # the parent closed stdin, or is gone
+        args = json.loads(line)
+
+
+def _run_chunk(args: list[str], send: Callable[[dict], None]) -> int:
+    """One chunk of main(): 0 when its detections are saved, 2 when it failed (and said why on stdout)."""
+    path, start, end, settings_json, out, *band_file = args
     try:
         from .extract import PoseSettings
 
@@ -142,7 +163,25 @@ def main(argv: list[str] | None = None) -> int:
         send({"error": "RuntimeError", "message": f"{type(exc).__name__}: {exc}".splitlines()[0],
               "detail": traceback.format_exc()})
         return 2
+    send({"done": True})
     return 0
+
+
+#: The still-image Pose models a serving worker keeps from chunk to chunk, by detection confidence; None in a
+#: worker that tracks one chunk.
+_FINDERS: dict[float, Any] | None = None
+
+
+def _kept_finder(confidence: float) -> Any:
+    """The kept finder for `confidence` in a serving worker (made on first use), else None (PeopleDetector then
+    makes one of its own)."""
+    if _FINDERS is None:
+        return None
+    if confidence not in _FINDERS:
+        from .people import still_finder
+
+        _FINDERS[confidence] = still_finder(confidence)
+    return _FINDERS[confidence]
 
 
 def detect(path: str | Path, start: float, end: float, settings: PoseSettings, report: Report,
@@ -156,7 +195,8 @@ def detect(path: str | Path, start: float, end: float, settings: PoseSettings, r
 
     people, slots = settings.max_people, settings.max_hands
     times, bodies, ids, xys, labels, scores, rows = [], [], [], [], [], [], []
-    finder = PeopleDetector(people, settings.min_detection_confidence, settings.min_tracking_confidence)
+    finder = PeopleDetector(people, settings.min_detection_confidence, settings.min_tracking_confidence,
+                            _kept_finder(settings.min_detection_confidence))
     frames = ((frame, band.sample(frame.image) if band is not None else None)
               for frame in video.iter_frames(path, start, end, settings.max_size))
     with finder, HandFinder(settings) as hands:

@@ -200,19 +200,30 @@ class _Person:
         return outside or abs(crop_side / max(wanted_side, 1.0) - 1) > CROP_RESIZE
 
 
+def still_finder(min_detection_confidence: float) -> Any:
+    """The Pose model that searches for people: in still-image mode, so it keeps nothing from one image to the
+    next and one can serve range after range (a resident worker keeps it: it takes 0.15 s to make). Only the
+    "full" Pose model (complexity 1) ships in the wheel; 0 and 2 would be downloaded at run time."""
+    import mediapipe as mp
+
+    return mp.solutions.pose.Pose(static_image_mode=True, model_complexity=1,
+                                  min_detection_confidence=min_detection_confidence)
+
+
 class PeopleDetector:
     """Finds and follows up to `max_people` people; `process(image, time)` gives their landmarks per frame."""
 
-    def __init__(self, max_people: int, min_detection_confidence: float, min_tracking_confidence: float) -> None:
+    def __init__(self, max_people: int, min_detection_confidence: float, min_tracking_confidence: float,
+                 finder: Any = None) -> None:
         import mediapipe as mp
 
         self._pose_class = mp.solutions.pose.Pose
         self._max_people = max_people
         self._detection = min_detection_confidence
         self._tracking = min_tracking_confidence
-        # Only the "full" Pose model (complexity 1) ships in the wheel; 0 and 2 would be downloaded at run time.
-        self._finder = self._pose_class(static_image_mode=True, model_complexity=1,
-                                        min_detection_confidence=min_detection_confidence)
+        # `finder`: the caller's `still_finder`, kept from range to range; else one of its own, closed with it.
+        self._own_finder = finder is None
+        self._finder = still_finder(min_detection_confidence) if finder is None else finder
         self._people: list[_Person] = []
         self._next_ident = 0
         self._last_discovery = -np.inf
@@ -222,7 +233,8 @@ class PeopleDetector:
         for person in self._people:
             person.model.close()
         self._people.clear()
-        self._finder.close()
+        if self._own_finder:
+            self._finder.close()
 
     def __enter__(self) -> PeopleDetector:
         return self
