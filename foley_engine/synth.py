@@ -8,6 +8,7 @@ samples (0.67 ms at 48 kHz) of the MIDI time, far below a video frame.
 
 from __future__ import annotations
 
+import atexit
 import os
 import struct
 import sys
@@ -303,6 +304,7 @@ def render(performance: Performance, soundfont: str | Path | None = None, sample
     channels = 16 * (performer_channel(max(len(performance.tracks) - 1, 0)) // 16 + 1)
     if progress:
         progress(0.0, "loading soundfont")
+    _anchor(fluidsynth, soundfont_path)
     with _native_stderr_captured():
         synth = fluidsynth.Synth(gain=GAIN, samplerate=float(sample_rate), channels=channels)
     try:
@@ -322,6 +324,72 @@ def render(performance: Performance, soundfont: str | Path | None = None, sample
         with _native_stderr_captured():
             synth.delete()
     return renderer.output
+
+
+class _Anchors:
+    """Soundfonts kept loaded in this process while it renders clip after clip (`resident_soundfonts`).
+
+    Why: loading FluidR3_GM takes about 0.15 s a render, most of it reading its 140 MB of samples. FluidSynth
+    shares the samples of a file that another synth of the process still holds, so one idle synth holding each
+    soundfont makes the next loads read only the preset tables (about 0.06 s). Every render still gets a synth
+    of its own, fresh, so the audio is what it would be without (a reused synth's reverb and voices carry over
+    from the previous clip, even after a system reset: measured)."""
+
+    def __init__(self) -> None:
+        self.scopes = 0
+        self.forever = False
+        self.synths: dict[str, fluidsynth.Synth] = {}
+
+    @property
+    def keep(self) -> bool:
+        return self.forever or self.scopes > 0
+
+    def close(self) -> None:
+        synths, self.synths = self.synths, {}
+        for synth in synths.values():
+            with _native_stderr_captured():
+                synth.delete()
+
+
+_ANCHORS = _Anchors()
+
+
+def _anchor(fluidsynth: ModuleType, soundfont: Path) -> None:
+    """Hold `soundfont` loaded while soundfonts are kept (see _Anchors); one that does not load is not held
+    (its render says why)."""
+    key = str(soundfont)
+    if not _ANCHORS.keep or key in _ANCHORS.synths:
+        return
+    with _native_stderr_captured():
+        synth = fluidsynth.Synth(gain=GAIN, samplerate=float(SAMPLE_RATE), channels=16)
+        if synth.sfload(key) < 0:
+            synth.delete()
+            return
+    _ANCHORS.synths[key] = synth
+
+
+def keep_soundfonts() -> None:
+    """Keep soundfonts loaded for the rest of this process (a timeline or Ray worker)."""
+    if not _ANCHORS.forever:
+        _ANCHORS.forever = True
+        atexit.register(_ANCHORS.close)
+
+
+@contextmanager
+def resident_soundfonts() -> Iterator[None]:
+    """Keep the soundfonts loaded between the renders run in here; let go at the end unless kept for good."""
+    _ANCHORS.scopes += 1
+    try:
+        yield
+    finally:
+        _ANCHORS.scopes -= 1
+        if not _ANCHORS.keep:
+            _ANCHORS.close()
+
+
+def held_soundfonts() -> list[str]:
+    """The soundfonts held loaded now."""
+    return list(_ANCHORS.synths)
 
 
 def render_stems(performance: Performance, soundfont: str | Path | None = None, sample_rate: int = SAMPLE_RATE,
