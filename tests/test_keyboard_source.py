@@ -115,3 +115,20 @@ def test_the_pose_workers_sample_the_keys_band_exactly_as_a_second_pass_would(pi
     _, cached = extract(piano_video, start, end, cache_dir=tmp_path, band=band.sampler)
     assert cached is not None
     np.testing.assert_array_equal(cached.rows, sampled.rows)
+
+
+def test_a_short_range_is_decoded_from_its_own_first_keyframe(piano_video: Path, monkeypatch) -> None:
+    """8-20 s holds keyframes at 8.33 and 16.67 s, too few to search: frames are decoded from 8.33 s, not from
+    8.0 s, which would first decode every frame since the keyframe at 0 s."""
+    from foley_engine.sources import keys
+
+    starts: list[float] = []
+    iter_frames = keys.video.iter_frames
+
+    def recording(path, start=0.0, end=None, max_size=640, references_only=False):  # type: ignore[no-untyped-def]
+        starts.append(start)
+        return iter_frames(path, start, end, max_size, references_only)
+
+    monkeypatch.setattr(keys.video, "iter_frames", recording)
+    assert keys.locate_keyboard(piano_video, 8.0, 20.0) is not None
+    assert starts == [pytest.approx(8.333, abs=0.01)]

@@ -34,7 +34,8 @@ SEARCH_FRAMES = 24
 #: Fewer distinct keyframes than this in the range (a short range of a clip with sparse keyframes, often one
 #: every 8-10 s): frames spread over the range are decoded instead, which costs a pass over the range.
 MIN_KEYFRAMES = 6
-#: ... and of at most this many seconds from the range's start: hands move enough in that time to show every key.
+#: ... and of at most this many seconds from the range's first keyframe (or its start): hands move enough in that
+#: time to show every key.
 DECODED_SECONDS = 8.0
 #: Fewer frames than this cannot separate the keys from the hands over them: no keyboard is looked for, and
 #: the motion generators play.
@@ -60,9 +61,12 @@ def locate_keyboard(path: str | Path, start: float, end: float) -> KeyboardGeome
     times = [start + (index + 0.5) * step for index in range(SEARCH_FRAMES)]
     frames = video.keyframes_near(path, times, FRAME_SIZE)
     if len(frames) < MIN_KEYFRAMES:
-        stretch = min(end - start, DECODED_SECONDS)
-        frames = _frames_at(path, start, start + stretch,
-                            [start + (index + 0.5) * stretch / SEARCH_FRAMES for index in range(SEARCH_FRAMES)])
+        # Decoding starts at the range's first keyframe when it has one: from `start` itself, the decoder would
+        # first go through every frame since the keyframe before it (up to a whole group of pictures, seconds).
+        first = next((frame.time for frame in frames if start <= frame.time < end), start)
+        stretch = min(end - first, DECODED_SECONDS)
+        frames = _frames_at(path, first, first + stretch,
+                            [first + (index + 0.5) * stretch / SEARCH_FRAMES for index in range(SEARCH_FRAMES)])
     if len(frames) < MIN_FRAMES:
         return None  # a clip too short to show the keyboard without the hands on it
     geometry = find_keyboard([frame.image for frame in frames])
