@@ -235,13 +235,24 @@ def keyframes_near(path: str | Path, times: Sequence[float], max_size: int = 640
         try:
             for time in times:
                 container.seek(origin + int(max(0.0, time) / time_base), stream=stream, backward=True)
-                frame = next((f for f in container.decode(stream) if f.pts is not None), None)
+                packet = next((p for p in container.demux(stream) if p.pts is not None), None)
+                if packet is None or packet.pts is None or round(float((packet.pts - origin) * time_base), 6) in frames:
+                    continue  # the same keyframe as an earlier look: known without decoding it again
+                frame = next((f for f in _decode_from(container, stream, packet) if f.pts is not None), None)
                 if frame is not None and frame.pts is not None:
                     found = float((frame.pts - origin) * time_base)
                     frames.setdefault(round(found, 6), Frame(found, _to_rgb(frame, max_size)))
         except av.FFmpegError as exc:
             raise InputError(f"could not decode {path}: the file is truncated or corrupt") from exc
     return [frames[key] for key in sorted(frames)]
+
+
+def _decode_from(container: av.container.InputContainer, stream: av.video.stream.VideoStream,
+                 packet: av.Packet) -> Iterator[av.VideoFrame]:
+    """The frames of `packet` and, while the decoder still needs more input, of the packets after it."""
+    yield from packet.decode()
+    for later in container.demux(stream):
+        yield from later.decode()
 
 
 def content_hash(path: str | Path) -> str:

@@ -48,8 +48,10 @@ def make_video(
     times: Sequence[float] | None = None,
     rotation: int | None = None,
     audio: bool = False,
+    keyframe_every: int | None = None,
 ) -> Path:
-    """Write a clip whose frame i shows index i; `times` gives explicit frame times (variable frame rate).
+    """Write a clip whose frame i shows index i; `times` gives explicit frame times (variable frame rate);
+    `keyframe_every` N frames (libx264) instead of the encoder's choice.
 
     The container comes from the suffix (.mp4, .mkv, .mov). `rotation` stores a display matrix like a phone.
     """
@@ -61,6 +63,8 @@ def make_video(
         stream.width, stream.height = size
         stream.pix_fmt = "yuv420p"
         stream.options = {"crf": "18"} if codec == "libx264" else {"qscale": "3"}
+        if keyframe_every is not None:
+            stream.options |= {"g": str(keyframe_every), "keyint_min": str(keyframe_every), "sc_threshold": "0"}
         if frame_times is not None:
             stream.codec_context.time_base = stream.time_base = VFR_TIME_BASE
         if rotation is not None:

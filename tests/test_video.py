@@ -11,7 +11,7 @@ import pytest
 from media import make_video, not_a_video, read_index, truncated_copy, zero_frame_video
 
 from foley_engine.errors import InputError
-from foley_engine.video import content_hash, iter_frames, probe, resolve_range
+from foley_engine.video import content_hash, iter_frames, keyframes_near, probe, resolve_range
 
 NTSC = Fraction(30000, 1001)
 FILM = Fraction(24000, 1001)
@@ -163,3 +163,11 @@ def test_shared_piano_clip_probe(piano_video: Path) -> None:
     assert len(frames) == 15
     assert frames[0].image.shape == (360, 640, 3)
     assert frames[0].time == pytest.approx(20.0)
+
+
+def test_keyframes_near_gives_each_keyframe_at_or_before_the_times_once(tmp_path: Path) -> None:
+    """Looks that land on the same keyframe return it once (and cost no second decode)."""
+    path = make_video(tmp_path / "gop.mp4", seconds=4.0, rate=30, keyframe_every=30)
+    frames = keyframes_near(path, [0.5, 0.6, 1.5, 2.2, 2.9, 3.9])
+    assert [round(frame.time, 3) for frame in frames] == [0.0, 1.0, 2.0, 3.0]
+    assert [read_index(frame.image) for frame in frames] == [0, 30, 60, 90]
