@@ -194,36 +194,67 @@ def detect(path: str | Path, start: float, end: float, settings: PoseSettings, r
     from .people import PeopleDetector, body25_frame
 
     people, slots = settings.max_people, settings.max_hands
-    times, bodies, ids, xys, labels, scores, rows = [], [], [], [], [], [], []
+    info = video.probe(path)
+    table = _FrameTable(int((end - start) * float(info.frame_rate)) + 2)
     finder = PeopleDetector(people, settings.min_detection_confidence, settings.min_tracking_confidence,
                             _kept_finder(settings.min_detection_confidence))
     frames = ((frame, band.sample(frame.image) if band is not None else None)
               for frame in video.iter_frames(path, start, end, settings.max_size))
+    every_row = band is not None
     with finder, HandFinder(settings) as hands:
         for count, (frame, row) in enumerate(prefetched(frames), start=1):
             found = finder.process(frame.image, frame.time)
             landmarks, frame_ids = body25_frame(found, people)
-            bodies.append(landmarks)
-            ids.append(frame_ids)
             xy, label, score = hands_frame(hands.process(frame.image, frame.time, len(found)), slots)
-            times.append(frame.time)
-            xys.append(xy)
-            labels.append(label)
-            scores.append(score)
-            if row is not None:
-                rows.append(row)
+            every_row = every_row and row is not None
+            table.add(times=np.array(frame.time, np.float64), bodies=landmarks, ids=frame_ids, xys=xy, labels=label,
+                      scores=score, **({"rows": row} if every_row and row is not None else {}))
             if count % PROGRESS_EVERY == 0:
                 report(count)
+    times = table.column("times", (), np.float64)
     return RawDetections(
-        times=np.array(times, np.float64),
-        body=body25_from_mediapipe(np.array(bodies, np.float32).reshape(-1, 33, 3)).reshape(-1, people, 25, 3),
-        body_id=np.array(ids, np.int32).reshape(-1, people),
-        hand_xy=np.array(xys, np.float32).reshape(-1, slots, NUM_HAND_JOINTS, 2),
-        hand_label=np.array(labels, np.int8).reshape(-1, slots),
-        hand_score=np.array(scores, np.float32).reshape(-1, slots),
-        band=np.array(rows, np.uint8).reshape(len(times), -1) if len(rows) == len(times) and rows
+        times=times,
+        body=body25_from_mediapipe(table.column("bodies", (people, 33, 3), np.float32).reshape(-1, 33, 3)
+                                   ).reshape(-1, people, 25, 3),
+        body_id=table.column("ids", (people,), np.int32),
+        hand_xy=table.column("xys", (slots, NUM_HAND_JOINTS, 2), np.float32),
+        hand_label=table.column("labels", (slots,), np.int8),
+        hand_score=table.column("scores", (slots,), np.float32),
+        band=table.column("rows", (-1,), np.uint8) if every_row and len(times)
         else np.zeros((len(times), 0), np.uint8),
     )
+
+
+class _FrameTable:
+    """Per-frame results written into arrays made for the expected frame count (grown by half if a range holds
+    more): a frame's results cost their bytes only, and no copy is made at the end. A 5-minute chunk's band
+    rows are 64 MB; as a list of arrays, joined at the end, they took twice that at the worker's peak."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity, self.count = max(1, capacity), 0
+        self.arrays: dict[str, np.ndarray] = {}
+
+    def add(self, **values: np.ndarray) -> None:
+        if self.count == self.capacity:
+            self.capacity += self.capacity // 2 + 1
+            self.arrays = {name: _grown(array, self.capacity) for name, array in self.arrays.items()}
+        for name, value in values.items():
+            if name not in self.arrays:
+                self.arrays[name] = np.empty((self.capacity, *np.shape(value)), np.asarray(value).dtype)
+            self.arrays[name][self.count] = value
+        self.count += 1
+
+    def column(self, name: str, shape: tuple[int, ...], dtype: type) -> np.ndarray:
+        """The frames' values of `name`, as (frames, *shape) of `dtype` (empty when no frame had any)."""
+        if name not in self.arrays:
+            return np.zeros((self.count, *(0 if size < 0 else size for size in shape)), dtype)
+        return self.arrays[name][:self.count].astype(dtype, copy=False).reshape(self.count, *shape)
+
+
+def _grown(array: np.ndarray, capacity: int) -> np.ndarray:
+    grown = np.empty((capacity, *array.shape[1:]), array.dtype)
+    grown[:len(array)] = array
+    return grown
 
 
 def prefetched(items: Iterator[T], depth: int = PREFETCH_FRAMES) -> Iterator[T]:
