@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from .instruments import InstrumentChoice, parse_instruments
 from .keyboard import KeyboardGeometry
 from .keypoints import Keypoints
 from .midi import write_midi
-from .notes import Performance
+from .notes import Note, Performance
 from .options import GeneratorOptions
 from .outputs import OutputSet, ensure_writable_dir, refuse_existing, stem_path, stem_pattern
 from .pose.extract import PoseSettings, extract
@@ -41,9 +41,9 @@ class FoleyResult:
     video: VideoInfo
     start: float  # seconds on the video clock
     end: float
-    keypoints: Keypoints
-    performance: Performance
-    audio: np.ndarray  # (samples, 2) int16 at `sample_rate`; exactly the range's length
+    keypoints: Keypoints  # on the video clock
+    performance: Performance  # in the audio's time: the video's divided by `speed`
+    audio: np.ndarray  # (samples, 2) int16 at `sample_rate`; exactly the range's length (divided by `speed`)
     sample_rate: int = SAMPLE_RATE
     timings: dict[str, float] = field(default_factory=dict)
     takes: list[Performance] = field(default_factory=list)  # --variations: every take, `performance` first
@@ -51,6 +51,7 @@ class FoleyResult:
     keyboard: KeyboardGeometry | None = None  # the keyboard the notes were read off, if they were
     source_note: str = ""  # why the notes came from where they did, when that is not what was asked
     take_audio: list[np.ndarray] = field(default_factory=list)  # every take's mix, like audio (the first is audio)
+    speed: float = 1.0  # generate(speed=...): video seconds per second of audio
 
     @property
     def duration(self) -> float:
@@ -76,6 +77,7 @@ class FoleyResult:
             "notes": len(self.performance.notes),
             "sample_rate": self.sample_rate,
             "samples": int(self.audio.shape[0]),
+            **({"speed": self.speed} if self.speed != 1 else {}),
             "timings": {stage: round(seconds, 3) for stage, seconds in self.timings.items()},
         }
 
@@ -103,7 +105,8 @@ def generate(video: str | Path, instrument: InstrumentChoice = "piano", *, start
              end: float | None = None, options: GeneratorOptions = GeneratorOptions(),
              soundfont: str | Path | None = None, allow_silence: bool = False,
              pose_settings: PoseSettings = PoseSettings(), progress: ProgressCallback | None = None,
-             should_cancel: Callable[[], bool] | None = None, stems: bool = False) -> FoleyResult:
+             should_cancel: Callable[[], bool] | None = None, stems: bool = False,
+             speed: float = 1.0) -> FoleyResult:
     """Turn the range [start, end) of a silent video into notes and audio of exactly that length.
 
     `options` says where the notes come from and how the learned model samples (GeneratorOptions; by default
@@ -112,7 +115,12 @@ def generate(video: str | Path, instrument: InstrumentChoice = "piano", *, start
     first. `instrument` is one instrument for every performer, or one per performer left to right
     ("violin,guitar"): then each performer's part is generated for their own instrument, and their number must
     match. `stems` also renders each performer alone (`FoleyResult.stems`), for editors who mix players
-    separately."""
+    separately. `speed` (default 1: as shot) is for a clip an editor plays faster or slower (video seconds per
+    second on its timeline): the notes are read off the range as shot, then every time is divided by `speed`
+    before synthesis, so the tempo follows the picture and the pitches stay, and the audio lasts (end - start)
+    / speed; the keypoints stay on the video clock."""
+    if speed <= 0:
+        raise ValueError(f"speed must be positive, got {speed}")
     stages = StageProgress(STAGE_WEIGHTS, progress, should_cancel)
     timings: dict[str, float] = {}
     choice = parse_instruments(instrument)
@@ -147,13 +155,13 @@ def generate(video: str | Path, instrument: InstrumentChoice = "piano", *, start
                              * options.variations, "model")
     else:
         played = sources.play(SourceClip(info.path, start, end, keypoints, choice, band_rows), stages.stage)
-    takes = played.takes
+    takes = played.takes if speed == 1 else _retimed(played.takes, speed)
     performance = takes[0]
     stages.report("notes", 1.0, f"{len(performance.notes)} notes")
     timings["notes"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    num_samples = int(round(duration * SAMPLE_RATE))
+    num_samples = int(round(duration / speed * SAMPLE_RATE))
     # Every take's mix, then the first take's stems: equal shares of "synth". Takes that are the same notes
     # (the keys source plays what was pressed, whatever the variation) are rendered once.
     distinct = list({id(take): take for take in takes}.values())
@@ -166,7 +174,17 @@ def generate(video: str | Path, instrument: InstrumentChoice = "piano", *, start
                               progress=_within(synth, len(distinct) / renders, 1.0)) if stems else []
     timings["synth"] = time.perf_counter() - clock
     return FoleyResult(info, start, end, keypoints, performance, rendered[id(performance)], SAMPLE_RATE, timings,
-                       takes, stem_audio, played.keyboard, played.note, [rendered[id(take)] for take in takes])
+                       takes, stem_audio, played.keyboard, played.note, [rendered[id(take)] for take in takes],
+                       speed)
+
+
+def _retimed(takes: list[Performance], speed: float) -> list[Performance]:
+    """Each take played `speed` times as fast: every note's start and end divided by it, pitches and velocities
+    kept. Takes that are one object (the same notes) stay one, so they are still rendered once."""
+    faster = {id(take): replace(take, duration=take.duration / speed, tracks=[
+        [Note(note.start / speed, note.end / speed, note.pitch, note.velocity) for note in track]
+        for track in take.tracks]) for take in takes}
+    return [faster[id(take)] for take in takes]
 
 
 def _within(progress: Progress, low: float, high: float) -> Progress:

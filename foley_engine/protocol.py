@@ -62,7 +62,7 @@ class ClipCode(StrEnum):
     NOT_SELECTED = "not_selected"  # not matched by --clips
     NO_RANGE = "no_range"  # neither the clip nor its media has a range
     HIDDEN = "hidden"  # trimmed away by its compound clip
-    SPEED_CHANGE = "speed_change"  # a time effect (retime, freeze frame) the engine does not follow
+    SPEED_CHANGE = "speed_change"  # a time effect the engine does not follow: freeze frame, reverse, ramp
     GENERATOR_CLIP = "generator_clip"  # a solid colour, bars, ...: no footage
     IMAGE_SEQUENCE = "image_sequence"
     STILL_IMAGE = "still_image"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from media import make_video
 from timelines import (
     FILM,
     NTSC,
+    PLAYING,
     RT,
     TR,
     clip,
@@ -35,6 +37,9 @@ from timelines import (
 )
 
 from foley_engine.cli import main
+from foley_engine.notes import Note, Performance
+from foley_engine.pipeline import generate
+from foley_engine.synth import render, render_stems
 
 pytestmark = pytest.mark.real_media
 
@@ -177,6 +182,44 @@ def test_silence_instead_of_skipping_clips_without_a_performer(no_performer: Pat
     proc = run_foley("timeline", source, "-o", tmp_path / "out.otio", "--allow-silence", "--json")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert set(check_foley(tmp_path / "out.otio", silent=("Audience",))) == {"Audience", "A"}
+
+
+def at_speed(performance: Performance, speed: float) -> Performance:
+    """The notes of `performance` played `speed` times as fast: every time divided by it, pitches kept."""
+    return replace(performance, duration=performance.duration / speed, tracks=[
+        [Note(note.start / speed, note.end / speed, note.pitch, note.velocity) for note in track]
+        for track in performance.tracks])
+
+
+def test_a_retimed_clip_plays_its_medias_notes_at_the_pictures_tempo(piano_video: Path, tmp_path: Path) -> None:
+    """Three clips show the same two seconds of media: as shot, at double speed (LinearTimeWarp 2.0, one second
+    on the timeline) and at half speed (0.5, four seconds). Each WAV (and stem) is its clip's timeline length and
+    is exactly the speed-1 notes with their times divided by the speed, synthesised: tempo follows the picture,
+    pitches stay (a tape-style stretch would shift them)."""
+    ref = media(piano_video)
+    shown = {"real": (1.0, 48), "fast": (2.0, 24), "slow": (0.5, 96)}  # name: (speed, frames at 24 fps)
+    clips = {name: clip(name, ref, PLAYING[0], frames, 24) for name, (_, frames) in shown.items()}
+    for name, (speed, _) in shown.items():
+        if speed != 1:
+            clips[name].effects.append(otio.schema.LinearTimeWarp(time_scalar=speed))
+    source = tmp_path / "retimed.otio"
+    otio.adapters.write_to_file(timeline("retimed", video_track("V1", *clips.values())), str(source))
+    proc = run_foley("timeline", source, "-o", tmp_path / "out.otio", "--json", "--jobs", "1", "--stems")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = {row["name"]: row for row in summary_of(proc)["clips"]}
+    # the same media range: its keypoints come from the cache the run filled, so these are the run's notes
+    played = generate(piano_video, start=PLAYING[0], end=PLAYING[1]).performance
+    assert played.notes and {row["notes"] for row in rows.values()} == {len(played.notes)}
+    for name, (speed, frames) in shown.items():
+        row, samples = rows[name], frames * 48000 // 24
+        assert row["status"] == "ok" and row["source"] == {"start": PLAYING[0], "end": PLAYING[1]}, row
+        assert row.get("speed") == (None if speed == 1 else speed) and row["samples"] == samples
+        retimed = at_speed(played, speed)
+        mix, rate = read_wav(row["wav"])
+        assert rate == 48000 and np.array_equal(mix, render(retimed, num_samples=samples)), name
+        stems = [read_wav(stem)[0] for stem in row["stems"]]
+        expected = render_stems(retimed, num_samples=samples)
+        assert len(stems) == len(expected) and all(map(np.array_equal, stems, expected)), name
 
 
 def run_in_process(capsys: pytest.CaptureFixture, piano_video: Path, out: Path, *options: str) -> dict:

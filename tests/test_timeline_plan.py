@@ -115,8 +115,11 @@ def test_clips_that_cannot_be_rendered_are_skipped_with_a_reason(small_video: Pa
     ref = media(small_video)
     still = tmp_path / "title.png"
     still.write_bytes(b"\x89PNG\r\n\x1a\n")
-    warped = clip("fast", ref, 0.0, 12, 24)
-    warped.effects.append(otio.schema.LinearTimeWarp(time_scalar=2.0))
+    frozen, still_warp, backwards, ramp = (clip(name, ref, 1.0, 12, 24) for name in ("frozen", "still", "back", "ramp"))
+    frozen.effects.append(otio.schema.FreezeFrame())
+    still_warp.effects.append(otio.schema.LinearTimeWarp(time_scalar=0.0))
+    backwards.effects.extend([otio.schema.LinearTimeWarp(time_scalar=2.0), otio.schema.LinearTimeWarp(time_scalar=-1)])
+    ramp.effects.append(otio.schema.TimeEffect(name="ramp", effect_name="SpeedRamp"))
     muted = video_track("V2", clip("on-muted-track", ref, 0.0, 12, 24))
     muted.enabled = False
     tl = timeline("reasons", video_track(
@@ -132,9 +135,11 @@ def test_clips_that_cannot_be_rendered_are_skipped_with_a_reason(small_video: Pa
                          source_range=TR(RT(0, 24), RT(12, 24))),
         clip("gone", media(tmp_path / "gone.mp4"), 0.0, 12, 24),
         clip("web", media(small_video, url="https://example.com/v.mp4"), 0.0, 12, 24),
-        warped, clip("other", ref, 0.0, 12, 24)), muted)
-    selected = ("off", "bars", "title", "frames", "offline", "gone", "web", "fast", "on-.*")
-    reasons = {p.name: (p.status, p.reason) for p in plan(tl, tmp_path, clips=selected)}
+        frozen, still_warp, backwards, ramp, clip("other", ref, 0.0, 12, 24)), muted)
+    selected = ("off", "bars", "title", "frames", "offline", "gone", "web", "frozen", "still", "back", "ramp", "on-.*")
+    plans = plan(tl, tmp_path, clips=selected)
+    reasons = {p.name: (p.status, p.reason) for p in plans}
+    assert {p.name for p in plans if p.summary()["code"] == "speed_change"} == {"frozen", "still", "back", "ramp"}
     assert reasons == {
         "off": ("skipped", "disabled"),
         "bars": ("skipped", "generator clip (SMPTEBars)"),
@@ -143,10 +148,46 @@ def test_clips_that_cannot_be_rendered_are_skipped_with_a_reason(small_video: Pa
         "offline": ("missing", "offline: the timeline has no media for it"),
         "gone": ("missing", f"media not found: {(tmp_path / 'gone.mp4').resolve()}"),
         "web": ("missing", "not a local file: https://example.com/v.mp4"),
-        "fast": ("skipped", "speed change (LinearTimeWarp) is not supported"),
+        "frozen": ("skipped", "freeze frame (FreezeFrame) is not supported"),
+        "still": ("skipped", "freeze frame (LinearTimeWarp 0) is not supported"),
+        "back": ("skipped", "reverse playback (LinearTimeWarp -1) is not supported"),
+        "ramp": ("skipped", "time effect SpeedRamp is not supported, only a constant speed (LinearTimeWarp)"),
         "other": ("skipped", "not selected by --clips"),
         "on-muted-track": ("skipped", "disabled"),
     }
+
+
+def test_a_retimed_clip_shows_its_length_times_its_speed_of_media(small_video: Path, tmp_path: Path) -> None:
+    """OTIO's LinearTimeWarp: the source range's duration is the clip's length on the timeline, and the media runs
+    time_scalar times as fast under it, from the source range's start; warps multiply. The WAV keeps the clip's
+    timeline length; the engine reads the media range and the speed, and a dry run's row says the speed."""
+    ref = media(small_video)
+
+    def warped(name: str, start: float, frames: int, *scalars: float) -> otio.schema.Clip:
+        item = clip(name, ref, start, frames, 24)
+        item.effects.extend(otio.schema.LinearTimeWarp(time_scalar=scalar) for scalar in scalars)
+        return item
+
+    inner = video_track("inner", warped("half-hidden", 1.0, 24, 2.0))
+    compound = otio.schema.Stack(name="compound", source_range=TR(RT(12, 24), RT(12, 24)))
+    compound.append(inner)
+    tl = timeline("retimed", video_track(
+        "V1", warped("fast", 1.0, 24, 2.0), warped("slow", 1.0, 24, 0.5), warped("chained", 1.0, 30, 2.0, 0.4),
+        warped("unit", 1.0, 24, 1.0), warped("over", 3.0, 24, 2.0), compound))
+    plans = {p.name: p for p in plan(tl, tmp_path)}
+    expected = {"fast": (2.0, 1.0, 3.0, 48000), "slow": (0.5, 1.0, 1.5, 48000), "chained": (0.8, 1.0, 2.0, 60000),
+                "unit": (1.0, 1.0, 2.0, 48000), "over": (2.0, 3.0, SECONDS, 48000),
+                "half-hidden": (2.0, 2.0, 3.0, 24000)}  # its first 12 frames (0.5 s) hidden: 1 s of media
+    for name, (speed, start, end, samples) in expected.items():
+        item = plans[name]
+        assert item.status == "render", (name, item.reason)
+        assert (item.speed, item.start, item.end, item.samples) == (
+            pytest.approx(speed), pytest.approx(start), pytest.approx(end, abs=0.05 if name == "over" else 1e-9),
+            samples), name
+        row = item.summary()
+        assert row.get("speed") == (None if speed == 1 else pytest.approx(speed)), name
+        assert row["timeline"]["duration_seconds"] == pytest.approx(samples / 48000), name
+    assert plans["slow"].placement == TR(RT(24, 24), RT(24, 24))  # "fast" before it keeps its source duration
 
 
 def test_video_track_and_clip_selection(small_video: Path, tmp_path: Path) -> None:

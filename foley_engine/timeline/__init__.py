@@ -3,8 +3,9 @@
 Reading and writing go through `otio.adapters`, so every installed adapter works (.otio, .otioz/.otiod
 bundles, and with the `[formats]` extra FCP 7 XML, FCPX XML, Kdenlive and AAF). Each Foley clip sits at its
 video clip's place on the timeline with the same RationalTimes, so nothing drifts however long the edit,
-and its WAV is exactly that long at 48 kHz. IN is never modified; WAVs and OUT are staged and renamed into
-place, WAVs first, so OUT never references audio that is not there.
+and its WAV is exactly that long at 48 kHz (a retimed clip's too: its notes follow the picture's speed). IN
+is never modified; WAVs and OUT are staged and renamed into place, WAVs first, so OUT never references audio
+that is not there.
 """
 
 from __future__ import annotations
@@ -173,7 +174,8 @@ def _jobs(plans: list[ClipPlan], options: TimelineOptions) -> list[ClipJob]:
     soundfont = str(options.soundfont) if options.soundfont else None
     generator = options.generator.portable()  # a checkpoint's absolute path: workers may have another cwd
     return [ClipJob(plan.index, str(plan.media), plan.start, plan.end, plan.samples, plan.instrument, generator,
-                    soundfont=soundfont, allow_silence=options.allow_silence, stems=options.stems) for plan in plans]
+                    soundfont=soundfont, allow_silence=options.allow_silence, stems=options.stems, speed=plan.speed)
+            for plan in plans]
 
 
 def _load_generator(options: TimelineOptions) -> None:

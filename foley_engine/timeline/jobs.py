@@ -50,6 +50,7 @@ class ClipJob:
     soundfont: str | None = None
     allow_silence: bool = False
     stems: bool = False  # also render each performer alone (`foley timeline --stems`)
+    speed: float = 1.0  # a retimed clip's media seconds per timeline second: its notes play this much faster
 
 
 @dataclass
@@ -144,7 +145,8 @@ def render_clip(job: ClipJob) -> ClipRender:
     clock = time.perf_counter()
     try:
         result = generate(job.video, job.instrument, start=job.start, end=job.end, options=job.options,
-                          soundfont=job.soundfont, allow_silence=job.allow_silence, stems=job.stems)
+                          soundfont=job.soundfont, allow_silence=job.allow_silence, stems=job.stems,
+                          speed=job.speed)
     except NoPerformerError as error:
         return ClipRender(job.index, None, {"status": "skipped", "code": ClipCode.NO_PERFORMER, "reason": str(error),
                                             "detail": error.detail},

@@ -3,7 +3,8 @@
 Planning only reads the timeline and probes media, so `--dry-run` can show the whole plan (and every
 reason a clip is skipped) without loading a model. Times follow OTIO: a clip's place on the timeline is its
 trimmed range transformed up to the top-level stack (compound clips included), and the engine's seconds are
-the clip's source range measured from the media's available-range start (its start timecode).
+the clip's source range measured from the media's available-range start (its start timecode). A retimed clip
+(LinearTimeWarp) keeps its length on the timeline and shows `speed` times as much media (`clip_speed`).
 """
 
 from __future__ import annotations
@@ -76,7 +77,8 @@ class ClipPlan:
     remapped: bool = False  # media was found through --media-root-map
     start: float = 0.0  # engine seconds, from the media's first frame
     end: float = 0.0  # clamped to the media's end; the audio is padded to `samples`
-    samples: int = 0  # the clip's exact length at SAMPLE_RATE
+    samples: int = 0  # the clip's exact length at SAMPLE_RATE: on the timeline, whatever its speed
+    speed: float = 1.0  # media seconds per timeline second (`clip_speed`); the notes are played this much faster
     instrument: str = ""
     wav: Path | None = None
     stems: list[Path] = field(default_factory=list)  # --stems: each performer's WAV, left to right, once rendered
@@ -117,7 +119,7 @@ class ClipPlan:
             row["media"] = str(self.media)
         if self.status in ("render", "ok") or self.samples:
             row |= {"source": {"start": self.start, "end": self.end}, "samples": self.samples,
-                    "instrument": self.instrument}
+                    "instrument": self.instrument} | ({"speed": self.speed} if self.speed != 1 else {})
         if self.wav is not None and self.status in ("render", "ok"):
             row["wav"] = str(self.wav)
         if self.stems:
@@ -222,6 +224,32 @@ def clip_samples(duration: RationalTime) -> int:
     return int(round(duration.to_seconds() * SAMPLE_RATE))
 
 
+def clip_speed(clip: otio.schema.Clip) -> tuple[float, str]:
+    """A clip's speed from its time effects, media seconds per timeline second, and why the engine cannot follow
+    them (then 1.0; "" when it can).
+
+    OTIO's convention (LinearTimeWarp.time_scalar): a warp does not change the clip's length on the timeline,
+    its source range's duration; the media plays `time_scalar` times as fast under it, from the source range's
+    start. A clip of 2 s with time_scalar 2.0 shows [start, start + 4 s) of its media, in 2 s. Several warps
+    multiply. A freeze frame (time_scalar 0, FreezeFrame included), a reverse (negative) and any other time
+    effect (a ramp) have no single media range to play the notes of, so they are not followed.
+    """
+    speed = 1.0
+    for effect in clip.effects:
+        if not isinstance(effect, otio.schema.TimeEffect):
+            continue
+        schema = effect.schema_name()
+        if not isinstance(effect, otio.schema.LinearTimeWarp):
+            return 1.0, (f"time effect {effect.effect_name or schema} is not supported, only a constant speed "
+                         "(LinearTimeWarp)")
+        if isinstance(effect, otio.schema.FreezeFrame) or effect.time_scalar == 0:
+            return 1.0, f"freeze frame ({schema}{'' if schema == 'FreezeFrame' else ' 0'}) is not supported"
+        if effect.time_scalar < 0:
+            return 1.0, f"reverse playback ({schema} {effect.time_scalar:g}) is not supported"
+        speed *= effect.time_scalar
+    return speed, ""
+
+
 def plan_clips(timeline: otio.schema.Timeline, options: TimelineOptions, media_base: Path, media_dir: Path,
                stem: str) -> list[ClipPlan]:
     """Decide for every video clip: render (with engine range, instrument and WAV path), skip, or missing."""
@@ -260,9 +288,9 @@ def _plan_one(plan: ClipPlan, item: VideoClip, options: TimelineOptions, media_b
         return skip(ClipCode.NO_RANGE, "no source range, and the media has no available range")
     if item.visible is None:
         return skip(ClipCode.HIDDEN, "hidden by the trim of its compound clip")
-    time_effects = [effect.schema_name() for effect in clip.effects if isinstance(effect, otio.schema.TimeEffect)]
-    if time_effects:
-        return skip(ClipCode.SPEED_CHANGE, f"speed change ({', '.join(time_effects)}) is not supported")
+    plan.speed, unsupported = clip_speed(clip)
+    if unsupported:
+        return skip(ClipCode.SPEED_CHANGE, unsupported)
     if isinstance(reference, otio.schema.GeneratorReference):
         return skip(ClipCode.GENERATOR_CLIP, f"generator clip ({reference.generator_kind or 'generator'})")
     if isinstance(reference, otio.schema.ImageSequenceReference):
@@ -291,12 +319,12 @@ def _plan_one(plan: ClipPlan, item: VideoClip, options: TimelineOptions, media_b
     source = clip.trimmed_range()
     media_start = reference.available_range.start_time if reference.available_range else RationalTime(0, 1)
     hidden = item.visible.start_time - item.full.start_time  # cut off the front by a compound clip's trim
-    plan.start = max(0.0, (source.start_time - media_start).to_seconds() + hidden.to_seconds())
+    plan.start = max(0.0, (source.start_time - media_start).to_seconds() + hidden.to_seconds() * plan.speed)
     plan.samples = clip_samples(item.visible.duration)
     if plan.start >= info.duration:
         return skip(ClipCode.PAST_MEDIA_END,
                     f"source range starts at {plan.start:.2f}s, after the media's end ({info.duration:.2f}s)")
-    plan.end = min(plan.start + plan.samples / SAMPLE_RATE, info.duration)
+    plan.end = min(plan.start + plan.samples / SAMPLE_RATE * plan.speed, info.duration)
     try:
         plan.instrument = ",".join(i.name for i in parse_instruments(_instrument_for(clip, options)))
     except InputError as error:

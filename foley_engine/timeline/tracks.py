@@ -54,7 +54,8 @@ def _foley_clip(plan: ClipPlan, options: TimelineOptions, performer: int = 0) ->
                 "generator": plan.result.get("generator", ""),
                 "notes": plan.result.get("notes", 0), "sample_rate": SAMPLE_RATE, "samples": plan.samples,
                 "source_clip": {"name": plan.name, "track": plan.track, "index": plan.index,
-                                "media": str(plan.media), "start": plan.start, "end": plan.end}}
+                                "media": str(plan.media), "start": plan.start, "end": plan.end,
+                                **({"speed": plan.speed} if plan.speed != 1 else {})}}
     wav, name = plan.target_wav, f"{plan.name} (Foley)"
     if performer:
         wav, name = plan.stems[performer - 1], f"{plan.name} (Foley · performer {performer})"
