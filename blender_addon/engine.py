@@ -79,10 +79,6 @@ class EngineInfo:
     data: dict
 
     @property
-    def sample_rate(self) -> int:
-        return int(self.data["sample_rate"])
-
-    @property
     def defaults(self) -> dict:
         """The engine's value of every generator option the user leaves alone (instrument, model, seed, ...)."""
         return dict(self.data["defaults"])

@@ -19,7 +19,6 @@ from typing import Any
 import bpy
 
 from . import compat
-from .audio import stretch_wav, wav_samples
 from .engine import EngineJob, UserError, engine_info, find_engine, foley_sounds, missing_foley
 from .strips import Generated, movie_strips, place_sounds, strip_source
 from .timeline_io import slug, write_timeline
@@ -161,23 +160,20 @@ class FoleyRun:
         stem = f"{slug(source.name)}.{slug(str(summary['instrument']))}.seed{seed}.{stamp}"
         placed = []
         for sound in sounds:
-            wav = self._keep(Path(sound["wav"]), int(sound["performer"]), stem,
-                             round(source.duration / self.rate * self.info.sample_rate))
+            wav = self._keep(Path(sound["wav"]), int(sound["performer"]), stem)
             placed.append((wav, Generated(
                 source.name, str(sound["instrument"]), seed, temperature, str(source.filepath),
                 str(summary.get("engine_version", "")), int(sound["notes"]), model=str(summary["model"]),
                 performer=int(sound["performer"]))))
         return [strip.name for strip in place_sounds(scene, movie, placed, self.settings.channel)]
 
-    def _keep(self, made: Path, performer: int, stem: str, samples: int) -> Path:
-        """Move a WAV the engine made out of the job folder to a new name (`samples` long) in the output folder."""
+    def _keep(self, made: Path, performer: int, stem: str) -> Path:
+        """Move a WAV the engine made out of the job folder to a new name in the output folder: it is already as
+        long as its strip, a movie Blender plays slower or faster than real time included."""
         suffix = f".foley.performer{performer}.wav" if performer else ".foley.wav"
         wav, number = self.folder / f"{stem}{suffix}", 1
         while wav.exists():  # a run within the same second: earlier strips (and undo) keep their audio
             number += 1
             wav = self.folder / f"{stem}-{number}{suffix}"
-        if wav_samples(made) == samples:
-            os.replace(made, wav)
-        else:  # a movie Blender plays slower or faster than real time: stretch the audio under it
-            stretch_wav(made, wav, samples)
+        os.replace(made, wav)
         return wav

@@ -29,18 +29,14 @@ class StripSource:
     media_start: float  # seconds into the movie of the first visible frame
     speed: float = 1.0  # media seconds per scene second: 1 unless the movie plays frame by frame at another fps
 
-    @property
-    def media_frames(self) -> float:
-        """The movie the visible frames show, measured in scene frames (`duration` when speed is 1)."""
-        return self.duration * self.speed
-
 
 def write_timeline(sources: list[StripSource], rate: float, path: Path, name: str) -> None:
     """The strips as an OTIO timeline at the scene's rate, starting at the earliest strip's first frame.
 
-    Each clip covers exactly the seconds of media the strip shows; a strip whose movie plays slower or faster
-    than real time (speed != 1) is sent with its media's length and time-scaled afterwards, because the
-    engine renders every clip in real time.
+    Each clip spans its strip's visible frames from the first second of media they show. A movie that plays
+    slower or faster than real time (speed != 1) carries a LinearTimeWarp, which in OTIO keeps the clip's
+    length and runs its media that much faster: the engine plays the notes of that media at the picture's
+    tempo, and its WAV is already as long as the strip.
     """
     origin = min(source.start for source in sources)
     timeline = otio.schema.Timeline(name=name, global_start_time=RT(origin, rate))
@@ -51,7 +47,8 @@ def write_timeline(sources: list[StripSource], rate: float, path: Path, name: st
         track.append(otio.schema.Clip(
             name=source.name,
             media_reference=otio.schema.ExternalReference(target_url=source.filepath.as_uri()),
-            source_range=TR(RT(source.media_start * rate, rate), RT(source.media_frames, rate))))
+            source_range=TR(RT(source.media_start * rate, rate), RT(source.duration, rate)),
+            effects=[otio.schema.LinearTimeWarp(time_scalar=source.speed)] if source.speed != 1 else []))
         timeline.tracks.append(track)
     otio.adapters.write_to_file(timeline, str(path))
 
