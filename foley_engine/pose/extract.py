@@ -236,10 +236,19 @@ def _run_workers(
         for chunk, output in enumerate(outputs):
             with np.load(output) as data:
                 part = pose_mediapipe.RawDetections(**data)
+            if band is not None:
+                part.band = _rows(pose_mediapipe.rows_file(output), len(part.times), band.width)
             # Each worker numbers its people from 0: ids are made distinct across chunks.
             part.body_id[part.body_id >= 0] += chunk * _IDS_PER_CHUNK
             parts.append(part)
         return pose_mediapipe.RawDetections.concatenate(parts)
+
+
+def _rows(path: Path, frames: int, width: int) -> np.ndarray:
+    """The band rows a worker wrote to `path`: (frames, width) when it sampled every frame, else (frames, 0)."""
+    if frames and path.is_file() and path.stat().st_size == frames * width:
+        return np.fromfile(path, np.uint8).reshape(frames, width)
+    return np.zeros((frames, 0), np.uint8)
 
 
 #: Person ids of one worker chunk are offset by chunk index times this, so no two chunks share an id.

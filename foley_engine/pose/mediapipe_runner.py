@@ -9,6 +9,7 @@ never re-run, and MediaPipe's native log lines are captured instead of reaching 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -16,10 +17,11 @@ import queue
 import sys
 import threading
 import traceback
+import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 import numpy as np
 
@@ -125,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     arguments, and it leaves when stdin closes or a chunk fails.
     """
     global _FINDERS
+    _without_pyplot()
     args = list(argv if argv is not None else sys.argv[1:])
     serve = SERVE_FLAG in args
     if serve:
@@ -146,6 +149,13 @@ def main(argv: list[str] | None = None) -> int:
         args = json.loads(line)
 
 
+def _without_pyplot() -> None:
+    """Importing mediapipe imports its drawing helpers, and they import matplotlib.pyplot (34 MB and half a second
+    in each worker) for a 3-D plot a worker never draws: in a worker process an empty module stands in for it."""
+    if "matplotlib.pyplot" not in sys.modules:
+        sys.modules["matplotlib.pyplot"] = types.ModuleType("matplotlib.pyplot")
+
+
 def _run_chunk(args: list[str], send: Callable[[dict], None]) -> int:
     """One chunk of main(): 0 when its detections are saved, 2 when it failed (and said why on stdout)."""
     path, start, end, settings_json, out, *band_file = args
@@ -154,7 +164,10 @@ def _run_chunk(args: list[str], send: Callable[[dict], None]) -> int:
 
         settings = PoseSettings(**json.loads(settings_json))
         band = BandSampler.load(band_file[0]) if band_file else None
-        result = detect(path, float(start), float(end), settings, lambda frames: send({"progress": frames}), band)
+        with contextlib.ExitStack() as stack:
+            rows = stack.enter_context(rows_file(out).open("wb")) if band is not None else None
+            result = detect(path, float(start), float(end), settings, lambda frames: send({"progress": frames}),
+                            band, rows)
         np.savez(out, **dataclasses.asdict(result))
     except FoleyError as exc:
         send({"error": type(exc).__name__, "message": str(exc)})
@@ -184,10 +197,18 @@ def _kept_finder(confidence: float) -> Any:
     return _FINDERS[confidence]
 
 
+def rows_file(out: str | Path) -> Path:
+    """Where a worker writing its detections to `out` writes the band's rows, frame after frame (raw uint8)."""
+    return Path(out).with_suffix(".rows")
+
+
 def detect(path: str | Path, start: float, end: float, settings: PoseSettings, report: Report,
-           band: BandSampler | None = None) -> RawDetections:
+           band: BandSampler | None = None, rows_to: BinaryIO | None = None) -> RawDetections:
     """Follow every person (people.py) and run Hands over the whole frame, on every frame of [start, end); and
-    sample `band` on each frame (rows of width 0 for a frame it was not made for, or without one).
+    sample `band` on each frame (rows of width 0 for a frame it was not made for, or without one). With
+    `rows_to`, the rows are written there as they come instead (the band is then of width 0 here): a 5-minute
+    chunk's rows are 64 MB that the worker need not hold while it tracks, and both workers would hold them at
+    the same moment, the pose stage's peak.
 
     Frames are decoded (and the band sampled) in a thread of their own (`prefetched`): FFmpeg and OpenCV
     release the GIL, so decoding overlaps the models instead of adding to them."""
@@ -208,7 +229,9 @@ def detect(path: str | Path, start: float, end: float, settings: PoseSettings, r
             xy, label, score = hands_frame(hands.process(frame.image, frame.time, len(found)), slots)
             every_row = every_row and row is not None
             table.add(times=np.array(frame.time, np.float64), bodies=landmarks, ids=frame_ids, xys=xy, labels=label,
-                      scores=score, **({"rows": row} if every_row and row is not None else {}))
+                      scores=score, **({"rows": row} if every_row and row is not None and rows_to is None else {}))
+            if every_row and row is not None and rows_to is not None:
+                rows_to.write(row.tobytes())
             if count % PROGRESS_EVERY == 0:
                 report(count)
     times = table.column("times", (), np.float64)
@@ -220,7 +243,7 @@ def detect(path: str | Path, start: float, end: float, settings: PoseSettings, r
         hand_xy=table.column("xys", (slots, NUM_HAND_JOINTS, 2), np.float32),
         hand_label=table.column("labels", (slots,), np.int8),
         hand_score=table.column("scores", (slots,), np.float32),
-        band=table.column("rows", (-1,), np.uint8) if every_row and len(times)
+        band=table.column("rows", (-1,), np.uint8) if every_row and len(times) and rows_to is None
         else np.zeros((len(times), 0), np.uint8),
     )
 
