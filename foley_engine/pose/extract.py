@@ -9,6 +9,7 @@ second of two-core time per second of 30 fps video.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import dataclasses
 import hashlib
 import json
@@ -202,6 +203,7 @@ def _run_workers(
     expected = max(1, round((end - start) * float(info.frame_rate)))
     done = [0.0] * count
     report(0.0, "starting body and hand tracking")
+    _trim_heap()
     with tempfile.TemporaryDirectory(prefix="foley-pose-") as scratch:
         outputs = [Path(scratch) / f"chunk{i}.npz" for i in range(count)]
         band_file = Path(scratch) / "band.npz" if band is not None else None
@@ -242,6 +244,14 @@ def _run_workers(
             part.body_id[part.body_id >= 0] += chunk * _IDS_PER_CHUNK
             parts.append(part)
         return pose_mediapipe.RawDetections.concatenate(parts)
+
+
+def _trim_heap() -> None:
+    """Give the heap's free memory back to the system before the workers start (glibc keeps it): the keyboard
+    search before pose frees about 40 MB of frames and arrays, and the pose stage, this process and its
+    workers together, is where a run's memory peaks."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _rows(path: Path, frames: int, width: int) -> np.ndarray:
