@@ -15,18 +15,11 @@ from torch import nn
 
 from ..errors import ModelError
 from ..instruments import FAMILIES, INSTRUMENTS, Instrument
-from .decoder import (
-    CrossMemory,
-    DecoderLayer,
-    KVCache,
-    LayerStep,
-    NormLinear,
-    fold_norm_linear,
-    norm_linear,
-    time_encoding,
-)
+from . import stepping
+from .decoder import CrossMemory, DecoderLayer, KVCache, time_encoding
 from .features import NUM_FEATURES
 from .graph import PoseEncoder
+from .stepping import StepTensors, StepWeights
 from .vocabulary import NUM_PITCHES, PAD_TOKEN, EventVocabulary
 
 
@@ -105,28 +98,6 @@ class EncodedWindow:
         cross = CrossMemory([repeat(k) for k in self.cross.keys], [repeat(v) for v in self.cross.values],
                             self.cross.frames)
         return EncodedWindow(cross, repeat(self.inputs), onsets=None if self.onsets is None else repeat(self.onsets))
-
-
-@dataclass
-class StepWeights:
-    """The model's weights as step() uses them, in numpy; rows of its residual stream have D + 1 columns, the
-    last one constant 1 (see decoder.fold_norm_linear)."""
-
-    layers: list[LayerStep]
-    head: NormLinear  # the final norm and the output layer
-    tokens: np.ndarray  # (vocab, D + 1) token embeddings, last column 0
-    bias_table: np.ndarray  # (2R + 1, layers * H) cross-attention time biases, one row per bucket
-
-
-@dataclass
-class StepTensors:
-    """What step() reuses for every token of a window, in numpy, laid out so each lookup is one cheap operation."""
-
-    weights: StepWeights
-    memory: list[tuple[torch.Tensor, torch.Tensor]]  # CrossMemory.step_arrays()
-    buckets: np.ndarray  # (steps + 1, F) bias bucket of every (grid step, frame) pair
-    inputs: np.ndarray  # (B * (steps + 1), D + 1) the window's inputs, rows after rows, last column 1
-    offsets: np.ndarray  # (B,) where each row's inputs start in `inputs`
 
 
 class FoleyModel(nn.Module):
@@ -217,42 +188,18 @@ class FoleyModel(nn.Module):
     def step(self, window: EncodedWindow, tokens: np.ndarray, times: np.ndarray, key_bias: torch.Tensor | None,
              cache: KVCache) -> np.ndarray:
         """decode() of one token per row, tokens and times (B,) ints, with the cache: logits (B, vocab), in
-        numpy (see DecoderLayer.step). `key_bias` is cache.key_bias() (computed once after the prefix, None
+        numpy (stepping.py says how). `key_bias` is cache.key_bias() (computed once after the prefix, None
         without padding)."""
-        t = window.stepping or self.prepare_step(window)
-        w, heads = t.weights, self.config.heads
-        index = np.minimum(times, len(t.buckets) - 1)
-        x = w.tokens.take(tokens, 0) + t.inputs.take(t.offsets + index, 0)
-        biases = w.bias_table.take(t.buckets.take(index, 0), 0)  # (B, F, layers * H)
-        biases = biases.reshape(len(x), -1, len(self.layers), heads).transpose(2, 0, 3, 1)[:, :, :, None]
-        for i, layer in enumerate(self.layers):  # biases[i] (B, H, 1, F)
-            x = layer.step(x, w.layers[i], t.memory[i], biases[i], key_bias, cache, i)
-        cache.length += 1
-        return norm_linear(x, w.head)
+        return stepping.step(self, window, tokens, times, key_bias, cache)
 
     def step_weights(self) -> StepWeights:
         """The weights as step() uses them: the same for every window, so generation lays them out once."""
-        d = self.config.d_model
-        carried, layers = np.zeros(d), []
-        for layer in self.layers:
-            weights, carried = layer.step_weights(carried)
-            layers.append(weights)
-        return StepWeights(layers, fold_norm_linear(self.norm, self.head, carried),
-                           nn.functional.pad(self.token_embedding.weight.detach().float(), (0, 1)).numpy(),
-                           torch.cat([layer.time_bias.table for layer in self.layers], dim=1).detach().numpy())
+        return stepping.step_weights(self)
 
-    def prepare_step(self, window: EncodedWindow, weights: StepWeights | None = None) -> StepTensors:
-        """Set up window.stepping, which the first step() does otherwise: call it ahead (generation does on
-        the encoder's thread) to take the work out of the token loop. `weights` reuses step_weights(). The
-        copies are torch's, which leave the GIL to the token loop meanwhile."""
-        batch, steps, d = window.inputs.shape
-        inputs = nn.functional.pad(window.inputs.detach().float().reshape(-1, d), (0, 1), value=1.0)
-        frames = self.query_frames(torch.arange(steps))
-        window.stepping = StepTensors(
-            weights or self.step_weights(), window.cross.step_arrays(),
-            self.layers[0].time_bias.buckets(frames, window.cross.frames).numpy(), inputs.numpy(),
-            np.arange(batch) * steps)
-        return window.stepping
+    def prepare_step(self, window: EncodedWindow,
+                     weights: StepWeights | None = None) -> StepTensors:
+        """Set up window.stepping, which the first step() does otherwise (stepping.prepare_step)."""
+        return stepping.prepare_step(self, window, weights)
 
     def new_cache(self, batch: int, capacity: int, like: torch.Tensor) -> KVCache:
         c = self.config
