@@ -55,6 +55,7 @@ bench: system-deps venv
 	$(PY) bench/pipeline_bench.py $(if $(CLIP),--clip "$(CLIP)",)
 	$(PY) bench/timeline_bench.py $(if $(CLIP),--clip "$(CLIP)",)
 	$(PY) bench/model_bench.py
+	$(PY) bench/memory_bench.py $(if $(CLIP),--clip "$(CLIP)",)
 
 screenshots: system-deps venv
 	QT_QPA_PLATFORM=offscreen $(PY) -m ui.screenshots $(if $(CLIP),--video "$(CLIP)",)
