@@ -70,18 +70,30 @@ def fold_norm_linear(norm: nn.LayerNorm, linear: nn.Linear, carried: np.ndarray,
                       (shift @ weight + bias).astype(np.float32)[None], np.ones((d + 1, 1), np.float32), d + 1)
 
 
-def norm_linear(xt: torch.Tensor, folded: NormLinear) -> np.ndarray:
-    """linear(layer_norm(residual)) of step()'s rows, `xt` (B, D + 1) a torch view of them: one product and
-    a few numpy calls, see fold_norm_linear. (One row divides by a scalar: numpy's broadcasting costs as
-    much again as the division.)"""
-    z: np.ndarray = torch.mm(xt, folded.weight).numpy()
-    width = folded.width
-    if len(z) == 1:
-        centred = z[0, :width]
-        out: np.ndarray = z[:, width:] / np.sqrt(centred.dot(centred)) + folded.bias
+def norm_linear(xt: torch.Tensor, folded: NormLinear, space: Space) -> np.ndarray:
+    """linear(layer_norm(residual)) of step()'s rows, `xt` (B, D + 1), into space.out (returned): one product
+    and four numpy calls, see fold_norm_linear. (One row divides by a scalar: numpy's broadcasting costs as
+    much again as the division; math.sqrt of the float32 sum rounds as numpy's float32 sqrt does.)"""
+    torch.mm(xt, folded.weight, out=space.z_t)
+    if len(space.out) == 1:
+        np.divide(space.product, math.sqrt(space.row.dot(space.row)), out=space.out)
     else:
-        out = z[:, width:] / np.sqrt(np.dot(np.square(z[:, :width]), folded.ones)) + folded.bias
-    return out
+        np.divide(space.product, np.sqrt(np.dot(np.square(space.centred), folded.ones)), out=space.out)
+    space.out += folded.bias
+    return space.out
+
+
+class Space:
+    """A NormLinear's product and output for B rows, kept from token to token so that no call allocates
+    them, with the views norm_linear reads and their torch views."""
+
+    def __init__(self, batch: int, folded: NormLinear) -> None:
+        width, out = folded.width, folded.bias.shape[1]
+        self.z = np.zeros((batch, width + out), np.float32)
+        self.z_t = torch.from_numpy(self.z)
+        self.centred, self.product, self.row = self.z[:, :width], self.z[:, width:], self.z[0, :width]
+        self.out = np.zeros((batch, out), np.float32)
+        self.out_t = torch.from_numpy(self.out)
 
 
 @dataclass
@@ -122,22 +134,42 @@ class StepTensors:
 class StepBuffers:
     """What step() keeps beside one KV cache: every layer's keys transposed, (B, H * head_dim, capacity),
     filled from the cache for the positions decode() wrote (sync) and by step() for its own; the block
-    matrix of queries, (B, H, H * head_dim), zero outside each head's own block; and the time biases of the
-    last grid steps looked up (tokens at one grid step share them)."""
+    matrix of queries, (B, H, H * head_dim), zero outside each head's own block; the residual, the products
+    and the attention outputs, written in place (Space), with the views that read them made once; and the
+    time biases of the last grid steps looked up (tokens at one grid step share them)."""
 
-    def __init__(self, cache: KVCache) -> None:
+    def __init__(self, cache: KVCache, weights: StepWeights) -> None:
         _, batch, heads, capacity, dim = cache.arrays[0].shape
-        self.batch, self.heads, self.dim = batch, heads, dim
-        self.keys = [np.zeros((batch, heads * dim, capacity), np.float32) for _ in cache.arrays]
+        d = heads * dim
+        self.batch, self.heads = batch, heads
+        self.keys = [np.zeros((batch, d, capacity), np.float32) for _ in cache.arrays]
         self.values = [kv[1].reshape(batch * heads, capacity, dim) for kv in cache.arrays]
-        self.queries = np.zeros((batch, heads, heads * dim), np.float32)
+        self.queries = np.zeros((batch, heads, d), np.float32)
         item = self.queries.itemsize
         self.blocks = np.lib.stride_tricks.as_strided(  # (B, H, head_dim): each head's block of the queries
-            self.queries, (batch, heads, dim), (heads * heads * dim * item, (heads + 1) * dim * item, item))
+            self.queries, (batch, heads, dim), (heads * d * item, (d + dim) * item, item))
         self.queries_t = torch.from_numpy(self.queries[0] if batch == 1 else self.queries)
+        self.x = np.zeros((batch, d + 1), np.float32)  # the residual stream
+        self.x_t = torch.from_numpy(self.x)
+        self.spaces: dict[int, Space] = {}  # by output width: layers use them one after another
+        layer = weights.layers[0]
+        for folded in (layer.qkv, layer.cross_q, layer.ffn_in, weights.head):
+            self.spaces.setdefault(folded.bias.shape[1], Space(batch, folded))
+        self.qkv, self.cross_q = self.space(layer.qkv), self.space(layer.cross_q)
+        self.ffn_in, self.head = self.space(layer.ffn_in), self.space(weights.head)
+        qkv = self.qkv.out
+        self.new_kv = qkv[:, d:].reshape(batch, 2, heads, dim).swapaxes(0, 1)  # views: written to the cache
+        self.new_keys, self.new_queries = qkv[:, d:2 * d], qkv[:, :d].reshape(batch, heads, dim)
+        self.cross_queries = self.cross_q.out_t.view(batch * heads, 1, dim)
+        self.attended = torch.zeros(batch * heads, 1, dim)
+        self.attended_rows = self.attended.view(batch, d)
+        assert np.shares_memory(self.new_kv, qkv) and np.shares_memory(self.new_queries, qkv)
         self.synced = 0  # the keys of positions [0, synced) are in self.keys
         self.biases_at = b""  # the grid steps (bytes) self.biases were looked up for
-        self.biases = np.zeros(0, np.float32)
+        self.biases: list[torch.Tensor] = []
+
+    def space(self, folded: NormLinear) -> Space:
+        return self.spaces[folded.bias.shape[1]]
 
     def sync(self, cache: KVCache) -> None:
         """Transpose the keys that decode() added to the cache since the last step."""
@@ -148,45 +180,45 @@ class StepBuffers:
                     self.batch, -1, end - start)
         self.synced = end
 
-    def time_biases(self, tensors: StepTensors, index: np.ndarray) -> np.ndarray:
-        """(layers, B * H, 1, F) cross-attention time biases of the rows at grid steps `index` (B,)."""
+    def time_biases(self, tensors: StepTensors, index: np.ndarray) -> list[torch.Tensor]:
+        """Per layer the (B * H, 1, F) cross-attention time biases of the rows at grid steps `index` (B,)."""
         at = index.tobytes()
         if at != self.biases_at:
             layers = len(tensors.memory)
             found = tensors.weights.bias_table.take(tensors.buckets.take(index, 0), 0)  # (B, F, layers * H)
             biases = found.reshape(self.batch, -1, layers, self.heads).transpose(2, 0, 3, 1)
-            self.biases = np.ascontiguousarray(biases).reshape(layers, self.batch * self.heads, 1, -1)
-            self.biases_at = at
+            table = torch.from_numpy(np.ascontiguousarray(biases).reshape(layers, self.batch * self.heads, 1, -1))
+            self.biases, self.biases_at = list(table.unbind(0)), at
         return self.biases
 
 
-def layer_step(layer: DecoderLayer, x: np.ndarray, xt: torch.Tensor, weights: LayerStep,
-               memory: tuple[torch.Tensor, torch.Tensor], bias: np.ndarray, key_bias: torch.Tensor | None,
-               cache: KVCache, buffers: StepBuffers, index: int) -> None:
-    """DecoderLayer.forward for one new position per row, in place on x (B, D + 1) (see the module's
-    docstring), `xt` its torch view. `memory` is CrossMemory.step_arrays()'s for this layer, `bias` the
+def layer_step(weights: LayerStep, memory: tuple[torch.Tensor, torch.Tensor], bias: torch.Tensor,
+               key_bias: torch.Tensor | None, cache: KVCache, buffers: StepBuffers, index: int) -> None:
+    """DecoderLayer.forward for one new position per row, in place on the residual buffers.x (B, D + 1) (see
+    the module's docstring). `memory` is CrossMemory.step_arrays()'s for this layer, `bias` the
     cross-attention time bias (B * H, 1, F), `key_bias` cache.key_bias()."""
-    t, b, heads, dim = weights, len(x), layer.heads, layer.head_dim
-    d, position = heads * dim, cache.length
+    t, b, x, position = weights, buffers.batch, buffers.x_t, cache.length
     length = position + 1
-    qkv = norm_linear(xt, t.qkv)
-    cache.arrays[index][:, :, :, position] = qkv[:, d:].reshape(b, 2, heads, dim).swapaxes(0, 1)
+    norm_linear(x, t.qkv, buffers.qkv)
+    cache.arrays[index][:, :, :, position] = buffers.new_kv
     keys = buffers.keys[index]
-    keys[:, :, position] = qkv[:, d:2 * d]
-    buffers.blocks[...] = qkv[:, :d].reshape(b, heads, dim)
+    keys[:, :, position] = buffers.new_keys
+    buffers.blocks[...] = buffers.new_queries
     if b == 1:
         scores = torch.mm(buffers.queries_t, torch.from_numpy(keys[0, :, :length]))  # (H, keys)
     else:
         scores = torch.bmm(buffers.queries_t, torch.from_numpy(keys[:, :, :length]))  # (B, H, keys)
         if key_bias is not None:
             scores.add_(key_bias[:, 0, :, :length])
-    attended = torch.bmm(torch.softmax(scores, -1).view(b * heads, 1, length),
-                         torch.from_numpy(buffers.values[index][:, :length]))
-    xt.addmm_(attended.view(b, d), t.self_out)
-    query = torch.from_numpy(norm_linear(xt, t.cross_q).reshape(b * heads, 1, dim))
-    scores = torch.baddbmm(torch.from_numpy(bias), query, memory[0])
-    xt.addmm_(torch.bmm(torch.softmax(scores, -1), memory[1]).view(b, d), t.cross_out)
-    xt.addmm_(F.gelu(torch.from_numpy(norm_linear(xt, t.ffn_in)), approximate="tanh"), t.ffn_out)
+    torch.bmm(torch.softmax(scores, -1).view(b * buffers.heads, 1, length),
+              torch.from_numpy(buffers.values[index][:, :length]), out=buffers.attended)
+    x.addmm_(buffers.attended_rows, t.self_out)
+    norm_linear(x, t.cross_q, buffers.cross_q)
+    scores = torch.baddbmm(bias, buffers.cross_queries, memory[0])
+    torch.bmm(torch.softmax(scores, -1), memory[1], out=buffers.attended)
+    x.addmm_(buffers.attended_rows, t.cross_out)
+    norm_linear(x, t.ffn_in, buffers.ffn_in)
+    x.addmm_(F.gelu(buffers.ffn_in.out_t, approximate="tanh"), t.ffn_out)
 
 
 def step(model: FoleyModel, window: EncodedWindow, tokens: np.ndarray, times: np.ndarray,
@@ -196,18 +228,17 @@ def step(model: FoleyModel, window: EncodedWindow, tokens: np.ndarray, times: np
     t = window.stepping or prepare_step(model, window)
     w = t.weights
     if cache.step is None:
-        cache.step = StepBuffers(cache)
+        cache.step = StepBuffers(cache, w)
     buffers = cache.step
     buffers.sync(cache)
     index = np.minimum(times, len(t.buckets) - 1)
-    x = w.tokens.take(tokens, 0) + t.inputs.take(t.offsets + index, 0)
-    xt = torch.from_numpy(x)
+    np.add(w.tokens.take(tokens, 0), t.inputs.take(t.offsets + index, 0), out=buffers.x)
     biases = buffers.time_biases(t, index)
-    for i, layer in enumerate(model.layers):
-        layer_step(layer, x, xt, w.layers[i], t.memory[i], biases[i], key_bias, cache, buffers, i)
+    for i in range(len(t.memory)):
+        layer_step(w.layers[i], t.memory[i], biases[i], key_bias, cache, buffers, i)
     cache.length += 1
     buffers.synced = cache.length
-    return norm_linear(xt, w.head)
+    return norm_linear(buffers.x_t, w.head, buffers.head).copy()
 
 
 def step_weights(model: FoleyModel) -> StepWeights:
