@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
+import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -76,6 +78,19 @@ def test_a_failed_resident_worker_is_not_reused(tmp_path: Path) -> None:
         after_failure = workers.started()
         assert extract_keypoints(good, 0.5, 1.5, cache_dir=tmp_path / "c").num_frames == 30
         assert workers.started() == after_failure + 1 and workers.resident() != first
+
+
+def test_a_resident_pose_worker_that_died_while_idle_is_replaced(tmp_path: Path) -> None:
+    clip = make_video(tmp_path / "clip.mp4", seconds=1.0, rate=30)
+    with workers.resident_workers():
+        extract_keypoints(clip, cache_dir=tmp_path / "a")
+        [idle] = workers.resident()
+        os.kill(idle, signal.SIGKILL)
+        while os.waitid(os.P_PID, idle, os.WEXITED | os.WNOWAIT | os.WNOHANG) is None:  # until it is dead
+            time.sleep(0.01)
+        before = workers.started()
+        assert extract_keypoints(clip, cache_dir=tmp_path / "b").num_frames == 30
+        assert workers.started() == before + 1 and workers.resident() not in ([], [idle])
 
 
 def _render_twice(clip_jobs: list[ClipJob]) -> dict:

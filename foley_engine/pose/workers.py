@@ -180,10 +180,14 @@ def start(chunks: list[Chunk]) -> list[Worker]:
             with _POOL.lock:
                 reused = _POOL.idle.pop() if _POOL.idle else None
             if reused is not None and reused.idle():
-                reused.take(chunk)
-                workers.append(reused)
-                continue
-            if reused is not None:
+                try:
+                    reused.take(chunk)
+                except OSError:  # it died since it was checked: a new one takes the chunk
+                    reused.stop()
+                else:
+                    workers.append(reused)
+                    continue
+            elif reused is not None:
                 reused.stop()
             workers.append(Worker(chunk, resident=_POOL.keep))
             _POOL.started += 1
