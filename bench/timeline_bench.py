@@ -2,7 +2,9 @@
 
 Each run starts from an empty keypoint cache, so every run does the same pose work. CPU time covers the
 CLI and all its descendants (clip workers and their pose processes); "cores busy" = CPU seconds / wall
-seconds, so 2.0 means both cores of a two-core machine were kept busy. One run each, no assertions.
+seconds, so 2.0 means both cores of a two-core machine were kept busy. One run each, no assertions. The last
+line measures what the machine gives N busy processes right now: on a machine shared with other jobs, the
+speed-up of N workers cannot exceed it.
 """
 
 from __future__ import annotations
@@ -64,6 +66,28 @@ def run(source: Path, out_dir: Path, jobs: int) -> tuple[float, float, dict]:
     return wall, cpu, json.loads(proc.stdout.splitlines()[-1])
 
 
+def _spin(loops: int) -> float:
+    """Seconds of a pure-Python loop: CPU only, no memory traffic to speak of."""
+    clock = time.perf_counter()
+    total = 0
+    for value in range(loops):
+        total += value
+    return time.perf_counter() - clock
+
+
+def machine_ceiling(workers: int, loops: int = 20_000_000) -> float:
+    """How much faster `workers` CPU-bound processes get through `workers` loops than one process does, measured
+    now: the most any `workers`-worker run can gain on this machine at this moment (other jobs on a shared
+    machine take their share of the cores)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(workers) as pool:
+        list(pool.map(_spin, [1000] * workers))  # started
+        alone = pool.submit(_spin, loops).result()
+        together = max(pool.map(_spin, [loops] * workers))
+    return workers * alone / together
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clip", type=Path, default=SHARED_CLIP)
@@ -90,6 +114,10 @@ def main() -> int:
             skipped = args.clips - summary["counts"]["rendered"]
             print(f"{summary['workers']:>7}{wall:>9.1f}{cpu:>9.1f}{cpu / wall:>12.2f}{wall / footage:>13.2f}"
                   f"{baseline / wall:>9.2f}x" + (f"  ({skipped} clips without a performer)" if skipped else ""))
+    most = max(args.jobs)
+    if most > 1:
+        print(f"machine now: {most} CPU-bound processes run {machine_ceiling(most):.2f}x as fast as one "
+              f"(the ceiling of the speed-up)")
     return 0
 
 
