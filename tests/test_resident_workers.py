@@ -149,3 +149,21 @@ def test_soundfonts_held_between_renders_give_the_same_audio() -> None:
     assert held_soundfonts() == []
     assert all(np.array_equal(a, b) for a, b in zip(alone, held, strict=True))
     assert all(np.abs(audio).max() > 1000 for audio in held)
+
+
+def test_a_video_is_hashed_once_per_process_while_it_is_unchanged(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The keypoint cache's key holds the video's content hash: clips of one long recording hash it once."""
+    from foley_engine import video as video_module
+
+    hashed: list[Path] = []
+    real = video_module.content_hash
+    monkeypatch.setattr(video_module, "content_hash", lambda path: hashed.append(Path(path)) or real(path))
+    clip = make_video(tmp_path / "take.mp4", seconds=2.0, rate=30)
+    for start in (0.0, 1.0):
+        extract_keypoints(clip, start, start + 1.0, cache_dir=tmp_path / "cache")
+    assert hashed == [clip]
+    make_video(clip, seconds=2.0, rate=30, size=(240, 160))  # another take under the same name
+    os.utime(clip, ns=(1, 1))
+    extract_keypoints(clip, 0.0, 1.0, cache_dir=tmp_path / "cache")
+    assert hashed == [clip, clip]

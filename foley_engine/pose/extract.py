@@ -86,6 +86,25 @@ def cache_key(content_hash: str, start: float, end: float, settings: PoseSetting
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
 
 
+#: Content hashes of the videos this process has read, by what says the file is unchanged (path, inode, size,
+#: modification time): a timeline's clips mostly come from a few long recordings, and each clip hashed the whole
+#: file again (a 2 GB camera file: a second or two a clip).
+_HASHES: dict[tuple[str, int, int, int], str] = {}
+
+
+def _content_hash(path: Path) -> str:
+    try:
+        stat = path.stat()
+    except OSError:
+        return video.content_hash(path)  # which says why it cannot be read
+    key = (str(path.resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    if key not in _HASHES:
+        if len(_HASHES) >= 64:
+            _HASHES.clear()
+        _HASHES[key] = video.content_hash(path)
+    return _HASHES[key]
+
+
 def extract_keypoints(
     video_path: str | Path,
     start: float | None = 0.0,
@@ -117,7 +136,7 @@ def extract(
     report = progress or (lambda fraction, message: None)
     info = video.probe(video_path)
     start, end = video.resolve_range(info, start, end)
-    key = cache_key(video.content_hash(info.path), start, end, settings)
+    key = cache_key(_content_hash(info.path), start, end, settings)
     cache_file = Path(cache_dir or default_cache_dir()) / f"{key}.npz"
     if cache_file.is_file():
         try:
