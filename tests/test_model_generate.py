@@ -99,6 +99,16 @@ def test_sampling_draws_follow_the_filtered_distribution_and_forced_rows_draw_no
     assert torch.equal(generator.get_state(), state)
 
 
+def test_block_drawn_uniforms_are_the_one_at_a_time_draws():
+    """Uniforms draws a block at a time; sampling must see the numbers single draws would have given, across
+    block boundaries and for several rows at once."""
+    single = torch.Generator().manual_seed(9)
+    expected = [torch.rand(1, generator=single, dtype=torch.float64).item() for _ in range(40)]
+    blocks = sampler.Uniforms(torch.Generator().manual_seed(9), block=16)
+    taken = blocks.take(1) + blocks.take(3) + blocks.take(0) + blocks.take(20) + blocks.take(16)
+    assert taken == expected
+
+
 def test_cached_decoding_equals_full_recomputation():
     """Greedy tokens and logits from the KV cache (incl. left padding) match re-running the whole prefix."""
     model = tiny_model(seed=4)

@@ -28,9 +28,9 @@ from ..notes import Note
 from .decoder import KVCache
 from .network import EncodedWindow, FoleyModel
 from .onsets import motion_floor, motion_onset_frames, onset_frames
-from .sampling import Sampling, sample_tokens
+from .sampling import Sampling, Uniforms, sample_tokens
 from .sequences import encode_window
-from .vocabulary import EOS_TOKEN, NOTE_OFF, NOTE_ON, PAD_TOKEN, TIME_SHIFT, GrammarState
+from .vocabulary import EOS_TOKEN, NOTE_OFF, NOTE_ON, PAD_TOKEN, TIME_SHIFT, EventKind, GrammarState
 from .windows import TrackState, plan_windows, resample_joints, window_inputs
 
 _MAX_TOKENS_PER_SECOND = 120  # a window never writes more than this; ~30 notes/s with velocities
@@ -63,6 +63,7 @@ class WindowDecoder:
         self.step_cap = 3 * instrument.max_polyphony + 2  # events at one time step before time must move
         self._pad_only = np.zeros(self.vocabulary.size, dtype=bool)  # the mask of a finished row
         self._pad_only[PAD_TOKEN] = True
+        self.uniforms = Uniforms(generator)  # the generator's draws, a block at a time
         self.tokens_written = 0  # for throughput reports
 
     def run(self, window: EncodedWindow, tracks: list[TrackState], start: int, resume: int, end: int) -> None:
@@ -119,57 +120,62 @@ class WindowDecoder:
                 done: list[bool], logits: np.ndarray, cache: KVCache, key_bias: torch.Tensor | None,
                 start: int, length: int, budget: int, onsets: list[list[int] | None]) -> None:
         """The token loop of run(): sample, record, step the cache, until every row reaches the end."""
-        batch, v, model = len(tracks), self.vocabulary, self.model
+        batch, model = len(tracks), self.model
         written, at_step, started = [0] * batch, [0] * batch, [False] * batch
-        masks = np.zeros((batch, v.size), dtype=bool)
+        masks = np.zeros((batch, self.vocabulary.size), dtype=bool)
+        steps = np.array([state.step for state in states])  # the rows' grid steps, for model.step
         while not all(done):
             for b in range(batch):
-                masks[b] = self._allowed(states[b], done[b], length, written[b] >= budget,
-                                         at_step[b] >= self.step_cap, onsets[b], started[b])
+                self._allow(masks[b], states[b], done[b], length, written[b] >= budget,
+                            at_step[b] >= self.step_cap, onsets[b], started[b])
             chosen = self.choose(logits, masks, states, start)
             for b, token in enumerate(chosen.tolist()):
                 if done[b]:
                     continue
-                self._record(tracks[b], states[b], token, start)
+                kind = self._record(tracks[b], states[b], token, start)
                 written[b] += 1
                 self.tokens_written += 1
-                kind = v.event(token)[0]
                 at_step[b] = 0 if kind == TIME_SHIFT else at_step[b] + 1
                 started[b] = kind == NOTE_ON or (started[b] and kind != TIME_SHIFT)
-                done[b] = states[b].step >= length
+                steps[b] = states[b].step
+                done[b] = steps[b] >= length
             if all(done):
                 break
-            logits = model.step(window, chosen, np.array([s.step for s in states]), key_bias, cache)
+            logits = model.step(window, chosen, steps, key_bias, cache)
 
     def choose(self, logits: np.ndarray, allowed: np.ndarray, states: list[GrammarState],
                start: int) -> np.ndarray:
         """The next token of every row: the sampling policy, one method so a test can swap in an oracle."""
-        return sample_tokens(logits, allowed, self.sampling, self.generator)
+        return sample_tokens(logits, allowed, self.sampling, self.uniforms)
 
-    def _allowed(self, state: GrammarState, done: bool, length: int, over_budget: bool, crowded: bool,
-                 onsets: list[int] | None, started: bool) -> np.ndarray:
-        """GrammarState's mask, no EOS, no time past the window, the guards, and onset guidance (see
-        Sampling): `onsets` are this row's guided onset steps (sorted), `started` whether a note began at
-        this step. The result may be shared: read it, do not change it."""
-        v = self.vocabulary
+    def _allow(self, row: np.ndarray, state: GrammarState, done: bool, length: int, over_budget: bool,
+               crowded: bool, onsets: list[int] | None, started: bool) -> None:
+        """Write into `row` GrammarState's mask, no EOS, no time past the window, the guards, and onset
+        guidance (see Sampling): `onsets` are this row's guided onset steps (sorted), `started` whether a
+        note began at this step. In place: a token's masks are a dozen small numpy calls, and copies were a
+        third of them."""
         if done:
-            return self._pad_only
-        mask = state.allowed_mask()
-        mask[EOS_TOKEN] = False  # windows end by time, not by EOS
+            row[:] = self._pad_only
+            return
         remaining = length - state.step
-        mask[v.time_shift_offset + min(remaining, v.max_shift_steps):v.velocity_offset] = False
-        guided = self._guide(mask.copy(), state.step, onsets, started)
-        # The guards end a runaway window, so they win over onset guidance when the two leave nothing.
-        for candidate in (guided, mask):
-            guarded = self._guard(candidate, remaining, over_budget, crowded)
-            if guarded.any():
-                return guarded
-        return guarded
+        self._base(row, state, remaining)
+        self._guide(row, state.step, onsets, started)
+        self._guard(row, remaining, over_budget, crowded)
+        if not row.any():  # the guards end a runaway window, so they win over guidance when the two leave nothing
+            self._base(row, state, remaining)
+            self._guard(row, remaining, over_budget, crowded)
 
-    def _guide(self, mask: np.ndarray, step: int, onsets: list[int] | None, started: bool) -> np.ndarray:
+    def _base(self, row: np.ndarray, state: GrammarState, remaining: int) -> None:
+        """GrammarState's mask without EOS (windows end by time) and without time past the window."""
+        v = self.vocabulary
+        row[:] = state.current_mask()
+        row[EOS_TOKEN] = False
+        row[v.time_shift_offset + min(remaining, v.max_shift_steps):v.velocity_offset] = False
+
+    def _guide(self, mask: np.ndarray, step: int, onsets: list[int] | None, started: bool) -> None:
         """Onset guidance: time shifts stop at the next guided onset, notes start only on one, and one must."""
         if onsets is None:
-            return mask
+            return
         v = self.vocabulary
         shifts = mask[v.time_shift_offset:v.velocity_offset]
         later = bisect_right(onsets, step)  # onsets[later] is the next onset after this step
@@ -180,21 +186,19 @@ class WindowDecoder:
             mask[v.velocity_offset:] = False
         elif not started and mask[v.note_on_offset:v.time_shift_offset].any():
             shifts[:] = False  # something must start here (after a note-off if every voice is busy)
-        return mask
 
-    def _guard(self, mask: np.ndarray, remaining: int, over_budget: bool, crowded: bool) -> np.ndarray:
+    def _guard(self, mask: np.ndarray, remaining: int, over_budget: bool, crowded: bool) -> None:
         """Too many tokens in the window, or at one step: only time may move on (over budget: to the end)."""
         if not (over_budget or crowded):
-            return mask
+            return
         v = self.vocabulary
-        mask = mask.copy()
         mask[:v.time_shift_offset] = False
         mask[v.velocity_offset:] = False
         if over_budget:  # jump straight to the end of the window
             mask[v.time_shift_offset:v.time_shift_offset + min(remaining, v.max_shift_steps) - 1] = False
-        return mask
 
-    def _record(self, track: TrackState, state: GrammarState, token: int, start: int) -> None:
+    def _record(self, track: TrackState, state: GrammarState, token: int, start: int) -> EventKind:
+        """Add `token` to the row's notes and grammar state; its kind."""
         kind, value = self.vocabulary.event(token)
         now = start + state.step
         if kind == NOTE_ON and value is not None:
@@ -205,6 +209,7 @@ class WindowDecoder:
             if now > begin:  # an on and off at one step is no note, as in vocabulary.decode
                 track.notes.append((begin, now, value, velocity))
         state.advance(token)
+        return kind
 
 
 @torch.inference_mode()

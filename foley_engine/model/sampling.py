@@ -52,8 +52,29 @@ class Sampling:
             raise ValueError(f"onset_mass must be >= 0, got {self.onset_mass}")
 
 
+class Uniforms:
+    """A generator's uniform draws in [0, 1), drawn a block at a time: torch.rand(n) on the CPU fills in order,
+    so the numbers are the ones n draws of one would give (a test pins it), for one call per block instead of
+    one per sampled token (a few microseconds each)."""
+
+    def __init__(self, generator: torch.Generator, block: int = 1024) -> None:
+        self.generator, self.block = generator, block
+        self._drawn: list[float] = []
+        self._next = 0
+
+    def take(self, count: int) -> list[float]:
+        """The next `count` draws."""
+        while self._next + count > len(self._drawn):
+            self._drawn = self._drawn[self._next:] + torch.rand(
+                self.block, generator=self.generator, dtype=torch.float64).tolist()
+            self._next = 0
+        taken = self._drawn[self._next:self._next + count]
+        self._next += count
+        return taken
+
+
 def sample_tokens(logits: np.ndarray, allowed: np.ndarray, sampling: Sampling,
-                  generator: torch.Generator) -> np.ndarray:
+                  generator: torch.Generator | Uniforms) -> np.ndarray:
     """One token per row from (B, V) logits restricted to `allowed` (B, V); every row allows something.
 
     Each row is filtered and drawn in numpy over its allowed tokens only, and a row that allows a single
@@ -62,7 +83,7 @@ def sample_tokens(logits: np.ndarray, allowed: np.ndarray, sampling: Sampling,
     numpy's functions throughout: this runs for every token, and their wrappers cost a quarter of it.)"""
     rows = [row.nonzero()[0] for row in allowed]
     free = sum(len(ids) > 1 for ids in rows) if sampling.temperature else 0
-    draws = iter(torch.rand(free, generator=generator, dtype=torch.float64).tolist() if free else ())
+    draws = iter(_uniforms(generator, free))
     chosen = []
     for b, ids in enumerate(rows):
         if len(ids) == 1:
@@ -73,6 +94,16 @@ def sample_tokens(logits: np.ndarray, allowed: np.ndarray, sampling: Sampling,
             scaled = np.divide(logits[b, ids], sampling.temperature, dtype=np.float64)
             chosen.append(int(ids[_draw(scaled, sampling, next(draws))]))
     return np.array(chosen)
+
+
+def _uniforms(generator: torch.Generator | Uniforms, count: int) -> list[float]:
+    """`count` uniform draws; none drawn (the generator untouched) for none asked."""
+    if not count:
+        return []
+    if isinstance(generator, Uniforms):
+        return generator.take(count)
+    drawn: list[float] = torch.rand(count, generator=generator, dtype=torch.float64).tolist()
+    return drawn
 
 
 def _draw(scaled: np.ndarray, sampling: Sampling, uniform: float) -> int:

@@ -266,6 +266,12 @@ class GrammarState:
             self._mask = self._compute_mask()
         return self._mask.copy()
 
+    def current_mask(self) -> np.ndarray:
+        """allowed_mask() without the copy, for a caller that only reads it (generation, for every token)."""
+        if self._mask is None:
+            self._mask = self._compute_mask()
+        return self._mask
+
     def _compute_mask(self) -> np.ndarray:
         v = self.vocabulary
         mask = np.zeros(v.size, dtype=bool)
