@@ -99,6 +99,37 @@ def test_sampling_draws_follow_the_filtered_distribution_and_forced_rows_draw_no
     assert torch.equal(generator.get_state(), state)
 
 
+@pytest.mark.parametrize("instrument", ["piano", "violin", "drums"])
+def test_grammar_mask_follows_its_rules_on_random_walks(instrument):
+    """GrammarState's mask (built from a template for speed) against its rules written out plainly, on random
+    walks through the grammar: polyphony reached, velocities repeated, percussion pieces, EOS."""
+    inst, v = get_instrument(instrument), VOCABULARY
+    rng = np.random.default_rng(4)
+    for _ in range(10):
+        state = GrammarState(v, inst)
+        for _ in range(150):
+            expected = np.zeros(v.size, dtype=bool)
+            if state.finished:
+                expected[PAD_TOKEN] = True
+            else:
+                expected[2] = True  # EOS
+                playable = {key for _, key in inst.pieces} if inst.pieces else set(range(inst.lowest,
+                                                                                         inst.highest + 1))
+                sounding = set(np.flatnonzero(state.sounding).tolist())
+                for pitch in range(128):
+                    expected[v.token(NOTE_ON, pitch)] = (pitch in playable and pitch not in sounding
+                                                         and len(sounding) < inst.max_polyphony)
+                    expected[v.token(NOTE_OFF, pitch)] = pitch in sounding
+                expected[v.time_shift_offset:v.velocity_offset] = True
+                for bin_ in range(v.velocity_bins):
+                    expected[v.token(VELOCITY, bin_)] = not state._after_velocity and bin_ != state.velocity_bin
+            mask = state.allowed_mask()
+            assert np.array_equal(mask, expected)
+            if state.finished:
+                break
+            state.advance(int(rng.choice(np.flatnonzero(mask))))
+
+
 def test_block_drawn_uniforms_are_the_one_at_a_time_draws():
     """Uniforms draws a block at a time; sampling must see the numbers single draws would have given, across
     block boundaries and for several rows at once."""

@@ -6,6 +6,7 @@ every window of a clip is decoded with the same ones.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 
 import numpy as np
@@ -108,18 +109,19 @@ def _uniforms(generator: torch.Generator | Uniforms, count: int) -> list[float]:
 
 def _draw(scaled: np.ndarray, sampling: Sampling, uniform: float) -> int:
     """Index into `scaled` logits of one token drawn from their top-k / top-p filtered softmax, by inverting
-    the cumulative distribution at `uniform` in [0, 1)."""
+    the cumulative distribution at `uniform` in [0, 1). (The searches run on the cumulative sums as a list:
+    bisect there is numpy's searchsorted on the same float64 values, without its call overhead.)"""
     index = None
     if sampling.top_k and sampling.top_k < len(scaled):
         kth = np.partition(scaled, -sampling.top_k)[-sampling.top_k]
         index = np.flatnonzero(scaled >= kth)  # ties with the k-th stay in
         scaled = scaled[index]
-    weights = np.exp(scaled - np.maximum.reduce(scaled))
+    weights = np.exp(scaled - scaled.max())
     order = (-weights).argsort(kind="stable")  # most likely first
-    cumulative = weights[order].cumsum()
-    kept = len(order)
+    cumulative = weights[order].cumsum().tolist()
+    kept = len(cumulative)
     if sampling.top_p < 1:  # the smallest set reaching top_p: the tokens with at most top_p before them
-        kept = 1 + int(cumulative[:-1].searchsorted(sampling.top_p * cumulative[-1], side="right"))
-    pick = min(int(cumulative[:kept].searchsorted(uniform * cumulative[kept - 1], side="right")), kept - 1)
+        kept = 1 + bisect_right(cumulative, sampling.top_p * cumulative[-1], 0, kept - 1)
+    pick = min(bisect_right(cumulative, uniform * cumulative[kept - 1], 0, kept), kept - 1)
     chosen = int(order[pick])
     return chosen if index is None else int(index[chosen])

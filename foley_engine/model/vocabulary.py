@@ -254,6 +254,10 @@ class GrammarState:
         else:
             self._in_range[instrument.lowest:instrument.highest + 1] = True
         self._mask: np.ndarray | None = None  # allowed_mask() until the next advance()
+        v = vocabulary  # what is allowed whatever was played: EOS, every time shift and velocity
+        self._always = np.zeros(v.size, dtype=bool)
+        self._always[EOS_TOKEN] = True
+        self._always[v.time_shift_offset:v.size] = True
 
     @property
     def time(self) -> float:
@@ -273,20 +277,20 @@ class GrammarState:
         return self._mask
 
     def _compute_mask(self) -> np.ndarray:
+        """The mask from the state, in a handful of numpy calls (it is computed for every generated token)."""
         v = self.vocabulary
-        mask = np.zeros(v.size, dtype=bool)
         if self.finished:
+            mask = np.zeros(v.size, dtype=bool)
             mask[PAD_TOKEN] = True
             return mask
-        mask[EOS_TOKEN] = True
+        mask = self._always.copy()
         if np.count_nonzero(self.sounding) < self.instrument.max_polyphony:
-            mask[v.note_on_offset:v.note_off_offset] = self._in_range & ~self.sounding
+            np.greater(self._in_range, self.sounding, out=mask[v.note_on_offset:v.note_off_offset])  # in & ~on
         mask[v.note_off_offset:v.time_shift_offset] = self.sounding
-        mask[v.time_shift_offset:v.velocity_offset] = True
-        if not self._after_velocity:
-            mask[v.velocity_offset:v.size] = True
-            if self.velocity_bin is not None:
-                mask[v.velocity_offset + self.velocity_bin] = False
+        if self._after_velocity:
+            mask[v.velocity_offset:v.size] = False
+        elif self.velocity_bin is not None:
+            mask[v.velocity_offset + self.velocity_bin] = False
         return mask
 
     def advance(self, token: int) -> None:
