@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
-from model_fixtures import random_joints, tiny_model
+from model_fixtures import TINY, random_joints, tiny_model
 
 from foley_engine.instruments import get_instrument
 from foley_engine.model import generate as gen
@@ -140,9 +142,12 @@ def test_block_drawn_uniforms_are_the_one_at_a_time_draws():
     assert taken == expected
 
 
-def test_cached_decoding_equals_full_recomputation():
-    """Greedy tokens and logits from the KV cache (incl. left padding) match re-running the whole prefix."""
-    model = tiny_model(seed=4)
+@pytest.mark.parametrize("ffn", [64, 96, 32])
+def test_cached_decoding_equals_full_recomputation(ffn):
+    """Greedy tokens and logits from the KV cache (incl. left padding) match re-running the whole prefix; also
+    where the feed-forward width equals another product's (3 x d_model, d_model), whose step buffers are then
+    shared (stepping.StepBuffers)."""
+    model = tiny_model(seed=4, config=dataclasses.replace(TINY, ffn=ffn))
     inst = get_instrument("piano")
     frames = int(model.config.window * 30)
     from foley_engine.model.features import pose_features
