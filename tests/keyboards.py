@@ -183,9 +183,18 @@ def _background(size: tuple[int, int], kind: str, rng: np.random.Generator) -> n
     return image
 
 
-def _keyboard_canvas(keys: int, style: Style, ppw: int) -> tuple[np.ndarray, np.ndarray]:
+#: What a pressed key shows from above, in white-key widths: the gaps beside a pressed white key open and the
+#: neighbours' side walls show in them; a pressed black key drops, its top catches less light and its front
+#: and sides show (a camera is never exactly overhead).
+_WALL = 0.07
+_PRESSED_WHITE_SHADE = 0.9
+
+
+def _keyboard_canvas(keys: int, style: Style, ppw: int, pressed: frozenset[int] = frozenset()
+                     ) -> tuple[np.ndarray, np.ndarray]:
     """The keyboard drawn flat (RGB float) and the canvas -> plane transform; the canvas spans the cheek blocks
-    (1 white key either side), the fallboard (0.5 key lengths) and the key slip (0.1)."""
+    (1 white key either side), the fallboard (0.5 key lengths) and the key slip (0.1). Keys of the `pressed`
+    pitches are drawn down."""
     layout = key_layout(keys, style)
     whites = sum(1 for _, black, _, _ in layout if not black)
     ppy = ppw * _KEY_LENGTH_MM / _WHITE_WIDTH_MM
@@ -193,21 +202,38 @@ def _keyboard_canvas(keys: int, style: Style, ppw: int) -> tuple[np.ndarray, np.
     width, height = int((whites + 2) * ppw), int(1.6 * ppy)
     canvas = np.empty((height, width, 3), np.float32)
     canvas[:] = style.body
+    wall = tuple(0.55 * channel for channel in style.gap)
 
-    def box(x_left: float, x_right: float, y_top: float, y_bottom: float, colour: tuple[int, int, int]) -> None:
+    def box(x_left: float, x_right: float, y_top: float, y_bottom: float, colour: tuple[float, ...]) -> None:
         cv2.rectangle(canvas, (round((x_left - x0) * ppw), round((y_top - y0) * ppy)),
                       (round((x_right - x0) * ppw) - 1, round((y_bottom - y0) * ppy) - 1), colour, -1)
 
     box(0, whites, -0.04, 0, style.felt)
     box(0, whites, 0, 1, style.gap)
     gap = 0.05
-    for _, black, left, right in layout:
+    for pitch, black, left, right in layout:
         if not black:
-            box(left + gap / 2, right - gap / 2, 0, 1, style.white)
+            down = pitch in pressed
+            box(left + gap / 2, right - gap / 2, 0, 1,
+                tuple(_PRESSED_WHITE_SHADE * c for c in style.white) if down else style.white)
+            if down:
+                box(left + gap / 2, left + gap / 2 + _WALL, 0, 1, wall)
+                box(right - gap / 2 - _WALL, right - gap / 2, 0, 1, wall)
     box(0, whites, 1 - 0.01, 1, style.gap)  # the gap in front of the keys, as thin as those between them
-    for _, black, left, right in layout:
+    for pitch, black, left, right in layout:
         if black:
-            box(left, right, 0, style.black_length, style.black)
+            if pitch in pressed:
+                box(left - _WALL / 2, right + _WALL / 2, 0, style.black_length + _WALL, wall)
+                box(left, right, 0, style.black_length, tuple(min(255.0, 1.8 * c + 12) for c in style.black))
+            else:
+                box(left, right, 0, style.black_length, style.black)
+    for pitch, black, left, right in layout:
+        if not black and pitch in pressed:  # the black neighbours' side walls, inside the pressed key
+            for _, other_black, other_left, other_right in layout:
+                if other_black and other_left < left < other_right:
+                    box(other_right, other_right + _WALL, 0, style.black_length, wall)
+                if other_black and other_left < right < other_right:
+                    box(other_left - _WALL, other_left, 0, style.black_length, wall)
     canvas_to_plane = np.array([[1 / ppw, 0, x0], [0, 1 / ppy, y0], [0, 0, 1]])
     return canvas, canvas_to_plane
 
@@ -228,14 +254,51 @@ def _hand(homography: np.ndarray, x: float, scale: float) -> list[np.ndarray]:
     return [_project(homography, polygon) for polygon in polygons]
 
 
-def render(keys: int = 88, size: tuple[int, int] = (1280, 720), camera: Camera = Camera(),
-           style: Style = Style(), lighting: float = 0.3, noise: float = 4.0, hands: int = 0,
-           frames: int = 1, seed: int = 0) -> RenderedKeyboard:
-    """Render `frames` pictures of one keyboard; hands (0-2) move between frames, everything else is fixed.
+@dataclass
+class _Stage:
+    """What every picture of one rendered keyboard shares: where it lies in the frame, the room and the light."""
 
-    `lighting` is the strength of a linear brightness gradient across the frame (0 = even light).
-    """
-    rng = np.random.default_rng(seed)
+    layout: list[tuple[int, bool, float, float]]
+    homography: np.ndarray  # plane -> frame pixels, before the lens
+    up: np.ndarray  # frame pixels -> supersampled pixels
+    big: tuple[int, int]  # supersampled size
+    ppw: int  # canvas pixels per white key
+    to_big: np.ndarray  # canvas -> supersampled pixels
+    keyboard: np.ndarray  # the unpressed keyboard, supersampled (RGB float)
+    mask: np.ndarray  # where the keyboard covers the room, supersampled
+    scene: np.ndarray  # room and keyboard, supersampled
+    light: np.ndarray  # brightness gradient, supersampled
+    lens: _Lens
+    maps: tuple[np.ndarray, np.ndarray] | None
+
+    @property
+    def whites(self) -> int:
+        return sum(1 for _, black, _, _ in self.layout if not black)
+
+    def finish(self, picture: np.ndarray, size: tuple[int, int], noise: float, rng: np.random.Generator,
+               brightness: float = 1.0) -> np.ndarray:
+        """A supersampled picture through the lens, the light and the sensor's noise, at frame size (uint8)."""
+        if self.maps is not None:
+            picture = cv2.remap(picture, self.maps[0], self.maps[1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        picture = cv2.resize(picture * (self.light * brightness)[..., None], size, interpolation=cv2.INTER_AREA)
+        picture += rng.normal(0, noise, picture.shape).astype(np.float32)
+        return np.clip(cv2.GaussianBlur(picture, (0, 0), 0.6), 0, 255).astype(np.uint8)
+
+    def truth(self, rendered: RenderedKeyboard, style: Style, size: tuple[int, int]) -> None:
+        """Fill in every visible key's true centre and local white-key width."""
+        for pitch, black, left, right in self.layout:
+            y_centre = style.black_length / 2 if black else 0.5
+            centre = self.lens.distort(_project(self.homography, np.array([[(left + right) / 2, y_centre]])))[0]
+            if 0 <= centre[0] < size[0] and 0 <= centre[1] < size[1]:
+                middle = (left + right) / 2
+                ends = self.lens.distort(_project(self.homography,
+                                                  np.array([[middle - 0.5, y_centre], [middle + 0.5, y_centre]])))
+                rendered.centres[pitch] = centre
+                rendered.white_widths[pitch] = float(np.linalg.norm(ends[1] - ends[0]))
+
+
+def _stage(keys: int, size: tuple[int, int], camera: Camera, style: Style, lighting: float,
+           rng: np.random.Generator) -> _Stage:
     layout = key_layout(keys, style)
     whites = sum(1 for _, black, _, _ in layout if not black)
     span = camera.shown or (-1.0, whites + 1.0)
@@ -258,26 +321,28 @@ def render(keys: int = 88, size: tuple[int, int] = (1280, 720), camera: Camera =
     light = 1.0 - lighting * (ramp - ramp.min()) / max(float(np.ptp(ramp)), 1e-6)
     lens = _Lens(camera.distortion, size)
     maps = lens.source_maps(supersample) if camera.distortion else None
+    return _Stage(layout, homography, up, big, ppw, to_big, keyboard, mask, scene, light, lens, maps)
+
+
+def render(keys: int = 88, size: tuple[int, int] = (1280, 720), camera: Camera = Camera(),
+           style: Style = Style(), lighting: float = 0.3, noise: float = 4.0, hands: int = 0,
+           frames: int = 1, seed: int = 0) -> RenderedKeyboard:
+    """Render `frames` pictures of one keyboard; hands (0-2) move between frames, everything else is fixed.
+
+    `lighting` is the strength of a linear brightness gradient across the frame (0 = even light).
+    """
+    rng = np.random.default_rng(seed)
+    stage = _stage(keys, size, camera, style, lighting, rng)
     pictures = []
     for _ in range(frames):
-        picture = scene.copy()
+        picture = stage.scene.copy()
         for _ in range(hands):
-            for polygon in _hand(up @ homography, rng.uniform(3, whites - 3), scale=rng.uniform(0.9, 1.2)):
+            for polygon in _hand(stage.up @ stage.homography, rng.uniform(3, stage.whites - 3),
+                                 scale=rng.uniform(0.9, 1.2)):
                 cv2.fillPoly(picture, [np.round(polygon * 4).astype(np.int32)], _SKIN, cv2.LINE_AA, shift=2)
-        if maps is not None:
-            picture = cv2.remap(picture, maps[0], maps[1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        picture = cv2.resize(picture * light[..., None], size, interpolation=cv2.INTER_AREA)
-        picture += rng.normal(0, noise, picture.shape).astype(np.float32)
-        pictures.append(np.clip(cv2.GaussianBlur(picture, (0, 0), 0.6), 0, 255).astype(np.uint8))
-    rendered = RenderedKeyboard(pictures, homography, keys, LAYOUTS[keys][0])
-    for pitch, black, left, right in layout:
-        y_centre = style.black_length / 2 if black else 0.5
-        centre = lens.distort(_project(homography, np.array([[(left + right) / 2, y_centre]])))[0]
-        if 0 <= centre[0] < size[0] and 0 <= centre[1] < size[1]:
-            middle = (left + right) / 2
-            ends = lens.distort(_project(homography, np.array([[middle - 0.5, y_centre], [middle + 0.5, y_centre]])))
-            rendered.centres[pitch] = centre
-            rendered.white_widths[pitch] = float(np.linalg.norm(ends[1] - ends[0]))
+        pictures.append(stage.finish(picture, size, noise, rng))
+    rendered = RenderedKeyboard(pictures, stage.homography, keys, LAYOUTS[keys][0])
+    stage.truth(rendered, style, size)
     return rendered
 
 
@@ -287,3 +352,103 @@ def empty_frames(size: tuple[int, int] = (1280, 720), background: str = "room", 
     rng = np.random.default_rng(seed)
     scene = _background(size, background, rng)
     return [np.clip(scene + rng.normal(0, noise, scene.shape), 0, 255).astype(np.uint8) for _ in range(frames)]
+
+
+@dataclass
+class Performed:
+    """A rendered clip of keys being played: its frames, the notes pressed ((pitch, onset, release) seconds) and,
+    for each frame, the five fingertips of each of the two hands in frame pixels ((T, 2, 5, 2), NaN = no hand)."""
+
+    frames: list[np.ndarray]
+    rate: float
+    notes: list[tuple[int, float, float]]
+    fingertips: np.ndarray
+    rendered: RenderedKeyboard
+
+
+#: Where fingers lie on the keys (plane y, 0 = fallboard): a finger pressing a white key, a black key, resting.
+_TIP_WHITE, _TIP_BLACK, _TIP_REST = 0.78, 0.45, 0.85
+_FINGER_SPACING = 1.05  # white-key widths between neighbouring fingertips
+_SPLIT = 60  # notes below middle C are played by the left hand
+
+
+def _playing_hand(homography: np.ndarray, tips: np.ndarray) -> list[np.ndarray]:
+    """Polygons (supersampled pixels) of a hand with its five fingertips at plane points `tips` (5, 2): a palm in
+    front of the keys, a finger from it to every tip, and the forearm leaving towards the player."""
+    palm_x = float(np.mean(tips[:, 0]))
+    angles = np.linspace(0, 2 * np.pi, 24, endpoint=False)
+    polygons = [np.stack([palm_x + 2.3 * np.cos(angles), 1.32 + 0.3 * np.sin(angles)], axis=1),
+                np.array([[palm_x - 1.5, 1.4], [palm_x + 1.5, 1.4], [palm_x + 1.2, 3.0], [palm_x - 1.2, 3.0]])]
+    for finger, (x, y) in enumerate(tips):
+        base = np.array([palm_x + (finger - 2) * 0.9, 1.15])
+        along = np.array([x, y]) - base
+        across = np.array([-along[1], along[0]]) / max(float(np.linalg.norm(along)), 1e-6) * 0.26
+        polygons.append(np.array([base - across, base + across, (x, y) + across * 0.8, (x, y) - across * 0.8]))
+    return [_project(homography, polygon) for polygon in polygons]
+
+
+def perform(notes: list[tuple[int, float, float]], seconds: float, keys: int = 88, size: tuple[int, int] = (640, 360),
+            camera: Camera = Camera(), style: Style = Style(), lighting: float = 0.3, noise: float = 3.0,
+            flicker: float = 0.01, rate: float = 30.0, seed: int = 0) -> Performed:
+    """Render a clip of `notes` ((pitch, onset, release) seconds) played on a keyboard: every pressed key drawn
+    down (see _keyboard_canvas) from the first frame at or after its onset to the last before its release, by
+    one of two hands whose fingers follow the notes (the left plays below middle C), over the keys' front;
+    `flicker` is the frame-to-frame exposure jitter (a fraction of the brightness)."""
+    rng = np.random.default_rng(seed)
+    stage = _stage(keys, size, camera, style, lighting, rng)
+    centres = {pitch: ((left + right) / 2, black) for pitch, black, left, right in stage.layout}
+    pressed_looks = {}
+    for pitch in {pitch for pitch, _, _ in notes}:
+        canvas, _ = _keyboard_canvas(keys, style, stage.ppw, frozenset({pitch}))
+        down = cv2.warpPerspective(canvas, stage.to_big, stage.big, flags=cv2.INTER_AREA)
+        changed = np.abs(down - stage.keyboard).max(axis=2) > 0.5
+        rows, columns = np.flatnonzero(changed.any(axis=1)), np.flatnonzero(changed.any(axis=0))
+        window = (slice(rows[0], rows[-1] + 1), slice(columns[0], columns[-1] + 1))
+        pressed_looks[pitch] = (window, changed[window], down[window] * stage.mask[window][..., None])
+    hands = [np.array([stage.whites * 0.3 + (finger - 2) * _FINGER_SPACING for finger in range(5)]),
+             np.array([stage.whites * 0.6 + (finger - 2) * _FINGER_SPACING for finger in range(5)])]
+    count = int(round(seconds * rate))
+    frames, fingertips = [], np.full((count, 2, 5, 2), np.nan)
+    for index in range(count):
+        time = index / rate
+        down = [pitch for pitch, onset, release in notes if onset <= time < release]
+        picture = stage.scene.copy()
+        for pitch in down:
+            window, changed, look = pressed_looks[pitch]
+            picture[window][changed] = look[changed]
+        for side in (0, 1):
+            playing = sorted(pitch for pitch in down if (pitch < _SPLIT) == (side == 0))
+            tips = np.stack([hands[side], np.full(5, _TIP_REST)], axis=1)
+            for pitch in playing:
+                x, black = centres[pitch]
+                finger = int(np.argmin(np.abs(hands[side] - x)))
+                if abs(hands[side][finger] - x) > 0.5:  # the hand moves so that a finger is over the key
+                    hands[side] = hands[side] + (x - hands[side][finger])
+                    tips[:, 0] = hands[side]
+                tips[finger] = (x, _TIP_BLACK if black else _TIP_WHITE)
+            for polygon in _playing_hand(stage.up @ stage.homography, tips):
+                cv2.fillPoly(picture, [np.round(polygon * 4).astype(np.int32)], _SKIN, cv2.LINE_AA, shift=2)
+            fingertips[index, side] = stage.lens.distort(_project(stage.homography, tips))
+        frames.append(stage.finish(picture, size, noise, rng, 1.0 + rng.normal(0, flicker)))
+    rendered = RenderedKeyboard(frames[:1], stage.homography, keys, LAYOUTS[keys][0])
+    stage.truth(rendered, style, size)
+    return Performed(frames, rate, notes, fingertips, rendered)
+
+
+def melody(seconds: float, lowest: int, highest: int, seed: int = 0) -> list[tuple[int, float, float]]:
+    """A random melody between two pitches ((pitch, onset, release) seconds), mostly on white keys: steps and
+    leaps, notes of 0.12-0.5 s, rests of 0.06-0.3 s, repeated notes and now and then a second note under it.
+    (A key held down most of the time is another matter: the press evidence takes a key's usual look to be up.)"""
+    rng = np.random.default_rng(seed)
+    scale = [pitch for pitch in range(lowest, highest + 1) if pitch % 12 in _WHITE_CLASSES or rng.random() < 0.3]
+    notes, time, index = [], 0.4, len(scale) // 2
+    while time < seconds - 0.6:
+        index += int(rng.choice([-2, -1, 0, 1, 2, 4, -4]))
+        index = abs(index) if index < len(scale) else 2 * (len(scale) - 1) - index  # turns back at the ends
+        length = float(rng.uniform(0.12, 0.5))
+        notes.append((scale[index], time, time + length))
+        if rng.random() < 0.15:
+            under = scale[max(0, index - int(rng.integers(3, 6)))]
+            notes.append((under, time, time + length))
+        time += length + float(rng.uniform(0.06, 0.3))
+    return sorted(notes, key=lambda note: (note[1], note[0]))

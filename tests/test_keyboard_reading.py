@@ -1,7 +1,8 @@
 """Notes from key-press evidence: hysteresis, neighbours sharing an edge, fingertips choosing the key, velocity.
 
-The evidence is written by hand here (presses.py, which measures it from pixels, is tested on real frames in
-tests/test_keyboard_source.py), on a four-key keyboard whose plane maps to pixels at 10 px per white key.
+The evidence is written by hand here (presses.py, which measures it from pixels, is tested on rendered clips in
+tests/test_keyboard_presses.py and on real frames in tests/test_keyboard_source.py), on a four-key keyboard
+whose plane maps to pixels at 10 px per white key.
 """
 
 from __future__ import annotations

@@ -28,8 +28,12 @@ ON_LEVEL = 4.0
 OFF_LEVEL = 2.0
 #: Keys whose centres lie within this many white-key widths of each other share an edge.
 NEIGHBOUR_REACH = 1.01
-#: A neighbour's press counts as an alternative reading when its evidence is at least this share of the key's.
-ALTERNATIVE_SHARE = 0.5
+#: A neighbour's press counts as an alternative reading when its evidence is at least this share of the key's:
+#: each key's evidence is in units of its own noise, so a pressed key whose edges are often crossed by a resting
+#: hand can show half the level of the neighbour that shares one of its edges (E beside D# on rendered keyboards,
+#: tests/test_keyboard_presses.py); the fingertip, over the played key for 92-100 % of the shared clip's notes,
+#: then decides.
+ALTERNATIVE_SHARE = 0.35
 #: A press needs a fingertip within this many white-key widths of the key, and on the keys (plane y) ...
 FINGER_REACH = 1.5
 KEYS_DEPTH = (-0.3, 1.5)
