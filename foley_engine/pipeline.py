@@ -28,6 +28,7 @@ from .outputs import OutputSet, ensure_writable_dir, refuse_existing, stem_path,
 from .pose.extract import PoseSettings, extract
 from .progress import ProgressCallback, StageProgress
 from .sources import SourceClip, SourceNotes, open_sources
+from .sources.keys import keys_pose_settings
 from .synth import SAMPLE_RATE, Progress, find_soundfont, render, render_stems, require_fluidsynth, write_wav
 from .video import VideoInfo, probe, resolve_range
 
@@ -138,6 +139,8 @@ def generate(video: str | Path, instrument: InstrumentChoice = "piano", *, start
 
     clock = time.perf_counter()
     band = sources.prepare(info.path, start, end, choice, stages.stage("keyboard"))  # a keyboard, before pose
+    if band is not None:  # the keys will play: the pose stage need only find the fingertips
+        pose_settings = keys_pose_settings(pose_settings, float(info.frame_rate))
     timings["keyboard"] = time.perf_counter() - clock
 
     clock = time.perf_counter()

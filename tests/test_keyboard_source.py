@@ -97,24 +97,50 @@ def test_a_short_range_between_sparse_keyframes_still_finds_the_keyboard(piano_v
 def test_the_pose_workers_sample_the_keys_band_exactly_as_a_second_pass_would(piano_video: Path,
                                                                               tmp_path: Path) -> None:
     """The keys' band rows come from the frames the pose workers decode (no second pass over the video): the
-    same numbers as decoding the range again, cached beside the keypoints for the next run."""
+    same numbers as decoding the range again, on every frame, cached beside the keypoints for the next run;
+    with the settings the keys source asks for, the workers follow no body and run Hands on every other frame
+    of this 30 fps clip, and the hands are still on every sample of the keypoints (interpolated)."""
     from foley_engine import video
     from foley_engine.keyboard.presses import band_rows, key_band
-    from foley_engine.pose.extract import extract
-    from foley_engine.sources.keys import FRAME_SIZE, locate_keyboard
+    from foley_engine.pose.extract import PoseSettings, extract
+    from foley_engine.sources.keys import FRAME_SIZE, keys_pose_settings, locate_keyboard
 
     start, end = 10.0, 13.0
     geometry = locate_keyboard(piano_video, start, end)
     assert geometry is not None
     band = key_band(geometry)
-    _, sampled = extract(piano_video, start, end, cache_dir=tmp_path, band=band.sampler)
+    settings = keys_pose_settings(PoseSettings(), 30.0)
+    assert (settings.bodies, settings.model_every) == (False, 2)
+    keypoints, sampled = extract(piano_video, start, end, settings, cache_dir=tmp_path, band=band.sampler)
     decoded = band_rows(video.iter_frames(piano_video, start, end, FRAME_SIZE), band)
     assert sampled is not None and sampled.rows.shape == decoded.rows.shape == (90, band.sampler.width)
     np.testing.assert_array_equal(sampled.times, decoded.times)
     np.testing.assert_allclose(sampled.rows, decoded.rows, atol=1e-3)
-    _, cached = extract(piano_video, start, end, cache_dir=tmp_path, band=band.sampler)
+    assert keypoints.num_frames == 90 and not keypoints.body[..., 2].any()
+    tips_seen = (keypoints.hands[:, :, :, 8, 2] > 0).any(axis=(0, 2))  # an index fingertip, frame by frame
+    assert tips_seen.mean() > 0.95
+    _, cached = extract(piano_video, start, end, settings, cache_dir=tmp_path, band=band.sampler)
     assert cached is not None
     np.testing.assert_array_equal(cached.rows, sampled.rows)
+
+
+def test_the_learned_model_is_loaded_only_when_no_keyboard_will_play(piano_video: Path) -> None:
+    """Loading the checkpoint (and torch) is 2-3 s a run that a keyboard clip never uses; without a keyboard it
+    is loaded before the pose stage, so a broken checkpoint still fails before the expensive part."""
+    from foley_engine.instruments import get_instrument
+    from foley_engine.options import GeneratorOptions
+    from foley_engine.sources import open_sources
+    from foley_engine.sources.motion import MotionSource
+
+    violin = require_shared(SHARED_MEDIA / "violin-urmp" / "video.mp4")
+    for clip, keyboard in ((piano_video, True), (violin, False)):
+        sources = open_sources(GeneratorOptions())
+        [motion] = [source for source in sources.tried if isinstance(source, MotionSource)]
+        assert motion.sampling is None
+        band = sources.prepare(clip, 10.0 if keyboard else 0.0, 16.0 if keyboard else 3.0,
+                               (get_instrument("piano"),), lambda fraction, message: None)
+        assert (band is not None) == keyboard
+        assert (motion.sampling is None) == keyboard
 
 
 def test_a_short_range_is_decoded_from_its_own_first_keyframe(piano_video: Path, monkeypatch) -> None:

@@ -142,6 +142,8 @@ def test_bad_input_and_settings_raise_input_error(tmp_path: Path) -> None:
         extract_keypoints(clip, 0.0, 5.0, cache_dir=tmp_path)
     with pytest.raises(InputError, match="complexity"):
         PoseSettings(model_complexity=2)
+    with pytest.raises(InputError, match="model every"):
+        PoseSettings(model_every=0)
 
 
 def test_default_cache_dir_follows_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -102,8 +102,11 @@ def keys_generator(videos: dict[int, Path]) -> Generator:
     """The keys source as an evaluation generator: it reads the frames, so it plays only the real recordings
     whose videos are known (`videos`: id of the example's keypoints -> video); others it refuses, and they
     are scored as silence and listed."""
+    from ..keyboard.presses import key_band
     from ..notes import Performance
-    from ..sources.keys import SOURCE_NAME, locate_keyboard, read_keyboard
+    from ..pose.extract import PoseSettings, extract
+    from ..sources.keys import SOURCE_NAME, keys_pose_settings, locate_keyboard, read_keyboard
+    from ..video import probe
 
     def generate(keypoints: Keypoints, instrument: Instrument, duration: float) -> Performance:
         video = videos.get(id(keypoints))
@@ -113,7 +116,10 @@ def keys_generator(videos: dict[int, Path]) -> Generator:
         geometry = locate_keyboard(video, start, end)
         if geometry is None:
             return Performance(instrument, duration, [[]], SOURCE_NAME)
-        return read_keyboard(video, start, end, keypoints, instrument, geometry).performance
+        # The hands as `foley generate` finds them when the keys play (keys_pose_settings), not the example's.
+        settings = keys_pose_settings(PoseSettings(), float(probe(video).frame_rate))
+        hands, rows = extract(video, start, end, settings, band=key_band(geometry).sampler)
+        return read_keyboard(video, start, end, hands, instrument, geometry, rows=rows).performance
 
     return generate
 

@@ -53,8 +53,15 @@ class PoseSettings:
     min_detection_confidence: float = 0.5
     min_tracking_confidence: float = 0.5
     rate: float = MODEL_RATE
+    # What the notes need of the pose (sources/keys.py): the keys source reads the notes off the keys and asks only
+    # for fingertips, near a press, so on a keyboard clip no one's body is followed and the models run on every
+    # `model_every`-th frame (the band of keys is still sampled on every frame).
+    bodies: bool = True
+    model_every: int = 1
 
     def __post_init__(self) -> None:
+        if not 1 <= self.model_every <= 4:
+            raise InputError(f"model every must be between 1 and 4 frames, got {self.model_every}")
         if self.model_complexity not in (0, 1):
             raise InputError(f"model complexity must be 0 or 1, got {self.model_complexity}")
         if not 1 <= self.max_hands <= 8:
@@ -136,8 +143,7 @@ def extract(
     report = progress or (lambda fraction, message: None)
     info = video.probe(video_path)
     start, end = video.resolve_range(info, start, end)
-    key = cache_key(_content_hash(info.path), start, end, settings)
-    cache_file = Path(cache_dir or default_cache_dir()) / f"{key}.npz"
+    cache_file = _cache_file(info, start, end, settings, cache_dir)
     if cache_file.is_file():
         try:
             keypoints = Keypoints.load(cache_file)
@@ -154,11 +160,16 @@ def extract(
     except (OSError, OutputError):
         pass  # an unwritable cache (or a full disk under it) only costs time on the next run
     report(1.0, f"keypoints: {keypoints.num_performers} performer(s)")
-    rows = BandRows(raw.times, raw.band) if band is not None and raw.band.shape[1] == band.width else None
+    rows = BandRows(raw.band_times, raw.band) if band is not None and raw.band.shape[1] == band.width else None
     if rows is not None and band is not None:
         with contextlib.suppress(OSError, OutputError):
             rows.save(_band_file(cache_file, band))
     return keypoints, rows
+
+
+def _cache_file(info: video.VideoInfo, start: float, end: float, settings: PoseSettings,
+                cache_dir: str | Path | None) -> Path:
+    return Path(cache_dir or default_cache_dir()) / f"{cache_key(_content_hash(info.path), start, end, settings)}.npz"
 
 
 def _band_file(cache_file: Path, band: BandSampler) -> Path:
@@ -258,7 +269,7 @@ def _run_workers(
             with np.load(output) as data:
                 part = pose_mediapipe.RawDetections(**data)
             if band is not None:
-                part.band = _rows(pose_mediapipe.rows_file(output), len(part.times), band.width)
+                part.band = _rows(pose_mediapipe.rows_file(output), len(part.band_times), band.width)
             # Each worker numbers its people from 0: ids are made distinct across chunks.
             part.body_id[part.body_id >= 0] += chunk * _IDS_PER_CHUNK
             parts.append(part)

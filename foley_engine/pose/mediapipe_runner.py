@@ -75,7 +75,8 @@ class RawDetections:
     hand_xy: np.ndarray  # (N, H, 21, 2) float32 hands in MediaPipe's order, normalised to the frame
     hand_label: np.ndarray  # (N, H) int8: skeleton.LEFT / skeleton.RIGHT of the performer, -1 = no hand
     hand_score: np.ndarray  # (N, H) float32 handedness score
-    band: np.ndarray  # (N, W) uint8 the BandSampler's samples of each frame; W = 0 when none was asked for
+    band_times: np.ndarray  # (M,) float64 every decoded frame's time (M >= N: the models may skip frames)
+    band: np.ndarray  # (M, W) uint8 the BandSampler's samples of each frame; W = 0 when none was asked for
 
     @classmethod
     def concatenate(cls, parts: list[RawDetections]) -> RawDetections:
@@ -204,11 +205,11 @@ def rows_file(out: str | Path) -> Path:
 
 def detect(path: str | Path, start: float, end: float, settings: PoseSettings, report: Report,
            band: BandSampler | None = None, rows_to: BinaryIO | None = None) -> RawDetections:
-    """Follow every person (people.py) and run Hands over the whole frame, on every frame of [start, end); and
-    sample `band` on each frame (rows of width 0 for a frame it was not made for, or without one). With
-    `rows_to`, the rows are written there as they come instead (the band is then of width 0 here): a 5-minute
-    chunk's rows are 64 MB that the worker need not hold while it tracks, and both workers would hold them at
-    the same moment, the pose stage's peak.
+    """Follow every person (people.py; unless `settings.bodies` is off) and run Hands over the whole frame, on
+    every `settings.model_every`-th frame of [start, end); and sample `band` on every frame (rows of width 0
+    for a frame it was not made for, or without one). With `rows_to`, the rows are written there as they come
+    instead (the band is then of width 0 here): a 5-minute chunk's rows are 64 MB that the worker need not hold
+    while it tracks, and both workers would hold them at the same moment, the pose stage's peak.
 
     Frames are decoded (and the band sampled) in a thread of their own (`prefetched`): FFmpeg and OpenCV
     release the GIL, so decoding overlaps the models instead of adding to them."""
@@ -216,35 +217,44 @@ def detect(path: str | Path, start: float, end: float, settings: PoseSettings, r
 
     people, slots = settings.max_people, settings.max_hands
     info = video.probe(path)
-    table = _FrameTable(int((end - start) * float(info.frame_rate)) + 2)
+    capacity = int((end - start) * float(info.frame_rate)) + 2
+    table, decoded = _FrameTable(capacity // settings.model_every + 2), _FrameTable(capacity)
     finder = PeopleDetector(people, settings.min_detection_confidence, settings.min_tracking_confidence,
-                            _kept_finder(settings.min_detection_confidence))
+                            _kept_finder(settings.min_detection_confidence)) if settings.bodies else None
     frames = ((frame, band.sample(frame.image) if band is not None else None)
               for frame in video.iter_frames(path, start, end, settings.max_size))
     every_row = band is not None
-    with finder, HandFinder(settings) as hands:
+    with contextlib.ExitStack() as stack:
+        if finder is not None:
+            stack.enter_context(finder)
+        hands = stack.enter_context(HandFinder(settings))
         for count, (frame, row) in enumerate(prefetched(frames), start=1):
-            found = finder.process(frame.image, frame.time)
-            landmarks, frame_ids = body25_frame(found, people)
-            xy, label, score = hands_frame(hands.process(frame.image, frame.time, len(found)), slots)
             every_row = every_row and row is not None
-            table.add(times=np.array(frame.time, np.float64), bodies=landmarks, ids=frame_ids, xys=xy, labels=label,
-                      scores=score, **({"rows": row} if every_row and row is not None and rows_to is None else {}))
+            decoded.add(times=np.array(frame.time, np.float64),
+                        **({"rows": row} if every_row and row is not None and rows_to is None else {}))
             if every_row and row is not None and rows_to is not None:
                 rows_to.write(row.tobytes())
             if count % PROGRESS_EVERY == 0:
                 report(count)
-    times = table.column("times", (), np.float64)
+            if (count - 1) % settings.model_every:
+                continue
+            found = finder.process(frame.image, frame.time) if finder is not None else []
+            landmarks, frame_ids = body25_frame(found, people)
+            xy, label, score = hands_frame(hands.process(frame.image, frame.time, len(found)), slots)
+            table.add(times=np.array(frame.time, np.float64), bodies=landmarks, ids=frame_ids, xys=xy, labels=label,
+                      scores=score)
+    band_times = decoded.column("times", (), np.float64)
     return RawDetections(
-        times=times,
+        times=table.column("times", (), np.float64),
         body=body25_from_mediapipe(table.column("bodies", (people, 33, 3), np.float32).reshape(-1, 33, 3)
                                    ).reshape(-1, people, 25, 3),
         body_id=table.column("ids", (people,), np.int32),
         hand_xy=table.column("xys", (slots, NUM_HAND_JOINTS, 2), np.float32),
         hand_label=table.column("labels", (slots,), np.int8),
         hand_score=table.column("scores", (slots,), np.float32),
-        band=table.column("rows", (-1,), np.uint8) if every_row and len(times) and rows_to is None
-        else np.zeros((len(times), 0), np.uint8),
+        band_times=band_times,
+        band=decoded.column("rows", (-1,), np.uint8) if every_row and len(band_times) and rows_to is None
+        else np.zeros((len(band_times), 0), np.uint8),
     )
 
 

@@ -87,13 +87,25 @@ class Sources:
     def prepare(self, video: Path, start: float, end: float, instruments: tuple[Instrument, ...],
                 progress: Progress) -> BandSampler | None:
         """What the pose workers should sample for the first source that reads the frames and may play these
-        instruments, if any (a drum kit is never read off keys: no keyboard is looked for)."""
+        instruments, if any (a drum kit is never read off keys: no keyboard is looked for). When none will
+        play the clip, the sources after it are loaded now, before the pose stage (a learned model's
+        checkpoint: a bad one fails here, and a keyboard clip never pays for loading it)."""
+        band: BandSampler | None = None
         for source in self.candidates(instruments):
             prepare = getattr(source, "prepare", None)
             if prepare is not None:
-                band: BandSampler | None = prepare(video, start, end, progress)
-                return band
-        return None
+                band = prepare(video, start, end, progress)
+                break
+        if band is None:
+            self.load()
+        return band
+
+    def load(self) -> None:
+        """Load every source that has something to load (`load()`: the learned model's checkpoint)."""
+        for source in self.tried:
+            load = getattr(source, "load", None)
+            if load is not None:
+                load()
 
     def play(self, clip: SourceClip, progress: Callable[[str], Progress]) -> SourceNotes:
         """The first source that can play the clip; `progress(stage)` gives each source its stage's callback.
@@ -129,8 +141,9 @@ _NOT_PLAYED = {"keys": "no keyboard in view: notes from the performers' motion"}
 
 
 def open_sources(options: GeneratorOptions, instruments: tuple[Instrument, ...] = ()) -> Sources:
-    """The sources to try for `options`, checked now: the learned model's checkpoint is loaded (a corrupt one
-    fails here, before pose), and it stays loaded for this process's next clip; `instruments`, when known,
+    """The sources to try for `options`, checked now; the learned model's checkpoint is loaded here, or, when
+    the keys are tried first, by `Sources.prepare` once no keyboard is found (a corrupt one fails before pose
+    either way), and it stays loaded for this process's next clip; `instruments`, when known,
     are checked against a source that cannot play them (--source strikes with a pitched instrument)."""
     from .keys import KeysSource
     from .motion import MotionSource
@@ -145,7 +158,10 @@ def open_sources(options: GeneratorOptions, instruments: tuple[Instrument, ...] 
         tried.append(KeysSource(options))
     if options.source in ("auto", "model"):
         tried.append(MotionSource(options))
-    return Sources(options, tried)
+    sources = Sources(options, tried)
+    if not any(hasattr(source, "prepare") for source in tried):
+        sources.load()  # nothing reads the frames: nothing can spare the checkpoint, so it is checked now
+    return sources
 
 
 __all__ = ["PERCUSSION_SOURCE", "NoteSource", "SourceClip", "SourceNotes", "Sources", "open_sources"]

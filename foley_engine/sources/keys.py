@@ -8,6 +8,7 @@ back to the generators that read motion.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from ..keypoints import Keypoints
 from ..notes import Performance
 from ..options import GeneratorOptions
 from ..pose.bands import BandRows, BandSampler
+from ..pose.extract import PoseSettings
 from . import SourceClip, SourceNotes
 
 #: Generator name recorded in the MIDI, the summary and the panel.
@@ -43,7 +45,20 @@ MIN_FRAMES = 2
 #: A keyboard found with less confidence than this is not trusted to play from.
 MIN_CONFIDENCE = 0.3
 
+#: How often the keys source needs the hands (per second): a press takes the fingertips within 70 ms of it
+#: (reading.FINGER_SECONDS) and the speed over the 0.1 s before it, which 15 samples a second still give,
+#: interpolated to every frame. The notes come from every frame's pixels.
+HANDS_PER_SECOND = 15.0
+
 Progress = Callable[[float, str], None]
+
+
+def keys_pose_settings(settings: PoseSettings, frame_rate: float) -> PoseSettings:
+    """What the pose stage has to find on a clip whose notes are read off the keys: the hands, on every
+    frame up to HANDS_PER_SECOND, and no one's body (the notes do not use it). Half the pose stage's time on a
+    30 fps keyboard clip (bench/pipeline_bench.py)."""
+    every = int(min(4, max(1, round(frame_rate / HANDS_PER_SECOND))))
+    return dataclasses.replace(settings, bodies=False, model_every=every)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ baseline rules (baseline.py). Both see keypoints only, so this source can play a
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..errors import InputError
 from ..instruments import Instrument, instruments_for
 from ..keypoints import Keypoints
@@ -15,21 +17,29 @@ from . import Progress, SourceClip, SourceNotes
 from .baseline import GENERATOR_NAME as BASELINE_NAME
 from .baseline import generate_baseline
 
+if TYPE_CHECKING:
+    from ..model import Sampling
+
 
 class MotionSource:
-    """The `--model` generator, checked and (for the learned model) loaded when made."""
+    """The `--model` generator; the learned model's checkpoint is loaded by `load`, which `open_sources` or
+    `Sources.prepare` call before the pose stage (a bad checkpoint fails there), unless the keys will play."""
 
     name = "model"
     stage = "notes"
 
     def __init__(self, options: GeneratorOptions) -> None:
         self.options = options
-        if options.model == "baseline":
+        self.sampling: Sampling | None = None
+
+    def load(self) -> None:
+        """Load the checkpoint (kept for this process's next clip) and check the sampling options; again is free."""
+        if self.options.model == "baseline" or self.sampling is not None:
             return
         from ..model import Sampling, load_model
 
-        load_model(options.model)
-        defaults = Sampling()
+        load_model(self.options.model)
+        defaults, options = Sampling(), self.options
         try:
             self.sampling = Sampling(
                 defaults.temperature if options.temperature is None else options.temperature,
@@ -49,6 +59,8 @@ class MotionSource:
             return [generate_baseline(keypoints, instrument, duration=duration, seed=self.options.seed)]
         from ..model import generate_performances
 
+        self.load()
+        assert self.sampling is not None  # load() sets it for every generator but the baseline
         return generate_performances(keypoints, instrument, model=self.options.model, duration=duration,
                                      seed=self.options.seed, sampling=self.sampling,
                                      variations=self.options.variations)
