@@ -80,6 +80,12 @@ class KeyboardGeometry:
         boxes: np.ndarray = np.concatenate([corners.min(axis=1), corners.max(axis=1)], axis=1)[:, [0, 2, 1, 3]]
         return boxes
 
+    def covering(self, plane_points: np.ndarray) -> np.ndarray:
+        """(n, K) whether each keyboard-plane point (n, 2) lies on each key's top (its box in the plane)."""
+        u, v, boxes = plane_points[:, :1], plane_points[:, 1:2], self.plane_boxes
+        inside: np.ndarray = (boxes[:, 0] <= u) & (u < boxes[:, 1]) & (boxes[:, 2] <= v) & (v <= boxes[:, 3])
+        return inside
+
     def to_plane(self, points: np.ndarray) -> np.ndarray:
         """Frame pixels (n, 2) -> keyboard-plane coordinates (n, 2)."""
         return self._projection.to_plane(np.asarray(points, np.float64).reshape(-1, 2))
@@ -90,10 +96,7 @@ class KeyboardGeometry:
 
     def key_at(self, x: float, y: float) -> Key | None:
         """The key under frame pixel (x, y), black keys first since they lie on top; None off the keys."""
-        u, v = self.to_plane(np.array([[x, y]]))[0]
-        boxes = self.plane_boxes
-        inside = (boxes[:, 0] <= u) & (u < boxes[:, 1]) & (boxes[:, 2] <= v) & (v <= boxes[:, 3])
-        hits = [self.keys[i] for i in np.flatnonzero(inside)]
+        hits = [self.keys[i] for i in np.flatnonzero(self.covering(self.to_plane(np.array([[x, y]])))[0])]
         return next((key for key in hits if key.black), hits[0] if hits else None)
 
     @property

@@ -119,7 +119,7 @@ def _edge_change(rows: BandRows, band: KeyBand) -> np.ndarray:
         if not len(these):
             continue
         around = (times >= centre - REFERENCE_SECONDS / 2) & (times < centre + REFERENCE_SECONDS / 2)
-        usual = np.median(pixels[around][::REFERENCE_STRIDE], axis=0).astype(np.float32)
+        usual = np.median(pixels[np.flatnonzero(around)[::REFERENCE_STRIDE]], axis=0).astype(np.float32)
         change = np.abs(pixels[these].astype(np.float32) - usual)
         per_row = np.stack([change[:, :, a:b].mean(axis=2) for a, b in band.windows], axis=2)  # (t, rows, E)
         edges[these] = np.percentile(per_row, ROW_QUANTILE, axis=1)

@@ -156,10 +156,7 @@ def _distances(tips: np.ndarray, geometry: KeyboardGeometry, keys: list[int]) ->
     black key is not on the white key under it: it counts BLACK_KEY_COVER farther from that white key."""
     boxes = geometry.plane_boxes  # (K, 4): x_min, x_max, y_min, y_max
     black = np.array([key.black for key in geometry.keys])
-
-    on_black = np.zeros(len(tips), bool)
-    for x_min, x_max, y_min, y_max in boxes[black]:
-        on_black |= (tips[:, 0] >= x_min) & (tips[:, 0] < x_max) & (tips[:, 1] >= y_min) & (tips[:, 1] <= y_max)
+    on_black = geometry.covering(tips)[:, black].any(axis=1)
     distances = {}
     for key in keys:
         x_min, x_max, y_min, y_max = boxes[key]
