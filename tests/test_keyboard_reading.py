@@ -67,6 +67,19 @@ def test_the_fingertip_decides_between_two_neighbours_pressed_almost_alike() -> 
     assert note.pitch == 64
 
 
+def test_without_hands_the_neighbour_whose_both_edges_moved_is_read() -> None:
+    """E4's press shows more on D4 in units of each key's own noise (E4's other edge is a noisy one), but it moved
+    both of E4's edges and only one of D4's: with no fingertip to ask, E4 is read."""
+    evidence = _evidence(30, [(2, 10, 20, 8.0)])
+    evidence.evidence[10:20, 1] = 8.5
+    both = np.zeros_like(evidence.evidence)
+    both[10:20, 2], both[10:20, 1] = 10.0, 5.0
+    nobody = Keypoints(RATE, 0.0, np.zeros((0, 30, 25, 3), np.float32), np.zeros((0, 30, 2, 21, 3), np.float32), FRAME)
+    with_edges = KeyEvidence(evidence.times, evidence.pitches, evidence.evidence, both)
+    [note] = read_notes(with_edges, _geometry(), nobody, get_instrument("piano"), 0.0, 1.0)
+    assert note.pitch == 64
+
+
 def test_a_press_far_from_every_fingertip_is_no_note_unless_no_hand_was_seen() -> None:
     evidence = _evidence(30, [(3, 10, 20, 9.0)])
     far = _fingertip_over(30, {range(0, 30): 0.2})

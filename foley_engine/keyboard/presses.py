@@ -48,11 +48,15 @@ Progress = Callable[[float], None]
 @dataclass(frozen=True)
 class KeyEvidence:
     """Press evidence per frame and key: `evidence[t, k]` for the key of pitch `pitches[k]` at `times[t]`,
-    in units of that key's own noise (0 = its usual look)."""
+    in units of that key's own noise (0 = its usual look). `both_edges` is the mean of the key's two edges'
+    change, each in units of its own edge's noise: of two neighbours sharing an edge, the pressed one moved
+    both of its edges, and a key whose other edge is often crossed by a resting hand is not the weaker for it
+    (what decides between them when no fingertip can; None: use `evidence`)."""
 
     times: np.ndarray  # (T,) seconds, video clock
     pitches: np.ndarray  # (K,) MIDI pitch of every key, in geometry order
     evidence: np.ndarray  # (T, K) float32
+    both_edges: np.ndarray | None = None  # (T, K) float32
 
 
 @dataclass(frozen=True)
@@ -131,8 +135,17 @@ def press_evidence(rows: BandRows, band: KeyBand) -> KeyEvidence:
     times, pitches = rows.times, band.pitches
     if len(times) == 0:
         return KeyEvidence(times, pitches, np.zeros((0, len(pitches)), np.float32))
-    raw = _edge_change(rows, band)[:, band.key_edges].mean(axis=2)
+    edges = _edge_change(rows, band)
+    raw = edges[:, band.key_edges].mean(axis=2)
     raw -= np.median(raw, axis=1, keepdims=True)  # what every key shares in a frame is not a press
-    centre = np.median(raw, axis=0)
-    noise = np.maximum(np.median(np.abs(raw - centre), axis=0) * 1.4826, MIN_NOISE)
-    return KeyEvidence(times, pitches, ((raw - centre) / noise).astype(np.float32))
+    edges -= np.median(edges, axis=1, keepdims=True)  # ... nor what every edge shares
+    both = _standardised(edges)[:, band.key_edges].mean(axis=2)
+    return KeyEvidence(times, pitches, _standardised(raw).astype(np.float32), both.astype(np.float32))
+
+
+def _standardised(values: np.ndarray) -> np.ndarray:
+    """(T, N) every column minus its median, in units of its noise (median absolute deviation, >= MIN_NOISE)."""
+    centre = np.median(values, axis=0)
+    noise = np.maximum(np.median(np.abs(values - centre), axis=0) * 1.4826, MIN_NOISE)
+    scaled: np.ndarray = (values - centre) / noise
+    return scaled

@@ -110,6 +110,7 @@ def read_notes(evidence: KeyEvidence, geometry: KeyboardGeometry, keypoints: Key
     neighbours = np.abs(centres[:, None] - centres[None, :]) < NEIGHBOUR_REACH
     np.fill_diagonal(neighbours, False)
     smoothed = _median3(evidence.evidence)
+    both_edges = smoothed if evidence.both_edges is None else _median3(evidence.both_edges)
     tips = _fingertips(keypoints, geometry) if keypoints.num_performers else np.zeros((0, 0, 2))
     hands_seen = bool(np.isfinite(tips).any())
     notes = []
@@ -119,8 +120,9 @@ def read_notes(evidence: KeyEvidence, geometry: KeyboardGeometry, keypoints: Key
             key = _nearest_alternative(press, smoothed, neighbours, geometry, near)
             if key is None:
                 continue
-        else:
-            key = press.key
+        else:  # no fingertip to ask: the candidate that moved both of its edges most
+            candidates = _candidates(press, smoothed, neighbours)
+            key = candidates[int(np.argmax(both_edges[press.start, candidates]))]
         onset = float(evidence.times[press.start] - start)
         end = min(onset + _seconds(evidence.times, press), duration)
         if end <= onset or onset < 0:
@@ -167,16 +169,20 @@ def _distances(tips: np.ndarray, geometry: KeyboardGeometry, keys: list[int]) ->
     return distances
 
 
+def _candidates(press: _Press, evidence: np.ndarray, neighbours: np.ndarray) -> list[int]:
+    """The press's key and its neighbours pressed almost as clearly (ALTERNATIVE_SHARE) when it starts."""
+    level = evidence[press.start, press.key]
+    return [press.key] + [int(k) for k in np.flatnonzero(neighbours[press.key])
+                          if evidence[press.start, k] >= ALTERNATIVE_SHARE * level]
+
+
 def _nearest_alternative(press: _Press, evidence: np.ndarray, neighbours: np.ndarray, geometry: KeyboardGeometry,
                          tips: np.ndarray) -> int | None:
     """The key of a press: among it and its neighbours pressed almost as clearly, the one a fingertip is on or
     nearest to; None when no fingertip is within FINGER_REACH of any of them."""
-    level = evidence[press.start, press.key]
-    candidates = [press.key] + [int(k) for k in np.flatnonzero(neighbours[press.key])
-                                if evidence[press.start, k] >= ALTERNATIVE_SHARE * level]
     if not len(tips):
         return None
-    distance = _distances(tips, geometry, candidates)
+    distance = _distances(tips, geometry, _candidates(press, evidence, neighbours))
     best = min(distance, key=lambda key: distance[key])
     return best if distance[best] <= FINGER_REACH else None
 
