@@ -24,7 +24,7 @@ from ..errors import InputError
 from ..instruments import Instrument
 from ..keypoints import Keypoints
 from ..notes import Performance
-from ..options import GeneratorOptions
+from ..options import GeneratorOptions, model_path
 from ..pose.bands import BandRows, BandSampler
 
 if TYPE_CHECKING:
@@ -141,9 +141,10 @@ _NOT_PLAYED = {"keys": "no keyboard in view: notes from the performers' motion"}
 
 
 def open_sources(options: GeneratorOptions, instruments: tuple[Instrument, ...] = ()) -> Sources:
-    """The sources to try for `options`, checked now; the learned model's checkpoint is loaded here, or, when
-    the keys are tried first, by `Sources.prepare` once no keyboard is found (a corrupt one fails before pose
-    either way), and it stays loaded for this process's next clip; `instruments`, when known,
+    """The sources to try for `options`, checked now; the learned model's checkpoint is loaded here when it is
+    a file the user named (a broken one fails before anything else) or nothing reads the frames, else (the
+    shipped model, with the keys tried first) by `Sources.prepare` once no keyboard is found; either way before
+    pose, and it stays loaded for this process's next clip; `instruments`, when known,
     are checked against a source that cannot play them (--source strikes with a pitched instrument)."""
     from .keys import KeysSource
     from .motion import MotionSource
@@ -159,8 +160,8 @@ def open_sources(options: GeneratorOptions, instruments: tuple[Instrument, ...] 
     if options.source in ("auto", "model"):
         tried.append(MotionSource(options))
     sources = Sources(options, tried)
-    if not any(hasattr(source, "prepare") for source in tried):
-        sources.load()  # nothing reads the frames: nothing can spare the checkpoint, so it is checked now
+    if model_path(options.model) is not None or not any(hasattr(source, "prepare") for source in tried):
+        sources.load()  # a checkpoint the user named is checked at once; so is any when no source reads frames
     return sources
 
 
