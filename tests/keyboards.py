@@ -18,7 +18,7 @@ import numpy as np
 
 #: (lowest, highest) MIDI pitch of the common keyboard sizes.
 LAYOUTS = {88: (21, 108), 76: (28, 103), 61: (36, 96), 49: (36, 84)}
-_WHITE_CLASSES = (0, 2, 4, 5, 7, 9, 11)
+WHITE_CLASSES = (0, 2, 4, 5, 7, 9, 11)
 #: Black-key centres in white-key widths from their octave's C, as real pianos build them: the C-E group
 #: splits 3 white widths into 5 equal back widths, F-B splits 4 into 7. "even" is the 7/12 idealisation.
 BLACK_OFFSETS = {
@@ -26,7 +26,7 @@ BLACK_OFFSETS = {
     "even": {1: 0.875, 3: 2.042, 6: 3.792, 8: 4.958, 10: 6.125},
 }
 _KEY_LENGTH_MM, _WHITE_WIDTH_MM = 150.0, 23.5
-_SKIN = (224, 172, 140)
+SKIN = (224, 172, 140)
 
 
 @dataclass(frozen=True)
@@ -86,11 +86,11 @@ def key_layout(keys: int, style: Style = Style()) -> list[tuple[int, bool, float
     layout, white = [], 0
     for pitch in range(lowest, highest + 1):
         pitch_class = pitch % 12
-        if pitch_class in _WHITE_CLASSES:
+        if pitch_class in WHITE_CLASSES:
             layout.append((pitch, False, float(white), float(white + 1)))
             white += 1
         else:
-            c_left = white - _WHITE_CLASSES.index(pitch_class - 1) - 1  # the C of this octave, in white keys
+            c_left = white - WHITE_CLASSES.index(pitch_class - 1) - 1  # the C of this octave, in white keys
             centre = c_left + offsets[pitch_class]
             layout.append((pitch, True, centre - style.black_width / 2, centre + style.black_width / 2))
     return layout
@@ -114,7 +114,7 @@ def _camera_homography(camera: Camera, span: tuple[float, float]) -> np.ndarray:
     return np.column_stack([rotation[:, 0], rotation[:, 1], translation]) @ plane_to_world
 
 
-def _project(homography: np.ndarray, points: np.ndarray) -> np.ndarray:
+def project(homography: np.ndarray, points: np.ndarray) -> np.ndarray:
     return cv2.perspectiveTransform(points.reshape(-1, 1, 2).astype(np.float64), homography).reshape(-1, 2)
 
 
@@ -153,7 +153,7 @@ def _fit_into_frame(homography: np.ndarray, camera: Camera, span: tuple[float, f
     corners = np.array([[span[0], -0.4], [span[1], -0.4], [span[1], 1.1], [span[0], 1.1]])
     roll = math.radians(camera.roll)
     rotate = np.array([[math.cos(roll), -math.sin(roll), 0], [math.sin(roll), math.cos(roll), 0], [0, 0, 1]])
-    projected = _project(rotate @ homography, corners)
+    projected = project(rotate @ homography, corners)
     low, high = projected.min(axis=0), projected.max(axis=0)
     scale = camera.fill * min(size[0] / (high[0] - low[0]), size[1] / (high[1] - low[1]))
     slack = np.array(size) - scale * (high - low)
@@ -190,7 +190,7 @@ _WALL = 0.07
 _PRESSED_WHITE_SHADE = 0.9
 
 
-def _keyboard_canvas(keys: int, style: Style, ppw: int, pressed: frozenset[int] = frozenset()
+def keyboard_canvas(keys: int, style: Style, ppw: int, pressed: frozenset[int] = frozenset()
                      ) -> tuple[np.ndarray, np.ndarray]:
     """The keyboard drawn flat (RGB float) and the canvas -> plane transform; the canvas spans the cheek blocks
     (1 white key either side), the fallboard (0.5 key lengths) and the key slip (0.1). Keys of the `pressed`
@@ -251,11 +251,11 @@ def _hand(homography: np.ndarray, x: float, scale: float) -> list[np.ndarray]:
         fx = x + (finger - 2) * 0.95 * scale
         length = 0.42 if finger in (1, 2, 3) else 0.3
         polygons.append(ellipse(fx, 1.0 - length, 0.38 * scale, length))
-    return [_project(homography, polygon) for polygon in polygons]
+    return [project(homography, polygon) for polygon in polygons]
 
 
 @dataclass
-class _Stage:
+class Stage:
     """What every picture of one rendered keyboard shares: where it lies in the frame, the room and the light."""
 
     layout: list[tuple[int, bool, float, float]]
@@ -288,17 +288,17 @@ class _Stage:
         """Fill in every visible key's true centre and local white-key width."""
         for pitch, black, left, right in self.layout:
             y_centre = style.black_length / 2 if black else 0.5
-            centre = self.lens.distort(_project(self.homography, np.array([[(left + right) / 2, y_centre]])))[0]
+            centre = self.lens.distort(project(self.homography, np.array([[(left + right) / 2, y_centre]])))[0]
             if 0 <= centre[0] < size[0] and 0 <= centre[1] < size[1]:
                 middle = (left + right) / 2
-                ends = self.lens.distort(_project(self.homography,
+                ends = self.lens.distort(project(self.homography,
                                                   np.array([[middle - 0.5, y_centre], [middle + 0.5, y_centre]])))
                 rendered.centres[pitch] = centre
                 rendered.white_widths[pitch] = float(np.linalg.norm(ends[1] - ends[0]))
 
 
-def _stage(keys: int, size: tuple[int, int], camera: Camera, style: Style, lighting: float,
-           rng: np.random.Generator) -> _Stage:
+def make_stage(keys: int, size: tuple[int, int], camera: Camera, style: Style, lighting: float,
+           rng: np.random.Generator) -> Stage:
     layout = key_layout(keys, style)
     whites = sum(1 for _, black, _, _ in layout if not black)
     span = camera.shown or (-1.0, whites + 1.0)
@@ -307,10 +307,10 @@ def _stage(keys: int, size: tuple[int, int], camera: Camera, style: Style, light
     # Pixel centres are integers at both sizes: frame pixel x covers supersampled pixels around 2x + 0.5.
     up = np.array([[supersample, 0, (supersample - 1) / 2], [0, supersample, (supersample - 1) / 2], [0, 0, 1]])
     big = (size[0] * supersample, size[1] * supersample)
-    local_white = float(np.linalg.norm(_project(homography, np.array([[whites / 2, 0.5], [whites / 2 + 1, 0.5]]))
+    local_white = float(np.linalg.norm(project(homography, np.array([[whites / 2, 0.5], [whites / 2 + 1, 0.5]]))
                                        @ np.array([-1, 1])))
     ppw = int(np.clip(2.5 * supersample * local_white, 8, 160))
-    canvas, canvas_to_plane = _keyboard_canvas(keys, style, ppw)
+    canvas, canvas_to_plane = keyboard_canvas(keys, style, ppw)
     to_big = up @ homography @ canvas_to_plane
     keyboard = cv2.warpPerspective(canvas, to_big, big, flags=cv2.INTER_AREA)
     mask = cv2.warpPerspective(np.ones(canvas.shape[:2], np.float32), to_big, big, flags=cv2.INTER_LINEAR)
@@ -321,7 +321,7 @@ def _stage(keys: int, size: tuple[int, int], camera: Camera, style: Style, light
     light = 1.0 - lighting * (ramp - ramp.min()) / max(float(np.ptp(ramp)), 1e-6)
     lens = _Lens(camera.distortion, size)
     maps = lens.source_maps(supersample) if camera.distortion else None
-    return _Stage(layout, homography, up, big, ppw, to_big, keyboard, mask, scene, light, lens, maps)
+    return Stage(layout, homography, up, big, ppw, to_big, keyboard, mask, scene, light, lens, maps)
 
 
 def render(keys: int = 88, size: tuple[int, int] = (1280, 720), camera: Camera = Camera(),
@@ -332,14 +332,14 @@ def render(keys: int = 88, size: tuple[int, int] = (1280, 720), camera: Camera =
     `lighting` is the strength of a linear brightness gradient across the frame (0 = even light).
     """
     rng = np.random.default_rng(seed)
-    stage = _stage(keys, size, camera, style, lighting, rng)
+    stage = make_stage(keys, size, camera, style, lighting, rng)
     pictures = []
     for _ in range(frames):
         picture = stage.scene.copy()
         for _ in range(hands):
             for polygon in _hand(stage.up @ stage.homography, rng.uniform(3, stage.whites - 3),
                                  scale=rng.uniform(0.9, 1.2)):
-                cv2.fillPoly(picture, [np.round(polygon * 4).astype(np.int32)], _SKIN, cv2.LINE_AA, shift=2)
+                cv2.fillPoly(picture, [np.round(polygon * 4).astype(np.int32)], SKIN, cv2.LINE_AA, shift=2)
         pictures.append(stage.finish(picture, size, noise, rng))
     rendered = RenderedKeyboard(pictures, stage.homography, keys, LAYOUTS[keys][0])
     stage.truth(rendered, style, size)
@@ -353,102 +353,3 @@ def empty_frames(size: tuple[int, int] = (1280, 720), background: str = "room", 
     scene = _background(size, background, rng)
     return [np.clip(scene + rng.normal(0, noise, scene.shape), 0, 255).astype(np.uint8) for _ in range(frames)]
 
-
-@dataclass
-class Performed:
-    """A rendered clip of keys being played: its frames, the notes pressed ((pitch, onset, release) seconds) and,
-    for each frame, the five fingertips of each of the two hands in frame pixels ((T, 2, 5, 2), NaN = no hand)."""
-
-    frames: list[np.ndarray]
-    rate: float
-    notes: list[tuple[int, float, float]]
-    fingertips: np.ndarray
-    rendered: RenderedKeyboard
-
-
-#: Where fingers lie on the keys (plane y, 0 = fallboard): a finger pressing a white key, a black key, resting.
-_TIP_WHITE, _TIP_BLACK, _TIP_REST = 0.78, 0.45, 0.85
-_FINGER_SPACING = 1.05  # white-key widths between neighbouring fingertips
-_SPLIT = 60  # notes below middle C are played by the left hand
-
-
-def _playing_hand(homography: np.ndarray, tips: np.ndarray) -> list[np.ndarray]:
-    """Polygons (supersampled pixels) of a hand with its five fingertips at plane points `tips` (5, 2): a palm in
-    front of the keys, a finger from it to every tip, and the forearm leaving towards the player."""
-    palm_x = float(np.mean(tips[:, 0]))
-    angles = np.linspace(0, 2 * np.pi, 24, endpoint=False)
-    polygons = [np.stack([palm_x + 2.3 * np.cos(angles), 1.32 + 0.3 * np.sin(angles)], axis=1),
-                np.array([[palm_x - 1.5, 1.4], [palm_x + 1.5, 1.4], [palm_x + 1.2, 3.0], [palm_x - 1.2, 3.0]])]
-    for finger, (x, y) in enumerate(tips):
-        base = np.array([palm_x + (finger - 2) * 0.9, 1.15])
-        along = np.array([x, y]) - base
-        across = np.array([-along[1], along[0]]) / max(float(np.linalg.norm(along)), 1e-6) * 0.26
-        polygons.append(np.array([base - across, base + across, (x, y) + across * 0.8, (x, y) - across * 0.8]))
-    return [_project(homography, polygon) for polygon in polygons]
-
-
-def perform(notes: list[tuple[int, float, float]], seconds: float, keys: int = 88, size: tuple[int, int] = (640, 360),
-            camera: Camera = Camera(), style: Style = Style(), lighting: float = 0.3, noise: float = 3.0,
-            flicker: float = 0.01, rate: float = 30.0, seed: int = 0) -> Performed:
-    """Render a clip of `notes` ((pitch, onset, release) seconds) played on a keyboard: every pressed key drawn
-    down (see _keyboard_canvas) from the first frame at or after its onset to the last before its release, by
-    one of two hands whose fingers follow the notes (the left plays below middle C), over the keys' front;
-    `flicker` is the frame-to-frame exposure jitter (a fraction of the brightness)."""
-    rng = np.random.default_rng(seed)
-    stage = _stage(keys, size, camera, style, lighting, rng)
-    centres = {pitch: ((left + right) / 2, black) for pitch, black, left, right in stage.layout}
-    pressed_looks = {}
-    for pitch in {pitch for pitch, _, _ in notes}:
-        canvas, _ = _keyboard_canvas(keys, style, stage.ppw, frozenset({pitch}))
-        down = cv2.warpPerspective(canvas, stage.to_big, stage.big, flags=cv2.INTER_AREA)
-        changed = np.abs(down - stage.keyboard).max(axis=2) > 0.5
-        rows, columns = np.flatnonzero(changed.any(axis=1)), np.flatnonzero(changed.any(axis=0))
-        window = (slice(rows[0], rows[-1] + 1), slice(columns[0], columns[-1] + 1))
-        pressed_looks[pitch] = (window, changed[window], down[window] * stage.mask[window][..., None])
-    hands = [np.array([stage.whites * 0.3 + (finger - 2) * _FINGER_SPACING for finger in range(5)]),
-             np.array([stage.whites * 0.6 + (finger - 2) * _FINGER_SPACING for finger in range(5)])]
-    count = int(round(seconds * rate))
-    frames, fingertips = [], np.full((count, 2, 5, 2), np.nan)
-    for index in range(count):
-        time = index / rate
-        down = [pitch for pitch, onset, release in notes if onset <= time < release]
-        picture = stage.scene.copy()
-        for pitch in down:
-            window, changed, look = pressed_looks[pitch]
-            picture[window][changed] = look[changed]
-        for side in (0, 1):
-            playing = sorted(pitch for pitch in down if (pitch < _SPLIT) == (side == 0))
-            tips = np.stack([hands[side], np.full(5, _TIP_REST)], axis=1)
-            for pitch in playing:
-                x, black = centres[pitch]
-                finger = int(np.argmin(np.abs(hands[side] - x)))
-                if abs(hands[side][finger] - x) > 0.5:  # the hand moves so that a finger is over the key
-                    hands[side] = hands[side] + (x - hands[side][finger])
-                    tips[:, 0] = hands[side]
-                tips[finger] = (x, _TIP_BLACK if black else _TIP_WHITE)
-            for polygon in _playing_hand(stage.up @ stage.homography, tips):
-                cv2.fillPoly(picture, [np.round(polygon * 4).astype(np.int32)], _SKIN, cv2.LINE_AA, shift=2)
-            fingertips[index, side] = stage.lens.distort(_project(stage.homography, tips))
-        frames.append(stage.finish(picture, size, noise, rng, 1.0 + rng.normal(0, flicker)))
-    rendered = RenderedKeyboard(frames[:1], stage.homography, keys, LAYOUTS[keys][0])
-    stage.truth(rendered, style, size)
-    return Performed(frames, rate, notes, fingertips, rendered)
-
-
-def melody(seconds: float, lowest: int, highest: int, seed: int = 0) -> list[tuple[int, float, float]]:
-    """A random melody between two pitches ((pitch, onset, release) seconds), mostly on white keys: steps and
-    leaps, notes of 0.12-0.5 s, rests of 0.06-0.3 s, repeated notes and now and then a second note under it.
-    (A key held down most of the time is another matter: the press evidence takes a key's usual look to be up.)"""
-    rng = np.random.default_rng(seed)
-    scale = [pitch for pitch in range(lowest, highest + 1) if pitch % 12 in _WHITE_CLASSES or rng.random() < 0.3]
-    notes, time, index = [], 0.4, len(scale) // 2
-    while time < seconds - 0.6:
-        index += int(rng.choice([-2, -1, 0, 1, 2, 4, -4]))
-        index = abs(index) if index < len(scale) else 2 * (len(scale) - 1) - index  # turns back at the ends
-        length = float(rng.uniform(0.12, 0.5))
-        notes.append((scale[index], time, time + length))
-        if rng.random() < 0.15:
-            under = scale[max(0, index - int(rng.integers(3, 6)))]
-            notes.append((under, time, time + length))
-        time += length + float(rng.uniform(0.06, 0.3))
-    return sorted(notes, key=lambda note: (note[1], note[0]))

@@ -1,4 +1,4 @@
-"""The keys source end to end on rendered clips of keys being played (tests/keyboards.py, `perform`).
+"""The keys source end to end on rendered clips of keys being played (tests/played_keys.py).
 
 Each clip is a random melody on a keyboard drawn with its pressed keys down (the gaps beside a pressed white
 key open, a pressed black key drops), by two hands whose fingers follow the notes, written to H.264 at
@@ -19,7 +19,8 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from keyboards import Camera, Performed, Style, melody, perform, render
+from keyboards import Camera, Style, render
+from played_keys import Performed, melody, perform
 
 from foley_engine.evaluation.scoring import score
 from foley_engine.instruments import get_instrument

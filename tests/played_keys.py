@@ -1,0 +1,124 @@
+"""Rendered clips of keys being played, for testing the keys source end to end (tests/test_keyboard_presses.py).
+
+The keyboard, the camera, the room and the light are those of keyboards.py; here keys go down and come up
+at known times, drawn as a pressed key looks from above, under two hands whose fingers follow the notes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from keyboards import (
+    LAYOUTS,
+    SKIN,
+    WHITE_CLASSES,
+    Camera,
+    RenderedKeyboard,
+    Style,
+    keyboard_canvas,
+    make_stage,
+    project,
+)
+
+
+@dataclass
+class Performed:
+    """A rendered clip of keys being played: its frames, the notes pressed ((pitch, onset, release) seconds) and,
+    for each frame, the five fingertips of each of the two hands in frame pixels ((T, 2, 5, 2), NaN = no hand)."""
+
+    frames: list[np.ndarray]
+    rate: float
+    notes: list[tuple[int, float, float]]
+    fingertips: np.ndarray
+    rendered: RenderedKeyboard
+
+
+#: Where fingers lie on the keys (plane y, 0 = fallboard): a finger pressing a white key, a black key, resting.
+_TIP_WHITE, _TIP_BLACK, _TIP_REST = 0.78, 0.45, 0.85
+_FINGER_SPACING = 1.05  # white-key widths between neighbouring fingertips
+_SPLIT = 60  # notes below middle C are played by the left hand
+
+
+def _playing_hand(homography: np.ndarray, tips: np.ndarray) -> list[np.ndarray]:
+    """Polygons (supersampled pixels) of a hand with its five fingertips at plane points `tips` (5, 2): a palm in
+    front of the keys, a finger from it to every tip, and the forearm leaving towards the player."""
+    palm_x = float(np.mean(tips[:, 0]))
+    angles = np.linspace(0, 2 * np.pi, 24, endpoint=False)
+    polygons = [np.stack([palm_x + 2.3 * np.cos(angles), 1.32 + 0.3 * np.sin(angles)], axis=1),
+                np.array([[palm_x - 1.5, 1.4], [palm_x + 1.5, 1.4], [palm_x + 1.2, 3.0], [palm_x - 1.2, 3.0]])]
+    for finger, (x, y) in enumerate(tips):
+        base = np.array([palm_x + (finger - 2) * 0.9, 1.15])
+        along = np.array([x, y]) - base
+        across = np.array([-along[1], along[0]]) / max(float(np.linalg.norm(along)), 1e-6) * 0.26
+        polygons.append(np.array([base - across, base + across, (x, y) + across * 0.8, (x, y) - across * 0.8]))
+    return [project(homography, polygon) for polygon in polygons]
+
+
+def perform(notes: list[tuple[int, float, float]], seconds: float, keys: int = 88, size: tuple[int, int] = (640, 360),
+            camera: Camera | None = None, style: Style | None = None, lighting: float = 0.3, noise: float = 3.0,
+            flicker: float = 0.01, rate: float = 30.0, seed: int = 0) -> Performed:
+    """Render a clip of `notes` ((pitch, onset, release) seconds) played on a keyboard: every pressed key drawn
+    down (see keyboard_canvas) from the first frame at or after its onset to the last before its release, by
+    one of two hands whose fingers follow the notes (the left plays below middle C), over the keys' front;
+    `flicker` is the frame-to-frame exposure jitter (a fraction of the brightness)."""
+    camera, style = camera or Camera(), style or Style()
+    rng = np.random.default_rng(seed)
+    stage = make_stage(keys, size, camera, style, lighting, rng)
+    centres = {pitch: ((left + right) / 2, black) for pitch, black, left, right in stage.layout}
+    pressed_looks = {}
+    for pitch in {pitch for pitch, _, _ in notes}:
+        canvas, _ = keyboard_canvas(keys, style, stage.ppw, frozenset({pitch}))
+        down = cv2.warpPerspective(canvas, stage.to_big, stage.big, flags=cv2.INTER_AREA)
+        changed = np.abs(down - stage.keyboard).max(axis=2) > 0.5
+        rows, columns = np.flatnonzero(changed.any(axis=1)), np.flatnonzero(changed.any(axis=0))
+        window = (slice(rows[0], rows[-1] + 1), slice(columns[0], columns[-1] + 1))
+        pressed_looks[pitch] = (window, changed[window], down[window] * stage.mask[window][..., None])
+    hands = [np.array([stage.whites * 0.3 + (finger - 2) * _FINGER_SPACING for finger in range(5)]),
+             np.array([stage.whites * 0.6 + (finger - 2) * _FINGER_SPACING for finger in range(5)])]
+    count = int(round(seconds * rate))
+    frames, fingertips = [], np.full((count, 2, 5, 2), np.nan)
+    for index in range(count):
+        time = index / rate
+        down = [pitch for pitch, onset, release in notes if onset <= time < release]
+        picture = stage.scene.copy()
+        for pitch in down:
+            window, changed, look = pressed_looks[pitch]
+            picture[window][changed] = look[changed]
+        for side in (0, 1):
+            playing = sorted(pitch for pitch in down if (pitch < _SPLIT) == (side == 0))
+            tips = np.stack([hands[side], np.full(5, _TIP_REST)], axis=1)
+            for pitch in playing:
+                x, black = centres[pitch]
+                finger = int(np.argmin(np.abs(hands[side] - x)))
+                if abs(hands[side][finger] - x) > 0.5:  # the hand moves so that a finger is over the key
+                    hands[side] = hands[side] + (x - hands[side][finger])
+                    tips[:, 0] = hands[side]
+                tips[finger] = (x, _TIP_BLACK if black else _TIP_WHITE)
+            for polygon in _playing_hand(stage.up @ stage.homography, tips):
+                cv2.fillPoly(picture, [np.round(polygon * 4).astype(np.int32)], SKIN, cv2.LINE_AA, shift=2)
+            fingertips[index, side] = stage.lens.distort(project(stage.homography, tips))
+        frames.append(stage.finish(picture, size, noise, rng, 1.0 + rng.normal(0, flicker)))
+    rendered = RenderedKeyboard(frames[:1], stage.homography, keys, LAYOUTS[keys][0])
+    stage.truth(rendered, style, size)
+    return Performed(frames, rate, notes, fingertips, rendered)
+
+
+def melody(seconds: float, lowest: int, highest: int, seed: int = 0) -> list[tuple[int, float, float]]:
+    """A random melody between two pitches ((pitch, onset, release) seconds), mostly on white keys: steps and
+    leaps, notes of 0.12-0.5 s, rests of 0.06-0.3 s, repeated notes and now and then a second note under it.
+    (A key held down most of the time is another matter: the press evidence takes a key's usual look to be up.)"""
+    rng = np.random.default_rng(seed)
+    scale = [pitch for pitch in range(lowest, highest + 1) if pitch % 12 in WHITE_CLASSES or rng.random() < 0.3]
+    notes, time, index = [], 0.4, len(scale) // 2
+    while time < seconds - 0.6:
+        index += int(rng.choice([-2, -1, 0, 1, 2, 4, -4]))
+        index = abs(index) if index < len(scale) else 2 * (len(scale) - 1) - index  # turns back at the ends
+        length = float(rng.uniform(0.12, 0.5))
+        notes.append((scale[index], time, time + length))
+        if rng.random() < 0.15:
+            under = scale[max(0, index - int(rng.integers(3, 6)))]
+            notes.append((under, time, time + length))
+        time += length + float(rng.uniform(0.06, 0.3))
+    return sorted(notes, key=lambda note: (note[1], note[0]))
