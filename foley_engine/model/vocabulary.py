@@ -266,9 +266,7 @@ class GrammarState:
 
     def allowed_mask(self) -> np.ndarray:
         """Bool array of vocabulary size, True where the token is allowed next; the caller's to change."""
-        if self._mask is None:
-            self._mask = self._compute_mask()
-        return self._mask.copy()
+        return self.current_mask().copy()
 
     def current_mask(self) -> np.ndarray:
         """allowed_mask() without the copy, for a caller that only reads it (generation, for every token)."""

@@ -143,7 +143,8 @@ def extract(
     report = progress or (lambda fraction, message: None)
     info = video.probe(video_path)
     start, end = video.resolve_range(info, start, end)
-    cache_file = _cache_file(info, start, end, settings, cache_dir)
+    key = cache_key(_content_hash(info.path), start, end, settings)
+    cache_file = Path(cache_dir or default_cache_dir()) / f"{key}.npz"
     if cache_file.is_file():
         try:
             keypoints = Keypoints.load(cache_file)
@@ -165,11 +166,6 @@ def extract(
         with contextlib.suppress(OSError, OutputError):
             rows.save(_band_file(cache_file, band))
     return keypoints, rows
-
-
-def _cache_file(info: video.VideoInfo, start: float, end: float, settings: PoseSettings,
-                cache_dir: str | Path | None) -> Path:
-    return Path(cache_dir or default_cache_dir()) / f"{cache_key(_content_hash(info.path), start, end, settings)}.npz"
 
 
 def _band_file(cache_file: Path, band: BandSampler) -> Path:

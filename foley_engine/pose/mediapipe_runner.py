@@ -224,10 +224,7 @@ def detect(path: str | Path, start: float, end: float, settings: PoseSettings, r
     frames = ((frame, band.sample(frame.image) if band is not None else None)
               for frame in video.iter_frames(path, start, end, settings.max_size))
     every_row = band is not None
-    with contextlib.ExitStack() as stack:
-        if finder is not None:
-            stack.enter_context(finder)
-        hands = stack.enter_context(HandFinder(settings))
+    with finder or contextlib.nullcontext(), HandFinder(settings) as hands:
         for count, (frame, row) in enumerate(prefetched(frames), start=1):
             every_row = every_row and row is not None
             decoded.add(times=np.array(frame.time, np.float64),
