@@ -6,10 +6,12 @@ import shutil
 from fractions import Fraction
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 from media import make_video, not_a_video, read_index, truncated_copy, zero_frame_video
 
+from foley_engine import video
 from foley_engine.errors import InputError
 from foley_engine.video import content_hash, iter_frames, keyframes_near, probe, resolve_range
 
@@ -150,6 +152,35 @@ def test_content_hash_follows_content_not_name(tmp_path: Path, ntsc_mp4: Path) -
     assert content_hash(copy) == content_hash(ntsc_mp4)
     assert content_hash(other) != content_hash(ntsc_mp4)
     assert len(content_hash(other)) == 64
+
+
+def _same_frames(first: list, second: list) -> bool:
+    return [f.time for f in first] == [f.time for f in second] and all(
+        np.array_equal(a.image, b.image) for a, b in zip(first, second, strict=True))
+
+
+def test_a_range_after_a_long_group_of_pictures_skips_unreferenced_frames_and_decodes_the_same(
+        tmp_path: Path) -> None:
+    """Seeking lands on the keyframe seconds before the range; the frames in between that no frame refers to
+    are not decoded, and the range's frames are exactly those a decode from the keyframe gives."""
+    path = make_video(tmp_path / "long-gop.mp4", seconds=6.0, rate=30, keyframe_every=150)
+    whole = list(iter_frames(path, 0.0, 5.0))
+    late = list(iter_frames(path, 4.3, 5.0))
+    assert _same_frames(late, [frame for frame in whole if frame.time >= 4.3 - 1e-6])
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        assert video._unreferenced_frames_known(stream)
+        before = [frame for frame in video._decode_after(container, stream, 4.3 / float(stream.time_base), False)
+                  if frame.pts is not None and frame.pts * stream.time_base < 4.3]
+    assert 0 < len(before) < 129  # 129 frames lie between the keyframe at 0 and 4.3 s: some were skipped
+
+
+@pytest.mark.real_media
+def test_shared_piano_clip_frames_after_a_seek_are_those_of_a_decode_from_the_keyframe(piano_video: Path) -> None:
+    """HEVC: the pre-roll skip leaves every frame of the range as a decode from its keyframe (8.33 s) gives."""
+    from_keyframe = [frame for frame in iter_frames(piano_video, 8.3, 12.4) if frame.time >= 12.0 - 1e-6]
+    assert len(from_keyframe) == 12
+    assert _same_frames(list(iter_frames(piano_video, 12.0, 12.4)), from_keyframe)
 
 
 @pytest.mark.real_media
