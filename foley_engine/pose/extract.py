@@ -99,7 +99,8 @@ def cache_key(content_hash: str, start: float, end: float, settings: PoseSetting
 _HASHES: dict[tuple[str, int, int, int], str] = {}
 
 
-def _content_hash(path: Path) -> str:
+def content_hash_of(path: Path) -> str:
+    """The video's content hash (video.content_hash), computed once per process for an unchanged file."""
     try:
         stat = path.stat()
     except OSError:
@@ -143,7 +144,7 @@ def extract(
     report = progress or (lambda fraction, message: None)
     info = video.probe(video_path)
     start, end = video.resolve_range(info, start, end)
-    key = cache_key(_content_hash(info.path), start, end, settings)
+    key = cache_key(content_hash_of(info.path), start, end, settings)
     cache_file = Path(cache_dir or default_cache_dir()) / f"{key}.npz"
     if cache_file.is_file():
         try:

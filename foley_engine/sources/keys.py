@@ -19,11 +19,12 @@ from ..keyboard.detect import find_keyboard
 from ..keyboard.geometry import KeyboardGeometry
 from ..keyboard.presses import band_rows, key_band, press_evidence
 from ..keyboard.reading import read_notes
+from ..keyboard.recall import RememberedKeyboards, still_fits
 from ..keypoints import Keypoints
 from ..notes import Performance
 from ..options import GeneratorOptions
 from ..pose.bands import BandRows, BandSampler
-from ..pose.extract import PoseSettings
+from ..pose.extract import PoseSettings, content_hash_of, default_cache_dir
 from . import SourceClip, SourceNotes
 
 #: Generator name recorded in the MIDI, the summary and the panel.
@@ -88,6 +89,27 @@ def locate_keyboard(path: str | Path, start: float, end: float) -> KeyboardGeome
     return geometry if geometry is not None and geometry.confidence >= MIN_CONFIDENCE else None
 
 
+def recall_keyboard(path: str | Path, start: float, end: float) -> KeyboardGeometry | None:
+    """locate_keyboard's answer, remembered beside the keypoints (keyboard/recall.py): for this very range
+    as found before; for another range of a video whose keyboard was found elsewhere, that keyboard where the
+    keyframes at or before the range's start and end still show it (two decoded frames, not a search);
+    else looked for now, and remembered."""
+    path = Path(path)
+    memory = RememberedKeyboards(default_cache_dir() / "keyboards", content_hash_of(path))
+    known, geometry = memory.found(start, end)
+    if known:
+        return geometry
+    candidates = memory.elsewhere(start, end)
+    if candidates:
+        looks = video.keyframes_near(path, [start, max(start, end - 1e-3)], FRAME_SIZE)
+        geometry = next((candidate for candidate in candidates
+                         if all(still_fits(candidate, look.image) for look in looks)), None) if looks else None
+    if geometry is None:
+        geometry = locate_keyboard(path, start, end)
+    memory.remember(start, end, geometry)
+    return geometry
+
+
 def _frames_at(path: str | Path, start: float, end: float, times: list[float]) -> list[video.Frame]:
     """The first frame at or after each of `times` (sorted), in one pass over [start, end) that decodes only
     the frames others are predicted from (half the cost of every frame; any frame shows the keyboard)."""
@@ -139,7 +161,7 @@ class KeysSource:
     def prepare(self, path: Path, start: float, end: float, progress: Progress) -> BandSampler | None:
         """Find the keyboard in [start, end); the band the pose workers should sample, None without a keyboard."""
         progress(0.0, "looking for a keyboard")
-        self.geometry = locate_keyboard(path, start, end)
+        self.geometry = recall_keyboard(path, start, end)
         self.prepared = (path, start, end)
         progress(1.0, "a keyboard" if self.geometry is not None else "no keyboard")
         return key_band(self.geometry).sampler if self.geometry is not None else None
