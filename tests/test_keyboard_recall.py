@@ -102,8 +102,13 @@ def test_a_timeline_of_one_recording_looks_for_its_keyboard_once(piano_video: Pa
     assert later is not None and again is not None
     assert np.allclose(later.homography, first.homography) and np.allclose(again.homography, first.homography)
 
-    moved = RememberedKeyboards(tmp_path / "keypoints" / "keyboards", keys.content_hash_of(piano_video))
-    moved.path.unlink()
-    moved.remember(8.0, 20.0, _moved(first, 0.5 * _white_width(first)))
+    memory = RememberedKeyboards(tmp_path / "keypoints" / "keyboards", keys.content_hash_of(piano_video))
+    memory.remember(40.0, 41.5, None)  # searched in vain once (hands over the keys, say): a keyboard that fits wins
+    recalled = keys.recall_keyboard(piano_video, 40.0, 41.5)
+    assert recalled is not None and searched == [(8.0, 20.0)]
+    assert memory.found(40.0, 41.5)[1] is not None
+
+    memory.path.unlink()
+    memory.remember(8.0, 20.0, _moved(first, 0.5 * _white_width(first)))
     assert keys.recall_keyboard(piano_video, 22.0, 23.5) is not None
     assert searched == [(8.0, 20.0), (22.0, 23.5)]

@@ -91,22 +91,22 @@ def locate_keyboard(path: str | Path, start: float, end: float) -> KeyboardGeome
 
 def recall_keyboard(path: str | Path, start: float, end: float) -> KeyboardGeometry | None:
     """locate_keyboard's answer, remembered beside the keypoints (keyboard/recall.py): for this very range
-    as found before; for another range of a video whose keyboard was found elsewhere, that keyboard where the
-    keyframes at or before the range's start and end still show it (two decoded frames, not a search);
-    else looked for now, and remembered."""
+    as found before; else a keyboard found in another range of the video where the keyframes at or before
+    this range's start and end still show it (two decoded frames, not a search); else, unless this range was
+    searched before in vain, looked for now. What was found is remembered for this range."""
     path = Path(path)
     memory = RememberedKeyboards(default_cache_dir() / "keyboards", content_hash_of(path))
-    known, geometry = memory.found(start, end)
-    if known:
+    searched, geometry = memory.found(start, end)
+    if geometry is not None:
         return geometry
     candidates = memory.elsewhere(start, end)
-    if candidates:
-        looks = video.keyframes_near(path, [start, max(start, end - 1e-3)], FRAME_SIZE)
-        geometry = next((candidate for candidate in candidates
-                         if all(still_fits(candidate, look.image) for look in looks)), None) if looks else None
-    if geometry is None:
+    looks = video.keyframes_near(path, [start, max(start, end - 1e-3)], FRAME_SIZE) if candidates else []
+    geometry = next((candidate for candidate in candidates
+                     if looks and all(still_fits(candidate, look.image) for look in looks)), None)
+    if geometry is None and not searched:
         geometry = locate_keyboard(path, start, end)
-    memory.remember(start, end, geometry)
+    if geometry is not None or not searched:
+        memory.remember(start, end, geometry)
     return geometry
 
 
