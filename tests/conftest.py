@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 import os
 from pathlib import Path
 
@@ -70,3 +71,20 @@ def require_module(name: str, reason: str = ""):
         return importlib.import_module(name)
     except ImportError as error:
         skip_or_fail(f"cannot import {name} ({error})" + (f": {reason}" if reason else ""))
+
+
+def unfinished_work(cache: Path) -> list[Path]:
+    """The files in a keypoint cache folder other than remembered keyboards (keyboard/recall.py): after a
+    cancelled run there must be none. A keyboard found before the cancel is a finished stage's whole result,
+    written atomically, and is kept; keypoints or band rows of a stage that did not finish never are."""
+    keyboards = cache / "keypoints" / "keyboards"
+    return [path for path in cache.rglob("*")
+            if path.is_file() and not (path.parent == keyboards and path.suffix == ".json" and _whole_json(path))]
+
+
+def _whole_json(path: Path) -> bool:
+    try:
+        json.loads(path.read_text())
+    except ValueError:
+        return False
+    return True

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pretty_midi
 import pytest
+from conftest import unfinished_work
 from media import make_video, truncated_copy, zero_frame_video
 
 CLIP_START, CLIP_END = 12.0, 15.0  # a stretch of the shared piano clip where both hands play
@@ -215,7 +216,7 @@ def test_ctrl_c_leaves_no_partial_files(piano_video: Path, tmp_path: Path) -> No
     assert "Traceback" not in stderr and "cancelled" in stderr
     assert not out.exists() or list(out.iterdir()) == []
     cache = tmp_path / "cold-cache"
-    assert not cache.exists() or not [p for p in cache.rglob("*") if p.is_file()]
+    assert not cache.exists() or unfinished_work(cache) == []
 
 
 def test_render_keypoints_png(piano_video: Path, tmp_path: Path) -> None:
