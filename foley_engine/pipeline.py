@@ -20,6 +20,7 @@ from . import __version__
 from .errors import NoPerformerError
 from .instruments import InstrumentChoice, parse_instruments
 from .keyboard import KeyboardGeometry
+from .keyboard.view import keys_under_camera
 from .keypoints import Keypoints
 from .midi import write_midi
 from .notes import Note, Performance
@@ -199,10 +200,12 @@ def _within(progress: Progress, low: float, high: float) -> Progress:
 
 
 def keyboard_summary(keyboard: KeyboardGeometry) -> dict:
-    """What the summary says about the keyboard the notes were read off."""
+    """What the summary says about the keyboard the notes were read off, with the keys right under the camera,
+    whose presses barely show (keyboard/view.py): notes there are often missed."""
     pitches = [key.pitch for key in keyboard.keys]
     return {"keys": len(pitches), "lowest": min(pitches), "highest": max(pitches),
-            "pitch_evidence": keyboard.pitch_evidence, "confidence": round(keyboard.confidence, 3)}
+            "pitch_evidence": keyboard.pitch_evidence, "confidence": round(keyboard.confidence, 3),
+            "under_camera": keys_under_camera(keyboard)}
 
 
 def check_options(options: GeneratorOptions) -> None:
