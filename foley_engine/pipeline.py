@@ -20,7 +20,6 @@ from . import __version__
 from .errors import NoPerformerError
 from .instruments import InstrumentChoice, parse_instruments
 from .keyboard import KeyboardGeometry
-from .keyboard.view import keys_under_camera
 from .keypoints import Keypoints
 from .midi import write_midi
 from .notes import Note, Performance
@@ -205,7 +204,7 @@ def keyboard_summary(keyboard: KeyboardGeometry) -> dict:
     pitches = [key.pitch for key in keyboard.keys]
     return {"keys": len(pitches), "lowest": min(pitches), "highest": max(pitches),
             "pitch_evidence": keyboard.pitch_evidence, "confidence": round(keyboard.confidence, 3),
-            "under_camera": keys_under_camera(keyboard)}
+            "under_camera": list(keyboard.under_camera)}
 
 
 def check_options(options: GeneratorOptions) -> None:

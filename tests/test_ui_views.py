@@ -201,16 +201,18 @@ def test_command_line_arguments() -> None:
 
 
 def _two_white_keys() -> SimpleNamespace:
-    """A keyboard of two white keys, C4 and D4, side by side across a 640x360 frame's middle."""
+    """A keyboard of two white keys, C4 and D4, side by side across a 640x360 frame's middle; C4 right under
+    the camera."""
     def key(pitch: int, left: float) -> SimpleNamespace:
         polygon = np.array([[left, 100], [left + 100, 100], [left + 100, 260], [left, 260]], np.float64)
         return SimpleNamespace(pitch=pitch, black=False, polygon=polygon, name=f"{'CD'[pitch - 60 > 0]}4")
-    return SimpleNamespace(frame_size=(640, 360), keys=[key(60, 200), key(62, 320)])
+    return SimpleNamespace(frame_size=(640, 360), keys=[key(60, 200), key(62, 320)], under_camera=(60,))
 
 
 def test_the_video_view_lights_the_keys_sounding_at_the_cursor(qtbot) -> None:
     """The key map the notes were read off is drawn over the frame, and the keys of the notes sounding at the
-    cursor are filled: here D4 sounds from video time 11.0 to 11.5 (notes start at 10.0 s), C4 never does."""
+    cursor are filled: here D4 sounds from video time 11.0 to 11.5 (notes start at 10.0 s), C4 never does;
+    C4, under the camera, is tinted."""
     from PySide6.QtGui import QImage
 
     from ui.views.video_view import VideoView
@@ -230,7 +232,7 @@ def test_the_video_view_lights_the_keys_sounding_at_the_cursor(qtbot) -> None:
     accent = theme.ACCENT
     sounding, silent = fill_at(11.2, 370), fill_at(11.2, 250)
     assert sounding[0] > 100 and abs(sounding[0] - accent.red() * 170 / 255) < 30, sounding
-    assert silent == (0, 0, 0)
+    assert silent[0] > 30 and silent[2] > 30 and silent[1] < silent[0] / 2, silent  # the under-camera tint
     assert fill_at(11.6, 370) == (0, 0, 0)  # the note has ended
     view.set_keyboard(None)
     assert view.keyboard is None and fill_at(11.2, 370) == (0, 0, 0)

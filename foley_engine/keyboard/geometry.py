@@ -19,8 +19,11 @@ import numpy as np
 
 from .keys import note_name
 from .lens import Lens, Projection
+from .view import keys_under_camera
 
 _JSON_VERSION = 1
+#: The colour (RGB) of the keys under the camera in drawings of the key map, here and in the panel.
+UNDER_CAMERA_RGB = (220, 60, 220)
 
 
 @dataclass(frozen=True, eq=False)
@@ -99,6 +102,11 @@ class KeyboardGeometry:
         hits = [self.keys[i] for i in np.flatnonzero(self.covering(self.to_plane(np.array([[x, y]])))[0])]
         return next((key for key in hits if key.black), hits[0] if hits else None)
 
+    @cached_property
+    def under_camera(self) -> tuple[int, ...]:
+        """Pitches of the keys the camera sees from straight above, whose presses barely show (view.py)."""
+        return tuple(keys_under_camera(self))
+
     @property
     def white_keys(self) -> tuple[Key, ...]:
         return tuple(key for key in self.keys if not key.black)
@@ -134,12 +142,14 @@ class KeyboardGeometry:
 
 def draw_keyboard(image: np.ndarray, geometry: KeyboardGeometry) -> np.ndarray:
     """A copy of an RGB frame with the key map drawn on: the keyboard's outline, every key's outline (black
-    keys in blue), the far ends shaded, and note names on the C keys, so a person can check the detection."""
+    keys in blue), the far ends shaded (magenta for the keys under the camera, whose presses barely show), and
+    note names on the C keys, so a person can check the detection."""
     canvas = image.copy()
     scale = max(1, round(max(image.shape[:2]) / 900))
     shade = canvas.copy()
     for key in geometry.keys:
-        cv2.fillPoly(shade, [np.round(key.far_end * 8).astype(np.int32)], (255, 200, 0), cv2.LINE_AA, shift=3)
+        colour = UNDER_CAMERA_RGB if key.pitch in geometry.under_camera else (255, 200, 0)
+        cv2.fillPoly(shade, [np.round(key.far_end * 8).astype(np.int32)], colour, cv2.LINE_AA, shift=3)
     canvas = cv2.addWeighted(shade, 0.35, canvas, 0.65, 0)
     for key in sorted(geometry.keys, key=lambda key: key.black):
         colour = (40, 120, 255) if key.black else (0, 200, 80)

@@ -15,9 +15,12 @@ one is taken. A key's visibility is the width, in pixels, its walls are seen whe
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from .geometry import KeyboardGeometry
+if TYPE_CHECKING:
+    from .geometry import KeyboardGeometry
 
 #: A white key's visible length in white-key widths (150 mm by 23.5 mm on pianos and most keyboards).
 KEY_LENGTH = 150 / 23.5
