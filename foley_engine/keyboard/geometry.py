@@ -104,7 +104,7 @@ class KeyboardGeometry:
 
     @cached_property
     def under_camera(self) -> tuple[int, ...]:
-        """Pitches of the keys the camera sees from straight above, whose presses barely show (view.py)."""
+        """Pitches of the keys in line with the camera, whose presses bare no wall it can see (view.py)."""
         return tuple(keys_under_camera(self))
 
     @property

@@ -76,7 +76,7 @@ def wall_pixels(geometry: KeyboardGeometry) -> np.ndarray:
 
 
 def keys_under_camera(geometry: KeyboardGeometry) -> list[int]:
-    """The pitches of the keys whose presses bare no wall the camera can see (lowest first; usually none but
-    for a camera straight above the keyboard, and then a few neighbours under it)."""
+    """The pitches of the keys whose presses bare no wall the camera can see (lowest first): the few in line
+    with the camera along the keyboard, under it or straight ahead of it; none for a camera beyond an end."""
     seen = wall_pixels(geometry)
     return sorted(key.pitch for key, width in zip(geometry.keys, seen, strict=True) if width < UNSEEN_WALL_PIXELS)
