@@ -64,6 +64,17 @@ def test_the_keys_are_read_off_a_real_keyboard(piano_video: Path, piano_midi: Pa
     assert Path(summary["outputs"]["preview"]).stat().st_size > 0
 
 
+def test_the_printed_summary_names_the_keys_in_line_with_the_camera(piano_video: Path, tmp_path: Path) -> None:
+    """Without --json the user reads where notes are likely missing: the shared clip's camera is over C#4-F4."""
+    run = subprocess.run([str(FOLEY), "generate", str(piano_video), "--start", "8", "--end", "10", "-o",
+                          str(tmp_path), "--progress", "none"], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert "(keys:pixels)" in lines[0]
+    assert lines[1] == ("  keys C#4-F4 are in line with the camera: a press there barely shows, so notes on them "
+                        "may be missing")
+
+
 def test_without_a_keyboard_the_model_plays_and_insisting_on_keys_is_one_clear_error(tmp_path: Path) -> None:
     violin = require_shared(SHARED_MEDIA / "violin-urmp" / "video.mp4")
     run = subprocess.run([str(FOLEY), "generate", str(violin), "--end", "3", "--instrument", "violin", "-o",

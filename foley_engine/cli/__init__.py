@@ -134,6 +134,7 @@ def _progress_sink(mode: ProgressMode) -> ProgressCallback | None:
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
+    from ..keyboard.keys import note_name
     from ..pipeline import generate_files
 
     # A wrong --model or sampling option is the first thing to hear about, before outputs that exist.
@@ -152,6 +153,10 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         players = ", ".join(f"{p['index']}: {p['instrument']} ({p['notes']} notes)" for p in summary["performers"])
         print(f"{summary['notes']} notes ({result.performance.generator}) for {result.duration:.2f}s of "
               f"{args.video.name}; performers left to right: {players or 'none'}")
+        if result.keyboard is not None and result.keyboard.under_camera:
+            under = result.keyboard.under_camera
+            print(f"  keys {note_name(under[0])}-{note_name(under[-1])} are in line with the camera: a press there "
+                  f"barely shows, so notes on them may be missing")
         for path in paths.values():
             print(f"  {path}")
     return 0
