@@ -23,6 +23,7 @@ import numpy as np
 
 from ..errors import OutputError
 from ..outputs import write_json
+from .blobs import sample
 from .geometry import KeyboardGeometry
 
 #: Bump when detection changes in a way that makes remembered keyboards stale.
@@ -73,12 +74,7 @@ def _sample(grey: np.ndarray, quad: np.ndarray, across: Sequence[float], depths:
         left = quad[0] + depth * (quad[3] - quad[0])
         right = quad[1] + depth * (quad[2] - quad[1])
         points += [left + (0.5 + share) * (right - left) for share in across]
-    xy = np.round(np.array(points)).astype(int)
-    height, width = grey.shape
-    inside = (xy[:, 0] >= 0) & (xy[:, 0] < width) & (xy[:, 1] >= 0) & (xy[:, 1] < height)
-    values = np.full(len(xy), np.nan, np.float32)
-    values[inside] = grey[xy[inside, 1], xy[inside, 0]]
-    return values
+    return sample(grey, np.array(points))
 
 
 class RememberedKeyboards:
