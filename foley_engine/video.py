@@ -34,6 +34,7 @@ _HASH_CHUNK = 1 << 20
 #: The byte of an HEVC decoder configuration record (hvcC) that holds numTemporalLayers (bits 3-5).
 _HVCC_LAYERS_BYTE = 21
 
+
 @dataclass(frozen=True)
 class VideoInfo:
     """What the engine needs to know about a clip; width and height are in display orientation."""
