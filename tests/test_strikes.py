@@ -8,12 +8,13 @@ import numpy as np
 import pretty_midi
 import pytest
 from conftest import SHARED_MEDIA, require_module, require_shared
+from drawn_drummer import draw_drummer, drummer_keypoints
 
 from foley_engine.errors import InputError
 from foley_engine.instruments import get_instrument
 from foley_engine.keypoints import Keypoints, pixel_square
 from foley_engine.options import SOURCES, GeneratorOptions
-from foley_engine.skeleton import BODY_INDEX
+from foley_engine.skeleton import BODY_INDEX, RIGHT
 from foley_engine.sources import PERCUSSION_SOURCE, SourceClip, open_sources
 from foley_engine.sources.strikes import GENERATOR_NAME, generate_strikes, impacts
 
@@ -201,14 +202,14 @@ def test_several_performers_each_with_their_instrument() -> None:
         generate_strikes(kp, (get_instrument("piano"),))
 
 
-def test_auto_plays_percussion_with_its_source_and_everything_else_as_before() -> None:
+def test_auto_plays_percussion_with_its_source_and_everything_else_as_before(tmp_path: Path) -> None:
     assert "strikes" in SOURCES
-    kp = figure(1.5)
-    drum(kp, "right_wrist", [0.5, 1.0], SNARE)
+    video = draw_drummer(tmp_path / "sticks.mp4", {RIGHT: [0.5, 1.0]}, 1.5)
+    kp = drummer_keypoints(1.5)
     sources = open_sources(GeneratorOptions(model="baseline"))
     assert [s.name for s in sources.tried] == ["strikes", "keys", "model"]
-    clip = SourceClip(Path("none.mp4"), 0.0, 1.5, kp, (get_instrument("drums"),))
-    assert [s.name for s in sources.candidates(clip.instruments)] == list(dict.fromkeys([PERCUSSION_SOURCE, "model"]))
+    clip = SourceClip(video, 0.0, 1.5, kp, (get_instrument("drums"),))
+    assert [s.name for s in sources.candidates(clip.instruments)] == [PERCUSSION_SOURCE]
     played = sources.play(clip, lambda stage: lambda fraction, message: None)
     assert played.source == PERCUSSION_SOURCE and played.note == ""
     assert {n.pitch for n in played.takes[0].notes} <= {key for _, key in get_instrument("drums").pieces}
@@ -243,29 +244,32 @@ def best_lag_onset_f1(reference: list, notes: list, duration: float, draws: int 
 @pytest.mark.real_media
 def test_the_shared_snare_clip_plays_drums_by_default_with_the_better_source(tmp_path: Path) -> None:
     """The standing snare drummer as `foley generate --instrument drums` plays it: the percussion channel, only
-    kit pieces, onsets well above chance at the same density against the clip's own soundtrack; and auto's
-    percussion source (PERCUSSION_SOURCE) is the one that scores better here. Measured: the model 0.68 (chance
-    0.43), the strike source 0.00 (no note): the drummer's wrists move about 1 cm a stroke."""
+    kit pieces, onsets at issue 19's 0.8 against the clip's own soundtrack (a little under the 0.83 measured,
+    chance at the same density about 0.36); and auto's percussion source (PERCUSSION_SOURCE) is the one that
+    scores better here than the learned model (0.68). The drummer's wrists move about 1 cm a stroke: the
+    strikes are read from the sticks' pixels."""
     from foley_engine.cli import main
     from foley_engine.evaluation.soundtrack import soundtrack_reference
     from foley_engine.midi import read_performance
 
     require_module("librosa", "the [eval] extra's onset detector")
     video = require_shared(SHARED_MEDIA / "snare-solo" / "video.mp4")
-    assert main(["generate", str(video), "--instrument", "drums", "-o", str(tmp_path), "--progress", "none"]) == 0
     drums = get_instrument("drums")
-    midi = pretty_midi.PrettyMIDI(str(tmp_path / "video.foley.mid"))
-    assert [part.is_drum for part in midi.instruments] == [True]
-    assert {note.pitch for note in midi.instruments[0].notes} <= {key for _, key in drums.pieces}
-    played = read_performance(tmp_path / "video.foley.mid", drums)
     reference = soundtrack_reference(video, drums).notes
-    duration = played.duration
-    default = best_lag_onset_f1(reference, played.notes, duration)
-    chance = best_lag_onset_f1(reference, played.notes, duration, draws=20)
-    assert default >= 0.6 and default >= chance + 0.15, (default, chance)
-    keypoints = Keypoints.load(tmp_path / "video.keypoints.npz")
-    struck = best_lag_onset_f1(reference, generate_strikes(keypoints, (drums,), duration).notes, duration)
-    assert (PERCUSSION_SOURCE == "strikes") == (struck > default), (struck, default)
+    scores = {}
+    for source in ("auto", "model"):
+        out = tmp_path / source
+        assert main(["generate", str(video), "--instrument", "drums", "--source", source, "-o", str(out),
+                     "--progress", "none"]) == 0
+        midi = pretty_midi.PrettyMIDI(str(out / "video.foley.mid"))
+        assert [part.is_drum for part in midi.instruments] == [True]
+        assert {note.pitch for note in midi.instruments[0].notes} <= {key for _, key in drums.pieces}
+        played = read_performance(out / "video.foley.mid", drums)
+        scores[source] = best_lag_onset_f1(reference, played.notes, played.duration)
+        if source == "auto":
+            chance = best_lag_onset_f1(reference, played.notes, played.duration, draws=20)
+            assert scores[source] >= 0.78 and scores[source] >= chance + 0.3, (scores, chance)
+    assert (PERCUSSION_SOURCE == "strikes") == (scores["auto"] > scores["model"]), scores
 
 
 def bounced_video(out: Path, source: Path, hits: list[float], seconds: float, drop: int = 40,

@@ -10,7 +10,7 @@ cannot play this clip (the keys source with no keyboard in view). `open_sources(
   model/, or the baseline rules, baseline.py);
 - "strikes": strikes.py plays percussion and foley (claps, steps) from the limbs' impacts;
 - "auto" (the default): the keys when a keyboard is in view, else the motion; percussion is never read off
-  keys, and is played by PERCUSSION_SOURCE (the motion: it scores better on real footage so far).
+  keys, and is played by PERCUSSION_SOURCE (the strikes: they score better on real footage so far).
 """
 
 from __future__ import annotations
@@ -88,21 +88,24 @@ class Sources:
                 progress: Progress) -> BandSampler | None:
         """What the pose workers should sample for the first source that reads the frames and may play these
         instruments, if any (a drum kit is never read off keys: no keyboard is looked for). When none will
-        play the clip, the sources after it are loaded now, before the pose stage (a learned model's
-        checkpoint: a bad one fails here, and a keyboard clip never pays for loading it)."""
+        play the clip, the sources after it that may play these instruments are loaded now, before the pose
+        stage (a learned model's checkpoint: a bad one fails here, and neither a keyboard clip nor a drummer's
+        in auto pays for loading it)."""
         band: BandSampler | None = None
-        for source in self.candidates(instruments):
+        candidates = self.candidates(instruments)
+        for source in candidates:
             prepare = getattr(source, "prepare", None)
             if prepare is not None:
                 band = prepare(video, start, end, progress)
                 break
         if band is None:
-            self.load()
+            self.load(candidates)
         return band
 
-    def load(self) -> None:
-        """Load every source that has something to load (`load()`: the learned model's checkpoint)."""
-        for source in self.tried:
+    def load(self, sources: list[NoteSource] | None = None) -> None:
+        """Load every source (of `sources`, else of all tried) that has something to load (`load()`: the
+        learned model's checkpoint)."""
+        for source in self.tried if sources is None else sources:
             load = getattr(source, "load", None)
             if load is not None:
                 load()
@@ -126,15 +129,15 @@ class Sources:
         if self.options.source != "auto":
             return self.tried
         if all(instrument.percussive for instrument in instruments):
-            return [source for source in self.tried if source.name in (PERCUSSION_SOURCE, "model")]
+            return [source for source in self.tried if source.name == PERCUSSION_SOURCE]
         return [source for source in self.tried if source.name != "strikes"]
 
 
 #: What auto plays percussion with: the source that scores better on real footage with sound. Measured on the
 #: one such clip we may test on (../shared/media/snare-solo, onset F1 at the best lag within +-0.1 s, 50 ms,
-#: chance at the same density beside it): the learned model 0.68 (chance 0.43), the strike source 0.00 (no
-#: note: that drummer's wrists move about 1 cm a stroke, the sticks do the rest). README, Instruments.
-PERCUSSION_SOURCE = "model"
+#: chance at the same density beside it): the strike source 0.83 (chance 0.36), reading the sticks' strokes in
+#: the pixels around the hands; the learned model 0.68 (chance 0.42). README, Instruments.
+PERCUSSION_SOURCE = "strikes"
 
 
 _NOT_PLAYED = {"keys": "no keyboard in view: notes from the performers' motion"}

@@ -2,7 +2,8 @@
 
 A drum stroke, a hand on a conga, a clap and a heel strike all look the same in keypoints: a limb moves fast
 towards a surface and then stops dead or bounces back (thresholds set on synthetic strokes and tracker
-noise, tests/test_strikes.py; the real snare clip and where this fails: README, Instruments). Each limb is
+noise, tests/test_strikes.py and test_strike_pixels.py; the real snare clip and where this fails: README,
+Instruments). Each limb is
 followed on its own (two hands and two feet per performer), so a roll of alternating hands or a flam stays
 separate hits; only one limb cannot strike twice within `StrikeSettings.min_interval` (50 ms: a 12 Hz roll
 is two hands at 6 Hz each).
@@ -20,6 +21,10 @@ is two hands at 6 Hz each).
    in so short a time on both sides of their turning point.
    The hit time is where the approach line meets the line after the impact (each from two frames that
    exclude the corner), so a dead stop and a rebound are both timed to a fraction of a frame.
+   **Hands from the pixels.** When the source plays a clip (`StrikeSource`), the hands' strokes are read
+   from the frames instead (hand_motion.py: the flow around each wrist, the stick included, turning from
+   down to up), because a stick's tip is not a keypoint and a drummer's wrist may move a centimetre a
+   stroke; the keypoint rule above still plays the feet and claps, and the hands of keypoints alone.
 3. **Which sound.** Per instrument (`_PLAYS`): a kit picks its piece from where the hand lands relative to
    the performer's neck (high: cymbals, crash on the left and ride on the right; chest high: rack toms;
    below: snare in the middle, hi-hat to the left, floor tom to the right) and feet play kick (right) and
@@ -27,9 +32,9 @@ is two hands at 6 Hz each).
    claps are the two hands meeting; footsteps, stomps are heel strikes. Velocity comes from the approach
    speed, placed in the clip's own range as the baseline does.
 
-Known limits: a stick's tip is not a keypoint, so a stroke made only with the fingers (a fast single-hand
-roll, a buzz) shows no wrist impact and is missed; at 30 frames/s two hits of one limb closer than about
-70 ms cannot both show a corner. A kit's piece is a guess from the wrist's place, not from seeing the drums.
+Known limits: a buzz (the stick pressed into the head) shows no reversal; at 30 frames/s two hits of one limb
+closer than about 70 ms (three frames) cannot both show one. A kit's piece is a guess from the wrist's place,
+not from seeing the drums.
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ from . import Progress, SourceClip, SourceNotes
 from .baseline import BaselineSettings, _midi_velocity, _scale, _velocity_span
 from .baseline_onsets import _runs
 from .baseline_pitch import wrist_track
+from .hand_motion import HandMotion, pixel_impacts, read_hand_motion
 
 GENERATOR_NAME = "strikes:limb-impacts"
 
@@ -73,6 +79,13 @@ class StrikeSettings:
     #: joints seen with at least this confidence count (the pose's visibility: a foot out of frame is guessed
     #: at ~0.02-0.3 and wanders by tens of pixels, which would be heard as steps)
     confidence: float = 0.5
+    #: The hands' strokes in the pixels (hand_motion.py): the box around each wrist (hand lengths each way:
+    #: the hand and its stick), the speed below which a pixel is still (hand lengths/s), and a hit's least
+    #: reversal, in standard deviations of the hand's own box speed over the clip and in hand lengths/s.
+    box: float = 1.2
+    moving: float = 1.0
+    swing: float = 0.5
+    min_swing: float = 0.05
 
 
 #: Pieces that ring on (cymbals, timpani): note lengths in seconds.
@@ -183,16 +196,27 @@ def _body(body: np.ndarray, seen: np.ndarray, wrists: list[tuple[np.ndarray, np.
     return _Body(centre, 1.0 if facing > 0 else -1.0)
 
 
-def performer_hits(body: np.ndarray, hands: np.ndarray, aspect: np.ndarray, rate: float, limbs: str,
-                   settings: StrikeSettings = StrikeSettings()) -> list[Hit]:
-    """Every hit of one performer's `limbs` ("hands", "feet", "both" or "claps"), in time order.
-
-    `body` (T, 25, 3) and `hands` (T, 2, 21, 3) are one performer's keypoints, normalised (x, y, confidence).
-    """
+def _tracks(body: np.ndarray, hands: np.ndarray, aspect: np.ndarray, settings: StrikeSettings
+            ) -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, np.ndarray]], float]:
+    """One performer's body joints and two wrist tracks in hand lengths (with where each was seen), and the hand
+    length in pixel-square frame heights."""
     body_ok, hands_ok = body[..., 2] >= settings.confidence, hands[..., 2] >= settings.confidence
     unit = _scale(body[..., :2] * aspect, body_ok, hands[..., :2] * aspect, hands_ok, BaselineSettings())
     body_xy, hands_xy = body[..., :2] * aspect / unit, hands[..., :2] * aspect / unit
     wrists = [wrist_track(body_xy, body_ok, hands_xy, hands_ok, side) for side in (LEFT, RIGHT)]
+    return body_xy, body_ok, wrists, unit
+
+
+def performer_hits(body: np.ndarray, hands: np.ndarray, aspect: np.ndarray, rate: float, limbs: str,
+                   settings: StrikeSettings = StrikeSettings(),
+                   motion: tuple[np.ndarray, np.ndarray] | None = None) -> list[Hit]:
+    """Every hit of one performer's `limbs` ("hands", "feet", "both" or "claps"), in time order.
+
+    `body` (T, 25, 3) and `hands` (T, 2, 21, 3) are one performer's keypoints, normalised (x, y, confidence).
+    `motion`, when given, is this performer's (times, down) from hand_motion.HandMotion: the hands' strokes are
+    then read from the pixels around them (sticks included) instead of from the wrists alone.
+    """
+    body_xy, body_ok, wrists, _ = _tracks(body, hands, aspect, settings)
     frame = _body(body_xy, body_ok, wrists)
     hits: list[Hit] = []
 
@@ -207,12 +231,33 @@ def performer_hits(body: np.ndarray, hands: np.ndarray, aspect: np.ndarray, rate
         add(impacts(closing, left_ok & right_ok, rate, settings), (left + right) / 2, CLAP, RIGHT)
     if limbs in ("hands", "both"):
         for side, (track, ok) in zip((LEFT, RIGHT), wrists, strict=True):
-            add(impacts(track[:, 1], ok, rate, settings), track, HANDS, side)
+            if motion is None:
+                add(impacts(track[:, 1], ok, rate, settings), track, HANDS, side)
+                continue
+            strokes = pixel_impacts(motion[0], motion[1][:, side], settings.swing, settings.min_swing)
+            add([(time * rate, speed, int(np.clip(round(time * rate), 0, len(track) - 1)))
+                 for time, speed in strokes], track, HANDS, side)
     if limbs in ("feet", "both"):
         for side in (LEFT, RIGHT):
             track, ok = _heel(body_xy, body_ok, side)
             add(impacts(track[:, 1], ok, rate, settings), track, FEET, side)
     return sorted(hits, key=lambda hit: hit.time)
+
+
+def hand_motion(clip: SourceClip, settings: StrikeSettings = StrikeSettings(),
+                progress: Progress | None = None) -> HandMotion:
+    """The motion of the pixels around every performer's hands over the clip (hand_motion.py)."""
+    keypoints = clip.keypoints
+    aspect = pixel_square(keypoints.frame_size)
+    wrists = np.full((keypoints.num_performers, keypoints.num_frames, 2, 2), np.nan)
+    units = np.ones(keypoints.num_performers)
+    for performer in range(keypoints.num_performers):
+        _, _, tracks, units[performer] = _tracks(keypoints.body[performer], keypoints.hands[performer], aspect,
+                                                 settings)
+        for side, (track, ok) in zip((LEFT, RIGHT), tracks, strict=True):
+            wrists[performer, ok, side] = track[ok] * units[performer]
+    return read_hand_motion(clip.video, clip.start, clip.end, keypoints, wrists, units, settings.box,
+                            settings.moving, progress)
 
 
 def _heel(body_xy: np.ndarray, body_ok: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray]:
@@ -271,8 +316,9 @@ def _plays(instrument: Instrument) -> tuple[str, Callable[[Hit], str]]:
 
 
 def generate_strikes(keypoints: Keypoints, instruments: tuple[Instrument, ...], duration: float | None = None,
-                     settings: StrikeSettings = StrikeSettings()) -> Performance:
-    """Every performer's hits as notes of their percussion instrument (one for all, or one each).
+                     settings: StrikeSettings = StrikeSettings(), motion: HandMotion | None = None) -> Performance:
+    """Every performer's hits as notes of their percussion instrument (one for all, or one each); the hands'
+    from `motion` (the pixels around them) when given, else from the wrists' keypoints.
 
     Deterministic. A pitched instrument is an InputError: the strike source has no pitch to give it.
     """
@@ -281,11 +327,13 @@ def generate_strikes(keypoints: Keypoints, instruments: tuple[Instrument, ...], 
     refuse_pitched(instruments)
     players = instruments_for(instruments, keypoints.num_performers)
     aspect = pixel_square(keypoints.frame_size)
-    hits = [performer_hits(keypoints.body[p], keypoints.hands[p], aspect, keypoints.rate,
-                           _plays(instrument)[0], settings) for p, instrument in enumerate(players)]
-    span = _velocity_span([hit.speed for track in hits for hit in track])
-    tracks = [_notes(track, instrument, span, duration, settings) for track, instrument in zip(hits, players,
-                                                                                              strict=True)]
+    hits = [performer_hits(keypoints.body[p], keypoints.hands[p], aspect, keypoints.rate, _plays(instrument)[0],
+                           settings, None if motion is None else (motion.times, motion.down[p]))
+            for p, instrument in enumerate(players)]
+    spans = {limb: _velocity_span([hit.speed for track in hits for hit in track if hit.limb == limb])
+             for limb in (HANDS, FEET, CLAP)}  # pixel and keypoint speeds are on different scales
+    tracks = [_notes(track, instrument, spans, duration, settings)
+              for track, instrument in zip(hits, players, strict=True)]
     return Performance(instrument=instruments[0], duration=duration, tracks=tracks, generator=GENERATOR_NAME,
                        track_instruments=players if len(instruments) > 1 else [])
 
@@ -298,7 +346,7 @@ def refuse_pitched(instruments: tuple[Instrument, ...]) -> None:
                          "(use --source model or auto for pitched instruments)")
 
 
-def _notes(hits: list[Hit], instrument: Instrument, span: tuple[float, float], duration: float,
+def _notes(hits: list[Hit], instrument: Instrument, spans: dict[str, tuple[float, float]], duration: float,
            settings: StrikeSettings) -> list[Note]:
     """Hits to notes: each rings for its piece's time, cut where the same piece is struck again."""
     choose = _plays(instrument)[1]
@@ -310,7 +358,7 @@ def _notes(hits: list[Hit], instrument: Instrument, span: tuple[float, float], d
         end = min(hit.time + _RINGS.get(piece, settings.ring), following.get(key, np.inf), duration)
         following[key] = hit.time
         if end > hit.time:
-            notes.append(Note(hit.time, end, key, _midi_velocity(hit.speed, span, BaselineSettings())))
+            notes.append(Note(hit.time, end, key, _midi_velocity(hit.speed, spans[hit.limb], BaselineSettings())))
     return sorted(notes)
 
 
@@ -326,7 +374,12 @@ class StrikeSource:
     def play(self, clip: SourceClip, progress: Progress) -> SourceNotes:
         """Every performer's hits: the source is deterministic, so every take asked for (--variations) is the
         same one, as the keys source's are."""
+        refuse_pitched(clip.instruments)
         progress(0.0, "strikes from the performers' motion")
-        performance = generate_strikes(clip.keypoints, clip.instruments, clip.duration)
+        players = instruments_for(clip.instruments, clip.keypoints.num_performers)
+        motion = None
+        if clip.keypoints.num_performers and any(_plays(player)[0] in ("hands", "both") for player in players):
+            motion = hand_motion(clip, progress=progress)
+        performance = generate_strikes(clip.keypoints, clip.instruments, clip.duration, motion=motion)
         progress(1.0, "strikes from the performers' motion")
         return SourceNotes([performance] * self.options.variations, self.name)
