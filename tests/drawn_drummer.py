@@ -38,14 +38,19 @@ def stroke_heights(times: np.ndarray, hits: list[float], lift: float, half: floa
 
 
 def draw_drummer(out: Path, hits: dict[int, list[float]], seconds: float, size: tuple[int, int] = (640, 360),
-                 rate: int = 30, lift: float = 1.2 * HAND) -> Path:
-    """Write an H.264 video of the drummer; `hits` maps skeleton.LEFT/RIGHT to that hand's hit times (s)."""
+                 rate: int = 30, lift: float = 1.2 * HAND, shake: np.ndarray | None = None) -> Path:
+    """Write an H.264 video of the drummer; `hits` maps skeleton.LEFT/RIGHT to that hand's hit times (s).
+    `shake` (frames, 2), if given, moves the whole picture by that many frame heights in x and y, frame by
+    frame: a hand-held camera."""
     width, height = size
     aspect = width / height
     frames = round(seconds * rate)
     times = np.arange(frames) / rate
     heights = {hand: stroke_heights(times, hits.get(hand, []), lift) for hand in (LEFT, RIGHT)}
-    texture = np.random.default_rng(7).integers(18, 38, (height, width), dtype=np.uint8)
+    # a dim stage with blotches a few percent of the frame across (curtains, floorboards): something a camera's
+    # motion shows in, as in real rooms, which pixel noise would not be after the encoder
+    blotches = cv2.GaussianBlur(np.random.default_rng(7).normal(0, 1, (height, width)), (0, 0), 0.01 * height)
+    texture = np.clip(28 + 12 * blotches / blotches.std(), 0, 255).astype(np.uint8)
     stage = np.repeat(texture[..., None], 3, axis=2)
 
     def pixel(point: np.ndarray) -> tuple[int, int]:
@@ -68,14 +73,19 @@ def draw_drummer(out: Path, hits: dict[int, list[float]], seconds: float, size: 
                 cv2.line(canvas, pixel(wrist), pixel(tip), (200, 170, 120), max(1, round(0.006 * height)),
                          cv2.LINE_AA)
                 cv2.circle(canvas, pixel(wrist), max(2, round(0.45 * HAND * height)), (150, 120, 100), -1)
+            if shake is not None:
+                moved = np.float32([[1, 0, shake[index, 0] * height], [0, 1, shake[index, 1] * height]])
+                canvas = cv2.warpAffine(canvas, moved, (width, height), borderMode=cv2.BORDER_REFLECT)
             container.mux(stream.encode(av.VideoFrame.from_ndarray(canvas, format="rgb24")))
         container.mux(stream.encode())
     return out
 
 
-def drummer_keypoints(seconds: float, size: tuple[int, int] = (640, 360), rate: float = 30.0) -> Keypoints:
+def drummer_keypoints(seconds: float, size: tuple[int, int] = (640, 360), rate: float = 30.0,
+                      shake: np.ndarray | None = None) -> Keypoints:
     """The drawn drummer's keypoints: shoulders, neck and the wrists where the hands are drawn at rest (their
-    tenth of the stick's travel is left out: the keypoints show no stroke, as on the real snare clip)."""
+    tenth of the stick's travel is left out: the keypoints show no stroke, as on the real snare clip); moved
+    with the picture by draw_drummer's `shake` (at the same rate)."""
     frames = round(seconds * rate)
     aspect = size[0] / size[1]
     body = np.zeros((1, frames, 25, 3), np.float32)
@@ -86,4 +96,6 @@ def drummer_keypoints(seconds: float, size: tuple[int, int] = (640, 360), rate: 
     for name, place in places.items():
         body[0, :, BODY_INDEX[name], :2] = place
         body[0, :, BODY_INDEX[name], 2] = 0.9
+    if shake is not None:
+        body[0, :, :, :2] += (shake[:frames] / [aspect, 1.0])[:, None, :]
     return Keypoints(rate, 0.0, body, np.zeros((1, frames, 2, 21, 3), np.float32), size)

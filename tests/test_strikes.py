@@ -244,8 +244,8 @@ def best_lag_onset_f1(reference: list, notes: list, duration: float, draws: int 
 @pytest.mark.real_media
 def test_the_shared_snare_clip_plays_drums_by_default_with_the_better_source(tmp_path: Path) -> None:
     """The standing snare drummer as `foley generate --instrument drums` plays it: the percussion channel, only
-    kit pieces, onsets at issue 19's 0.8 against the clip's own soundtrack (a little under the 0.83 measured,
-    chance at the same density about 0.36); and auto's percussion source (PERCUSSION_SOURCE) is the one that
+    kit pieces, onsets at issue 19's 0.8 against the clip's own soundtrack (a little under the 0.85 measured,
+    chance at the same density about 0.37); and auto's percussion source (PERCUSSION_SOURCE) is the one that
     scores better here than the learned model (0.68). The drummer's wrists move about 1 cm a stroke: the
     strikes are read from the sticks' pixels."""
     from foley_engine.cli import main

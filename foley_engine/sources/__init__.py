@@ -135,7 +135,7 @@ class Sources:
 
 #: What auto plays percussion with: the source that scores better on real footage with sound. Measured on the
 #: one such clip we may test on (../shared/media/snare-solo, onset F1 at the best lag within +-0.1 s, 50 ms,
-#: chance at the same density beside it): the strike source 0.83 (chance 0.36), reading the sticks' strokes in
+#: chance at the same density beside it): the strike source 0.85 (chance 0.37), reading the sticks' strokes in
 #: the pixels around the hands; the learned model 0.68 (chance 0.42). README, Instruments.
 PERCUSSION_SOURCE = "strikes"
 
