@@ -17,7 +17,7 @@ The frames are decoded a second time, downscaled so that a hand length is about 
 same stroke gives the same numbers at 640x360 and at 4K), and the flow is measured on the boxes and their
 rings only. Known limits: a zoom is not a shift and is not taken out; a hard shake still makes a few false
 hits (tests: 2 extra for 12 strokes at ~2 pixels of jitter a frame); strokes sideways (a hi-hat's chick seen
-from above) are not downward; two hits of one hand closer than about three frames cannot both show a reversal.
+from above) are not downward; two hits of one hand less than two frames apart cannot both show a reversal.
 """
 
 from __future__ import annotations

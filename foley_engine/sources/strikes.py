@@ -32,9 +32,9 @@ is two hands at 6 Hz each).
    claps are the two hands meeting; footsteps, stomps are heel strikes. Velocity comes from the approach
    speed, placed in the clip's own range as the baseline does.
 
-Known limits: a buzz (the stick pressed into the head) shows no reversal; at 30 frames/s two hits of one limb
-closer than about 70 ms (three frames) cannot both show one. A kit's piece is a guess from the wrist's place,
-not from seeing the drums.
+Known limits: a buzz (the stick pressed into the head) shows no reversal; two hits of one hand less than two
+frames apart cannot both show one (in the keypoints, about three frames for a corner). A kit's piece is a guess
+from the wrist's place, not from seeing the drums.
 """
 
 from __future__ import annotations
