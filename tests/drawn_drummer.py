@@ -37,16 +37,26 @@ def stroke_heights(times: np.ndarray, hits: list[float], lift: float, half: floa
     return lift * np.minimum(1.0, distance / half)
 
 
+def wrist_drops(times: np.ndarray, hits: dict[int, list[float]], lift: float, hands: bool) -> dict[int, np.ndarray]:
+    """How far each wrist is below its place at rest (frame heights): a tenth of the stick's tip's travel, or
+    all of it when the hands themselves strike (`hands`: a hand drum)."""
+    share = 1.0 if hands else 0.1
+    return {hand: share * (lift - stroke_heights(times, hits.get(hand, []), lift)) for hand in (LEFT, RIGHT)}
+
+
 def draw_drummer(out: Path, hits: dict[int, list[float]], seconds: float, size: tuple[int, int] = (640, 360),
-                 rate: int = 30, lift: float = 1.2 * HAND, shake: np.ndarray | None = None) -> Path:
+                 rate: int = 30, lift: float = 1.2 * HAND, shake: np.ndarray | None = None,
+                 hands: bool = False) -> Path:
     """Write an H.264 video of the drummer; `hits` maps skeleton.LEFT/RIGHT to that hand's hit times (s).
     `shake` (frames, 2), if given, moves the whole picture by that many frame heights in x and y, frame by
-    frame: a hand-held camera."""
+    frame: a hand-held camera. With `hands`, there are no sticks: the hands, on their forearms, strike the head
+    themselves (a hand drum)."""
     width, height = size
     aspect = width / height
     frames = round(seconds * rate)
     times = np.arange(frames) / rate
     heights = {hand: stroke_heights(times, hits.get(hand, []), lift) for hand in (LEFT, RIGHT)}
+    drops = wrist_drops(times, hits, lift, hands)
     # a dim stage with blotches a few percent of the frame across (curtains, floorboards): something a camera's
     # motion shows in, as in real rooms, which pixel noise would not be after the encoder
     blotches = cv2.GaussianBlur(np.random.default_rng(7).normal(0, 1, (height, width)), (0, 0), 0.01 * height)
@@ -67,11 +77,15 @@ def draw_drummer(out: Path, hits: dict[int, list[float]], seconds: float, size: 
         for index in range(frames):
             canvas = stage.copy()
             for hand, toward in ((RIGHT, 1.0), (LEFT, -1.0)):
-                drop = lift - heights[hand][index]
-                wrist = WRISTS[hand] * [aspect, 1.0] + [0.0, 0.1 * drop]
-                tip = np.array([wrist[0] + toward * STICK_REACH, HEAD_Y - heights[hand][index]])
-                cv2.line(canvas, pixel(wrist), pixel(tip), (200, 170, 120), max(1, round(0.006 * height)),
-                         cv2.LINE_AA)
+                wrist = WRISTS[hand] * [aspect, 1.0] + [0.0, drops[hand][index]]
+                if hands:
+                    elbow = wrist + [-toward * 1.5 * HAND, -2.0 * HAND]
+                    cv2.line(canvas, pixel(elbow), pixel(wrist), (60, 60, 90), max(2, round(0.35 * HAND * height)),
+                             cv2.LINE_AA)
+                else:
+                    tip = np.array([wrist[0] + toward * STICK_REACH, HEAD_Y - heights[hand][index]])
+                    cv2.line(canvas, pixel(wrist), pixel(tip), (200, 170, 120), max(1, round(0.006 * height)),
+                             cv2.LINE_AA)
                 cv2.circle(canvas, pixel(wrist), max(2, round(0.45 * HAND * height)), (150, 120, 100), -1)
             if shake is not None:
                 moved = np.float32([[1, 0, shake[index, 0] * height], [0, 1, shake[index, 1] * height]])
@@ -82,10 +96,12 @@ def draw_drummer(out: Path, hits: dict[int, list[float]], seconds: float, size: 
 
 
 def drummer_keypoints(seconds: float, size: tuple[int, int] = (640, 360), rate: float = 30.0,
-                      shake: np.ndarray | None = None) -> Keypoints:
-    """The drawn drummer's keypoints: shoulders, neck and the wrists where the hands are drawn at rest (their
-    tenth of the stick's travel is left out: the keypoints show no stroke, as on the real snare clip); moved
-    with the picture by draw_drummer's `shake` (at the same rate)."""
+                      shake: np.ndarray | None = None, hits: dict[int, list[float]] | None = None,
+                      lift: float = 1.2 * HAND) -> Keypoints:
+    """The drawn drummer's keypoints: shoulders, neck and the wrists where the hands are drawn at rest (with
+    sticks, their tenth of the tip's travel is left out: the keypoints show no stroke, as on the real snare
+    clip); with `hits`, the wrists strike as draw_drummer's hands do with `hands`. Moved with the picture by
+    draw_drummer's `shake` (at the same rate)."""
     frames = round(seconds * rate)
     aspect = size[0] / size[1]
     body = np.zeros((1, frames, 25, 3), np.float32)
@@ -96,6 +112,10 @@ def drummer_keypoints(seconds: float, size: tuple[int, int] = (640, 360), rate: 
     for name, place in places.items():
         body[0, :, BODY_INDEX[name], :2] = place
         body[0, :, BODY_INDEX[name], 2] = 0.9
+    if hits is not None:
+        drops = wrist_drops(np.arange(frames) / rate, hits, lift, hands=True)
+        for hand, joint in ((RIGHT, "right_wrist"), (LEFT, "left_wrist")):
+            body[0, :, BODY_INDEX[joint], 1] += drops[hand]
     if shake is not None:
         body[0, :, :, :2] += (shake[:frames] / [aspect, 1.0])[:, None, :]
     return Keypoints(rate, 0.0, body, np.zeros((1, frames, 2, 21, 3), np.float32), size)

@@ -81,6 +81,20 @@ def test_each_hand_keeps_its_own_drum(tmp_path: Path) -> None:
     assert np.allclose(by_pitch[congas.piece("low conga")], HITS[LEFT], atol=0.02)
 
 
+@pytest.mark.parametrize("lift", [1.2, 2.5])
+def test_hands_that_strike_the_drum_themselves_are_heard_once(tmp_path: Path, lift: float) -> None:
+    """A hand drum: no sticks, the hands on their forearms come down 1.2 or 2.5 hand lengths. A stroke that
+    carries the wrist out of its box is timed by the keypoints (the box's flow turns round on the way down
+    too, and was heard twice), a smaller one by either: every hit once, within 20 ms."""
+    video = draw_drummer(tmp_path / "hands.mp4", HITS, SECONDS, lift=lift * HAND, hands=True)
+    keypoints = drummer_keypoints(SECONDS, hits=HITS, lift=lift * HAND)
+    clip = SourceClip(video, 0.0, SECONDS, keypoints, (get_instrument("congas"),))
+    heard = sorted(note.start for note in
+                   StrikeSource(GeneratorOptions(source="strikes")).play(clip, lambda f, m: None).takes[0].notes)
+    wanted = sorted(HITS[RIGHT] + HITS[LEFT])
+    assert len(heard) == len(wanted) and max(abs(t - h) for t, h in zip(heard, wanted, strict=True)) <= 0.02, heard
+
+
 def test_sticks_at_rest_play_nothing(tmp_path: Path) -> None:
     """Only the encoder's noise moves: no hit."""
     video = draw_drummer(tmp_path / "rest.mp4", {}, 2.0)

@@ -96,7 +96,8 @@ _RINGS = {"crash": 1.5, "ride": 1.0, "low kettle": 1.2, "second kettle": 1.2, "t
 @dataclass(frozen=True)
 class Hit:
     """One impact of one limb: time (s from the clip start), approach speed, where (hand lengths from the
-    performer's neck: up, and towards the performer's right) and which limb."""
+    performer's neck: up, and towards the performer's right), which limb, and what saw it ("keypoints", or
+    "pixels" for a stroke read from the pixels around a hand: its speed is on another scale)."""
 
     time: float
     speed: float
@@ -104,6 +105,7 @@ class Hit:
     lateral: float
     limb: str
     side: int
+    seen_by: str = "keypoints"
 
 
 def impacts(approach: np.ndarray, ok: np.ndarray, rate: float,
@@ -220,10 +222,11 @@ def performer_hits(body: np.ndarray, hands: np.ndarray, aspect: np.ndarray, rate
     frame = _body(body_xy, body_ok, wrists)
     hits: list[Hit] = []
 
-    def add(found: list[tuple[float, float, int]], track: np.ndarray, limb: str, side: int) -> None:
+    def add(found: list[tuple[float, float, int]], track: np.ndarray, limb: str, side: int,
+            seen_by: str = "keypoints") -> None:
         for time, speed, sample in found:
             height, lateral = frame.place(track[sample])
-            hits.append(Hit(time / rate, speed, height, lateral, limb, side))
+            hits.append(Hit(time / rate, speed, height, lateral, limb, side, seen_by))
 
     if limbs == "claps":
         (left, left_ok), (right, right_ok) = wrists
@@ -231,17 +234,37 @@ def performer_hits(body: np.ndarray, hands: np.ndarray, aspect: np.ndarray, rate
         add(impacts(closing, left_ok & right_ok, rate, settings), (left + right) / 2, CLAP, RIGHT)
     if limbs in ("hands", "both"):
         for side, (track, ok) in zip((LEFT, RIGHT), wrists, strict=True):
-            if motion is None:
-                add(impacts(track[:, 1], ok, rate, settings), track, HANDS, side)
-                continue
-            strokes = pixel_impacts(motion[0], motion[1][:, side], settings.swing, settings.min_swing)
-            add([(time * rate, speed, int(np.clip(round(time * rate), 0, len(track) - 1)))
-                 for time, speed in strokes], track, HANDS, side)
+            found = impacts(track[:, 1], ok, rate, settings)
+            add(found, track, HANDS, side)
+            if motion is not None:
+                strokes = pixel_impacts(motion[0], motion[1][:, side], settings.swing, settings.min_swing)
+                add(_stick_strokes(strokes, found, track, ok, rate, settings), track, HANDS, side, "pixels")
     if limbs in ("feet", "both"):
         for side in (LEFT, RIGHT):
             track, ok = _heel(body_xy, body_ok, side)
             add(impacts(track[:, 1], ok, rate, settings), track, FEET, side)
     return sorted(hits, key=lambda hit: hit.time)
+
+
+def _stick_strokes(strokes: list[tuple[float, float]], found: list[tuple[float, float, int]], track: np.ndarray,
+                   ok: np.ndarray, rate: float, settings: StrikeSettings) -> list[tuple[float, float, int]]:
+    """The strokes read from the pixels around one hand that its wrist's keypoints do not show: where the wrist
+    itself travels half a box or more within the approach window before or after, the hand leaves the box its
+    pixels are read in (a conga's or a tom's arm stroke: the box's flow then turns round on its way down as
+    well), and the keypoints time that stroke (`found`); a pixel stroke within `min_interval` of a keypoint
+    hit is that hit. In (time in samples, speed, sample), as `impacts` gives."""
+    window = max(2, int(round(settings.approach_window * rate)))
+    kept: list[tuple[float, float, int]] = []
+    for time, speed in strokes:
+        sample = int(np.clip(round(time * rate), 0, len(track) - 1))
+        around = slice(max(0, sample - window), sample + window + 1)
+        seen = track[around][ok[around]]
+        if len(seen) and float(np.ptp(seen, axis=0).max()) >= settings.box / 2:
+            continue
+        if any(abs(time * rate - hit) < settings.min_interval * rate for hit, _, _ in found):
+            continue
+        kept.append((time * rate, speed, sample))
+    return kept
 
 
 def hand_motion(clip: SourceClip, settings: StrikeSettings = StrikeSettings(),
@@ -330,8 +353,9 @@ def generate_strikes(keypoints: Keypoints, instruments: tuple[Instrument, ...], 
     hits = [performer_hits(keypoints.body[p], keypoints.hands[p], aspect, keypoints.rate, _plays(instrument)[0],
                            settings, None if motion is None else (motion.times, motion.down[p]))
             for p, instrument in enumerate(players)]
-    spans = {limb: _velocity_span([hit.speed for track in hits for hit in track if hit.limb == limb])
-             for limb in (HANDS, FEET, CLAP)}  # pixel and keypoint speeds are on different scales
+    kinds = {(hit.limb, hit.seen_by) for track in hits for hit in track}
+    spans = {kind: _velocity_span([hit.speed for track in hits for hit in track if (hit.limb, hit.seen_by) == kind])
+             for kind in kinds}  # each limb's speeds in its own range, and pixel speeds are on another scale
     tracks = [_notes(track, instrument, spans, duration, settings)
               for track, instrument in zip(hits, players, strict=True)]
     return Performance(instrument=instruments[0], duration=duration, tracks=tracks, generator=GENERATOR_NAME,
@@ -346,7 +370,7 @@ def refuse_pitched(instruments: tuple[Instrument, ...]) -> None:
                          "(use --source model or auto for pitched instruments)")
 
 
-def _notes(hits: list[Hit], instrument: Instrument, spans: dict[str, tuple[float, float]], duration: float,
+def _notes(hits: list[Hit], instrument: Instrument, spans: dict[tuple[str, str], tuple[float, float]], duration: float,
            settings: StrikeSettings) -> list[Note]:
     """Hits to notes: each rings for its piece's time, cut where the same piece is struck again."""
     choose = _plays(instrument)[1]
@@ -358,7 +382,8 @@ def _notes(hits: list[Hit], instrument: Instrument, spans: dict[str, tuple[float
         end = min(hit.time + _RINGS.get(piece, settings.ring), following.get(key, np.inf), duration)
         following[key] = hit.time
         if end > hit.time:
-            notes.append(Note(hit.time, end, key, _midi_velocity(hit.speed, spans[hit.limb], BaselineSettings())))
+            velocity = _midi_velocity(hit.speed, spans[hit.limb, hit.seen_by], BaselineSettings())
+            notes.append(Note(hit.time, end, key, velocity))
     return sorted(notes)
 
 
