@@ -90,47 +90,55 @@ def read_hand_motion(video: Path, start: float, end: float, keypoints: Keypoints
 
 def _box_flow(before: np.ndarray, after: np.ndarray, wrists: np.ndarray, reaches: np.ndarray,
               stills: np.ndarray) -> np.ndarray:
-    """(P, 2) the mean downward flow, in pixels per frame, of the box reaching `reaches[p]` pixels each way
-    around each wrist (NaN for a wrist not seen or out of the frame): only pixels nearer to this wrist than to
-    any other, and moving at least `stills[p]` pixels per frame relative to their surroundings, count.
-
-    The surroundings are the ring out to twice the reach, outside every hand's box: its median flow is what
-    moves the whole neighbourhood (a hand-held camera, the body swaying), never a stroke. The flow is measured
-    once per performer, on the smallest crop that holds both their rings."""
+    """(P, 2) each wrist's downward speed in pixels per frame (_hand_speed; NaN for a wrist not seen or out of
+    the frame), `reaches[p]` and `stills[p]` being that performer's box reach and still speed in pixels. The flow
+    is measured once per performer, on the smallest crop that holds the rings of both their hands."""
     height, width = after.shape
     speeds = np.full(wrists.shape[:2], np.nan)
     seen = np.isfinite(wrists).all(axis=-1)
-    others, other_reaches = wrists[seen], reaches[np.nonzero(seen)[0]]
-    rings = {(performer, hand): _clipped(wrists[performer, hand], RING_REACH * reaches[performer], width, height)
-             for performer, hand in zip(*np.nonzero(seen), strict=True)}
+    boxes = [(wrists[p, h], reaches[p]) for p, h in zip(*np.nonzero(seen), strict=True)]
+    rings = {(p, h): _clipped(wrists[p, h], RING_REACH * reaches[p], width, height)
+             for p, h in zip(*np.nonzero(seen), strict=True)}
     for performer in np.unique(np.nonzero(seen)[0]):
-        mine = [ring for (owner, _), ring in rings.items() if owner == performer]
-        cx0, cy0 = max(0, min(r[0] for r in mine) - _MARGIN), max(0, min(r[1] for r in mine) - _MARGIN)
-        cx1, cy1 = min(width, max(r[2] for r in mine) + _MARGIN), min(height, max(r[3] for r in mine) + _MARGIN)
-        if cx1 - cx0 < 8 or cy1 - cy0 < 8:
+        theirs = [ring for (owner, _), ring in rings.items() if owner == performer]
+        x0, y0 = max(0, min(r[0] for r in theirs) - _MARGIN), max(0, min(r[1] for r in theirs) - _MARGIN)
+        x1, y1 = min(width, max(r[2] for r in theirs) + _MARGIN), min(height, max(r[3] for r in theirs) + _MARGIN)
+        if x1 - x0 < 8 or y1 - y0 < 8:
             continue  # the hands are out of the frame
-        flow = _flow(before[cy0:cy1, cx0:cx1], after[cy0:cy1, cx0:cx1])
+        flow = _flow(before[y0:y1, x0:x1], after[y0:y1, x0:x1])
         for hand in np.nonzero(seen[performer])[0]:
-            rx0, ry0, rx1, ry1 = rings[performer, hand]
-            if rx1 - rx0 < 2 or ry1 - ry0 < 2:
-                continue
-            rows, columns = np.arange(ry0, ry1)[:, None], np.arange(rx0, rx1)[None, :]
-            in_boxes = np.zeros((ry1 - ry0, rx1 - rx0), bool)
-            for (ox, oy), other_reach in zip(others, other_reaches, strict=True):
-                in_boxes |= (np.abs(rows - oy) <= other_reach) & (np.abs(columns - ox) <= other_reach)
-            near = flow[ry0 - cy0:ry1 - cy0, rx0 - cx0:rx1 - cx0]
-            surroundings = near[~in_boxes]
-            moved = np.median(surroundings, axis=0) if len(surroundings) >= 0.25 * in_boxes.size else np.zeros(2)
-            (x, y), reach = wrists[performer, hand], reaches[performer]
-            own = (np.abs(rows - y) <= reach) & (np.abs(columns - x) <= reach)
-            mine = (columns - x) ** 2 + (rows - y) ** 2
-            for ox, oy in others:
-                if ox != x or oy != y:
-                    own &= mine <= (columns - ox) ** 2 + (rows - oy) ** 2  # nearer to this wrist than to that
-            box = near - moved
-            counted = own & (np.hypot(box[..., 0], box[..., 1]) >= stills[performer])
-            speeds[performer, hand] = float(np.where(counted, box[..., 1], 0.0).sum() / max(int(own.sum()), 1))
+            speeds[performer, hand] = _hand_speed(flow, (x0, y0), rings[performer, hand], wrists[performer, hand],
+                                                  reaches[performer], stills[performer], boxes)
     return speeds
+
+
+def _hand_speed(flow: np.ndarray, origin: tuple[int, int], ring: tuple[int, int, int, int], wrist: np.ndarray,
+                reach: float, still: float, boxes: list[tuple[np.ndarray, float]]) -> float:
+    """One hand's downward speed (pixels per frame) from `flow`, a crop whose top left is `origin`: the mean
+    over its box (`reach` pixels each way around `wrist`, only the pixels nearer to it than to any other wrist
+    of `boxes`, every hand's (wrist, reach)) of the downward flow of the pixels moving at least `still` relative
+    to their surroundings, NaN when the ring is empty.
+
+    The surroundings are the `ring` (x0, y0, x1, y1) outside every hand's box: its median flow is what moves the
+    whole neighbourhood (a hand-held camera, the body swaying), never a stroke."""
+    rx0, ry0, rx1, ry1 = ring
+    if rx1 - rx0 < 2 or ry1 - ry0 < 2:
+        return float("nan")
+    rows, columns = np.arange(ry0, ry1)[:, None], np.arange(rx0, rx1)[None, :]
+    in_boxes = np.zeros((ry1 - ry0, rx1 - rx0), bool)
+    for (x, y), other_reach in boxes:
+        in_boxes |= (np.abs(rows - y) <= other_reach) & (np.abs(columns - x) <= other_reach)
+    near = flow[ry0 - origin[1]:ry1 - origin[1], rx0 - origin[0]:rx1 - origin[0]]
+    surroundings = near[~in_boxes]
+    moved = np.median(surroundings, axis=0) if len(surroundings) >= 0.25 * in_boxes.size else np.zeros(2)
+    own = (np.abs(rows - wrist[1]) <= reach) & (np.abs(columns - wrist[0]) <= reach)
+    distance = (columns - wrist[0]) ** 2 + (rows - wrist[1]) ** 2
+    for other, _ in boxes:
+        if (other != wrist).any():
+            own &= distance <= (columns - other[0]) ** 2 + (rows - other[1]) ** 2  # nearer to this wrist
+    relative = near - moved
+    counted = own & (np.hypot(relative[..., 0], relative[..., 1]) >= still)
+    return float(np.where(counted, relative[..., 1], 0.0).sum() / max(int(own.sum()), 1))
 
 
 def _clipped(point: np.ndarray, reach: float, width: int, height: int) -> tuple[int, int, int, int]:

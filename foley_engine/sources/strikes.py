@@ -1,12 +1,11 @@
 """The strike source: percussion and foley from the moments a limb hits something.
 
 A drum stroke, a hand on a conga, a clap and a heel strike all look the same in keypoints: a limb moves fast
-towards a surface and then stops dead or bounces back (thresholds set on synthetic strokes and tracker
-noise, tests/test_strikes.py and test_strike_pixels.py; the real snare clip and where this fails: README,
-Instruments). Each limb is
-followed on its own (two hands and two feet per performer), so a roll of alternating hands or a flam stays
-separate hits; only one limb cannot strike twice within `StrikeSettings.min_interval` (50 ms: a 12 Hz roll
-is two hands at 6 Hz each).
+towards a surface and then stops dead or bounces back (thresholds set on synthetic strokes and tracker noise,
+tests/test_strikes.py and test_strike_pixels.py; the real snare clip and where this fails: README,
+Instruments). Each limb is followed on its own (two hands and two feet per performer), so a roll of
+alternating hands or a flam stays separate hits; only one limb cannot strike twice within
+`StrikeSettings.min_interval` (50 ms: a 12 Hz roll is two hands at 6 Hz each).
 
 1. **Tracks.** Wrists (the stick hands) from whichever of the body and hand landmarks saw them more
    (baseline_pitch.wrist_track), heels (else ankles) from the body; pixel-square, in hand lengths
@@ -21,10 +20,11 @@ is two hands at 6 Hz each).
    in so short a time on both sides of their turning point.
    The hit time is where the approach line meets the line after the impact (each from two frames that
    exclude the corner), so a dead stop and a rebound are both timed to a fraction of a frame.
-   **Hands from the pixels.** When the source plays a clip (`StrikeSource`), the hands' strokes are read
-   from the frames instead (hand_motion.py: the flow around each wrist, the stick included, turning from
+   **Hands from the pixels too.** When the source plays a clip (`StrikeSource`), the hands' strokes are
+   also read from the frames (hand_motion.py: the flow around each wrist, the stick included, turning from
    down to up), because a stick's tip is not a keypoint and a drummer's wrist may move a centimetre a
-   stroke; the keypoint rule above still plays the feet and claps, and the hands of keypoints alone.
+   stroke. A stroke that carries the wrist out of the box its pixels are read in is the keypoints' to time
+   (`_stick_strokes`), and one both see is heard once. Feet and claps are the keypoints' alone.
 3. **Which sound.** Per instrument (`_PLAYS`): a kit picks its piece from where the hand lands relative to
    the performer's neck (high: cymbals, crash on the left and ride on the right; chest high: rack toms;
    below: snare in the middle, hi-hat to the left, floor tom to the right) and feet play kick (right) and
@@ -216,7 +216,7 @@ def performer_hits(body: np.ndarray, hands: np.ndarray, aspect: np.ndarray, rate
 
     `body` (T, 25, 3) and `hands` (T, 2, 21, 3) are one performer's keypoints, normalised (x, y, confidence).
     `motion`, when given, is this performer's (times, down) from hand_motion.HandMotion: the hands' strokes are
-    then read from the pixels around them (sticks included) instead of from the wrists alone.
+    then also read from the pixels around them (sticks included), where the wrists' keypoints show none.
     """
     body_xy, body_ok, wrists, _ = _tracks(body, hands, aspect, settings)
     frame = _body(body_xy, body_ok, wrists)
