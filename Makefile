@@ -4,6 +4,8 @@ VENV := .venv
 BPY_VENV := .venv-blender
 PY := $(VENV)/bin/python
 SHARED_CLIP := ../shared/media/piano-furelise/video.mp4
+# a drummer: the strike source's path (pixels around the hands, Pose without Hands), benched beside the keys'
+DRUM_CLIP := $(wildcard ../shared/media/snare-solo/video.mp4)
 CLIP ?= $(if $(wildcard $(SHARED_CLIP)),$(SHARED_CLIP),)
 INSTRUMENT ?= piano
 OUT ?= out/demo
@@ -53,6 +55,7 @@ test: system-deps venv blender-venv lint
 
 bench: system-deps venv
 	$(PY) bench/pipeline_bench.py $(if $(CLIP),--clip "$(CLIP)",)
+	$(if $(DRUM_CLIP),$(PY) bench/pipeline_bench.py --clip "$(DRUM_CLIP)" --instrument drums,)
 	$(PY) bench/timeline_bench.py $(if $(CLIP),--clip "$(CLIP)",)
 	$(PY) bench/model_bench.py
 	$(PY) bench/memory_bench.py $(if $(CLIP),--clip "$(CLIP)",)

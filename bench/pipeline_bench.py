@@ -19,7 +19,6 @@ from pathlib import Path
 
 from foley_engine.pipeline import generate
 from foley_engine.pose.extract import PoseSettings, extract_keypoints
-from foley_engine.sources.keys import keys_pose_settings
 from foley_engine.video import iter_frames, probe, resolve_range
 
 SHARED_CLIP = Path(__file__).resolve().parents[1].parent / "shared/media/piano-furelise/video.mp4"
@@ -55,10 +54,8 @@ def main() -> int:
         result = generate(args.clip, args.instrument, start=start, end=end)
         total = time.perf_counter() - clock
         # The same range again, with the pose settings generate used: a cache hit should take well under a second.
-        settings = PoseSettings() if result.keyboard is None else keys_pose_settings(PoseSettings(),
-                                                                                      float(info.frame_rate))
         clock = time.perf_counter()
-        extract_keypoints(args.clip, start, end, settings)
+        extract_keypoints(args.clip, start, end, result.pose_settings)
         cache_hit = time.perf_counter() - clock
 
     rows = [(f"decode only ({frames} frames)", decode)]

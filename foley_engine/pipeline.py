@@ -29,6 +29,7 @@ from .pose.extract import PoseSettings, extract
 from .progress import ProgressCallback, StageProgress
 from .sources import SourceClip, SourceNotes, open_sources
 from .sources.keys import keys_pose_settings
+from .sources.strikes import strikes_pose_settings
 from .synth import SAMPLE_RATE, Progress, find_soundfont, render, render_stems, require_fluidsynth, write_wav
 from .video import VideoInfo, probe, resolve_range
 
@@ -53,6 +54,7 @@ class FoleyResult:
     source_note: str = ""  # why the notes came from where they did, when that is not what was asked
     take_audio: list[np.ndarray] = field(default_factory=list)  # every take's mix, like audio (the first is audio)
     speed: float = 1.0  # generate(speed=...): video seconds per second of audio
+    pose_settings: PoseSettings = field(default_factory=PoseSettings)  # what the keypoints were found with
 
     @property
     def duration(self) -> float:
@@ -141,6 +143,8 @@ def generate(video: str | Path, instrument: InstrumentChoice = "piano", *, start
     band = sources.prepare(info.path, start, end, choice, stages.stage("keyboard"))  # a keyboard, before pose
     if band is not None:  # the keys will play: the pose stage need only find the fingertips
         pose_settings = keys_pose_settings(pose_settings, float(info.frame_rate))
+    elif sources.first(choice) == "strikes":  # the wrists will do: Hands only where Pose does not see them
+        pose_settings = strikes_pose_settings(pose_settings)
     timings["keyboard"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -178,7 +182,7 @@ def generate(video: str | Path, instrument: InstrumentChoice = "piano", *, start
     timings["synth"] = time.perf_counter() - clock
     return FoleyResult(info, start, end, keypoints, performance, rendered[id(performance)], SAMPLE_RATE, timings,
                        takes, stem_audio, played.keyboard, played.note, [rendered[id(take)] for take in takes],
-                       speed)
+                       speed, pose_settings)
 
 
 def _retimed(takes: list[Performance], speed: float) -> list[Performance]:

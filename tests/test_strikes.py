@@ -336,3 +336,26 @@ def test_two_real_drummers_side_by_side_are_each_heard_on_their_own(tmp_path: Pa
     reference = [note for note in soundtrack_reference(snare, drums).notes if note.start < 8.0]
     scores = [best_lag_onset_f1(reference, track, 8.0) for track in read_performance(midi, drums).tracks]
     assert len(scores) == 2 and min(scores) >= 0.75, scores
+
+
+@pytest.mark.real_media
+def test_the_strike_source_asks_the_pose_stage_for_wrists_only(tmp_path: Path) -> None:
+    """Drums need wrists, which Pose gives with the body: where it sees everyone's wrists, Hands (most of the
+    pose stage's time) is not run. Where no body is seen (the top-down piano clip played as drums), Hands
+    still finds the hands. A setting the worker does not know is refused."""
+    from foley_engine.pipeline import generate
+    from foley_engine.pose.extract import PoseSettings, extract_keypoints
+    from foley_engine.sources.strikes import strikes_pose_settings
+
+    snare = require_shared(SHARED_MEDIA / "snare-solo" / "video.mp4")
+    result = generate(snare, "drums", start=2.0, end=4.0)
+    assert result.pose_settings == strikes_pose_settings(PoseSettings())
+    body, hands = result.keypoints.body, result.keypoints.hands
+    assert body.shape[0] == 1 and (body[0][:, [BODY_INDEX["left_wrist"], BODY_INDEX["right_wrist"]], 2] >= 0.5).all()
+    assert not hands[..., 2].any()  # Pose saw both wrists on every frame: Hands never ran
+    assert result.performance.notes  # and the strokes are heard
+    piano = require_shared(SHARED_MEDIA / "piano-furelise" / "video.mp4")
+    seen = extract_keypoints(piano, 10.0, 12.0, strikes_pose_settings(PoseSettings()), cache_dir=tmp_path)
+    assert (seen.hands[..., 0, 2] > 0).any(axis=(0, 2)).mean() > 0.9
+    with pytest.raises(InputError, match="hands must be one of"):
+        PoseSettings(hands="sometimes")  # type: ignore[arg-type]

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import version as package_version
 from pathlib import Path
+from typing import Literal, get_args
 
 import numpy as np
 import platformdirs
@@ -42,6 +43,9 @@ MIN_CHUNK_SECONDS = 1.0
 Progress = Callable[[float, str], None]
 
 
+HandsWhen = Literal["always", "where wrists unseen"]
+
+
 @dataclass(frozen=True)
 class PoseSettings:
     """Everything that changes the extracted keypoints; all fields are part of the cache key."""
@@ -58,8 +62,14 @@ class PoseSettings:
     # `model_every`-th frame (the band of keys is still sampled on every frame).
     bodies: bool = True
     model_every: int = 1
+    # What the strike source needs (sources/strikes.py): wrists, which Pose gives with the body, so Hands runs
+    # only on the frames where some person followed lacks a wrist Pose sees ("where wrists unseen"), not on
+    # every frame ("always").
+    hands: HandsWhen = "always"
 
     def __post_init__(self) -> None:
+        if self.hands not in get_args(HandsWhen):
+            raise InputError(f"hands must be one of {', '.join(get_args(HandsWhen))}, got {self.hands!r}")
         if not 1 <= self.model_every <= 4:
             raise InputError(f"model every must be between 1 and 4 frames, got {self.model_every}")
         if self.model_complexity not in (0, 1):

@@ -42,6 +42,9 @@ _MP_FOR_BODY25 = {
     "left_big_toe": 31, "left_heel": 29, "right_big_toe": 32, "right_heel": 30,
 }
 _MP_MIDPOINTS = {"neck": (11, 12), "mid_hip": (23, 24)}
+_MP_WRISTS = [15, 16]
+#: A wrist Pose gives at least this visibility is seen (what the strike source counts: StrikeSettings.confidence).
+WRIST_SEEN = 0.5
 # left_small_toe and right_small_toe have no MediaPipe landmark: they stay at confidence 0, never invented.
 
 #: A pose counts as a body only if its neck lies in the frame and it is seen this long without a break.
@@ -237,7 +240,10 @@ def detect(path: str | Path, start: float, end: float, settings: PoseSettings, r
                 continue
             found = finder.process(frame.image, frame.time) if finder is not None else []
             landmarks, frame_ids = body25_frame(found, people)
-            xy, label, score = hands_frame(hands.process(frame.image, frame.time, len(found)), slots)
+            if settings.hands == "where wrists unseen" and _wrists_seen(found):
+                xy, label, score = hands_frame(None, slots)
+            else:
+                xy, label, score = hands_frame(hands.process(frame.image, frame.time, len(found)), slots)
             table.add(times=np.array(frame.time, np.float64), bodies=landmarks, ids=frame_ids, xys=xy, labels=label,
                       scores=score)
     band_times = decoded.column("times", (), np.float64)
@@ -393,8 +399,20 @@ def _count(found: Any) -> int:
     return len(found.multi_hand_landmarks or [])
 
 
+def _wrists_seen(people: list[tuple[int, np.ndarray]]) -> bool:
+    """Whether someone was followed in this frame and Pose sees both wrists of everyone followed (visibility as
+    the strike source counts a joint seen), each with their neck in the frame (drop_ghost_bodies drops the
+    others later): then Hands has nothing to add for a source that needs only wrists."""
+    def seen(points: np.ndarray) -> bool:
+        neck = points[list(_MP_MIDPOINTS["neck"]), :2].mean(axis=0)
+        return bool((points[_MP_WRISTS, 2] >= WRIST_SEEN).all() and ((neck >= 0) & (neck <= 1)).all())
+
+    return bool(people) and all(seen(points) for _, points in people)
+
+
 def hands_frame(found: Any, slots: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One frame's hands in `slots` fixed slots: (slots, 21, 2) xy, (slots,) side labels, (slots,) scores.
+    """One frame's hands in `slots` fixed slots: (slots, 21, 2) xy, (slots,) side labels, (slots,) scores; all
+    empty for `found` None (Hands was not run).
 
     MediaPipe Hands can return more hands than its max_num_hands (seen with two players in frame, where it
     returned five for four slots): the most confident ones are kept, never an index past the array.
@@ -402,6 +420,8 @@ def hands_frame(found: Any, slots: int) -> tuple[np.ndarray, np.ndarray, np.ndar
     xy = np.zeros((slots, NUM_HAND_JOINTS, 2), np.float32)
     label = np.full(slots, -1, np.int8)
     score = np.zeros(slots, np.float32)
+    if found is None:
+        return xy, label, score
     detected = list(zip(found.multi_hand_landmarks or [], found.multi_handedness or [], strict=False))
     detected.sort(key=lambda pair: -pair[1].classification[0].score)
     for slot, (hand, handedness) in enumerate(detected[:slots]):

@@ -123,6 +123,11 @@ class Sources:
         raise InputError(f"no keyboard found in {clip.video.name} between {clip.start:.2f}s and {clip.end:.2f}s "
                          "(use --source auto or model to play from the performers' motion)")
 
+    def first(self, instruments: tuple[Instrument, ...]) -> str | None:
+        """The name of the source tried first for these instruments (None when none is)."""
+        candidates = self.candidates(instruments)
+        return candidates[0].name if candidates else None
+
     def candidates(self, instruments: tuple[Instrument, ...]) -> list[NoteSource]:
         """In auto, percussion is played by PERCUSSION_SOURCE (never read off keys) and the rest as before: the
         instruments are the clip's (a timeline's clips each have their own), so the choice is made here."""
