@@ -45,12 +45,12 @@ def wrist_drops(times: np.ndarray, hits: dict[int, list[float]], lift: float, ha
 
 
 def draw_drummer(out: Path, hits: dict[int, list[float]], seconds: float, size: tuple[int, int] = (640, 360),
-                 rate: int = 30, lift: float = 1.2 * HAND, shake: np.ndarray | None = None,
+                 rate: int = 30, lift: float = 1.2 * HAND, camera: np.ndarray | None = None,
                  hands: bool = False) -> Path:
-    """Write an H.264 video of the drummer; `hits` maps skeleton.LEFT/RIGHT to that hand's hit times (s).
-    `shake` (frames, 2), if given, moves the whole picture by that many frame heights in x and y, frame by
-    frame: a hand-held camera. With `hands`, there are no sticks: the hands, on their forearms, strike the head
-    themselves (a hand drum)."""
+    """Write an H.264 video of the drummer; `hits` maps skeleton.LEFT/RIGHT to that hand's hit times (s). `camera`
+    (frames, 3), if given, moves the whole picture frame by frame: (dx, dy) frame heights, then a zoom factor
+    about the frame's centre (a hand-held camera, a zoom). With `hands`, there are no sticks: the hands, on
+    their forearms, strike the head themselves (a hand drum)."""
     width, height = size
     aspect = width / height
     frames = round(seconds * rate)
@@ -87,8 +87,10 @@ def draw_drummer(out: Path, hits: dict[int, list[float]], seconds: float, size: 
                     cv2.line(canvas, pixel(wrist), pixel(tip), (200, 170, 120), max(1, round(0.006 * height)),
                              cv2.LINE_AA)
                 cv2.circle(canvas, pixel(wrist), max(2, round(0.45 * HAND * height)), (150, 120, 100), -1)
-            if shake is not None:
-                moved = np.float32([[1, 0, shake[index, 0] * height], [0, 1, shake[index, 1] * height]])
+            if camera is not None:
+                dx, dy, zoom = camera[index]
+                moved = np.float32([[zoom, 0, (1 - zoom) * width / 2 + dx * height],
+                                    [0, zoom, (1 - zoom) * height / 2 + dy * height]])
                 canvas = cv2.warpAffine(canvas, moved, (width, height), borderMode=cv2.BORDER_REFLECT)
             container.mux(stream.encode(av.VideoFrame.from_ndarray(canvas, format="rgb24")))
         container.mux(stream.encode())
@@ -96,12 +98,12 @@ def draw_drummer(out: Path, hits: dict[int, list[float]], seconds: float, size: 
 
 
 def drummer_keypoints(seconds: float, size: tuple[int, int] = (640, 360), rate: float = 30.0,
-                      shake: np.ndarray | None = None, hits: dict[int, list[float]] | None = None,
+                      camera: np.ndarray | None = None, hits: dict[int, list[float]] | None = None,
                       lift: float = 1.2 * HAND) -> Keypoints:
     """The drawn drummer's keypoints: shoulders, neck and the wrists where the hands are drawn at rest (with
     sticks, their tenth of the tip's travel is left out: the keypoints show no stroke, as on the real snare
     clip); with `hits`, the wrists strike as draw_drummer's hands do with `hands`. Moved with the picture by
-    draw_drummer's `shake` (at the same rate)."""
+    draw_drummer's `camera` (at the same rate)."""
     frames = round(seconds * rate)
     aspect = size[0] / size[1]
     body = np.zeros((1, frames, 25, 3), np.float32)
@@ -116,6 +118,7 @@ def drummer_keypoints(seconds: float, size: tuple[int, int] = (640, 360), rate: 
         drops = wrist_drops(np.arange(frames) / rate, hits, lift, hands=True)
         for hand, joint in ((RIGHT, "right_wrist"), (LEFT, "left_wrist")):
             body[0, :, BODY_INDEX[joint], 1] += drops[hand]
-    if shake is not None:
-        body[0, :, :, :2] += (shake[:frames] / [aspect, 1.0])[:, None, :]
+    if camera is not None:
+        shift, zoom = camera[:frames, None, :2] / [aspect, 1.0], camera[:frames, None, 2:]
+        body[0, :, :, :2] = 0.5 + zoom * (body[0, :, :, :2] - 0.5) + shift
     return Keypoints(rate, 0.0, body, np.zeros((1, frames, 2, 21, 3), np.float32), size)

@@ -15,9 +15,10 @@ stick moving near both hands is not heard twice.
 
 The frames are decoded a second time, downscaled so that a hand length is about `WORK_HAND_PIXELS` pixels (the
 same stroke gives the same numbers at 640x360 and at 4K), and the flow is measured on the boxes and their
-rings only. Known limits: a zoom is not a shift and is not taken out; a hard shake still makes a few false
-hits (tests: 2 extra for 12 strokes at ~2 pixels of jitter a frame); strokes sideways (a hi-hat's chick seen
-from above) are not downward; two hits of one hand less than two frames apart cannot both show a reversal.
+rings only (near a hand, a zoom too moves everything the same way: tests zoom to 2x). Known limits: a hard
+shake still makes a few false hits (tests: 1-2 extra for 12 strokes at ~2 pixels of jitter a frame); strokes
+sideways (a hi-hat's chick seen from above) are not downward; two hits of one hand less than two frames apart
+cannot both show a reversal.
 """
 
 from __future__ import annotations
