@@ -124,7 +124,7 @@ def test_a_hit_is_a_sharp_turn_from_down_to_up_timed_at_the_zero_crossing() -> N
     down[[30, 31]], down[[32, 33]] = 3.0, -1.0
     found = pixel_impacts(times, down, swing=0.5, min_swing=0.05)
     assert [round(time, 4) for time, _ in found] == [round((11 + 0.5) / 30, 4), round((31 + 0.75) / 30, 4)]
-    assert [speed for _, speed in found] == [2.0, 3.0]  # the approach's speed sets the velocity
+    assert [strength for _, strength in found] == [4.0, 4.0]  # the change of speed: the impulse
     sway = np.sin(times * 2 * np.pi * 1.0)  # turning round smoothly: a hand's sway, a stroke's top
     assert pixel_impacts(times, sway, swing=0.5, min_swing=0.05) == []
     assert pixel_impacts(times, down * 0.01, swing=0.5, min_swing=0.05) == []  # below the least swing

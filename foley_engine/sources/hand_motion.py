@@ -159,10 +159,11 @@ def _flow(before: np.ndarray, after: np.ndarray) -> np.ndarray:
 
 def pixel_impacts(times: np.ndarray, down: np.ndarray, swing: float, min_swing: float
                   ) -> list[tuple[float, float]]:
-    """(time in s, approach speed) of every stroke of one hand: where its box's downward speed `down` (F,)
-    turns upwards across one frame with a swing of at least `swing` standard deviations of the hand's own
-    speeds (and `min_swing`); the time is the interpolated zero crossing. Nothing is bridged across a frame
-    where the wrist was not seen."""
+    """(time in s, strength) of every stroke of one hand: where its box's downward speed `down` (F,) turns
+    upwards across one frame with a swing of at least `swing` standard deviations of the hand's own speeds
+    (and `min_swing`); the time is the interpolated zero crossing. The strength is that swing, the change of
+    speed the impact makes: the impulse the drum is given, for the note's velocity. Nothing is bridged across
+    a frame where the wrist was not seen."""
     seen = np.isfinite(down)
     if seen.sum() < 3:
         return []
@@ -173,7 +174,7 @@ def pixel_impacts(times: np.ndarray, down: np.ndarray, swing: float, min_swing: 
         if not (seen[i - 1] and seen[i]) or not approach > 0 >= rebound or approach - rebound < threshold:
             continue
         fraction = approach / (approach - rebound)
-        found.append((float(times[i - 1] + fraction * (times[i] - times[i - 1])), float(approach)))
+        found.append((float(times[i - 1] + fraction * (times[i] - times[i - 1])), float(approach - rebound)))
     return found
 
 
