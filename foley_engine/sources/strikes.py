@@ -97,9 +97,10 @@ _RINGS = {"crash": 1.5, "ride": 1.0, "low kettle": 1.2, "second kettle": 1.2, "t
 
 @dataclass(frozen=True)
 class Hit:
-    """One impact of one limb: time (s from the clip start), approach speed, where (hand lengths from the
-    performer's neck: up, and towards the performer's right), which limb, and what saw it ("keypoints", or
-    "pixels" for a stroke read from the pixels around a hand: its speed is on another scale)."""
+    """One impact of one limb: time (s from the clip start), how hard (the approach speed; for a stroke read
+    from the pixels around a hand, "pixels", the change of speed the impact made, on another scale), where
+    (hand lengths from the performer's neck: up, and towards the performer's right), which limb, and what saw
+    it ("keypoints" or "pixels")."""
 
     time: float
     speed: float
