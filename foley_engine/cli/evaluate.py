@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # the rest is imported where a command runs: registering `eva
     from ..instruments import Instrument
     from ..keypoints import Keypoints
     from ..notes import Performance
+    from ..pose.extract import PoseSettings
     from ..sources import NoteSource
 
 
@@ -141,19 +142,23 @@ def shard_examples(paths: list[Path], split: str) -> Iterator[Example]:
             yield from (example for example in read_shard(shard) if path.is_file() or example.split == split)
 
 
-def source_generator(source: NoteSource, videos: dict[int, Path]) -> Generator:
+def source_generator(source: NoteSource, videos: dict[int, Path], pose: PoseSettings | None = None) -> Generator:
     """Any note source (sources.NoteSource: keys, strikes, ...) as an evaluation generator: it is given the
     example's range of its video (`videos`: id of the example's keypoints -> video) and its first take is
-    scored; a source that cannot play the clip plays silence."""
+    scored; a source that cannot play the clip plays silence. With `pose`, the range's keypoints are found
+    again with those settings, as `foley generate` finds them for this source (the strikes': no Hands where
+    Pose sees the wrists)."""
     from ..notes import Performance
+    from ..pose.extract import extract_keypoints
     from ..sources import SourceClip
 
     def generate(keypoints: Keypoints, instrument: Instrument, duration: float) -> Performance:
         video = videos.get(id(keypoints))
         if video is None:
             raise InputError(f"the {source.name} source reads the video: it plays --real recordings only")
-        clip = SourceClip(video, keypoints.start, keypoints.start + duration, keypoints, (instrument,))
-        played = source.play(clip, lambda fraction, message: None)
+        end = keypoints.start + duration
+        seen = keypoints if pose is None else extract_keypoints(video, keypoints.start, end, pose)
+        played = source.play(SourceClip(video, keypoints.start, end, seen, (instrument,)), lambda f, m: None)
         return played.takes[0] if played is not None else Performance(instrument, duration, [[]], source.name)
 
     return generate
@@ -164,7 +169,9 @@ def real_generators(instrument: Instrument, videos: dict[int, Path]) -> tuple[di
     instruments, strikes for percussion, and every other named source `--source` offers; with their
     descriptions for the report."""
     from ..options import SOURCES, GeneratorOptions
+    from ..pose.extract import PoseSettings
     from ..sources import open_sources
+    from ..sources.strikes import strikes_pose_settings
 
     generators: dict[str, Generator] = {}
     described: dict[str, str] = {}
@@ -175,7 +182,8 @@ def real_generators(instrument: Instrument, videos: dict[int, Path]) -> tuple[di
     for name in SOURCES:
         if plays.get(name, True):
             for source in open_sources(GeneratorOptions(source=name)).tried:
-                generators[source.name] = source_generator(source, videos)
+                pose = strikes_pose_settings(PoseSettings()) if source.name == "strikes" else None
+                generators[source.name] = source_generator(source, videos, pose)
                 described[source.name] = f"the {source.name} source (sources/{source.name}.py)"
     return generators, described
 
