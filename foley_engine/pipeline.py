@@ -29,7 +29,6 @@ from .pose.extract import PoseSettings, extract
 from .progress import ProgressCallback, StageProgress
 from .sources import SourceClip, SourceNotes, open_sources
 from .sources.keys import keys_pose_settings
-from .sources.strikes import strikes_pose_settings
 from .synth import SAMPLE_RATE, Progress, find_soundfont, render, render_stems, require_fluidsynth, write_wav
 from .video import VideoInfo, probe, resolve_range
 
@@ -143,8 +142,8 @@ def generate(video: str | Path, instrument: InstrumentChoice = "piano", *, start
     band = sources.prepare(info.path, start, end, choice, stages.stage("keyboard"))  # a keyboard, before pose
     if band is not None:  # the keys will play: the pose stage need only find the fingertips
         pose_settings = keys_pose_settings(pose_settings, float(info.frame_rate))
-    elif sources.first(choice) == "strikes":  # the wrists will do: Hands only where Pose does not see them
-        pose_settings = strikes_pose_settings(pose_settings)
+    else:  # what the source that will play needs of the pose stage (the strikes: wrists, no Hands where seen)
+        pose_settings = sources.pose_settings(choice, pose_settings)
     timings["keyboard"] = time.perf_counter() - clock
 
     clock = time.perf_counter()

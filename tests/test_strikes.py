@@ -345,17 +345,18 @@ def test_the_strike_source_asks_the_pose_stage_for_wrists_only(tmp_path: Path) -
     still finds the hands. A setting the worker does not know is refused."""
     from foley_engine.pipeline import generate
     from foley_engine.pose.extract import PoseSettings, extract_keypoints
-    from foley_engine.sources.strikes import strikes_pose_settings
+    from foley_engine.sources.strikes import StrikeSource
 
     snare = require_shared(SHARED_MEDIA / "snare-solo" / "video.mp4")
     result = generate(snare, "drums", start=2.0, end=4.0)
-    assert result.pose_settings == strikes_pose_settings(PoseSettings())
+    wrists_only = StrikeSource.pose_settings(PoseSettings())
+    assert result.pose_settings == wrists_only
     body, hands = result.keypoints.body, result.keypoints.hands
     assert body.shape[0] == 1 and (body[0][:, [BODY_INDEX["left_wrist"], BODY_INDEX["right_wrist"]], 2] >= 0.5).all()
     assert not hands[..., 2].any()  # Pose saw both wrists on every frame: Hands never ran
     assert result.performance.notes  # and the strokes are heard
     piano = require_shared(SHARED_MEDIA / "piano-furelise" / "video.mp4")
-    seen = extract_keypoints(piano, 10.0, 12.0, strikes_pose_settings(PoseSettings()), cache_dir=tmp_path)
+    seen = extract_keypoints(piano, 10.0, 12.0, wrists_only, cache_dir=tmp_path)
     assert (seen.hands[..., 0, 2] > 0).any(axis=(0, 2)).mean() > 0.9
     with pytest.raises(InputError, match="hands must be one of"):
         PoseSettings(hands="sometimes")  # type: ignore[arg-type]

@@ -146,8 +146,8 @@ def source_generator(source: NoteSource, videos: dict[int, Path], pose: PoseSett
     """Any note source (sources.NoteSource: keys, strikes, ...) as an evaluation generator: it is given the
     example's range of its video (`videos`: id of the example's keypoints -> video) and its first take is
     scored; a source that cannot play the clip plays silence. With `pose`, the range's keypoints are found
-    again with those settings, as `foley generate` finds them for this source (the strikes': no Hands where
-    Pose sees the wrists)."""
+    again with those settings, as `foley generate` finds them for this source (its `pose_settings`: the
+    strikes', no Hands where Pose sees the wrists)."""
     from ..notes import Performance
     from ..pose.extract import extract_keypoints
     from ..sources import SourceClip
@@ -171,7 +171,6 @@ def real_generators(instrument: Instrument, videos: dict[int, Path]) -> tuple[di
     from ..options import SOURCES, GeneratorOptions
     from ..pose.extract import PoseSettings
     from ..sources import open_sources
-    from ..sources.strikes import strikes_pose_settings
 
     generators: dict[str, Generator] = {}
     described: dict[str, str] = {}
@@ -182,8 +181,9 @@ def real_generators(instrument: Instrument, videos: dict[int, Path]) -> tuple[di
     for name in SOURCES:
         if plays.get(name, True):
             for source in open_sources(GeneratorOptions(source=name)).tried:
-                pose = strikes_pose_settings(PoseSettings()) if source.name == "strikes" else None
-                generators[source.name] = source_generator(source, videos, pose)
+                narrow = getattr(source, "pose_settings", None)
+                generators[source.name] = source_generator(source, videos,
+                                                           None if narrow is None else narrow(PoseSettings()))
                 described[source.name] = f"the {source.name} source (sources/{source.name}.py)"
     return generators, described
 

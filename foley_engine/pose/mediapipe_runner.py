@@ -29,6 +29,7 @@ from .. import video
 from ..errors import FoleyError
 from ..skeleton import BODY_INDEX, LEFT, NUM_BODY_JOINTS, NUM_HAND_JOINTS, RIGHT
 from .bands import BandSampler
+from .people import neck_in_frame
 from .workers import SERVE_FLAG
 
 if TYPE_CHECKING:
@@ -403,11 +404,8 @@ def _wrists_seen(people: list[tuple[int, np.ndarray]]) -> bool:
     """Whether someone was followed in this frame and Pose sees both wrists of everyone followed (visibility as
     the strike source counts a joint seen), each with their neck in the frame (drop_ghost_bodies drops the
     others later): then Hands has nothing to add for a source that needs only wrists."""
-    def seen(points: np.ndarray) -> bool:
-        neck = points[list(_MP_MIDPOINTS["neck"]), :2].mean(axis=0)
-        return bool((points[_MP_WRISTS, 2] >= WRIST_SEEN).all() and ((neck >= 0) & (neck <= 1)).all())
-
-    return bool(people) and all(seen(points) for _, points in people)
+    return bool(people) and all(bool((points[_MP_WRISTS, 2] >= WRIST_SEEN).all()) and neck_in_frame(points, 1, 1)
+                                for _, points in people)
 
 
 def hands_frame(found: Any, slots: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

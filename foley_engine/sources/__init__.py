@@ -29,6 +29,7 @@ from ..pose.bands import BandRows, BandSampler
 
 if TYPE_CHECKING:
     from ..keyboard.geometry import KeyboardGeometry
+    from ..pose.extract import PoseSettings
 
 Progress = Callable[[float, str], None]
 
@@ -67,7 +68,9 @@ class NoteSource(Protocol):
 
     A source that reads the frames may also have `prepare(video, start, end, progress) -> BandSampler | None`,
     called before the pose stage: the band it returns is sampled by the pose workers on every frame they
-    decode, and comes back in `SourceClip.band`."""
+    decode, and comes back in `SourceClip.band`. A source that needs less of the pose stage than everything may
+    have `pose_settings(settings) -> PoseSettings`: what the pose stage must find for it to play (the strikes:
+    wrists, so no Hands where Pose sees them)."""
 
     name: str
     stage: str
@@ -123,10 +126,12 @@ class Sources:
         raise InputError(f"no keyboard found in {clip.video.name} between {clip.start:.2f}s and {clip.end:.2f}s "
                          "(use --source auto or model to play from the performers' motion)")
 
-    def first(self, instruments: tuple[Instrument, ...]) -> str | None:
-        """The name of the source tried first for these instruments (None when none is)."""
+    def pose_settings(self, instruments: tuple[Instrument, ...], settings: PoseSettings) -> PoseSettings:
+        """What the pose stage must find for the source tried first for these instruments (its
+        `pose_settings`, where it has one; else `settings` as they are)."""
         candidates = self.candidates(instruments)
-        return candidates[0].name if candidates else None
+        narrow = getattr(candidates[0], "pose_settings", None) if candidates else None
+        return settings if narrow is None else narrow(settings)
 
     def candidates(self, instruments: tuple[Instrument, ...]) -> list[NoteSource]:
         """In auto, percussion is played by PERCUSSION_SOURCE (never read off keys) and the rest as before: the

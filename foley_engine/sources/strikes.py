@@ -249,14 +249,6 @@ def performer_hits(body: np.ndarray, hands: np.ndarray, aspect: np.ndarray, rate
     return sorted(hits, key=lambda hit: hit.time)
 
 
-def strikes_pose_settings(settings: PoseSettings) -> PoseSettings:
-    """What the pose stage has to find on a clip the strike source plays: bodies (the wrists, heels and the
-    neck it places a kit's pieces from) and hands only where Pose does not see a followed person's wrists (a
-    close-up of hands on a drum). Hands is most of the pose stage's time where a body is seen (about 0.95 x
-    real time down to 0.5 on the shared snare clip, bench/pipeline_bench.py)."""
-    return dataclasses.replace(settings, hands="where wrists unseen")
-
-
 def _stick_strokes(strokes: list[tuple[float, float]], found: list[tuple[float, float, int]], track: np.ndarray,
                    ok: np.ndarray, rate: float, settings: StrikeSettings) -> list[tuple[float, float, int]]:
     """The strokes read from the pixels around one hand that its wrist's keypoints do not show: where the wrist
@@ -406,6 +398,14 @@ class StrikeSource:
 
     def __init__(self, options: GeneratorOptions) -> None:
         self.options = options
+
+    @staticmethod
+    def pose_settings(settings: PoseSettings) -> PoseSettings:
+        """What the pose stage has to find on a clip this source plays: bodies (the wrists, heels and the neck
+        it places a kit's pieces from) and hands only where Pose does not see a followed person's wrists (a
+        close-up of hands on a drum). Hands is most of the pose stage's time where a body is seen (about
+        0.95 x real time down to 0.5 on the shared snare clip, bench/pipeline_bench.py)."""
+        return dataclasses.replace(settings, hands="where wrists unseen")
 
     def play(self, clip: SourceClip, progress: Progress) -> SourceNotes:
         """Every performer's hits: the source is deterministic, so every take asked for (--variations) is the
