@@ -54,6 +54,7 @@ class FoleyResult:
     take_audio: list[np.ndarray] = field(default_factory=list)  # every take's mix, like audio (the first is audio)
     speed: float = 1.0  # generate(speed=...): video seconds per second of audio
     pose_settings: PoseSettings = field(default_factory=PoseSettings)  # what the keypoints were found with
+    source: str = "model"  # the note source that played: "keys", "model" or "strikes" (sources/)
 
     @property
     def duration(self) -> float:
@@ -72,7 +73,7 @@ class FoleyResult:
             "instrument": instrument.name,
             "program": instrument.program,
             "generator": self.performance.generator,
-            "source": "keys" if self.keyboard is not None else "model",
+            "source": self.source,
             **({"source_note": self.source_note} if self.source_note else {}),
             **({"keyboard": keyboard_summary(self.keyboard)} if self.keyboard is not None else {}),
             "performers": self.performer_summaries(),
@@ -181,7 +182,7 @@ def generate(video: str | Path, instrument: InstrumentChoice = "piano", *, start
     timings["synth"] = time.perf_counter() - clock
     return FoleyResult(info, start, end, keypoints, performance, rendered[id(performance)], SAMPLE_RATE, timings,
                        takes, stem_audio, played.keyboard, played.note, [rendered[id(take)] for take in takes],
-                       speed, pose_settings)
+                       speed, pose_settings, played.source)
 
 
 def _retimed(takes: list[Performance], speed: float) -> list[Performance]:

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.signal import find_peaks
@@ -76,11 +76,17 @@ class StrikeSettings:
     approach_window: float = 0.12  # s; ...within this time: a stroke's end is sharp, a sway's or a drift's round
     jitter: float = 3.0  # ...and at least this many times the track's own jitter (before the 1-2-1 smoothing)
     min_speed: float = 1.5  # an approach this fast (~15 cm/s: a heel landing) may end at rest, without a rebound
+    min_step: float = 0.3  # a heel comes down at least this far (~3 cm): a resting foot's joints drift ~1-2 cm
     min_interval: float = 0.05  # s; one limb's hits at least this far apart (rolls and flams stay separate)
     ring: float = 0.3  # s; a hit's note length unless the piece rings longer (_RINGS) or is struck again
     #: joints seen with at least this confidence count (the pose's visibility: a foot out of frame is guessed
     #: at ~0.02-0.3 and wanders by tens of pixels, which would be heard as steps)
     confidence: float = 0.5
+    #: s; a joint's visibility falling below `confidence` for at most this long, between frames where it is
+    #: seen, is an occlusion, and the joint's place still counts: at a clap one hand hides the other wrist,
+    #: and a lifted foot may pass behind the other leg. MediaPipe still places the joint, but smooths its
+    #: visibility, which takes a few tenths of a second to come back after a single hidden frame.
+    hidden: float = 0.5
     #: The hands' strokes in the pixels (hand_motion.py): the box around each wrist (hand lengths each way:
     #: the hand and its stick), the speed below which a pixel is still (hand lengths/s), and a hit's least
     #: reversal, in standard deviations of the hand's own box speed over the clip and in hand lengths/s.
@@ -111,6 +117,11 @@ class Hit:
     seen_by: str = "keypoints"
 
 
+#: A limb that lands may still sink back by this share of how far it came (a heel after a step: the pose's
+#: smoothing overshoots the stop, and then settles) and rest there.
+_SETTLE = 0.1
+
+
 def impacts(approach: np.ndarray, ok: np.ndarray, rate: float,
             settings: StrikeSettings = StrikeSettings()) -> list[tuple[float, float, int]]:
     """(time in samples, approach speed, sample of the impact) of each stroke that ends in a stop or a rebound.
@@ -120,7 +131,9 @@ def impacts(approach: np.ndarray, ok: np.ndarray, rate: float,
     (a local maximum; a dead stop's first sample) reached by coming at least `min_travel` closer within
     `approach_window`, after which the limb either bounces back by that much within the same time or, after
     an approach of at least `min_speed`, rests there. The travel is never less than `jitter` times the
-    track's own jitter, so a shaky track needs clearer strokes. Nothing is bridged across a gap in `ok`.
+    track's own jitter, so a shaky track needs clearer strokes. The impact is where the limb arrived at that
+    place (`_arrival`), its approach is seen whole within the run and starts after the previous impact (a
+    landing that creeps on is struck once). Nothing is bridged across a gap in `ok`.
     """
     window = max(2, int(round(settings.approach_window * rate)))
     spacing = max(1, int(np.ceil(settings.min_interval * rate - 1e-9)))
@@ -131,23 +144,48 @@ def impacts(approach: np.ndarray, ok: np.ndarray, rate: float,
         raw = approach[start:end]
         travel = max(settings.min_travel, settings.jitter * _jitter(raw))
         a = np.convolve(np.concatenate((raw[:1], raw, raw[-1:])), (0.25, 0.5, 0.25), "valid")  # halves jitter
+        last = -1
         _, properties = find_peaks(np.concatenate(([-np.inf], a, [-np.inf])), distance=spacing,
                                        plateau_size=1)
-        for m in (properties["left_edges"] - 1).tolist():
-            before, after = a[max(0, m - window):m], a[m + 1:m + 1 + window]
-            if before.size == 0 or a[m] - before.min() < travel:
+        for peak in (properties["left_edges"] - 1).tolist():
+            m = _arrival(a, peak, window, travel)
+            if m < window:
+                continue  # the approach is not seen whole (and a track's first frames settle)
+            # an approach starts after the previous impact: a landing that creeps on is not struck twice
+            before, after = a[max(m - window, last + 1):m], a[m + 1:m + 1 + window]
+            if before.size == 0:
+                continue
+            came = a[m] - before.min()
+            if came < travel:
                 continue  # not a stroke: it did not come from far enough, fast enough
             speed = float(np.diff(a[max(0, m - window):m + 1]).max()) * rate
             rebound = after.size > 0 and a[m] - after.min() >= travel
+            settles = max(travel / 2, _SETTLE * came)
             rests = (after.size == window and speed >= settings.min_speed
-                     and float(np.abs(after - a[m]).max()) < travel / 2)  # stays there: it landed
+                     and float(np.abs(after - a[m]).max()) < settles)  # stays there: it landed
             if not (rebound or rests):
                 continue  # still moving about there, or the track ends at the stroke: no contact seen
             time = _corner(a, m)
             if found and start + time - found[-1][0] < settings.min_interval * rate - 1e-9:
                 continue
             found.append((start + time, speed, start + m))
+            last = m
     return found
+
+
+def _arrival(a: np.ndarray, peak: int, window: int, travel: float) -> int:
+    """Where the limb arrived at the place of its farthest point `peak`: the earliest sample, at most `window`
+    before it, from which `a` stays within half a `travel` of the peak, if it stopped there abruptly (its last
+    step there at least half a `travel`, and three times any step after it up to the peak); else `peak`. A
+    landing that creeps on a little (a heel settling, the pose's smoothing) peaks later than the moment it
+    stopped; a sway's round top slows down gradually and has no such moment."""
+    arrived = peak
+    while arrived > max(1, peak - window) and a[arrived - 1] >= a[peak] - travel / 2:
+        arrived -= 1
+    if arrived == peak:
+        return peak
+    last_step, creep = a[arrived] - a[arrived - 1], float(np.abs(np.diff(a[arrived:peak + 1])).max())
+    return arrived if last_step >= max(travel / 2, 3 * creep) else peak
 
 
 def _jitter(a: np.ndarray) -> float:
@@ -201,11 +239,24 @@ def _body(body: np.ndarray, seen: np.ndarray, wrists: list[tuple[np.ndarray, np.
     return _Body(centre, 1.0 if facing > 0 else -1.0)
 
 
-def _tracks(body: np.ndarray, hands: np.ndarray, aspect: np.ndarray, settings: StrikeSettings
+def seen(confidence: np.ndarray, rate: float, settings: StrikeSettings) -> np.ndarray:
+    """Where each joint (`confidence` (T, J)) counts as seen: at `settings.confidence` or above, and through a
+    dip of at most `settings.hidden` between such frames wherever the joint was placed at all (an occlusion);
+    never across a frame where the pose found nothing."""
+    ok = confidence >= settings.confidence
+    longest = int(round(settings.hidden * rate))
+    for joint in range(ok.shape[1]):
+        for start, end in _runs(~ok[:, joint]):
+            if 0 < start and end < len(ok) and end - start <= longest and (confidence[start:end, joint] > 0).all():
+                ok[start:end, joint] = True
+    return ok
+
+
+def _tracks(body: np.ndarray, hands: np.ndarray, aspect: np.ndarray, rate: float, settings: StrikeSettings
             ) -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, np.ndarray]], float]:
     """One performer's body joints and two wrist tracks in hand lengths (with where each was seen), and the hand
     length in pixel-square frame heights."""
-    body_ok, hands_ok = body[..., 2] >= settings.confidence, hands[..., 2] >= settings.confidence
+    body_ok, hands_ok = seen(body[..., 2], rate, settings), hands[..., 2] >= settings.confidence
     unit = _scale(body[..., :2] * aspect, body_ok, hands[..., :2] * aspect, hands_ok, BaselineSettings())
     body_xy, hands_xy = body[..., :2] * aspect / unit, hands[..., :2] * aspect / unit
     wrists = [wrist_track(body_xy, body_ok, hands_xy, hands_ok, side) for side in (LEFT, RIGHT)]
@@ -221,7 +272,7 @@ def performer_hits(body: np.ndarray, hands: np.ndarray, aspect: np.ndarray, rate
     `motion`, when given, is this performer's (times, down) from hand_motion.HandMotion: the hands' strokes are
     then also read from the pixels around them (sticks included), where the wrists' keypoints show none.
     """
-    body_xy, body_ok, wrists, _ = _tracks(body, hands, aspect, settings)
+    body_xy, body_ok, wrists, _ = _tracks(body, hands, aspect, rate, settings)
     frame = _body(body_xy, body_ok, wrists)
     hits: list[Hit] = []
 
@@ -245,7 +296,7 @@ def performer_hits(body: np.ndarray, hands: np.ndarray, aspect: np.ndarray, rate
     if limbs in ("feet", "both"):
         for side in (LEFT, RIGHT):
             track, ok = _heel(body_xy, body_ok, side)
-            add(impacts(track[:, 1], ok, rate, settings), track, FEET, side)
+            add(impacts(track[:, 1], ok, rate, replace(settings, min_travel=settings.min_step)), track, FEET, side)
     return sorted(hits, key=lambda hit: hit.time)
 
 
@@ -279,7 +330,7 @@ def hand_motion(clip: SourceClip, settings: StrikeSettings = StrikeSettings(),
     units = np.ones(keypoints.num_performers)
     for performer in range(keypoints.num_performers):
         _, _, tracks, units[performer] = _tracks(keypoints.body[performer], keypoints.hands[performer], aspect,
-                                                 settings)
+                                                 keypoints.rate, settings)
         for side, (track, ok) in zip((LEFT, RIGHT), tracks, strict=True):
             wrists[performer, ok, side] = track[ok] * units[performer]
     return read_hand_motion(clip.video, clip.start, clip.end, keypoints, wrists, units, settings.box,

@@ -1,0 +1,288 @@
+"""A rendered person who claps or steps, with the true times of every clap and footfall, for testing the
+strike source on footage that MediaPipe really sees a person in.
+
+Drawn figures (tests/drawn_drummer.py) are not seen as people by MediaPipe's Pose; a shaded 3-D mannequin is:
+a head with eyes and hair, a shirt, trousers and shoes, built from capsules in real Blender (`bpy`, the
+Workbench engine, a fraction of a second a frame) and moved by the motions below. Each motion knows its own
+contact times: hands meeting (`clap_separation`) and heels landing (`foot_height`), each a cusp (a fast
+approach that stops at once), the way a real clap or footfall ends.
+
+The motion is plain Python (the truth in the tests and the frames Blender renders come from the same
+functions); the rendering runs in the bpy interpreter as `python rendered_people.py SPEC.json FRAMES_DIR`,
+and `render_person` (pytest's side) runs it and encodes the frames to H.264 with PyAV.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+#: Body sizes in metres: a person about 1.75 m tall, facing the camera at azimuth 0.
+SHOULDER_X, SHOULDER_Z, HIP_X, HIP_Z = 0.19, 1.40, 0.10, 0.95
+UPPER_ARM, FOREARM, THIGH, SHIN = 0.29, 0.26, 0.45, 0.43
+ANKLE_HEIGHT, HEEL_BACK, TOE_FRONT = 0.07, 0.05, 0.17
+#: Hands: the wrists' separation when the palms meet, and when they are open between claps.
+CLAP_CONTACT, CLAP_OPEN = 0.06, 0.42
+#: A stepping foot's lift (m) and how long it is off the floor (s).
+STEP_LIFT, STEP_SWING = 0.16, 0.36
+
+
+@dataclass(frozen=True)
+class PersonSpec:
+    """What one clip shows: `action` "claps" or "steps", the contact times (s; for steps, alternate feet
+    starting with the right), the clip's length, size and rate, and the camera's azimuth (degrees round the
+    person, 0 facing them) and distance (m)."""
+
+    action: str
+    contacts: tuple[float, ...]
+    seconds: float
+    size: tuple[int, int] = (640, 360)
+    rate: int = 30
+    azimuth: float = 0.0
+    distance: float = 4.6
+    shirt: tuple[float, float, float] = (0.10, 0.30, 0.70)
+    backdrop: tuple[float, float, float] = (0.70, 0.70, 0.65)
+    lens: float = 35.0
+
+
+def _cusp(u: float) -> float:
+    """0 at u = 0 and 1, 1 halfway, leaving and meeting 0 steeply: an impact's fast approach and abrupt stop."""
+    return math.sin(math.pi * min(max(u, 0.0), 1.0)) ** 0.6
+
+
+def clap_separation(time: float, claps: tuple[float, ...]) -> float:
+    """The wrists' separation (m) at `time`: open at rest, closing to contact at each clap and opening again;
+    before the first clap and after the last the hands take 0.35 s to come from and go back to rest."""
+    lead = 0.35
+    if not claps or time <= claps[0] - lead or time >= claps[-1] + lead:
+        return CLAP_OPEN
+    if time <= claps[0]:
+        return CLAP_CONTACT + (CLAP_OPEN - CLAP_CONTACT) * _cusp(0.5 * (claps[0] - time) / lead)
+    if time >= claps[-1]:
+        return CLAP_CONTACT + (CLAP_OPEN - CLAP_CONTACT) * _cusp(0.5 * (time - claps[-1]) / lead)
+    after = max(index for index, clap in enumerate(claps) if clap <= time)
+    start, end = claps[after], claps[after + 1]
+    return CLAP_CONTACT + (CLAP_OPEN - CLAP_CONTACT) * _cusp((time - start) / (end - start))
+
+
+def foot_height(time: float, landings: tuple[float, ...]) -> float:
+    """One foot's lift above the floor (m) at `time`: it leaves the floor STEP_SWING before each of its
+    `landings` and comes down on it."""
+    for landing in landings:
+        if landing - STEP_SWING < time < landing:
+            return STEP_LIFT * _cusp((time - landing + STEP_SWING) / STEP_SWING)
+    return 0.0
+
+
+def _elbow(root: tuple[float, float, float], end: tuple[float, float, float], first: float, second: float,
+           pole: tuple[float, float, float]) -> tuple[float, float, float]:
+    """The middle joint of a two-bone limb from `root` to `end` bending towards `pole` (two-bone IK)."""
+    d = [e - r for e, r in zip(end, root, strict=True)]
+    reach = math.sqrt(sum(c * c for c in d)) or 1e-9
+    reach_c = min(reach, first + second - 1e-6)
+    along = (first ** 2 - second ** 2 + reach_c ** 2) / (2 * reach_c)
+    out = math.sqrt(max(first ** 2 - along ** 2, 0.0))
+    axis = [c / reach for c in d]
+    dot = sum(p * a for p, a in zip(pole, axis, strict=True))
+    side = [p - dot * a for p, a in zip(pole, axis, strict=True)]
+    norm = math.sqrt(sum(c * c for c in side)) or 1e-9
+    return tuple(r + along * a + out * s / norm for r, a, s in zip(root, axis, side, strict=True))  # type: ignore
+
+
+def joints(time: float, spec: PersonSpec) -> dict[str, tuple[float, float, float]]:
+    """Every joint's place (m; x to the camera's right at azimuth 0, y away from it, z up) at `time`."""
+    placed: dict[str, tuple[float, float, float]] = {"head": (0.0, 0.0, 1.63), "neck": (0.0, 0.0, 1.47)}
+    claps = spec.contacts if spec.action == "claps" else ()
+    half = clap_separation(time, claps) / 2
+    for name, sign in (("right", -1.0), ("left", 1.0)):  # the person's right is the camera's left
+        shoulder = (sign * SHOULDER_X, 0.0, SHOULDER_Z)
+        wrist = (sign * half, -0.30, 1.24) if spec.action == "claps" else (sign * 0.27, -0.04, 0.86)
+        placed[f"{name}_shoulder"], placed[f"{name}_wrist"] = shoulder, wrist
+        placed[f"{name}_elbow"] = _elbow(shoulder, wrist, UPPER_ARM, FOREARM, (sign * 1.0, 0.3, -1.0))
+        landings = spec.contacts[0 if name == "right" else 1::2] if spec.action == "steps" else ()
+        lift = foot_height(time, landings)
+        hip = (sign * HIP_X, 0.0, HIP_Z)
+        ankle = (sign * 0.11, -0.6 * lift, ANKLE_HEIGHT + lift)
+        placed[f"{name}_hip"], placed[f"{name}_ankle"] = hip, ankle
+        placed[f"{name}_knee"] = _elbow(hip, ankle, THIGH, SHIN, (0.0, -1.0, 0.0))
+        placed[f"{name}_heel"] = (ankle[0], ankle[1] + HEEL_BACK, ankle[2] - ANKLE_HEIGHT + 0.03)
+        placed[f"{name}_toe"] = (ankle[0], ankle[1] - TOE_FRONT, ankle[2] - ANKLE_HEIGHT + 0.03 + 0.3 * lift)
+    return placed
+
+
+#: (from joint, to joint, radius, material) of every capsule of the body.
+_BONES = (
+    ("neck", "head", 0.05, "skin"),
+    ("right_shoulder", "left_shoulder", 0.065, "shirt"),
+    ("right_hip", "left_hip", 0.11, "trousers"),
+)
+_LIMBS = (("shoulder", "elbow", 0.05, "shirt"), ("elbow", "wrist", 0.04, "skin"), ("hip", "knee", 0.075, "trousers"),
+          ("knee", "ankle", 0.058, "trousers"), ("heel", "toe", 0.045, "shoes"))
+
+
+def _render(spec: PersonSpec, frames: Path) -> None:  # pragma: no cover - runs inside the bpy interpreter
+    import bpy  # noqa: I001 - first: it puts Blender's own modules (bmesh, mathutils) on the path
+    import bmesh
+    from mathutils import Matrix, Quaternion, Vector
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    scene = bpy.context.scene
+    colours = {"skin": (0.80, 0.55, 0.42), "shirt": spec.shirt, "trousers": (0.15, 0.15, 0.18),
+               "shoes": (0.05, 0.03, 0.02), "eyes": (0.02, 0.02, 0.02), "hair": (0.10, 0.06, 0.03),
+               "floor": (0.45, 0.42, 0.40), "backdrop": spec.backdrop}
+    materials = {}
+    for name, rgb in colours.items():
+        material = bpy.data.materials.new(name)
+        material.diffuse_color = (*rgb, 1.0)
+        materials[name] = material
+
+    def translation(x: float, y: float, z: float):
+        return Matrix.Translation((x, y, z))
+
+    def mesh_object(name: str, build, material: str):
+        data = bpy.data.meshes.new(name)
+        shape = bmesh.new()
+        build(shape)
+        shape.to_mesh(data)
+        shape.free()
+        for polygon in data.polygons:
+            polygon.use_smooth = True
+        made = bpy.data.objects.new(name, data)
+        made.data.materials.append(materials[material])
+        made.rotation_mode = "QUATERNION"
+        scene.collection.objects.link(made)
+        return made
+
+    def capsule(name: str, length: float, radius: float, material: str):
+        def build(shape) -> None:
+            bmesh.ops.create_cone(shape, cap_ends=True, segments=20, radius1=radius, radius2=radius, depth=length,
+                                  matrix=translation(0, 0, length / 2))
+            for z in (0.0, length):
+                bmesh.ops.create_uvsphere(shape, u_segments=20, v_segments=10, radius=radius,
+                                          matrix=translation(0, 0, z))
+        return mesh_object(name, build, material)
+
+    def ellipsoid(name: str, radii: tuple[float, float, float], material: str):
+        def build(shape) -> None:
+            bmesh.ops.create_uvsphere(shape, u_segments=24, v_segments=12, radius=1.0)
+            bmesh.ops.scale(shape, vec=radii, verts=shape.verts)
+        return mesh_object(name, build, material)
+
+    start = joints(0.0, spec)
+    bones = []
+    for a, b, radius, material in _BONES + tuple((f"{side}_{a}", f"{side}_{b}", r, m) for side in ("right", "left")
+                                                   for a, b, r, m in _LIMBS):
+        length = (Vector(start[b]) - Vector(start[a])).length
+        bones.append((a, b, capsule(f"{a}-{b}", length, radius, material)))
+    torso = capsule("torso", 0.38, 0.165, "shirt")
+    torso.location = (0, 0, 1.02)
+    ellipsoid("head", (0.095, 0.105, 0.125), "skin").location = (0, 0, 1.63)
+    ellipsoid("hair", (0.10, 0.10, 0.09), "hair").location = (0, 0.015, 1.70)
+    for x in (-0.034, 0.034):
+        ellipsoid("eye", (0.014, 0.01, 0.014), "eyes").location = (x, -0.092, 1.65)
+    ellipsoid("nose", (0.016, 0.02, 0.02), "skin").location = (0, -0.102, 1.615)
+    hands = {side: mesh_object(f"{side}_hand", _hand_builder(bmesh, translation, side), "skin")
+             for side in ("right", "left")}
+
+    mesh_object("floor", lambda shape: bmesh.ops.create_grid(shape, x_segments=1, y_segments=1, size=10),
+                        "floor")
+    backdrop = mesh_object("backdrop", lambda shape: bmesh.ops.create_grid(shape, x_segments=1, y_segments=1,
+                                                                           size=10), "backdrop")
+    backdrop.location, backdrop.rotation_quaternion = (0, 2.5, 5), Quaternion((1, 0, 0), math.pi / 2)
+
+    camera_data = bpy.data.cameras.new("camera")
+    camera_data.lens = spec.lens
+    camera = bpy.data.objects.new("camera", camera_data)
+    scene.collection.objects.link(camera)
+    angle = math.radians(spec.azimuth)
+    camera.location = (spec.distance * math.sin(angle), -spec.distance * math.cos(angle), 1.0)
+    camera.rotation_mode = "XYZ"
+    camera.rotation_euler = (math.pi / 2, 0.0, angle)
+    scene.camera = camera
+    scene.render.engine = "BLENDER_WORKBENCH"
+    shading = scene.display.shading
+    shading.light, shading.color_type, shading.show_shadows = "STUDIO", "MATERIAL", True
+    scene.render.resolution_x, scene.render.resolution_y = spec.size
+    scene.render.resolution_percentage = 100
+    scene.render.image_settings.file_format = "PNG"
+
+    def pose(scene_now, _depsgraph=None) -> None:
+        placed = joints((scene_now.frame_current - 1) / spec.rate, spec)
+        for a, b, made in bones:
+            made.location = placed[a]
+            made.rotation_quaternion = (Vector(placed[b]) - Vector(placed[a])).to_track_quat("Z", "Y")
+        for side, hand in hands.items():
+            wrist = Vector(placed[f"{side}_wrist"])
+            inwards = Vector((1.0 if side == "right" else -1.0, 0.0, 0.0))  # towards the body's midline
+            if spec.action == "claps":  # palms facing, fingers forward and up
+                along = Vector((0.0, -0.6, 0.8))
+            else:  # hanging along the forearm, palms towards the thighs
+                along = (wrist - Vector(placed[f"{side}_elbow"])).normalized()
+            palm = (inwards - inwards.dot(along) * along).normalized()
+            hand.rotation_quaternion = Matrix((palm, along.cross(palm), along)).transposed().to_quaternion()
+            hand.location = wrist
+
+    bpy.app.handlers.frame_change_pre.append(pose)
+    scene.frame_start, scene.frame_end = 1, round(spec.seconds * spec.rate)
+    scene.render.fps = spec.rate
+    scene.render.filepath = str(frames) + "/"
+    bpy.ops.render.render(animation=True)
+
+
+def _hand_builder(bmesh, translation, side: str):  # pragma: no cover - runs inside the bpy interpreter
+    """A hand in its own frame (z from the wrist along the fingers, x the palm's normal, y across it): a palm,
+    four fingers and a thumb on the side towards the body's front."""
+    def build(shape) -> None:
+        bmesh.ops.create_uvsphere(shape, u_segments=20, v_segments=10, radius=1.0, matrix=translation(0, 0, 0.045))
+        palm = [vert for vert in shape.verts]
+        bmesh.ops.scale(shape, vec=(0.018, 0.042, 0.05), verts=palm, space=translation(0, 0, -0.045))
+        for across, length in ((-0.027, 0.062), (-0.009, 0.075), (0.009, 0.072), (0.027, 0.058)):
+            _finger(shape, bmesh, translation, (0.0, across, 0.085), (0.0, across * 1.15, 0.085 + length), 0.0085)
+        thumb_side = -1.0 if side == "right" else 1.0
+        _finger(shape, bmesh, translation, (0.0, thumb_side * 0.035, 0.03), (0.012, thumb_side * 0.07, 0.08), 0.01)
+    return build
+
+
+def _finger(shape, bmesh, translation, base, tip, radius: float) -> None:  # pragma: no cover - bpy side
+    """A capsule from `base` to `tip` added to the bmesh `shape`."""
+    from mathutils import Vector
+    a, b = Vector(base), Vector(tip)
+    turn = (b - a).to_track_quat("Z", "Y").to_matrix().to_4x4()
+    bmesh.ops.create_cone(shape, cap_ends=True, segments=10, radius1=radius, radius2=radius, depth=(b - a).length,
+                          matrix=translation(*((a + b) / 2)) @ turn)
+    for point in (a, b):
+        bmesh.ops.create_uvsphere(shape, u_segments=10, v_segments=6, radius=radius, matrix=translation(*point))
+
+
+def render_person(spec: PersonSpec, out: Path, python: Path) -> Path:
+    """Render `spec` with the bpy interpreter `python` and write it to `out` as an H.264 video."""
+    import av
+    import cv2
+
+    frames = out.parent / f"{out.stem}-frames"
+    frames.mkdir(parents=True, exist_ok=True)
+    spec_path = frames / "spec.json"
+    spec_path.write_text(json.dumps(asdict(spec)))
+    done = subprocess.run([str(python), __file__, str(spec_path), str(frames)], capture_output=True, text=True,
+                          timeout=900, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    with av.open(str(out), "w") as container:
+        stream = container.add_stream("libx264", rate=spec.rate)
+        stream.width, stream.height, stream.pix_fmt = *spec.size, "yuv420p"
+        stream.options = {"crf": "20", "preset": "veryfast"}
+        for path in sorted(frames.glob("*.png")):
+            image = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        container.mux(stream.encode())
+    return out
+
+
+if __name__ == "__main__":  # pragma: no cover - the bpy side
+    fields = json.loads(Path(sys.argv[1]).read_text())
+    fields["contacts"], fields["size"] = tuple(fields["contacts"]), tuple(fields["size"])
+    fields["shirt"], fields["backdrop"] = tuple(fields["shirt"]), tuple(fields["backdrop"])
+    _render(PersonSpec(**fields), Path(sys.argv[2]))
