@@ -16,7 +16,8 @@ from foley_engine.keypoints import Keypoints, pixel_square
 from foley_engine.options import SOURCES, GeneratorOptions
 from foley_engine.skeleton import BODY_INDEX, RIGHT
 from foley_engine.sources import PERCUSSION_SOURCE, SourceClip, open_sources
-from foley_engine.sources.strikes import GENERATOR_NAME, generate_strikes, impacts
+from foley_engine.sources.impacts import impacts
+from foley_engine.sources.strikes import GENERATOR_NAME, generate_strikes
 
 RATE = 30.0
 SIZE = (640, 480)

@@ -11,7 +11,7 @@ alternating hands or a flam stays separate hits; only one limb cannot strike twi
    (baseline_pitch.wrist_track), heels (else ankles) from the body; pixel-square, in hand lengths
    (baseline's yardstick: from the shoulders when seen, else the hands), smoothed only by a 1-2-1 filter:
    a strike is a corner of the trajectory, and stronger smoothing would round it off by a frame or more.
-2. **Impacts** (`impacts`), on one coordinate per limb that grows towards the surface: a hand's or heel's
+2. **Impacts** (`impacts.impacts`), on one coordinate per limb that grows towards the surface: a hand's or heel's
    height downwards (drums and the floor lie below; only the heel's height, as the forward swing slows
    smoothly before the foot lands and would time the step early), the hands' closeness for claps. A hit is
    a farthest point reached by coming at least `min_travel` (about 1 cm: a wrist stroke; never less than
@@ -39,12 +39,10 @@ from the wrist's place, not from seeing the drums.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy.signal import find_peaks
 
 from ..errors import InputError
 from ..instruments import Instrument, instruments_for
@@ -55,45 +53,14 @@ from ..pose.extract import PoseSettings
 from ..skeleton import BODY_INDEX, LEFT, RIGHT
 from . import Progress, SourceClip, SourceNotes
 from .baseline import BaselineSettings, _midi_velocity, _scale, _velocity_span
-from .baseline_onsets import _runs
 from .baseline_pitch import wrist_track
 from .hand_motion import HandMotion, pixel_impacts, read_hand_motion
+from .impacts import StrikeSettings, impacts, seen
 
 GENERATOR_NAME = "strikes:limb-impacts"
 
 #: Limbs, as (kind, side): the side is skeleton.LEFT or RIGHT, the performer's own.
 HANDS, FEET, CLAP = "hand", "foot", "clap"
-
-
-@dataclass(frozen=True)
-class StrikeSettings:
-    """Thresholds of the strike source. Lengths in hand lengths (~10 cm), speeds in hand lengths per second.
-
-    Set from what a strike is, checked on synthetic strokes (tests/test_strikes.py), never fitted to a clip.
-    """
-
-    min_travel: float = 0.1  # a stroke brings the limb at least this much (~1 cm: a wrist stroke) closer...
-    approach_window: float = 0.12  # s; ...within this time: a stroke's end is sharp, a sway's or a drift's round
-    jitter: float = 3.0  # ...and at least this many times the track's own jitter (before the 1-2-1 smoothing)
-    min_speed: float = 1.5  # an approach this fast (~15 cm/s: a heel landing) may end at rest, without a rebound
-    min_step: float = 0.3  # a heel comes down at least this far (~3 cm): a resting foot's joints drift ~1-2 cm
-    min_interval: float = 0.05  # s; one limb's hits at least this far apart (rolls and flams stay separate)
-    ring: float = 0.3  # s; a hit's note length unless the piece rings longer (_RINGS) or is struck again
-    #: joints seen with at least this confidence count (the pose's visibility: a foot out of frame is guessed
-    #: at ~0.02-0.3 and wanders by tens of pixels, which would be heard as steps)
-    confidence: float = 0.5
-    #: s; a joint's visibility falling below `confidence` for at most this long, between frames where it is
-    #: seen, is an occlusion, and the joint's place still counts: at a clap one hand hides the other wrist,
-    #: and a lifted foot may pass behind the other leg. MediaPipe still places the joint, but smooths its
-    #: visibility, which takes a few tenths of a second to come back after a single hidden frame.
-    hidden: float = 0.5
-    #: The hands' strokes in the pixels (hand_motion.py): the box around each wrist (hand lengths each way:
-    #: the hand and its stick), the speed below which a pixel is still (hand lengths/s), and a hit's least
-    #: reversal, in standard deviations of the hand's own box speed over the clip and in hand lengths/s.
-    box: float = 1.2
-    moving: float = 1.0
-    swing: float = 0.5
-    min_swing: float = 0.05
 
 
 #: Pieces that ring on (cymbals, timpani): note lengths in seconds.
@@ -115,98 +82,6 @@ class Hit:
     limb: str
     side: int
     seen_by: str = "keypoints"
-
-
-#: A limb that lands may still sink back by this share of how far it came (a heel after a step: the pose's
-#: smoothing overshoots the stop, and then settles) and rest there.
-_SETTLE = 0.1
-
-
-def impacts(approach: np.ndarray, ok: np.ndarray, rate: float,
-            settings: StrikeSettings = StrikeSettings()) -> list[tuple[float, float, int]]:
-    """(time in samples, approach speed, sample of the impact) of each stroke that ends in a stop or a rebound.
-
-    `approach` (T,) is the limb's coordinate towards the surface (a hand's or heel's height downwards, the
-    hands' closeness for claps) in hand lengths, `ok` (T,) where it was seen. An impact is a farthest point
-    (a local maximum; a dead stop's first sample) reached by coming at least `min_travel` closer within
-    `approach_window`, after which the limb either bounces back by that much within the same time or, after
-    an approach of at least `min_speed`, rests there. The travel is never less than `jitter` times the
-    track's own jitter, so a shaky track needs clearer strokes. The impact is where the limb arrived at that
-    place (`_arrival`), its approach is seen whole within the run and starts after the previous impact (a
-    landing that creeps on is struck once). Nothing is bridged across a gap in `ok`.
-    """
-    window = max(2, int(round(settings.approach_window * rate)))
-    spacing = max(1, int(np.ceil(settings.min_interval * rate - 1e-9)))
-    found: list[tuple[float, float, int]] = []
-    for start, end in _runs(ok):
-        if end - start < 3:
-            continue
-        raw = approach[start:end]
-        travel = max(settings.min_travel, settings.jitter * _jitter(raw))
-        a = np.convolve(np.concatenate((raw[:1], raw, raw[-1:])), (0.25, 0.5, 0.25), "valid")  # halves jitter
-        last = -1
-        _, properties = find_peaks(np.concatenate(([-np.inf], a, [-np.inf])), distance=spacing,
-                                       plateau_size=1)
-        for peak in (properties["left_edges"] - 1).tolist():
-            m = _arrival(a, peak, window, travel)
-            if m < window:
-                continue  # the approach is not seen whole (and a track's first frames settle)
-            # an approach starts after the previous impact: a landing that creeps on is not struck twice
-            before, after = a[max(m - window, last + 1):m], a[m + 1:m + 1 + window]
-            if before.size == 0:
-                continue
-            came = a[m] - before.min()
-            if came < travel:
-                continue  # not a stroke: it did not come from far enough, fast enough
-            speed = float(np.diff(a[max(0, m - window):m + 1]).max()) * rate
-            rebound = after.size > 0 and a[m] - after.min() >= travel
-            settles = max(travel / 2, _SETTLE * came)
-            rests = (after.size == window and speed >= settings.min_speed
-                     and float(np.abs(after - a[m]).max()) < settles)  # stays there: it landed
-            if not (rebound or rests):
-                continue  # still moving about there, or the track ends at the stroke: no contact seen
-            time = _corner(a, m)
-            if found and start + time - found[-1][0] < settings.min_interval * rate - 1e-9:
-                continue
-            found.append((start + time, speed, start + m))
-            last = m
-    return found
-
-
-def _arrival(a: np.ndarray, peak: int, window: int, travel: float) -> int:
-    """Where the limb arrived at the place of its farthest point `peak`: the earliest sample, at most `window`
-    before it, from which `a` stays within half a `travel` of the peak, if it stopped there abruptly (its last
-    step there at least half a `travel`, and three times any step after it up to the peak); else `peak`. A
-    landing that creeps on a little (a heel settling, the pose's smoothing) peaks later than the moment it
-    stopped; a sway's round top slows down gradually and has no such moment."""
-    arrived = peak
-    while arrived > max(1, peak - window) and a[arrived - 1] >= a[peak] - travel / 2:
-        arrived -= 1
-    if arrived == peak:
-        return peak
-    last_step, creep = a[arrived] - a[arrived - 1], float(np.abs(np.diff(a[arrived:peak + 1])).max())
-    return arrived if last_step >= max(travel / 2, 3 * creep) else peak
-
-
-def _jitter(a: np.ndarray) -> float:
-    """The track's frame-to-frame noise (a standard deviation), from the median size of its second differences,
-    which strokes (a few frames each) barely move and white noise sets at sqrt(6) times its own deviation."""
-    if len(a) < 3:
-        return 0.0
-    return float(np.median(np.abs(np.diff(a, 2)))) / 0.6745 / float(np.sqrt(6.0))
-
-
-def _corner(along: np.ndarray, m: int) -> float:
-    """Where the approach (the line through frames m-2, m-1) meets the line after the impact (m+1, m+2):
-    the hit time of a corner at frame m, in frames, within one frame of m; m itself where a line is missing."""
-    if m < 2 or m + 2 >= len(along):
-        return float(m)
-    before = along[m - 1] - along[m - 2]
-    after = along[m + 2] - along[m + 1]
-    if before <= 0 or before - after <= 1e-9:  # frame m-2 is not on the approach (a fast roll): no line
-        return float(m)
-    time = (along[m + 1] - along[m - 1] + before * (m - 1) - after * (m + 1)) / (before - after)
-    return float(np.clip(time, m - 1, m + 1))
 
 
 @dataclass(frozen=True)
@@ -237,19 +112,6 @@ def _body(body: np.ndarray, seen: np.ndarray, wrists: list[tuple[np.ndarray, np.
     both = seen[:, right] & seen[:, left]
     facing = np.median(body[both, right, 0] - body[both, left, 0]) if both.any() else -1.0
     return _Body(centre, 1.0 if facing > 0 else -1.0)
-
-
-def seen(confidence: np.ndarray, rate: float, settings: StrikeSettings) -> np.ndarray:
-    """Where each joint (`confidence` (T, J)) counts as seen: at `settings.confidence` or above, and through a
-    dip of at most `settings.hidden` between such frames wherever the joint was placed at all (an occlusion);
-    never across a frame where the pose found nothing."""
-    ok = confidence >= settings.confidence
-    longest = int(round(settings.hidden * rate))
-    for joint in range(ok.shape[1]):
-        for start, end in _runs(~ok[:, joint]):
-            if 0 < start and end < len(ok) and end - start <= longest and (confidence[start:end, joint] > 0).all():
-                ok[start:end, joint] = True
-    return ok
 
 
 def _tracks(body: np.ndarray, hands: np.ndarray, aspect: np.ndarray, rate: float, settings: StrikeSettings
@@ -456,7 +318,7 @@ class StrikeSource:
         it places a kit's pieces from) and hands only where Pose does not see a followed person's wrists (a
         close-up of hands on a drum). Hands is most of the pose stage's time where a body is seen (about
         0.95 x real time down to 0.5 on the shared snare clip, bench/pipeline_bench.py)."""
-        return dataclasses.replace(settings, hands="where wrists unseen")
+        return replace(settings, hands="where wrists unseen")
 
     def play(self, clip: SourceClip, progress: Progress) -> SourceNotes:
         """Every performer's hits: the source is deterministic, so every take asked for (--variations) is the
