@@ -1,11 +1,11 @@
-"""A rendered person who claps or steps, with the true times of every clap and footfall, for testing the
-strike source on footage that MediaPipe really sees a person in.
+"""A rendered person who claps, steps in place or walks past, with the true times of every clap and footfall,
+for testing the strike source on footage that MediaPipe really sees a person in.
 
 Drawn figures (tests/drawn_drummer.py) are not seen as people by MediaPipe's Pose; a shaded 3-D mannequin is:
 a head with eyes and hair, a shirt, trousers and shoes, built from capsules in real Blender (`bpy`, the
 Workbench engine, a fraction of a second a frame) and moved by the motions below. Each motion knows its own
-contact times: hands meeting (`clap_separation`) and heels landing (`foot_height`), each a cusp (a fast
-approach that stops at once), the way a real clap or footfall ends.
+contact times: hands meeting (`clap_separation`) and heels landing (`foot_height`, `walking_foot`), each a
+cusp (a fast approach that stops at once), the way a real clap or footfall ends.
 
 The motion is plain Python (the truth in the tests and the frames Blender renders come from the same
 functions); the rendering runs in the bpy interpreter as `python rendered_people.py SPEC.json FRAMES_DIR`,
@@ -29,13 +29,17 @@ ANKLE_HEIGHT, HEEL_BACK, TOE_FRONT = 0.07, 0.05, 0.17
 CLAP_CONTACT, CLAP_OPEN = 0.06, 0.42
 #: A stepping foot's lift (m) and how long it is off the floor (s).
 STEP_LIFT, STEP_SWING = 0.16, 0.36
+#: Walking: speed (m/s), how far ahead of the hips a heel lands (m), the hips' height (knees a little bent),
+#: the swinging foot's lift (m) and time off the floor (s).
+WALK_SPEED, WALK_REACH, WALK_HIP_Z, WALK_LIFT, WALK_SWING = 1.1, 0.25, 0.90, 0.10, 0.40
 
 
 @dataclass(frozen=True)
 class PersonSpec:
-    """What one clip shows: `action` "claps" or "steps", the contact times (s; for steps, alternate feet
-    starting with the right), the clip's length, size and rate, and the camera's azimuth (degrees round the
-    person, 0 facing them) and distance (m)."""
+    """What one clip shows: `action` "claps", "steps" (in place) or "walk" (towards the person's front, which
+    faces the camera at azimuth 0, crossing the frame's middle halfway through the clip), the contact times
+    (s; for steps and walks, alternate feet starting with the right), the clip's length, size and rate, and
+    the camera's azimuth (degrees round the person, 0 facing them, 90 from their left) and distance (m)."""
 
     action: str
     contacts: tuple[float, ...]
@@ -78,6 +82,33 @@ def foot_height(time: float, landings: tuple[float, ...]) -> float:
     return 0.0
 
 
+def walking_foot(time: float, landings: tuple[float, ...], spec: PersonSpec) -> tuple[float, float]:
+    """A walking foot's (y, lift) at `time`: it stays on its footprint, and in the WALK_SWING before each of
+    its `landings` swings to the next one, WALK_REACH ahead of where the hips will be then, landing heel first
+    and abruptly."""
+    def footprint(landing: float) -> float:
+        return walk_y(landing, spec) - WALK_REACH
+
+    previous = None
+    for landing in landings:
+        if time < landing - WALK_SWING:
+            break
+        if time < landing:
+            u = (time - landing + WALK_SWING) / WALK_SWING
+            start = footprint(previous) if previous is not None else footprint(landing - 2 * WALK_SWING - 0.3)
+            eased = 0.5 - 0.5 * math.cos(math.pi * u)
+            return start + (footprint(landing) - start) * eased, WALK_LIFT * _cusp(u)
+        previous = landing
+    if previous is None:
+        return footprint(landings[0] - 2 * WALK_SWING - 0.3) if landings else walk_y(time, spec), 0.0
+    return footprint(previous), 0.0
+
+
+def walk_y(time: float, spec: PersonSpec) -> float:
+    """Where the walker's hips are along y (m): walking towards -y, at 0 halfway through the clip."""
+    return -WALK_SPEED * (time - spec.seconds / 2) if spec.action == "walk" else 0.0
+
+
 def _elbow(root: tuple[float, float, float], end: tuple[float, float, float], first: float, second: float,
            pole: tuple[float, float, float]) -> tuple[float, float, float]:
     """The middle joint of a two-bone limb from `root` to `end` bending towards `pole` (two-bone IK)."""
@@ -95,18 +126,25 @@ def _elbow(root: tuple[float, float, float], end: tuple[float, float, float], fi
 
 def joints(time: float, spec: PersonSpec) -> dict[str, tuple[float, float, float]]:
     """Every joint's place (m; x to the camera's right at azimuth 0, y away from it, z up) at `time`."""
-    placed: dict[str, tuple[float, float, float]] = {"head": (0.0, 0.0, 1.63), "neck": (0.0, 0.0, 1.47)}
+    y = walk_y(time, spec)
+    drop = HIP_Z - WALK_HIP_Z if spec.action == "walk" else 0.0  # the whole body, with the hips
+    placed: dict[str, tuple[float, float, float]] = {"root": (0.0, y, -drop), "head": (0.0, y, 1.63 - drop),
+                                                     "neck": (0.0, y, 1.47 - drop)}
     claps = spec.contacts if spec.action == "claps" else ()
     half = clap_separation(time, claps) / 2
     for name, sign in (("right", -1.0), ("left", 1.0)):  # the person's right is the camera's left
-        shoulder = (sign * SHOULDER_X, 0.0, SHOULDER_Z)
-        wrist = (sign * half, -0.30, 1.24) if spec.action == "claps" else (sign * 0.27, -0.04, 0.86)
+        shoulder = (sign * SHOULDER_X, y, SHOULDER_Z - drop)
+        wrist = (sign * half, -0.30, 1.24) if spec.action == "claps" else (sign * 0.27, y - 0.04, 0.86 - drop)
         placed[f"{name}_shoulder"], placed[f"{name}_wrist"] = shoulder, wrist
         placed[f"{name}_elbow"] = _elbow(shoulder, wrist, UPPER_ARM, FOREARM, (sign * 1.0, 0.3, -1.0))
-        landings = spec.contacts[0 if name == "right" else 1::2] if spec.action == "steps" else ()
-        lift = foot_height(time, landings)
-        hip = (sign * HIP_X, 0.0, HIP_Z)
-        ankle = (sign * 0.11, -0.6 * lift, ANKLE_HEIGHT + lift)
+        landings = spec.contacts[0 if name == "right" else 1::2] if spec.action in ("steps", "walk") else ()
+        hip = (sign * HIP_X, y, HIP_Z - drop)
+        if spec.action == "walk":
+            foot_y, lift = walking_foot(time, landings, spec)
+            ankle = (sign * 0.11, foot_y, ANKLE_HEIGHT + lift)
+        else:
+            lift = foot_height(time, landings)
+            ankle = (sign * 0.11, -0.6 * lift, ANKLE_HEIGHT + lift)
         placed[f"{name}_hip"], placed[f"{name}_ankle"] = hip, ankle
         placed[f"{name}_knee"] = _elbow(hip, ankle, THIGH, SHIN, (0.0, -1.0, 0.0))
         placed[f"{name}_heel"] = (ankle[0], ankle[1] + HEEL_BACK, ankle[2] - ANKLE_HEIGHT + 0.03)
@@ -178,13 +216,15 @@ def _render(spec: PersonSpec, frames: Path) -> None:  # pragma: no cover - runs 
                                                    for a, b, r, m in _LIMBS):
         length = (Vector(start[b]) - Vector(start[a])).length
         bones.append((a, b, capsule(f"{a}-{b}", length, radius, material)))
-    torso = capsule("torso", 0.38, 0.165, "shirt")
-    torso.location = (0, 0, 1.02)
-    ellipsoid("head", (0.095, 0.105, 0.125), "skin").location = (0, 0, 1.63)
-    ellipsoid("hair", (0.10, 0.10, 0.09), "hair").location = (0, 0.015, 1.70)
-    for x in (-0.034, 0.034):
-        ellipsoid("eye", (0.014, 0.01, 0.014), "eyes").location = (x, -0.092, 1.65)
-    ellipsoid("nose", (0.016, 0.02, 0.02), "skin").location = (0, -0.102, 1.615)
+    root = bpy.data.objects.new("root", None)  # the torso and head walk with it
+    scene.collection.objects.link(root)
+    still = [(capsule("torso", 0.38, 0.165, "shirt"), (0, 0, 1.02)),
+             (ellipsoid("head", (0.095, 0.105, 0.125), "skin"), (0, 0, 1.63)),
+             (ellipsoid("hair", (0.10, 0.10, 0.09), "hair"), (0, 0.015, 1.70)),
+             (ellipsoid("nose", (0.016, 0.02, 0.02), "skin"), (0, -0.102, 1.615))]
+    still += [(ellipsoid("eye", (0.014, 0.01, 0.014), "eyes"), (x, -0.092, 1.65)) for x in (-0.034, 0.034)]
+    for part, place in still:
+        part.parent, part.location = root, place
     hands = {side: mesh_object(f"{side}_hand", _hand_builder(bmesh, translation, side), "skin")
              for side in ("right", "left")}
 
@@ -192,13 +232,14 @@ def _render(spec: PersonSpec, frames: Path) -> None:  # pragma: no cover - runs 
                         "floor")
     backdrop = mesh_object("backdrop", lambda shape: bmesh.ops.create_grid(shape, x_segments=1, y_segments=1,
                                                                            size=10), "backdrop")
-    backdrop.location, backdrop.rotation_quaternion = (0, 2.5, 5), Quaternion((1, 0, 0), math.pi / 2)
+    angle = math.radians(spec.azimuth)
+    backdrop.location = (-2.5 * math.sin(angle), 2.5 * math.cos(angle), 5)  # behind the person, facing the camera
+    backdrop.rotation_quaternion = Quaternion((0, 0, 1), angle) @ Quaternion((1, 0, 0), math.pi / 2)
 
     camera_data = bpy.data.cameras.new("camera")
     camera_data.lens = spec.lens
     camera = bpy.data.objects.new("camera", camera_data)
     scene.collection.objects.link(camera)
-    angle = math.radians(spec.azimuth)
     camera.location = (spec.distance * math.sin(angle), -spec.distance * math.cos(angle), 1.0)
     camera.rotation_mode = "XYZ"
     camera.rotation_euler = (math.pi / 2, 0.0, angle)
@@ -212,6 +253,7 @@ def _render(spec: PersonSpec, frames: Path) -> None:  # pragma: no cover - runs 
 
     def pose(scene_now, _depsgraph=None) -> None:
         placed = joints((scene_now.frame_current - 1) / spec.rate, spec)
+        root.location = placed["root"]
         for a, b, made in bones:
             made.location = placed[a]
             made.rotation_quaternion = (Vector(placed[b]) - Vector(placed[a])).to_track_quat("Z", "Y")

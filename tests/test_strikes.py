@@ -177,6 +177,24 @@ def test_footsteps_are_heel_strikes_of_either_foot() -> None:
     assert [n.pitch for n in performance.notes] == [footsteps.piece("right heel"), footsteps.piece("left heel")] * 4
 
 
+def test_a_body_seen_side_on_keeps_its_size() -> None:
+    """From the side a body's shoulders are nearly one point, its torso is not: the yardstick (a hand length)
+    comes from the torso there, so a walker crossing the frame is not measured in hand lengths five times too
+    small (and its feet's jitter heard as steps). Facing the camera the shoulders still set it."""
+    from foley_engine.sources.baseline import BaselineSettings, _scale
+
+    facing = figure(1.0)
+    body_xy, body_ok = facing.body[0, ..., :2].astype(float), facing.body[0, ..., 2] >= 0.5
+    hands_xy, hands_ok = np.zeros((facing.num_frames, 2, 21, 2)), np.zeros((facing.num_frames, 2, 21), bool)
+    front = _scale(body_xy, body_ok, hands_xy, hands_ok, BaselineSettings())
+    side_on = body_xy.copy()
+    side_on[:, [BODY_INDEX["right_shoulder"], BODY_INDEX["left_shoulder"]], 0] = NECK[0] + np.array([-0.01, 0.01])
+    side = _scale(side_on, body_ok, hands_xy, hands_ok, BaselineSettings())
+    torso = float(np.linalg.norm(NECK - HIP))
+    assert front == pytest.approx(0.16 * BaselineSettings().hand_per_shoulder)
+    assert side == pytest.approx(torso / 1.35 * BaselineSettings().hand_per_shoulder)
+
+
 def test_impacts_need_a_real_stop_and_skip_gaps() -> None:
     frames = 60
     seen = np.ones(frames, bool)

@@ -4,11 +4,11 @@ It is the engine's generator until a learned model exists and, after that, the y
 compared against, so it has to stay simple enough to explain in a few sentences:
 
 1. Geometry. Keypoints are made pixel-square (x times width/height) and divided by the performer's size
-   (keypoints.HAND_PER_SHOULDER, about 0.3, times the shoulder width when the shoulders are seen, else the
-   median wrist-to-middle-knuckle length of the hands), so every threshold is in "hand lengths" and works at
-   any resolution and camera distance. Each trajectory is smoothed (Savitzky-Golay, which also gives the
-   velocity) only within runs of detected samples: nothing is bridged across a gap and nothing is invented,
-   so no note comes from missing data.
+   (keypoints.HAND_PER_SHOULDER, about 0.3, times the shoulder width when the shoulders are seen, the torso's
+   length standing in for it when a body is seen side-on, else the median wrist-to-middle-knuckle length of
+   the hands), so every threshold is in "hand lengths" and works at any resolution and camera distance.
+   Each trajectory is smoothed (Savitzky-Golay, which also gives the velocity) only within runs of detected
+   samples: nothing is bridged across a gap and nothing is invented, so no note comes from missing data.
 2. Strikes. An effector (a fingertip; a wrist for mallets and strumming) strikes when a fast approach
    (a speed peak of at least ``min_approach_speed``) comes to a stop: within ``approach_window``, before it
    speeds up again, its speed falls below ``stop_ratio`` times the peak. The strike time is that fall; with
@@ -172,15 +172,31 @@ def _frame(time: float, rate: float, samples: np.ndarray) -> int:
     return min(int(round(time * rate)), len(samples) - 1)
 
 
+#: A torso (neck to mid-hip) this many times the shoulders' width means a body seen side-on; facing the camera
+#: an adult's is about TORSO_PER_SHOULDER times it.
+SIDE_ON, TORSO_PER_SHOULDER = 2.5, 1.35
+
+
 def _scale(body_xy: np.ndarray, body_ok: np.ndarray, hands_xy: np.ndarray, hands_ok: np.ndarray,
            settings: BaselineSettings) -> float:
-    """One hand length in pixel-square frame heights: from the shoulders if seen, else from the hands."""
+    """One hand length in pixel-square frame heights: from the shoulders if seen, else from the hands.
+
+    A body turned side-on foreshortens its shoulders, not its torso: where the torso (neck to mid-hip) is more
+    than SIDE_ON times the shoulders' width (a person turned more than ~55 degrees from the camera, a walker
+    seen from the side), the torso gives the shoulders' width instead. Facing the camera it is ~1.35 times
+    it (1.3-1.9 on every body-view clip here), so those keep the shoulders."""
     right, left = BODY_INDEX["right_shoulder"], BODY_INDEX["left_shoulder"]
     both = body_ok[:, right] & body_ok[:, left]
     if both.sum() >= settings.min_scale_samples:
-        width = np.linalg.norm(body_xy[both, right] - body_xy[both, left], axis=-1)
-        if np.median(width) > 0:
-            return float(np.median(width)) * settings.hand_per_shoulder
+        width = float(np.median(np.linalg.norm(body_xy[both, right] - body_xy[both, left], axis=-1)))
+        neck, hips = BODY_INDEX["neck"], BODY_INDEX["mid_hip"]
+        upright = body_ok[:, neck] & body_ok[:, hips]
+        if upright.sum() >= settings.min_scale_samples:
+            torso = float(np.median(np.linalg.norm(body_xy[upright, neck] - body_xy[upright, hips], axis=-1)))
+            if torso > SIDE_ON * width:
+                width = torso / TORSO_PER_SHOULDER
+        if width > 0:
+            return width * settings.hand_per_shoulder
     palm = hand_lengths(hands_xy, hands_ok)
     if len(palm) >= settings.min_scale_samples and np.median(palm) > 0:
         return float(np.median(palm))

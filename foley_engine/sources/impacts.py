@@ -120,17 +120,14 @@ def impacts(approach: np.ndarray, ok: np.ndarray, rate: float,
 
 def _arrival(a: np.ndarray, peak: int, window: int, travel: float) -> int:
     """Where the limb arrived at the place of its farthest point `peak`: the earliest sample, at most `window`
-    before it, from which `a` stays within half a `travel` of the peak, if it stopped there abruptly (its last
-    step there at least half a `travel`, and three times any step after it up to the peak); else `peak`. A
-    landing that creeps on a little (a heel settling, the pose's smoothing) peaks later than the moment it
-    stopped; a sway's round top slows down gradually and has no such moment."""
+    before it, from which `a` stays within half a `travel` of the peak, if the limb was still moving at least
+    half a `travel` in the frame before (an abrupt stop); else `peak`. A landing that creeps on a little (a
+    heel settling, the pose's smoothing) peaks later than the moment it stopped; a sway's round top slows
+    down gradually and has no such moment."""
     arrived = peak
     while arrived > max(1, peak - window) and a[arrived - 1] >= a[peak] - travel / 2:
         arrived -= 1
-    if arrived == peak:
-        return peak
-    last_step, creep = a[arrived] - a[arrived - 1], float(np.abs(np.diff(a[arrived:peak + 1])).max())
-    return arrived if last_step >= max(travel / 2, 3 * creep) else peak
+    return arrived if arrived < peak and a[arrived] - a[arrived - 1] >= travel / 2 else peak
 
 
 def _jitter(a: np.ndarray) -> float:

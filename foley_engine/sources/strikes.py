@@ -156,8 +156,7 @@ def performer_hits(body: np.ndarray, hands: np.ndarray, aspect: np.ndarray, rate
                 strokes = pixel_impacts(motion[0], motion[1][:, side], settings.swing, settings.min_swing)
                 add(_stick_strokes(strokes, found, track, ok, rate, settings), track, HANDS, side, "pixels")
     if limbs in ("feet", "both"):
-        for side in (LEFT, RIGHT):
-            track, ok = _heel(body_xy, body_ok, side)
+        for side, (track, ok) in zip((LEFT, RIGHT), _feet(body_xy, body_ok), strict=True):
             add(impacts(track[:, 1], ok, rate, replace(settings, min_travel=settings.min_step)), track, FEET, side)
     return sorted(hits, key=lambda hit: hit.time)
 
@@ -199,12 +198,13 @@ def hand_motion(clip: SourceClip, settings: StrikeSettings = StrikeSettings(),
                             settings.moving, progress)
 
 
-def _heel(body_xy: np.ndarray, body_ok: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray]:
-    """One foot's track: the heel, or the ankle where the heel was seen less (a whole-clip choice)."""
-    name = "left" if side == LEFT else "right"
-    heel, ankle = BODY_INDEX[f"{name}_heel"], BODY_INDEX[f"{name}_ankle"]
-    joint = heel if body_ok[:, heel].sum() >= body_ok[:, ankle].sum() else ankle
-    return body_xy[:, joint], body_ok[:, joint]
+def _feet(body_xy: np.ndarray, body_ok: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Both feet's tracks (left, right): the heels, or the ankles where the heels were seen less (one
+    whole-clip choice for both feet)."""
+    joint = "heel" if sum(body_ok[:, BODY_INDEX[f"{side}_heel"]].sum() for side in ("left", "right")) >= sum(
+        body_ok[:, BODY_INDEX[f"{side}_ankle"]].sum() for side in ("left", "right")) else "ankle"
+    return [(body_xy[:, BODY_INDEX[f"{side}_{joint}"]], body_ok[:, BODY_INDEX[f"{side}_{joint}"]])
+            for side in ("left", "right")]
 
 
 def _kit(hit: Hit) -> str:
