@@ -159,6 +159,25 @@ def test_claps_are_the_hands_meeting() -> None:
     assert onsets(kp, "snare") == []  # hands that only move sideways strike no drum
 
 
+def test_at_the_waist_the_hands_tell_the_snare_from_the_hi_hat() -> None:
+    """A snare drummer's wrists stay a few hand lengths apart while both sticks meet on the snare (the shared
+    snare clip's left wrist is 3 hand lengths left of the neck): every stroke is the snare. In a rock beat the
+    right hand crosses over, left of where the left hand plays the snare: that hand is on the hi-hat."""
+    drums = get_instrument("drums")
+    apart = figure(2.0)
+    drum(apart, "right_wrist", [0.5, 1.5], SNARE)
+    drum(apart, "left_wrist", [0.25, 1.0], HIP + [SIDE, -0.02])
+    assert [pitch for _, pitch in onsets(apart, "drums")] == [drums.piece("snare")] * 4
+    beat = figure(2.0)
+    drum(beat, "left_wrist", [0.5, 1.5], HIP + [0.6 * SIDE, -0.02])
+    drum(beat, "right_wrist", [0.25, 0.75, 1.25, 1.75], HIP + [1.2 * SIDE, -0.05])
+    played = onsets(beat, "drums")
+    hi_hat = [pytest.approx(time, abs=0.03) for time in (0.25, 0.75, 1.25, 1.75)]
+    assert [time for time, pitch in played if pitch == drums.piece("closed hi-hat")] == hi_hat
+    assert [time for time, pitch in played if pitch == drums.piece("snare")] == [pytest.approx(0.5, abs=0.03),
+                                                                                  pytest.approx(1.5, abs=0.03)]
+
+
 def test_footsteps_are_heel_strikes_of_either_foot() -> None:
     steps = [0.6 + 0.55 * k for k in range(8)]  # a walk: the feet alternate
     kp = figure(5.2)

@@ -25,9 +25,10 @@ alternating hands or a flam stays separate hits; only one limb cannot strike twi
    down to up), because a stick's tip is not a keypoint and a drummer's wrist may move a centimetre a
    stroke. A stroke that carries the wrist out of the box its pixels are read in is the keypoints' to time
    (`_stick_strokes`), and one both see is heard once. Feet and claps are the keypoints' alone.
-3. **Which sound.** Per instrument (`_PLAYS`): a kit picks its piece from where the hand lands relative to
-   the performer's neck (high: cymbals, crash on the left and ride on the right; chest high: rack toms;
-   below: snare in the middle, hi-hat to the left, floor tom to the right) and feet play kick (right) and
+3. **Which sound.** Per instrument (`_PLAYS`, given all of a performer's hits): a kit picks its piece from
+   where the hand lands relative to the performer's neck (high: cymbals, crash on the left and ride on the
+   right; chest high: rack toms; below: the floor tom far to the right, the hi-hat where a right hand has
+   crossed over left of the left hand's usual place, else the snare: `_kit`) and feet play kick (right) and
    pedal hi-hat (left); hand drums give each hand its drum; timpani choose the kettle from left to right;
    claps are the two hands meeting; footsteps, stomps are heel strikes. Velocity comes from the approach
    speed, placed in the clip's own range as the baseline does.
@@ -207,17 +208,41 @@ def _feet(body_xy: np.ndarray, body_ok: np.ndarray) -> list[tuple[np.ndarray, np
             for side in ("left", "right")]
 
 
-def _kit(hit: Hit) -> str:
-    """A kit's piece from where the limb struck (see the module docstring); heights are above the neck."""
-    if hit.limb == FEET:
-        return "kick" if hit.side == RIGHT else "pedal hi-hat"
-    if hit.height >= -2.0:
-        return "ride" if hit.lateral > 1.0 else "crash"
-    if hit.height >= -3.5:
-        return "low tom" if hit.lateral > 0 else "high tom"
-    if hit.lateral <= -2.0:
-        return "closed hi-hat"
-    return "floor tom" if hit.lateral >= 2.5 else "snare"
+#: Heights (hand lengths above the neck) of a kit's bands: cymbals above the first, rack toms above the second,
+#: and the drums at the waist below it.
+_CYMBALS, _TOMS = -2.0, -3.5
+
+
+def _kit(hits: list[Hit]) -> Callable[[Hit], str]:
+    """A kit's piece for each of one performer's hits, from where the limb struck (see the module docstring).
+
+    At the waist, which hand it is decides between snare and hi-hat, not an absolute place: a drummer's
+    sticks meet on the snare from wrists a few hand lengths apart (the left wrist 3 hand lengths to the left
+    of the neck on the shared snare clip), while a right hand playing the hi-hat crosses over to the left of
+    the left hand's usual place. So a right hand's stroke left of that place is the hi-hat; a stroke far
+    to the right is the floor tom; everything else at the waist is the snare. Where one hand alone strikes
+    at the waist, a stroke well to the performer's left is the hi-hat."""
+    waist = {side: [hit.lateral for hit in hits if hit.limb == HANDS and hit.side == side and hit.height < _TOMS]
+             for side in (LEFT, RIGHT)}
+    snare_hand = float(np.median(waist[LEFT])) if waist[LEFT] and waist[RIGHT] else None
+
+    def piece(hit: Hit) -> str:
+        if hit.limb == FEET:
+            return "kick" if hit.side == RIGHT else "pedal hi-hat"
+        if hit.height >= _CYMBALS:
+            return "ride" if hit.lateral > 1.0 else "crash"
+        if hit.height >= _TOMS:
+            return "low tom" if hit.lateral > 0 else "high tom"
+        if hit.lateral >= 2.5:
+            return "floor tom"
+        crossed = hit.side == RIGHT and hit.lateral < snare_hand if snare_hand is not None else hit.lateral <= -2.0
+        return "closed hi-hat" if crossed else "snare"
+    return piece
+
+
+def _always(piece: Callable[[Hit], str]) -> Callable[[list[Hit]], Callable[[Hit], str]]:
+    """An instrument whose piece depends on each hit alone."""
+    return lambda hits: piece
 
 
 def _kettle(hit: Hit) -> str:
@@ -226,29 +251,29 @@ def _kettle(hit: Hit) -> str:
     return kettles[int(np.digitize(hit.lateral, (-2.0, 0.0, 2.0)))]
 
 
-def _by_hand(right: str, left: str) -> Callable[[Hit], str]:
+def _by_hand(right: str, left: str) -> Callable[[list[Hit]], Callable[[Hit], str]]:
     """Each hand its own piece (hand drums: the player's hands stay on their drums)."""
-    return lambda hit: right if hit.side == RIGHT else left
+    return _always(lambda hit: right if hit.side == RIGHT else left)
 
 
-#: name -> (the limbs that play it, which piece a hit strikes). Another percussion instrument: hands, each
-#: its own piece (its first and last).
-_PLAYS: dict[str, tuple[str, Callable[[Hit], str]]] = {
+#: name -> (the limbs that play it, which piece each of a performer's hits strikes, given all their hits).
+#: Another percussion instrument: hands, each its own piece (its first and last).
+_PLAYS: dict[str, tuple[str, Callable[[list[Hit]], Callable[[Hit], str]]]] = {
     "drums": ("both", _kit),
-    "snare": ("hands", lambda hit: "snare"),
+    "snare": ("hands", _always(lambda hit: "snare")),
     "congas": ("hands", _by_hand("open high conga", "low conga")),
     "bongos": ("hands", _by_hand("high bongo", "low bongo")),
     "tabla": ("hands", _by_hand("dayan", "bayan")),
-    "cajon": ("hands", lambda hit: "slap" if hit.height >= -_NECK_ABOVE_HANDS else "bass"),
-    "timpani": ("hands", _kettle),
-    "claps": ("claps", lambda hit: "clap"),
-    "footsteps": ("feet", lambda hit: "right heel" if hit.side == RIGHT else "left heel"),
-    "stomps": ("feet", lambda hit: "stomp"),
+    "cajon": ("hands", _always(lambda hit: "slap" if hit.height >= -_NECK_ABOVE_HANDS else "bass")),
+    "timpani": ("hands", _always(_kettle)),
+    "claps": ("claps", _always(lambda hit: "clap")),
+    "footsteps": ("feet", _always(lambda hit: "right heel" if hit.side == RIGHT else "left heel")),
+    "stomps": ("feet", _always(lambda hit: "stomp")),
     "knocks": ("hands", _by_hand("high knock", "low knock")),
 }
 
 
-def _plays(instrument: Instrument) -> tuple[str, Callable[[Hit], str]]:
+def _plays(instrument: Instrument) -> tuple[str, Callable[[list[Hit]], Callable[[Hit], str]]]:
     if instrument.name in _PLAYS:
         return _PLAYS[instrument.name]
     return "hands", _by_hand(instrument.pieces[0][0], instrument.pieces[-1][0])
@@ -289,7 +314,7 @@ def refuse_pitched(instruments: tuple[Instrument, ...]) -> None:
 def _notes(hits: list[Hit], instrument: Instrument, spans: dict[tuple[str, str], tuple[float, float]], duration: float,
            settings: StrikeSettings) -> list[Note]:
     """Hits to notes: each rings for its piece's time, cut where the same piece is struck again."""
-    choose = _plays(instrument)[1]
+    choose = _plays(instrument)[1](hits)
     struck = [(hit, choose(hit)) for hit in hits if 0 <= hit.time < duration]
     notes: list[Note] = []
     following: dict[int, float] = {}
