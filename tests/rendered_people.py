@@ -51,6 +51,7 @@ class PersonSpec:
     shirt: tuple[float, float, float] = (0.10, 0.30, 0.70)
     backdrop: tuple[float, float, float] = (0.70, 0.70, 0.65)
     lens: float = 35.0
+    across: float = 0.0  # m: where the person stands, towards the camera's right at azimuth 0 (several people)
 
 
 def _cusp(u: float) -> float:
@@ -149,7 +150,7 @@ def joints(time: float, spec: PersonSpec) -> dict[str, tuple[float, float, float
         placed[f"{name}_knee"] = _elbow(hip, ankle, THIGH, SHIN, (0.0, -1.0, 0.0))
         placed[f"{name}_heel"] = (ankle[0], ankle[1] + HEEL_BACK, ankle[2] - ANKLE_HEIGHT + 0.03)
         placed[f"{name}_toe"] = (ankle[0], ankle[1] - TOE_FRONT, ankle[2] - ANKLE_HEIGHT + 0.03 + 0.3 * lift)
-    return placed
+    return {joint: (x + spec.across, y, z) for joint, (x, y, z) in placed.items()}
 
 
 #: (from joint, to joint, radius, material) of every capsule of the body.
@@ -162,16 +163,18 @@ _LIMBS = (("shoulder", "elbow", 0.05, "shirt"), ("elbow", "wrist", 0.04, "skin")
           ("knee", "ankle", 0.058, "trousers"), ("heel", "toe", 0.045, "shoes"))
 
 
-def _render(spec: PersonSpec, frames: Path) -> None:  # pragma: no cover - runs inside the bpy interpreter
+def _render(people: list[PersonSpec], frames: Path) -> None:  # pragma: no cover - runs inside the bpy interpreter
+    """Render every person of `people` in one scene, with the first one's camera, size and rate."""
     import bpy  # noqa: I001 - first: it puts Blender's own modules (bmesh, mathutils) on the path
     import bmesh
     from mathutils import Matrix, Quaternion, Vector
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
     scene = bpy.context.scene
-    colours = {"skin": (0.80, 0.55, 0.42), "shirt": spec.shirt, "trousers": (0.15, 0.15, 0.18),
-               "shoes": (0.05, 0.03, 0.02), "eyes": (0.02, 0.02, 0.02), "hair": (0.10, 0.06, 0.03),
-               "floor": (0.45, 0.42, 0.40), "backdrop": spec.backdrop}
+    spec = people[0]
+    colours = {"skin": (0.80, 0.55, 0.42), "trousers": (0.15, 0.15, 0.18), "shoes": (0.05, 0.03, 0.02),
+               "eyes": (0.02, 0.02, 0.02), "hair": (0.10, 0.06, 0.03), "floor": (0.45, 0.42, 0.40),
+               "backdrop": spec.backdrop, **{f"shirt {index}": person.shirt for index, person in enumerate(people)}}
     materials = {}
     for name, rgb in colours.items():
         material = bpy.data.materials.new(name)
@@ -210,30 +213,36 @@ def _render(spec: PersonSpec, frames: Path) -> None:  # pragma: no cover - runs 
             bmesh.ops.scale(shape, vec=radii, verts=shape.verts)
         return mesh_object(name, build, material)
 
-    start = joints(0.0, spec)
-    bones = []
-    for a, b, radius, material in _BONES + tuple((f"{side}_{a}", f"{side}_{b}", r, m) for side in ("right", "left")
-                                                   for a, b, r, m in _LIMBS):
-        length = (Vector(start[b]) - Vector(start[a])).length
-        bones.append((a, b, capsule(f"{a}-{b}", length, radius, material)))
-    root = bpy.data.objects.new("root", None)  # the torso and head walk with it
-    scene.collection.objects.link(root)
-    still = [(capsule("torso", 0.38, 0.165, "shirt"), (0, 0, 1.02)),
-             (ellipsoid("head", (0.095, 0.105, 0.125), "skin"), (0, 0, 1.63)),
-             (ellipsoid("hair", (0.10, 0.10, 0.09), "hair"), (0, 0.015, 1.70)),
-             (ellipsoid("nose", (0.016, 0.02, 0.02), "skin"), (0, -0.102, 1.615))]
-    still += [(ellipsoid("eye", (0.014, 0.01, 0.014), "eyes"), (x, -0.092, 1.65)) for x in (-0.034, 0.034)]
-    for part, place in still:
-        part.parent, part.location = root, place
-    hands = {side: mesh_object(f"{side}_hand", _hand_builder(bmesh, translation, side), "skin")
-             for side in ("right", "left")}
+    def person(index: int, who: PersonSpec):
+        """Build one person; their (bones, root, hands), moved by `pose`."""
+        shirt = f"shirt {index}"
+        start = joints(0.0, who)
+        bones = []
+        for a, b, radius, material in _BONES + tuple((f"{side}_{a}", f"{side}_{b}", r, m)
+                                                       for side in ("right", "left") for a, b, r, m in _LIMBS):
+            length = (Vector(start[b]) - Vector(start[a])).length
+            look = shirt if material == "shirt" else material
+            bones.append((a, b, capsule(f"{index} {a}-{b}", length, radius, look)))
+        root = bpy.data.objects.new(f"{index} root", None)  # the torso and head walk with it
+        scene.collection.objects.link(root)
+        still = [(capsule(f"{index} torso", 0.38, 0.165, shirt), (0, 0, 1.02)),
+                 (ellipsoid(f"{index} head", (0.095, 0.105, 0.125), "skin"), (0, 0, 1.63)),
+                 (ellipsoid(f"{index} hair", (0.10, 0.10, 0.09), "hair"), (0, 0.015, 1.70)),
+                 (ellipsoid(f"{index} nose", (0.016, 0.02, 0.02), "skin"), (0, -0.102, 1.615))]
+        still += [(ellipsoid(f"{index} eye", (0.014, 0.01, 0.014), "eyes"), (x, -0.092, 1.65))
+                  for x in (-0.034, 0.034)]
+        for part, place in still:
+            part.parent, part.location = root, place
+        hands = {side: mesh_object(f"{index} {side} hand", _hand_builder(bmesh, translation, side), "skin")
+                 for side in ("right", "left")}
+        return bones, root, hands
 
-    mesh_object("floor", lambda shape: bmesh.ops.create_grid(shape, x_segments=1, y_segments=1, size=10),
-                        "floor")
+    built = [(who, *person(index, who)) for index, who in enumerate(people)]
+    mesh_object("floor", lambda shape: bmesh.ops.create_grid(shape, x_segments=1, y_segments=1, size=10), "floor")
     backdrop = mesh_object("backdrop", lambda shape: bmesh.ops.create_grid(shape, x_segments=1, y_segments=1,
                                                                            size=10), "backdrop")
     angle = math.radians(spec.azimuth)
-    backdrop.location = (-2.5 * math.sin(angle), 2.5 * math.cos(angle), 5)  # behind the person, facing the camera
+    backdrop.location = (-2.5 * math.sin(angle), 2.5 * math.cos(angle), 5)  # behind the people, facing the camera
     backdrop.rotation_quaternion = Quaternion((0, 0, 1), angle) @ Quaternion((1, 0, 0), math.pi / 2)
 
     camera_data = bpy.data.cameras.new("camera")
@@ -252,21 +261,22 @@ def _render(spec: PersonSpec, frames: Path) -> None:  # pragma: no cover - runs 
     scene.render.image_settings.file_format = "PNG"
 
     def pose(scene_now, _depsgraph=None) -> None:
-        placed = joints((scene_now.frame_current - 1) / spec.rate, spec)
-        root.location = placed["root"]
-        for a, b, made in bones:
-            made.location = placed[a]
-            made.rotation_quaternion = (Vector(placed[b]) - Vector(placed[a])).to_track_quat("Z", "Y")
-        for side, hand in hands.items():
-            wrist = Vector(placed[f"{side}_wrist"])
-            inwards = Vector((1.0 if side == "right" else -1.0, 0.0, 0.0))  # towards the body's midline
-            if spec.action == "claps":  # palms facing, fingers forward and up
-                along = Vector((0.0, -0.6, 0.8))
-            else:  # hanging along the forearm, palms towards the thighs
-                along = (wrist - Vector(placed[f"{side}_elbow"])).normalized()
-            palm = (inwards - inwards.dot(along) * along).normalized()
-            hand.rotation_quaternion = Matrix((palm, along.cross(palm), along)).transposed().to_quaternion()
-            hand.location = wrist
+        for who, bones, root, hands in built:
+            placed = joints((scene_now.frame_current - 1) / spec.rate, who)
+            root.location = placed["root"]
+            for a, b, made in bones:
+                made.location = placed[a]
+                made.rotation_quaternion = (Vector(placed[b]) - Vector(placed[a])).to_track_quat("Z", "Y")
+            for side, hand in hands.items():
+                wrist = Vector(placed[f"{side}_wrist"])
+                inwards = Vector((1.0 if side == "right" else -1.0, 0.0, 0.0))  # towards the body's midline
+                if who.action == "claps":  # palms facing, fingers forward and up
+                    along = Vector((0.0, -0.6, 0.8))
+                else:  # hanging along the forearm, palms towards the thighs
+                    along = (wrist - Vector(placed[f"{side}_elbow"])).normalized()
+                palm = (inwards - inwards.dot(along) * along).normalized()
+                hand.rotation_quaternion = Matrix((palm, along.cross(palm), along)).transposed().to_quaternion()
+                hand.location = wrist
 
     bpy.app.handlers.frame_change_pre.append(pose)
     scene.frame_start, scene.frame_end = 1, round(spec.seconds * spec.rate)
@@ -302,16 +312,23 @@ def _finger(shape, bmesh, translation, base, tip, radius: float) -> None:  # pra
 
 def render_person(spec: PersonSpec, out: Path, python: Path) -> Path:
     """Render `spec` with the bpy interpreter `python` and write it to `out` as an H.264 video."""
+    return render_people([spec], out, python)
+
+
+def render_people(people: list[PersonSpec], out: Path, python: Path) -> Path:
+    """Render everyone in `people` in one scene (the first one's camera, size and rate) with the bpy
+    interpreter `python`, and write it to `out` as an H.264 video."""
     import av
     import cv2
 
     frames = out.parent / f"{out.stem}-frames"
     frames.mkdir(parents=True, exist_ok=True)
-    spec_path = frames / "spec.json"
-    spec_path.write_text(json.dumps(asdict(spec)))
+    spec_path = frames / "people.json"
+    spec_path.write_text(json.dumps([asdict(person) for person in people]))
     done = subprocess.run([str(python), __file__, str(spec_path), str(frames)], capture_output=True, text=True,
                           timeout=900, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
+    spec = people[0]
     with av.open(str(out), "w") as container:
         stream = container.add_stream("libx264", rate=spec.rate)
         stream.width, stream.height, stream.pix_fmt = *spec.size, "yuv420p"
@@ -323,8 +340,10 @@ def render_person(spec: PersonSpec, out: Path, python: Path) -> Path:
     return out
 
 
+def _spec(fields: dict) -> PersonSpec:
+    """A PersonSpec from its JSON form (lists back to tuples)."""
+    return PersonSpec(**{name: tuple(value) if isinstance(value, list) else value for name, value in fields.items()})
+
+
 if __name__ == "__main__":  # pragma: no cover - the bpy side
-    fields = json.loads(Path(sys.argv[1]).read_text())
-    fields["contacts"], fields["size"] = tuple(fields["contacts"]), tuple(fields["size"])
-    fields["shirt"], fields["backdrop"] = tuple(fields["shirt"]), tuple(fields["backdrop"])
-    _render(PersonSpec(**fields), Path(sys.argv[2]))
+    _render([_spec(fields) for fields in json.loads(Path(sys.argv[1]).read_text())], Path(sys.argv[2]))

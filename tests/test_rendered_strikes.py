@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 from blender_helpers import bpy_python
-from rendered_people import PersonSpec, render_person
+from rendered_people import PersonSpec, render_people, render_person
 from test_strikes import best_lag_onset_f1
 
 from foley_engine.notes import Note
@@ -64,3 +64,20 @@ def test_footsteps_of_a_rendered_person_walking_past_are_heard(tmp_path_factory:
     score = best_lag_onset_f1(reference, notes, spec.seconds)
     chance = best_lag_onset_f1(reference, notes, spec.seconds, draws=20)
     assert score >= 0.6 and score >= chance + 0.2, (score, chance, [round(n.start, 3) for n in notes])
+
+
+def test_two_rendered_people_clapping_each_get_their_own_claps(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A duet under the real pose (the multi-person tracking is otherwise tested on synthetic detections
+    only): two people side by side, clapping their own rhythms, give two tracks, left to right, each with its
+    own claps. Measured: every clap of both within 15 ms, F1 1.0 each."""
+    left, right = (0.5, 1.0, 1.5, 2.0, 2.5), (0.75, 1.35, 1.9, 2.3, 2.75)
+    people = [PersonSpec("claps", left, 3.2, across=-0.75, distance=5.0),
+              PersonSpec("claps", right, 3.2, across=0.75, shirt=(0.6, 0.15, 0.1))]
+    video = render_people(people, tmp_path_factory.mktemp("duet") / "duet.mp4", bpy_python())
+    result = generate(video, "claps")
+    assert result.keypoints.num_performers == 2 and len(result.performance.tracks) == 2
+    for track, claps in zip(result.performance.tracks, (left, right), strict=True):
+        reference = [Note(time, time + 0.1, 60, 100) for time in claps]
+        score = best_lag_onset_f1(reference, track, 3.2)
+        chance = best_lag_onset_f1(reference, track, 3.2, draws=20)
+        assert score >= 0.8 and score >= chance + 0.3, (score, chance, [round(n.start, 3) for n in track])
