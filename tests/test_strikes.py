@@ -214,6 +214,36 @@ def test_a_body_seen_side_on_keeps_its_size() -> None:
     assert side == pytest.approx(torso / 1.35 * BaselineSettings().hand_per_shoulder)
 
 
+def test_a_landing_that_creeps_on_is_timed_at_its_stop_and_heard_once() -> None:
+    """A heel comes down 2 hand lengths at 15 hand lengths/s, stops at frame 30, then the pose's smoothing
+    lets it sink another 0.12 over 3 frames (as the rendered steps do): the hit is the stop, not the farthest
+    point 3 frames later, and is heard once. Before, the approach was looked for just before the farthest
+    point, where the heel barely moves: no step at all."""
+    from foley_engine.sources.impacts import StrikeSettings
+
+    frames = 60
+    track = np.concatenate([np.zeros(26), np.linspace(0.0, 2.0, 5), 2.0 + np.linspace(0.0, 0.12, 4)[1:],
+                            np.full(frames - 34, 2.12)])
+    heel = StrikeSettings(min_travel=StrikeSettings().min_step)
+    found = impacts(track, np.ones(frames, bool), RATE, heel)
+    assert len(found) == 1 and abs(found[0][0] - 30) <= 0.5, found
+
+
+def test_a_short_visibility_dip_between_seen_frames_is_an_occlusion() -> None:
+    """A wrist hidden by the other hand for a frame at a clap: MediaPipe still places it, but its smoothed
+    visibility takes a few tenths of a second to come back. That dip counts as seen; a longer one, a frame
+    where nothing was found, and a joint never seen well do not."""
+    from foley_engine.sources.impacts import StrikeSettings, seen
+
+    confidence = np.full((40, 4), 0.9)
+    confidence[10:19, 0] = np.linspace(0.27, 0.49, 9)  # 0.3 s under 0.5: bridged
+    confidence[10:30, 1] = 0.3  # 0.67 s: not bridged
+    confidence[10:13, 2] = [0.4, 0.0, 0.4]  # the pose found nothing on one frame: not bridged
+    confidence[:, 3] = 0.3  # a foot out of the frame, guessed all along
+    ok = seen(confidence, RATE, StrikeSettings())
+    assert ok[:, 0].all() and not ok[10:30, 1].any() and not ok[10:13, 2].any() and not ok[:, 3].any()
+
+
 def test_impacts_need_a_real_stop_and_skip_gaps() -> None:
     frames = 60
     seen = np.ones(frames, bool)
