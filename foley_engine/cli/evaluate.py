@@ -170,7 +170,7 @@ def real_generators(instrument: Instrument, videos: dict[int, Path]) -> tuple[di
     descriptions for the report."""
     from ..options import SOURCES, GeneratorOptions
     from ..pose.extract import PoseSettings
-    from ..sources import open_sources
+    from ..sources import open_sources, pose_hook
 
     generators: dict[str, Generator] = {}
     described: dict[str, str] = {}
@@ -181,7 +181,7 @@ def real_generators(instrument: Instrument, videos: dict[int, Path]) -> tuple[di
     for name in SOURCES:
         if plays.get(name, True):
             for source in open_sources(GeneratorOptions(source=name)).tried:
-                narrow = getattr(source, "pose_settings", None)
+                narrow = pose_hook(source)
                 generators[source.name] = source_generator(source, videos,
                                                            None if narrow is None else narrow(PoseSettings()))
                 described[source.name] = f"the {source.name} source (sources/{source.name}.py)"

@@ -130,7 +130,7 @@ class Sources:
         """What the pose stage must find for the source tried first for these instruments (its
         `pose_settings`, where it has one; else `settings` as they are)."""
         candidates = self.candidates(instruments)
-        narrow = getattr(candidates[0], "pose_settings", None) if candidates else None
+        narrow = pose_hook(candidates[0]) if candidates else None
         return settings if narrow is None else narrow(settings)
 
     def candidates(self, instruments: tuple[Instrument, ...]) -> list[NoteSource]:
@@ -151,6 +151,12 @@ PERCUSSION_SOURCE = "strikes"
 
 
 _NOT_PLAYED = {"keys": "no keyboard in view: notes from the performers' motion"}
+
+
+def pose_hook(source: NoteSource) -> Callable[[PoseSettings], PoseSettings] | None:
+    """The source's optional `pose_settings` hook (NoteSource), or None where it needs all the pose stage finds."""
+    hook: Callable[[PoseSettings], PoseSettings] | None = getattr(source, "pose_settings", None)
+    return hook
 
 
 def open_sources(options: GeneratorOptions, instruments: tuple[Instrument, ...] = ()) -> Sources:
@@ -178,4 +184,4 @@ def open_sources(options: GeneratorOptions, instruments: tuple[Instrument, ...] 
     return sources
 
 
-__all__ = ["PERCUSSION_SOURCE", "NoteSource", "SourceClip", "SourceNotes", "Sources", "open_sources"]
+__all__ = ["PERCUSSION_SOURCE", "NoteSource", "SourceClip", "SourceNotes", "Sources", "open_sources", "pose_hook"]

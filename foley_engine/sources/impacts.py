@@ -80,7 +80,7 @@ def impacts(approach: np.ndarray, ok: np.ndarray, rate: float,
     place (`_arrival`), its approach is seen whole within the run and starts after the previous impact (a
     landing that creeps on is struck once). Nothing is bridged across a gap in `ok`.
     """
-    window = max(2, int(round(settings.approach_window * rate)))
+    window = approach_frames(settings, rate)
     spacing = max(1, int(np.ceil(settings.min_interval * rate - 1e-9)))
     found: list[tuple[float, float, int]] = []
     for start, end in _runs(ok):
@@ -118,6 +118,11 @@ def impacts(approach: np.ndarray, ok: np.ndarray, rate: float,
     return found
 
 
+def approach_frames(settings: StrikeSettings, rate: float) -> int:
+    """`settings.approach_window` in frames at `rate` (at least 2)."""
+    return max(2, int(round(settings.approach_window * rate)))
+
+
 def _arrival(a: np.ndarray, peak: int, window: int, travel: float) -> int:
     """Where the limb arrived at the place of its farthest point `peak`: the earliest sample, at most `window`
     before it, from which `a` stays within half a `travel` of the peak, if the limb was still moving at least
@@ -151,4 +156,4 @@ def _corner(along: np.ndarray, m: int) -> float:
     return float(np.clip(time, m - 1, m + 1))
 
 
-__all__ = ["StrikeSettings", "impacts", "seen"]
+__all__ = ["StrikeSettings", "approach_frames", "impacts", "seen"]

@@ -56,7 +56,7 @@ from . import Progress, SourceClip, SourceNotes
 from .baseline import BaselineSettings, _midi_velocity, _scale, _velocity_span
 from .baseline_pitch import wrist_track
 from .hand_motion import HandMotion, pixel_impacts, read_hand_motion
-from .impacts import StrikeSettings, impacts, seen
+from .impacts import StrikeSettings, approach_frames, impacts, seen
 
 GENERATOR_NAME = "strikes:limb-impacts"
 
@@ -169,7 +169,7 @@ def _stick_strokes(strokes: list[tuple[float, float]], found: list[tuple[float, 
     pixels are read in (a conga's or a tom's arm stroke: the box's flow then turns round on its way down as
     well), and the keypoints time that stroke (`found`); a pixel stroke within `min_interval` of a keypoint
     hit is that hit. In (time in samples, speed, sample), as `impacts` gives."""
-    window = max(2, int(round(settings.approach_window * rate)))
+    window = approach_frames(settings, rate)
     kept: list[tuple[float, float, int]] = []
     for time, speed in strokes:
         sample = int(np.clip(round(time * rate), 0, len(track) - 1))
@@ -235,7 +235,10 @@ def _kit(hits: list[Hit]) -> Callable[[Hit], str]:
             return "low tom" if hit.lateral > 0 else "high tom"
         if hit.lateral >= 2.5:
             return "floor tom"
-        crossed = hit.side == RIGHT and hit.lateral < snare_hand if snare_hand is not None else hit.lateral <= -2.0
+        if snare_hand is None:  # one hand alone at the waist: well to the left is the hi-hat
+            crossed = hit.lateral <= -2.0
+        else:  # a right hand left of where the left hand plays the snare has crossed over to the hi-hat
+            crossed = hit.side == RIGHT and hit.lateral < snare_hand
         return "closed hi-hat" if crossed else "snare"
     return piece
 
