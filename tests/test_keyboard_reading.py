@@ -123,3 +123,28 @@ def test_notes_are_timed_from_the_range_start(start: float) -> None:
     keypoints = Keypoints(RATE, start, keypoints.body, keypoints.hands, FRAME)
     [note] = read_notes(evidence, _geometry(), keypoints, get_instrument("piano"), start, 1.0)
     assert note.start == pytest.approx(12 / RATE)
+
+
+def test_two_neighbours_trading_the_lead_of_one_held_press_are_one_note() -> None:
+    """A hand resting over D4 and E4 moves both of their edges alike: which of the two is ahead changes from frame
+    to frame while the fingertip stays on E4. The key went down once, so it sounds once (the shared clip's last
+    held A1 was heard ten times)."""
+    evidence = _evidence(60, [(2, 10, 50, 9.0)])
+    evidence.evidence[10:50, 1] = 9.0 + np.where(np.arange(40) % 4 < 2, 0.2, -0.2)
+    keypoints = _fingertip_over(60, {range(0, 60): 2.5})
+    notes = read_notes(evidence, _geometry(), keypoints, get_instrument("piano"), 0.0, 2.0)
+    assert [(n.pitch, round(n.start * RATE), round(n.end * RATE)) for n in notes] == [(64, 10, 50)]
+
+
+def test_a_faint_press_counts_only_under_a_fingertip() -> None:
+    """D4 rises sharply to 3.5 noise units, short of a press anywhere (ON_LEVEL), with a fingertip on it: a note.
+    The same rise with the only fingertip a key away is not (a hand's shadow, a neighbour's spill)."""
+    evidence = _evidence(40, [(1, 10, 20, 3.5)])
+    on_it = _fingertip_over(40, {range(0, 40): 1.5})
+    [note] = read_notes(evidence, _geometry(), on_it, get_instrument("piano"), 0.0, 1.5)
+    assert (note.pitch, round(note.start * RATE)) == (62, 10)
+    beside = _fingertip_over(40, {range(0, 40): 2.5})
+    assert read_notes(evidence, _geometry(), beside, get_instrument("piano"), 0.0, 1.5) == []
+    creeping = _evidence(40, [(1, 10, 20, 3.5)])
+    creeping.evidence[:, 1] = np.minimum(np.arange(40) * 0.15, 3.5)  # a slow drift, not a key going down
+    assert read_notes(creeping, _geometry(), on_it, get_instrument("piano"), 0.0, 1.5) == []

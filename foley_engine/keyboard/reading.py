@@ -6,8 +6,11 @@ where a key's evidence rises past ON_LEVEL (in units of the key's own noise) and
 OFF_LEVEL. Which of two neighbours was pressed is the weakest part of the pixels' answer, so where a
 neighbour's evidence is close, the key a fingertip is on (or nearest to, in both directions of the keyboard
 plane: a finger on a black key is not on the white key beside it) is taken; a press far from every fingertip is
-not a note (a shadow, a reflection), unless no hand was seen at all. Velocity comes from how fast the
-pressing fingertip moved just before the press.
+not a note (a shadow, a reflection), unless no hand was seen at all. A press too faint for ON_LEVEL still counts
+where it rises sharply under a fingertip on that very key: some keys' edges barely move (seen nearly edge-on, or
+compressed away), and the finger on the key is the independent witness. A key sounds again only after it was
+released: two neighbours that trade the lead of one held press, read as the same key by the fingertip, are one
+note. Velocity comes from how fast the pressing fingertip moved just before the press.
 """
 
 from __future__ import annotations
@@ -26,6 +29,12 @@ from .presses import KeyEvidence
 #: Evidence (key noise units) where a press starts, and below which it has ended.
 ON_LEVEL = 4.0
 OFF_LEVEL = 2.0
+#: A fainter press (up past FAINT_LEVEL, never reaching ON_LEVEL) is a note only with a fingertip on the key and
+#: if it is a key going down rather than a drift: up by FAINT_RISE from the lowest of the FAINT_FRAMES frames
+#: before its start to FAINT_FRAMES - 1 frames after it.
+FAINT_LEVEL = 3.0
+FAINT_RISE = 2.0
+FAINT_FRAMES = 3
 #: Keys whose centres lie within this many white-key widths of each other share an edge.
 NEIGHBOUR_REACH = 1.01
 #: A neighbour's press counts as an alternative reading when its evidence is at least this share of the key's:
@@ -55,6 +64,7 @@ class _Press:
     key: int
     start: int  # frame index
     end: int  # frame index (exclusive)
+    faint: bool = False  # never past ON_LEVEL: a note only under a fingertip on the key
 
 
 def _fingertips(keypoints: Keypoints, geometry: KeyboardGeometry) -> np.ndarray:
@@ -79,20 +89,32 @@ def _suppress_neighbours(evidence: np.ndarray, neighbours: np.ndarray) -> np.nda
     return kept
 
 
-def _presses(evidence: np.ndarray, times: np.ndarray) -> list[_Press]:
-    """Hysteresis on every key: up past ON_LEVEL, down below OFF_LEVEL."""
+def _presses(evidence: np.ndarray, times: np.ndarray, level: float = ON_LEVEL) -> list[_Press]:
+    """Hysteresis on every key: up past `level`, down below OFF_LEVEL."""
     presses = []
     for key in range(evidence.shape[1]):
         start = None
-        for frame, level in enumerate(evidence[:, key]):
-            if start is None and level > ON_LEVEL:
+        for frame, value in enumerate(evidence[:, key]):
+            if start is None and value > level:
                 start = frame
-            elif start is not None and level < OFF_LEVEL:
+            elif start is not None and value < OFF_LEVEL:
                 presses.append(_Press(key, start, frame))
                 start = None
         if start is not None:
             presses.append(_Press(key, start, len(times)))
     return [p for p in presses if _seconds(times, p) >= MIN_SECONDS]
+
+
+def _faint_presses(evidence: np.ndarray, times: np.ndarray) -> list[_Press]:
+    """Presses past FAINT_LEVEL that never reach ON_LEVEL and rise by FAINT_RISE around their start."""
+    faint = []
+    for press in _presses(evidence, times, FAINT_LEVEL):
+        level = evidence[:, press.key]
+        before = level[max(0, press.start - FAINT_FRAMES):press.start + 1].min()
+        after = level[min(press.start + FAINT_FRAMES - 1, len(level) - 1)]
+        if level[press.start:press.end].max() <= ON_LEVEL and after - before >= FAINT_RISE:
+            faint.append(_Press(press.key, press.start, press.end, faint=True))
+    return faint
 
 
 def _seconds(times: np.ndarray, press: _Press) -> float:
@@ -114,9 +136,14 @@ def read_notes(evidence: KeyEvidence, geometry: KeyboardGeometry, keypoints: Key
     tips = _fingertips(keypoints, geometry) if keypoints.num_performers else np.zeros((0, 0, 2))
     hands_seen = bool(np.isfinite(tips).any())
     notes = []
-    for press in _presses(_suppress_neighbours(smoothed, neighbours), evidence.times):
+    suppressed = _suppress_neighbours(smoothed, neighbours)
+    for press in _presses(suppressed, evidence.times) + _faint_presses(suppressed, evidence.times):
         near = _tips_near(tips, keypoints, evidence.times[press.start])
-        if hands_seen:
+        if press.faint:
+            if not len(near) or _distances(near, geometry, [press.key])[press.key] > 0.0:
+                continue
+            key = press.key
+        elif hands_seen:
             key = _nearest_alternative(press, smoothed, neighbours, geometry, near)
             if key is None:
                 continue
@@ -129,7 +156,23 @@ def read_notes(evidence: KeyEvidence, geometry: KeyboardGeometry, keypoints: Key
             continue
         velocity = _velocity(tips, keypoints, evidence.times[press.start], centres[key])
         notes.append(Note(onset, end, instrument.clamp_pitch(int(evidence.pitches[key])), velocity))
-    return _scale_velocities(sorted(notes))
+    return _scale_velocities(_released_between(sorted(notes)))
+
+
+def _released_between(notes: list[Note]) -> list[Note]:
+    """Notes of one pitch that touch or overlap joined into one (sorted by start): a key sounds again only after
+    it was released, so a press read as that key again without a gap is the same press."""
+    joined: list[Note] = []
+    last: dict[int, int] = {}  # pitch -> index in joined of its latest note
+    for note in notes:
+        before = last.get(note.pitch)
+        if before is not None and note.start <= joined[before].end + 1e-6:
+            held = joined[before]
+            joined[before] = Note(held.start, max(held.end, note.end), held.pitch, held.velocity)
+            continue
+        last[note.pitch] = len(joined)
+        joined.append(note)
+    return joined
 
 
 def _median3(values: np.ndarray) -> np.ndarray:
