@@ -139,17 +139,16 @@ def read_notes(evidence: KeyEvidence, geometry: KeyboardGeometry, keypoints: Key
     suppressed = _suppress_neighbours(smoothed, neighbours)
     for press in _presses(suppressed, evidence.times) + _faint_presses(suppressed, evidence.times):
         near = _tips_near(tips, keypoints, evidence.times[press.start])
-        if press.faint:
-            if not len(near) or _distances(near, geometry, [press.key])[press.key] > 0.0:
-                continue
-            key = press.key
+        if press.faint:  # only under a fingertip on the key itself
+            on_key = len(near) > 0 and _distances(near, geometry, [press.key])[press.key] == 0.0
+            key: int | None = press.key if on_key else None
         elif hands_seen:
             key = _nearest_alternative(press, smoothed, neighbours, geometry, near)
-            if key is None:
-                continue
         else:  # no fingertip to ask: the candidate that moved both of its edges most
             candidates = _candidates(press, smoothed, neighbours)
             key = candidates[int(np.argmax(both_edges[press.start, candidates]))]
+        if key is None:
+            continue
         onset = float(evidence.times[press.start] - start)
         end = min(onset + _seconds(evidence.times, press), duration)
         if end <= onset or onset < 0:
