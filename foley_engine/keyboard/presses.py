@@ -12,6 +12,14 @@ camera). Rows are combined by a low quantile: a press moves the edge along the w
 shadow or a reflection covers only part of it. A key's evidence is the mean of its two edges' (a neighbour
 shares one edge, not both); changes every key shares in a frame (light, exposure, camera shake) are taken out,
 and each key's evidence is scaled by its own noise.
+
+The walls are vertical, so a camera sees them only as far as it looks across the keys: the white keys right
+under it (view.py: walls seen under FAINT_WALL_PIXELS wide) show a press barely or not at all at their edges.
+Those are read from their own top too, which darkens a little as it tilts down, away from the light (on the
+shared top-down clip about 1.5 grey levels, enough at the median of the zone's rows). A hand's shadow darkens a
+top as well, but it falls on the neighbours alike, so a top counts by how much darker it got than the darker of
+its two white neighbours' tops, in units of its noise on the side no hand, shadow or press moves it to (the
+brighter side). Such a key's evidence is the larger of its edges' and its top's.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ import numpy as np
 from ..pose.bands import BandRows, BandSampler
 from ..video import Frame
 from .geometry import KeyboardGeometry
+from .view import wall_pixels
 
 #: The sampled zone of the keyboard plane: from just behind the fallboard edge to well inside the black-key
 #: zone (y = 0 at the fallboard, 1 at the player's edge of the white keys), and its rows along the keys.
@@ -41,6 +50,13 @@ REFERENCE_UPDATE_SECONDS = 2.0
 REFERENCE_STRIDE = 2
 #: A key's noise is its evidence's median absolute deviation, but never below this (an idle key's MAD is tiny).
 MIN_NOISE = 0.5
+#: White keys whose walls a press bares are seen narrower than this (pixels, view.wall_pixels) are read from
+#: their top as well: on the shared clip C4 (0.07 px) showed only half of its presses at its edges.
+FAINT_WALL_PIXELS = 0.1
+#: A white key's top is sampled between its black neighbours this far (white-key widths) inside their edges.
+TOP_INSET = 0.08
+#: The noise of a top's darkening (grey levels) is never taken below this: the median of whole grey levels.
+MIN_TOP_NOISE = 0.2
 
 Progress = Callable[[float], None]
 
@@ -61,36 +77,58 @@ class KeyEvidence:
 
 @dataclass(frozen=True)
 class KeyBand:
-    """The windows around every key edge (a BandSampler the pose workers can run on the frames they decode:
-    ZONE_ROWS rows of `columns` samples each, flattened), which columns belong to which edge, and which two
-    edges belong to each key."""
+    """The windows around every key edge and over some white keys' tops (a BandSampler the pose workers can run
+    on the frames they decode: ZONE_ROWS rows of `columns` samples each, flattened), which columns belong to
+    which edge and top, which two edges belong to each key, and which keys are also read from their top."""
 
     sampler: BandSampler
     windows: np.ndarray  # (E, 2) first and last+1 column of every edge's window
     key_edges: np.ndarray  # (K, 2) the left and right edge of every key, indices into windows
     pitches: np.ndarray  # (K,) MIDI pitch of every key, in geometry order
+    tops: np.ndarray  # (N, 2) first and last+1 column of every top sampled (after the edges' columns)
+    top_keys: np.ndarray  # (M, 4) every key read from its top: its index, and its own, its left and its right
+    # white neighbour's tops (indices into tops)
 
     @property
     def columns(self) -> int:
-        return int(self.windows[-1, 1]) if len(self.windows) else 0
+        return int(max(self.windows[-1, 1] if len(self.windows) else 0, self.tops[-1, 1] if len(self.tops) else 0))
 
 
 def key_band(geometry: KeyboardGeometry) -> KeyBand:
-    """The windows around every key's edges in the black-key zone, in frames of the size it was found at."""
+    """The windows around every key's edges in the black-key zone, and over the tops of the white keys whose
+    walls the camera hardly sees and of their white neighbours, in frames of the size it was found at."""
     far = geometry.to_plane(np.concatenate([key.far_end for key in geometry.keys])).reshape(-1, 4, 2)[..., 0]
     sides = np.stack([far.min(axis=1), far.max(axis=1)], axis=1)  # (K, 2) plane x of each key's two edges
     edges, key_edges = np.unique(np.round(sides, 3), return_inverse=True)  # neighbours share an edge
     samples = int(np.ceil(2 * EDGE_REACH * SAMPLES_PER_WHITE))
     offsets = (np.arange(samples) + 0.5) / SAMPLES_PER_WHITE - EDGE_REACH
-    u = (edges[:, None] + offsets[None, :]).reshape(-1)
-    v = ZONE[0] + (np.arange(ZONE_ROWS) + 0.5) / ZONE_ROWS * (ZONE[1] - ZONE[0])
-    grid = np.stack(np.meshgrid(u, v), axis=-1).reshape(-1, 2)
-    pixels = geometry.to_frame(grid).reshape(ZONE_ROWS, len(u), 2).astype(np.float32)
+    u = list((edges[:, None] + offsets[None, :]).reshape(-1))
     windows = np.stack([np.arange(len(edges)) * samples, (np.arange(len(edges)) + 1) * samples], axis=1)
+    top_keys, top_windows = _top_keys(geometry), {}
+    for key in sorted({key for keys in top_keys for key in keys}):
+        count = max(1, int((sides[key, 1] - sides[key, 0] - 2 * TOP_INSET) * SAMPLES_PER_WHITE))
+        across = sides[key].mean() + (np.arange(count) + 0.5 - count / 2) / SAMPLES_PER_WHITE
+        top_windows[key] = (len(u), len(u) + len(across))
+        u.extend(across)
+    v = ZONE[0] + (np.arange(ZONE_ROWS) + 0.5) / ZONE_ROWS * (ZONE[1] - ZONE[0])
+    grid = np.stack(np.meshgrid(np.array(u), v), axis=-1).reshape(-1, 2)
+    pixels = geometry.to_frame(grid).reshape(ZONE_ROWS, len(u), 2).astype(np.float32)
     sampler = BandSampler(np.ascontiguousarray(pixels[..., 0]), np.ascontiguousarray(pixels[..., 1]),
                           geometry.frame_size)
-    return KeyBand(sampler, windows, key_edges.reshape(-1, 2), np.array([key.pitch for key in geometry.keys],
-                                                                          np.int16))
+    order = list(top_windows)
+    return KeyBand(sampler, windows, key_edges.reshape(-1, 2),
+                   np.array([key.pitch for key in geometry.keys], np.int16),
+                   np.array([top_windows[key] for key in order], np.int64).reshape(-1, 2),
+                   np.array([[keys[0]] + [order.index(key) for key in keys] for keys in top_keys],
+                            np.int64).reshape(-1, 4))
+
+
+def _top_keys(geometry: KeyboardGeometry) -> list[tuple[int, int, int]]:
+    """(key, left white neighbour, right white neighbour) for every white key whose walls are seen narrower than
+    FAINT_WALL_PIXELS and whose white neighbours are both on the keyboard found."""
+    whites = [index for index, key in enumerate(geometry.keys) if not key.black]
+    faint = wall_pixels(geometry) < FAINT_WALL_PIXELS
+    return [(whites[at], whites[at - 1], whites[at + 1]) for at in range(1, len(whites) - 1) if faint[whites[at]]]
 
 
 def band_rows(frames: Iterable[Frame], band: KeyBand) -> BandRows:
@@ -108,15 +146,18 @@ def band_rows(frames: Iterable[Frame], band: KeyBand) -> BandRows:
     return BandRows(np.array(times, np.float64), np.array(rows, np.uint8).reshape(len(times), band.sampler.width))
 
 
-def _edge_change(rows: BandRows, band: KeyBand) -> np.ndarray:
-    """(T, E) how far every edge's pixels are from their usual look in each frame, a few seconds at a time
-    (memory stays that of the uint8 band however long the clip).
+def _changes(rows: BandRows, band: KeyBand) -> tuple[np.ndarray, np.ndarray]:
+    """How every edge's pixels differ from their usual look in each frame, (T, E) (a low quantile over the
+    zone's rows of each window's mean absolute change), and how much darker every sampled top got, (T, N)
+    (the median over the rows of each window's mean darkening), a few seconds at a time (memory stays that of
+    the uint8 band however long the clip).
 
     The usual look is every pixel's median over REFERENCE_SECONDS around the frame, recomputed every
     REFERENCE_UPDATE_SECONDS: what the keys look like while up, following slow changes of light."""
     times = rows.times
     pixels = rows.rows.reshape(len(times), ZONE_ROWS, band.columns)
     edges = np.zeros((len(times), len(band.windows)), np.float32)
+    tops = np.zeros((len(times), len(band.tops)), np.float32)
     for centre in np.arange(times[0], times[-1] + REFERENCE_UPDATE_SECONDS, REFERENCE_UPDATE_SECONDS):
         these = np.flatnonzero((times >= centre - REFERENCE_UPDATE_SECONDS / 2)
                                & (times < centre + REFERENCE_UPDATE_SECONDS / 2))
@@ -124,10 +165,12 @@ def _edge_change(rows: BandRows, band: KeyBand) -> np.ndarray:
             continue
         around = (times >= centre - REFERENCE_SECONDS / 2) & (times < centre + REFERENCE_SECONDS / 2)
         usual = np.median(pixels[np.flatnonzero(around)[::REFERENCE_STRIDE]], axis=0).astype(np.float32)
-        change = np.abs(pixels[these].astype(np.float32) - usual)
-        per_row = np.stack([change[:, :, a:b].mean(axis=2) for a, b in band.windows], axis=2)  # (t, rows, E)
+        darker = usual - pixels[these].astype(np.float32)
+        per_row = np.stack([np.abs(darker[:, :, a:b]).mean(axis=2) for a, b in band.windows], axis=2)
         edges[these] = np.percentile(per_row, ROW_QUANTILE, axis=1)
-    return edges
+        if len(band.tops):
+            tops[these] = np.median(np.stack([darker[:, :, a:b].mean(axis=2) for a, b in band.tops], axis=2), axis=1)
+    return edges, tops
 
 
 def press_evidence(rows: BandRows, band: KeyBand) -> KeyEvidence:
@@ -135,12 +178,29 @@ def press_evidence(rows: BandRows, band: KeyBand) -> KeyEvidence:
     times, pitches = rows.times, band.pitches
     if len(times) == 0:
         return KeyEvidence(times, pitches, np.zeros((0, len(pitches)), np.float32))
-    edges = _edge_change(rows, band)
+    edges, tops = _changes(rows, band)
     raw = edges[:, band.key_edges].mean(axis=2)
     raw -= np.median(raw, axis=1, keepdims=True)  # what every key shares in a frame is not a press
     edges -= np.median(edges, axis=1, keepdims=True)  # ... nor what every edge shares
     both = _standardised(edges)[:, band.key_edges].mean(axis=2)
-    return KeyEvidence(times, pitches, _standardised(raw).astype(np.float32), both.astype(np.float32))
+    evidence = _standardised(raw)
+    if len(band.top_keys):
+        keys, own, left, right = band.top_keys.T
+        darker = tops[:, own] - np.maximum(tops[:, left], tops[:, right])
+        evidence[:, keys] = np.maximum(evidence[:, keys], _darker_in_noise(darker))
+    return KeyEvidence(times, pitches, evidence.astype(np.float32), both.astype(np.float32))
+
+
+def _darker_in_noise(darker: np.ndarray) -> np.ndarray:
+    """(T, N) darkening, minus each column's median, in units of its noise on its brighter side (what a hand, a
+    shadow or a press never does to a white key's top), at least MIN_TOP_NOISE."""
+    centre = np.median(darker, axis=0)
+    below = np.where(darker < centre, centre - darker, np.nan)
+    with np.errstate(all="ignore"):
+        spread = np.nanmedian(below, axis=0) * 1.4826
+    noise = np.maximum(np.nan_to_num(spread, nan=MIN_TOP_NOISE), MIN_TOP_NOISE)
+    scaled: np.ndarray = (darker - centre) / noise
+    return scaled
 
 
 def _standardised(values: np.ndarray) -> np.ndarray:

@@ -4,8 +4,10 @@ A key going down bares its neighbours' side walls (and its own, for a black key)
 sees one of them only as far as it looks across the keys, and from straight above not at all. The press
 evidence (presses.py) reads those walls, so the keys right under the camera show almost no press: on the
 shared top-down clip every key from C#4 to F4, where E4, played 18 times, is never read (README, Keyboards).
-Their own tops darken as they go down, but so they do under the hand's shadow (tried, not used). The
-summary names these keys, so a user knows where notes are likely to be missing.
+Their own tops darken a little as they go down: presses.py reads the white ones from there too, against their
+neighbours' tops so that a hand's shadow is not a press, but that signal is faint (half of the shared clip's
+E4s) and a black key's top shows nothing. The summary names these keys, so a user knows where notes are
+likely to be missing.
 
 The camera is placed from the keyboard's homography (Zhang's plane calibration: the principal point at the
 frame's centre, square pixels, the focal length from the two constraints on the plane's axes); seen from
