@@ -24,7 +24,6 @@ from foley_engine.midi import GENERATOR_PREFIX
 from foley_engine.notes import Note
 
 FOLEY = Path(sys.executable).parent / "foley"
-RANGE = (8.0, 20.0)
 #: MIDI time minus video time of the shared clip (docs/eval/piano-furelise-offset.json).
 _OFFSET_FILE = Path(__file__).resolve().parents[1] / "docs/eval/piano-furelise-offset.json"
 OFFSET = json.loads(_OFFSET_FILE.read_text())["offset_seconds"]
@@ -39,9 +38,16 @@ def _best(reference: list[Note], estimated: list[Note]) -> tuple[float, float]:
             max(2 * m / total for m in result["note_matches_offsets"]))
 
 
-def test_the_keys_are_read_off_a_real_keyboard(piano_video: Path, piano_midi: Path, tmp_path: Path) -> None:
-    run = subprocess.run([str(FOLEY), "generate", str(piano_video), "--start", str(RANGE[0]), "--end",
-                          str(RANGE[1]), "-o", str(tmp_path), "--json", "--preview"],
+#: The stretches held to a floor (onset F1, note F1): 8-20 s at the issue's target; the whole played clip (first note
+#: to a second after the last, as `foley eval --real` takes it) a little under today's 0.770 / 0.678 here.
+FLOORS = {(8.0, 20.0): (0.8, 0.7), (3.734, 41.807): (0.75, 0.65)}
+
+
+@pytest.mark.parametrize("stretch", list(FLOORS), ids=["8-20s", "whole"])
+def test_the_keys_are_read_off_a_real_keyboard(piano_video: Path, piano_midi: Path, tmp_path: Path,
+                                               stretch: tuple[float, float]) -> None:
+    run = subprocess.run([str(FOLEY), "generate", str(piano_video), "--start", str(stretch[0]), "--end",
+                          str(stretch[1]), "-o", str(tmp_path), "--json", "--preview"],
                          capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr
     summary = json.loads(run.stdout.splitlines()[-1])
@@ -52,14 +58,14 @@ def test_the_keys_are_read_off_a_real_keyboard(piano_video: Path, piano_midi: Pa
     assert any(event.text == f"{GENERATOR_PREFIX}keys:pixels" for event in midi.text_events)
     estimated = [Note(n.start, n.end, n.pitch, n.velocity) for part in midi.instruments for n in part.notes]
     truth = pretty_midi.PrettyMIDI(str(piano_midi))
-    reference = [Note(max(0.0, n.start - OFFSET - RANGE[0]), min(n.end - OFFSET, RANGE[1]) - RANGE[0], n.pitch,
-                      n.velocity)
-                 for part in truth.instruments for n in part.notes if RANGE[0] <= n.start - OFFSET < RANGE[1]]
+    first, last = stretch
+    reference = [Note(max(0.0, n.start - OFFSET - first), min(n.end - OFFSET, last) - first, n.pitch, n.velocity)
+                 for part in truth.instruments for n in part.notes if first <= n.start - OFFSET < last]
     onset_f1, note_f1 = _best(reference, estimated)
-    chance = [_best(reference, chance_at_density(reference, len(estimated), RANGE[1] - RANGE[0], seed))
-              for seed in range(10)]
+    chance = [_best(reference, chance_at_density(reference, len(estimated), last - first, seed)) for seed in range(10)]
     chance_onset, chance_note = np.mean(chance, axis=0)
-    assert onset_f1 >= 0.8 and note_f1 >= 0.7, f"onset F1 {onset_f1:.3f}, note F1 {note_f1:.3f}"
+    onset_floor, note_floor = FLOORS[stretch]
+    assert onset_f1 >= onset_floor and note_f1 >= note_floor, f"onset F1 {onset_f1:.3f}, note F1 {note_f1:.3f}"
     assert onset_f1 > chance_onset + 0.2 and note_f1 > chance_note + 0.3
     assert Path(summary["outputs"]["preview"]).stat().st_size > 0
 
