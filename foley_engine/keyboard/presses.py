@@ -86,8 +86,9 @@ class KeyBand:
     key_edges: np.ndarray  # (K, 2) the left and right edge of every key, indices into windows
     pitches: np.ndarray  # (K,) MIDI pitch of every key, in geometry order
     tops: np.ndarray  # (N, 2) first and last+1 column of every top sampled (after the edges' columns)
-    top_keys: np.ndarray  # (M, 4) every key read from its top: its index, and its own, its left and its right
-    # white neighbour's tops (indices into tops)
+    #: (M, 4) every key read from its top: its index, then its own, its left and its right white neighbour's top
+    #: (indices into tops)
+    top_keys: np.ndarray
 
     @property
     def columns(self) -> int:
@@ -193,12 +194,10 @@ def press_evidence(rows: BandRows, band: KeyBand) -> KeyEvidence:
 
 def _darker_in_noise(darker: np.ndarray) -> np.ndarray:
     """(T, N) darkening, minus each column's median, in units of its noise on its brighter side (what a hand, a
-    shadow or a press never does to a white key's top), at least MIN_TOP_NOISE."""
+    shadow or a press never does to a white key's top), at least MIN_TOP_NOISE: the median distance below the
+    median, which is the median's distance from the lower quartile, scaled as a normal spread."""
     centre = np.median(darker, axis=0)
-    below = np.where(darker < centre, centre - darker, np.nan)
-    with np.errstate(all="ignore"):
-        spread = np.nanmedian(below, axis=0) * 1.4826
-    noise = np.maximum(np.nan_to_num(spread, nan=MIN_TOP_NOISE), MIN_TOP_NOISE)
+    noise = np.maximum((centre - np.percentile(darker, 25, axis=0)) * 1.4826, MIN_TOP_NOISE)
     scaled: np.ndarray = (darker - centre) / noise
     return scaled
 
