@@ -33,26 +33,17 @@ def geometry() -> KeyboardGeometry:
 
 
 def _rows(band: KeyBand, darkened: dict[range, tuple[int, ...]], levels: float) -> BandRows:
-    """Keys of one grey with a grey level of sensor noise; in each range of frames the tops of the given keys
-    (indices into the geometry's keys) darker by `levels`."""
+    """Keys of one grey with a grey level of sensor noise; in each range of frames the given tops (indices into
+    band.tops) darker by `levels`."""
     rng = np.random.default_rng(0)
     frames = 240
     pixels = 200.0 + rng.normal(0.0, 1.0, (frames, presses.ZONE_ROWS, band.columns))
-    windows = {int(key): band.tops[own] for key, own in band.top_keys[:, :2]}
-    windows |= {int(band.top_keys[row, 0] - 1): band.tops[band.top_keys[row, 2]] for row in range(len(band.top_keys))}
-    windows |= {int(band.top_keys[row, 0] + 1): band.tops[band.top_keys[row, 3]] for row in range(len(band.top_keys))}
-    for span, keys in darkened.items():
-        for key in keys:
-            start, end = windows[key]
+    for span, tops in darkened.items():
+        for top in tops:
+            start, end = band.tops[top]
             pixels[span.start:span.stop, :, start:end] -= levels
     rows = np.clip(np.round(pixels), 0, 255).astype(np.uint8).reshape(frames, -1)
     return BandRows(np.arange(frames) / RATE, rows)
-
-
-def _white_neighbours(geometry: KeyboardGeometry, pitch: int) -> tuple[int, int, int]:
-    whites = [index for index, key in enumerate(geometry.keys) if not key.black]
-    at = next(position for position, index in enumerate(whites) if geometry.keys[index].pitch == pitch)
-    return whites[at - 1], whites[at], whites[at + 1]
 
 
 def test_the_keys_under_the_camera_and_only_those_near_it_are_read_from_their_tops(geometry: KeyboardGeometry
@@ -69,11 +60,11 @@ def test_a_top_darkened_alone_is_a_press_and_a_shadow_over_its_neighbours_too_is
         geometry: KeyboardGeometry) -> None:
     """Three grey levels of darkening on E4's top alone, its edges unchanged, is a press past ON_LEVEL; as much
     or more on the tops of D4, E4 and F4 together is not even a faint one."""
-    left, e4, right = _white_neighbours(geometry, 64)
     band = key_band(geometry)
-    assert e4 in band.top_keys[:, 0]
-    rows = _rows(band, {PRESS: (e4,), SHADOW: (left, e4, right)}, 3.0)
-    shadow_rows = _rows(band, {SHADOW: (left, e4, right)}, 6.0)
+    e4 = next(index for index, key in enumerate(geometry.keys) if key.pitch == 64)
+    [[_, own, left, right]] = band.top_keys[band.top_keys[:, 0] == e4]  # E4's, D4's and F4's tops
+    rows = _rows(band, {PRESS: (own,), SHADOW: (left, own, right)}, 3.0)
+    shadow_rows = _rows(band, {SHADOW: (left, own, right)}, 6.0)
     evidence = press_evidence(rows, band).evidence[:, e4]
     assert np.median(evidence[PRESS.start + 1:PRESS.stop - 1]) > ON_LEVEL
     assert np.abs(evidence[SHADOW.start + 1:SHADOW.stop - 1]).max() < FAINT_LEVEL

@@ -92,7 +92,7 @@ class KeyBand:
 
     @property
     def columns(self) -> int:
-        return int(max(self.windows[-1, 1] if len(self.windows) else 0, self.tops[-1, 1] if len(self.tops) else 0))
+        return int(self.sampler.map_x.shape[1])
 
 
 def key_band(geometry: KeyboardGeometry) -> KeyBand:

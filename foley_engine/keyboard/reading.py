@@ -89,32 +89,32 @@ def _suppress_neighbours(evidence: np.ndarray, neighbours: np.ndarray) -> np.nda
     return kept
 
 
-def _presses(evidence: np.ndarray, times: np.ndarray, level: float = ON_LEVEL) -> list[_Press]:
-    """Hysteresis on every key: up past `level`, down below OFF_LEVEL."""
+def _presses(evidence: np.ndarray, times: np.ndarray) -> list[_Press]:
+    """Hysteresis on every key, in one pass for both kinds of press: a stretch up past FAINT_LEVEL and down below
+    OFF_LEVEL is a press from where it passes ON_LEVEL, or, never passing it, a faint press if it rises by
+    FAINT_RISE around its start (else nothing)."""
     presses = []
     for key in range(evidence.shape[1]):
-        start = None
-        for frame, value in enumerate(evidence[:, key]):
-            if start is None and value > level:
+        level, start = evidence[:, key], None
+        for frame, value in enumerate(level):
+            if start is None and value > FAINT_LEVEL:
                 start = frame
             elif start is not None and value < OFF_LEVEL:
-                presses.append(_Press(key, start, frame))
+                presses.append(_stretch(level, key, start, frame))
                 start = None
         if start is not None:
-            presses.append(_Press(key, start, len(times)))
-    return [p for p in presses if _seconds(times, p) >= MIN_SECONDS]
+            presses.append(_stretch(level, key, start, len(times)))
+    return [p for p in presses if p is not None and _seconds(times, p) >= MIN_SECONDS]
 
 
-def _faint_presses(evidence: np.ndarray, times: np.ndarray) -> list[_Press]:
-    """Presses past FAINT_LEVEL that never reach ON_LEVEL and rise by FAINT_RISE around their start."""
-    faint = []
-    for press in _presses(evidence, times, FAINT_LEVEL):
-        level = evidence[:, press.key]
-        before = level[max(0, press.start - FAINT_FRAMES):press.start + 1].min()
-        after = level[min(press.start + FAINT_FRAMES - 1, len(level) - 1)]
-        if level[press.start:press.end].max() <= ON_LEVEL and after - before >= FAINT_RISE:
-            faint.append(_Press(press.key, press.start, press.end, faint=True))
-    return faint
+def _stretch(level: np.ndarray, key: int, start: int, end: int) -> _Press | None:
+    """The press of one stretch of `key`'s evidence above FAINT_LEVEL, frames [start, end) (see _presses)."""
+    above = np.flatnonzero(level[start:end] > ON_LEVEL)
+    if len(above):
+        return _Press(key, start + int(above[0]), end)
+    before = level[max(0, start - FAINT_FRAMES):start + 1].min()
+    after = level[min(start + FAINT_FRAMES - 1, len(level) - 1)]
+    return _Press(key, start, end, faint=True) if after - before >= FAINT_RISE else None
 
 
 def _seconds(times: np.ndarray, press: _Press) -> float:
@@ -136,8 +136,7 @@ def read_notes(evidence: KeyEvidence, geometry: KeyboardGeometry, keypoints: Key
     tips = _fingertips(keypoints, geometry) if keypoints.num_performers else np.zeros((0, 0, 2))
     hands_seen = bool(np.isfinite(tips).any())
     notes = []
-    suppressed = _suppress_neighbours(smoothed, neighbours)
-    for press in _presses(suppressed, evidence.times) + _faint_presses(suppressed, evidence.times):
+    for press in _presses(_suppress_neighbours(smoothed, neighbours), evidence.times):
         near = _tips_near(tips, keypoints, evidence.times[press.start])
         if press.faint:  # only under a fingertip on the key itself
             on_key = len(near) > 0 and _distances(near, geometry, [press.key])[press.key] == 0.0
