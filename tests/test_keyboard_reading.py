@@ -148,3 +148,16 @@ def test_a_faint_press_counts_only_under_a_fingertip() -> None:
     creeping = _evidence(40, [(1, 10, 20, 3.5)])
     creeping.evidence[:, 1] = np.minimum(np.arange(40) * 0.15, 3.5)  # a slow drift, not a key going down
     assert read_notes(creeping, _geometry(), on_it, get_instrument("piano"), 0.0, 1.5) == []
+
+
+def test_a_key_struck_again_before_its_evidence_falls_back_is_a_new_note_and_a_sagging_hold_is_not() -> None:
+    """A trill's repeated E4: between strikes its evidence falls to a quarter of the peak but stays above OFF_LEVEL
+    (a dimmer copy of the shared clip read its trills' E5s so, and played each run of them as one note): each
+    rise from that dip is a strike. A held press that sags by less than half (a resting finger) is one note."""
+    evidence = _evidence(90, [(2, 10, 70, 3.0), (2, 10, 18, 9.0), (2, 28, 36, 9.0), (2, 46, 54, 9.0)])
+    keypoints = _fingertip_over(90, {range(0, 90): 2.5})
+    notes = read_notes(evidence, _geometry(), keypoints, get_instrument("piano"), 0.0, 3.0)
+    assert [(n.pitch, round(n.start * RATE)) for n in notes] == [(64, 10), (64, 28), (64, 46)]
+    sagging = _evidence(90, [(2, 10, 70, 7.0), (2, 10, 30, 5.0), (2, 50, 70, 5.0)])  # 12, then 7, then 12
+    notes = read_notes(sagging, _geometry(), keypoints, get_instrument("piano"), 0.0, 3.0)
+    assert [(n.pitch, round(n.start * RATE), round(n.end * RATE)) for n in notes] == [(64, 10, 70)]

@@ -33,11 +33,13 @@ def geometry() -> KeyboardGeometry:
 
 
 def _rows(band: KeyBand, darkened: dict[range, tuple[int, ...]], levels: float) -> BandRows:
-    """Keys of one grey with a grey level of sensor noise; in each range of frames the given tops (indices into
-    band.tops) darker by `levels`."""
+    """Keys with a grey level of sensor noise (every third sample black: the keys' contrast, which the noise
+    floors are shares of); in each range of frames the given tops (indices into band.tops) darker by `levels`."""
     rng = np.random.default_rng(0)
     frames = 240
-    pixels = 200.0 + rng.normal(0.0, 1.0, (frames, presses.ZONE_ROWS, band.columns))
+    pixels = np.full((frames, presses.ZONE_ROWS, band.columns), 200.0)
+    pixels[:, :, ::3] = 30.0
+    pixels += rng.normal(0.0, 1.0, pixels.shape)
     for span, tops in darkened.items():
         for top in tops:
             start, end = band.tops[top]
@@ -72,3 +74,28 @@ def test_a_top_darkened_alone_is_a_press_and_a_shadow_over_its_neighbours_too_is
     # Read from its edges alone (the same band without its keys read from their tops), the press does not show.
     edges_only = dataclasses.replace(band, top_keys=band.top_keys[:0])
     assert np.abs(press_evidence(rows, edges_only).evidence[PRESS.start + 1:PRESS.stop - 1, e4]).max() < FAINT_LEVEL
+
+
+def test_a_dimmer_exposure_reads_the_same_evidence(geometry: KeyboardGeometry) -> None:
+    """The same band at half the contrast (every grey level halved about mid-grey: a dimmer room or exposure) gives
+    the same evidence for a press on a key's edges. A key's noise is floored at a share of the keys' contrast:
+    a floor in grey levels made every press of a darker clip read about half as strong (a copy of the shared
+    clip at half its contrast lost a sixth of its notes)."""
+    band = key_band(geometry)
+    g4 = next(index for index, key in enumerate(geometry.keys) if key.pitch == 67)
+    rng = np.random.default_rng(1)
+    frames = 240
+    pixels = np.full((frames, presses.ZONE_ROWS, band.columns), 200.0)
+    pixels[:, :, ::3] = 30.0  # black keys and gaps: the keys' contrast
+    pixels += rng.normal(0.0, 1.0, pixels.shape)
+    for edge in band.key_edges[g4]:  # G4 pressed: its edges' windows darken
+        start, end = band.windows[edge]
+        pixels[PRESS.start:PRESS.stop, :, start:end] -= 8.0
+
+    def read(scale: float) -> float:
+        dimmed = np.clip(np.round(115.0 + (pixels - 115.0) * scale), 0, 255).astype(np.uint8)
+        evidence = press_evidence(BandRows(np.arange(frames) / RATE, dimmed.reshape(frames, -1)), band).evidence
+        return float(np.median(evidence[PRESS.start + 1:PRESS.stop - 1, g4]))
+
+    full, half = read(1.0), read(0.5)
+    assert full > ON_LEVEL and 0.8 < half / full < 1.25, (full, half)

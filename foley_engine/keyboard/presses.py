@@ -48,15 +48,22 @@ ROW_QUANTILE = 20
 REFERENCE_SECONDS = 12.0
 REFERENCE_UPDATE_SECONDS = 2.0
 REFERENCE_STRIDE = 2
-#: A key's noise is its evidence's median absolute deviation, but never below this (an idle key's MAD is tiny).
-MIN_NOISE = 0.5
+#: A key's noise is its evidence's median absolute deviation, but never below this share of the keys' contrast
+#: (an idle key's MAD is tiny). The contrast is the spread of the band's usual look from its 5th to its 95th
+#: percentile (black keys to white ones): a dimmer exposure shrinks every change and every key's noise alike, and a
+#: floor in grey levels would then grow against them (a copy of the shared clip at half its contrast read 0.62 /
+#: 0.62 over 8-20 s with a floor of 0.5 grey levels, 0.72 / 0.65 with this one, which is 0.5 on the clip itself).
+MIN_NOISE_SHARE = 0.003
 #: White keys whose walls a press bares are seen narrower than this (pixels, view.wall_pixels) are read from
 #: their top as well: on the shared clip C4 (0.07 px) showed only half of its presses at its edges.
 FAINT_WALL_PIXELS = 0.1
 #: A white key's top is sampled between its black neighbours this far (white-key widths) inside their edges.
 TOP_INSET = 0.08
-#: The noise of a top's darkening (grey levels) is never taken below this: the median of whole grey levels.
-MIN_TOP_NOISE = 0.2
+#: The noise of a top's darkening is never taken below this share of the keys' contrast (0.2 grey levels on the
+#: shared clip: the median of whole grey levels).
+MIN_TOP_NOISE_SHARE = 0.0012
+#: Every this many frames' band is taken for the contrast's usual look.
+CONTRAST_STRIDE = 10
 
 Progress = Callable[[float], None]
 
@@ -180,31 +187,40 @@ def press_evidence(rows: BandRows, band: KeyBand) -> KeyEvidence:
     if len(times) == 0:
         return KeyEvidence(times, pitches, np.zeros((0, len(pitches)), np.float32))
     edges, tops = _changes(rows, band)
+    contrast = keys_contrast(rows)
     raw = edges[:, band.key_edges].mean(axis=2)
     raw -= np.median(raw, axis=1, keepdims=True)  # what every key shares in a frame is not a press
     edges -= np.median(edges, axis=1, keepdims=True)  # ... nor what every edge shares
-    both = _standardised(edges)[:, band.key_edges].mean(axis=2)
-    evidence = _standardised(raw)
+    both = _standardised(edges, MIN_NOISE_SHARE * contrast)[:, band.key_edges].mean(axis=2)
+    evidence = _standardised(raw, MIN_NOISE_SHARE * contrast)
     if len(band.top_keys):
         keys, own, left, right = band.top_keys.T
         darker = tops[:, own] - np.maximum(tops[:, left], tops[:, right])
-        evidence[:, keys] = np.maximum(evidence[:, keys], _darker_in_noise(darker))
+        evidence[:, keys] = np.maximum(evidence[:, keys], _darker_in_noise(darker, MIN_TOP_NOISE_SHARE * contrast))
     return KeyEvidence(times, pitches, evidence.astype(np.float32), both.astype(np.float32))
 
 
-def _darker_in_noise(darker: np.ndarray) -> np.ndarray:
+def keys_contrast(rows: BandRows) -> float:
+    """The keys' contrast in grey levels: the band's usual look (its median over the clip) from its 5th to its 95th
+    percentile, black keys to white ones."""
+    usual = np.median(rows.rows[::CONTRAST_STRIDE], axis=0)
+    low, high = np.percentile(usual, [5, 95])
+    return max(float(high - low), 1.0)
+
+
+def _darker_in_noise(darker: np.ndarray, floor: float) -> np.ndarray:
     """(T, N) darkening, minus each column's median, in units of its noise on its brighter side (what a hand, a
-    shadow or a press never does to a white key's top), at least MIN_TOP_NOISE: the median distance below the
+    shadow or a press never does to a white key's top), at least `floor`: the median distance below the
     median, which is the median's distance from the lower quartile, scaled as a normal spread."""
     centre = np.median(darker, axis=0)
-    noise = np.maximum((centre - np.percentile(darker, 25, axis=0)) * 1.4826, MIN_TOP_NOISE)
+    noise = np.maximum((centre - np.percentile(darker, 25, axis=0)) * 1.4826, floor)
     scaled: np.ndarray = (darker - centre) / noise
     return scaled
 
 
-def _standardised(values: np.ndarray) -> np.ndarray:
-    """(T, N) every column minus its median, in units of its noise (median absolute deviation, >= MIN_NOISE)."""
+def _standardised(values: np.ndarray, floor: float) -> np.ndarray:
+    """(T, N) every column minus its median, in units of its noise (median absolute deviation, >= `floor`)."""
     centre = np.median(values, axis=0)
-    noise = np.maximum(np.median(np.abs(values - centre), axis=0) * 1.4826, MIN_NOISE)
+    noise = np.maximum(np.median(np.abs(values - centre), axis=0) * 1.4826, floor)
     scaled: np.ndarray = (values - centre) / noise
     return scaled

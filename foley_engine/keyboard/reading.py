@@ -35,6 +35,10 @@ OFF_LEVEL = 2.0
 FAINT_LEVEL = 3.0
 FAINT_RISE = 2.0
 FAINT_FRAMES = 3
+#: A key whose evidence falls below this share of its press's peak was released, though not back to OFF_LEVEL: on
+#: a copy of the shared clip at half its contrast, the repeated E5s of its trills never fell below OFF_LEVEL
+#: between strikes (they fall to a quarter of the peak).
+RELEASE_SHARE = 0.5
 #: Keys whose centres lie within this many white-key widths of each other share an edge.
 NEIGHBOUR_REACH = 1.01
 #: A neighbour's press counts as an alternative reading when its evidence is at least this share of the key's:
@@ -90,21 +94,39 @@ def _suppress_neighbours(evidence: np.ndarray, neighbours: np.ndarray) -> np.nda
 
 
 def _presses(evidence: np.ndarray, times: np.ndarray) -> list[_Press]:
-    """Hysteresis on every key, in one pass for both kinds of press: a stretch up past FAINT_LEVEL and down below
-    OFF_LEVEL is a press from where it passes ON_LEVEL, or, never passing it, a faint press if it rises by
-    FAINT_RISE around its start (else nothing)."""
-    presses = []
-    for key in range(evidence.shape[1]):
-        level, start = evidence[:, key], None
-        for frame, value in enumerate(level):
-            if start is None and value > FAINT_LEVEL:
-                start = frame
-            elif start is not None and value < OFF_LEVEL:
+    """Every key's presses (_key_presses), those lasting MIN_SECONDS."""
+    presses = [press for key in range(evidence.shape[1]) for press in _key_presses(evidence[:, key], key)]
+    return [p for p in presses if _seconds(times, p) >= MIN_SECONDS]
+
+
+def _key_presses(level: np.ndarray, key: int) -> list[_Press]:
+    """Hysteresis on one key's evidence, in one pass for both kinds of press: a stretch up past FAINT_LEVEL and
+    down below OFF_LEVEL is a press from where it passes ON_LEVEL, or, never passing it, a faint press if it rises
+    by FAINT_RISE around its start (else nothing). A stretch also ends where the evidence falls below
+    RELEASE_SHARE of its peak, and a new one starts where it then rises ON_LEVEL above the lowest it fell to: a
+    key struck again and again (a trill) whose evidence never falls back to OFF_LEVEL in between."""
+    presses: list[_Press | None] = []
+    start: int | None = None
+    peak, dip = 0.0, None  # the stretch's highest value; since a release within a stretch, its lowest
+    for frame, value in enumerate(level.tolist()):
+        if value < OFF_LEVEL:
+            if start is not None:
                 presses.append(_stretch(level, key, start, frame))
-                start = None
-        if start is not None:
-            presses.append(_stretch(level, key, start, len(times)))
-    return [p for p in presses if p is not None and _seconds(times, p) >= MIN_SECONDS]
+            start, dip = None, None
+        elif start is not None:
+            peak = max(peak, value)
+            if value < RELEASE_SHARE * peak:
+                presses.append(_stretch(level, key, start, frame))
+                start, dip = None, value
+        elif dip is not None:
+            dip = min(dip, value)
+            if value >= dip + ON_LEVEL:
+                start, peak, dip = frame, value, None
+        elif value > FAINT_LEVEL:
+            start, peak = frame, value
+    if start is not None:
+        presses.append(_stretch(level, key, start, len(level)))
+    return [press for press in presses if press is not None]
 
 
 def _stretch(level: np.ndarray, key: int, start: int, end: int) -> _Press | None:
