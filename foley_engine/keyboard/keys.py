@@ -40,6 +40,9 @@ class Layout:
 
 LAYOUTS = (Layout(88, 21, 52), Layout(76, 28, 45), Layout(61, 36, 36), Layout(49, 36, 29))
 MIDDLE_C = 60
+#: How sure an octave only guessed from the middle of the picture is (no end of the keyboard in view; register.py
+#: then asks the hands).
+OCTAVE_GUESSED_CONFIDENCE = 0.2
 
 
 def note_name(pitch: int) -> str:
@@ -146,6 +149,6 @@ def decide_octave(low: int, high: int, low_end_seen: bool, high_end_seen: bool, 
         return max(decisions, key=lambda item: item[:2])[2]  # the low end on a tie
     nearest_c = 12 * round(centre / 12)
     where = "keyboard" if low_end_seen and high_end_seen else "picture"
-    return PitchDecision(MIDDLE_C - nearest_c, 0.4 if where == "keyboard" else 0.2,
+    return PitchDecision(MIDDLE_C - nearest_c, 0.4 if where == "keyboard" else OCTAVE_GUESSED_CONFIDENCE,
                          f"no keyboard end identifies the octave: assumed middle C nearest the middle of the "
                          f"{where}")

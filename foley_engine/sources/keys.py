@@ -20,6 +20,7 @@ from ..keyboard.geometry import KeyboardGeometry
 from ..keyboard.presses import band_rows, key_band, press_evidence
 from ..keyboard.reading import read_notes
 from ..keyboard.recall import RememberedKeyboards, still_fits
+from ..keyboard.register import octave_from_hands
 from ..keypoints import Keypoints
 from ..notes import Performance
 from ..options import GeneratorOptions
@@ -126,9 +127,11 @@ def read_keyboard(path: str | Path, start: float, end: float, keypoints: Keypoin
                   geometry: KeyboardGeometry, progress: Progress | None = None,
                   rows: BandRows | None = None) -> KeyboardReading:
     """Notes of [start, end) read off the keys of `geometry`, played on `instrument`: from the band `rows` the
-    pose workers sampled (key_band(geometry).sampler), or else from the frames, decoded now."""
+    pose workers sampled (key_band(geometry).sampler), or else from the frames, decoded now. A keyboard with
+    neither end in view takes its octave from where the hands play (register.py); the reading's geometry says so."""
     report = progress or (lambda fraction, message: None)
     duration = end - start
+    geometry = octave_from_hands(geometry, keypoints)  # with no end of the keyboard in view
     band = key_band(geometry)
 
     def frames() -> Iterator[video.Frame]:
@@ -173,4 +176,4 @@ class KeysSource:
             return None
         reading = read_keyboard(clip.video, clip.start, clip.end, clip.keypoints, clip.instruments[0], self.geometry,
                                 progress, clip.band)
-        return SourceNotes([reading.performance] * self.variations, self.name, self.geometry, stage=self.stage)
+        return SourceNotes([reading.performance] * self.variations, self.name, reading.geometry, stage=self.stage)
