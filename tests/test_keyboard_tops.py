@@ -99,3 +99,36 @@ def test_a_dimmer_exposure_reads_the_same_evidence(geometry: KeyboardGeometry) -
 
     full, half = read(1.0), read(0.5)
     assert full > ON_LEVEL and 0.8 < half / full < 1.25, (full, half)
+
+
+def test_a_breathing_exposure_reads_as_a_steady_one(geometry: KeyboardGeometry) -> None:
+    """A camera's automatic exposure brightens and darkens the whole picture by a few percent (here 5 % up and
+    down over 4 s, and a 2 % step every 3 s, as when hands come and go): every frame is read at its usual look's
+    exposure, so a press reads as strongly as under a steady exposure and nothing else reads as one. (Without
+    that the press read at 0.6 of its strength here, and a copy of the shared clip breathing by 3 % read at
+    0.65 onset F1 over 8-20 s instead of 0.83.)"""
+    band = key_band(geometry)
+    g4 = next(index for index, key in enumerate(geometry.keys) if key.pitch == 67)
+    frames = 360
+    seconds = np.arange(frames) / RATE
+
+    def read(gain: np.ndarray) -> np.ndarray:
+        rng = np.random.default_rng(2)
+        look = np.full(band.columns, 200.0)
+        for start, end in band.windows:  # each edge its own grey: a gap, a black key's side, a wall
+            look[start:end] = rng.uniform(30.0, 220.0)
+        pixels = np.repeat(np.broadcast_to(look, (1, presses.ZONE_ROWS, band.columns)), frames, axis=0)
+        for edge in band.key_edges[g4]:
+            start, end = band.windows[edge]
+            pixels[PRESS.start:PRESS.stop, :, start:end] -= 8.0
+        pixels = pixels * gain[:, None, None] + rng.normal(0.0, 1.0, pixels.shape)
+        rows = BandRows(seconds, np.clip(np.round(pixels), 0, 255).astype(np.uint8).reshape(frames, -1))
+        return press_evidence(rows, band).evidence
+
+    steady = read(np.ones(frames))
+    breathing = read(1 + 0.05 * np.sin(2 * np.pi * seconds / 4.0) + 0.02 * ((seconds // 3) % 2))
+    pressed = slice(PRESS.start + 1, PRESS.stop - 1)
+    assert np.median(breathing[pressed, g4]) > 0.8 * np.median(steady[pressed, g4]) > ON_LEVEL
+    idle = np.ones(frames, bool)
+    idle[PRESS.start - 2:PRESS.stop + 2] = False
+    assert np.abs(breathing[idle]).max() < ON_LEVEL
