@@ -71,8 +71,9 @@ class _Press:
     faint: bool = False  # never past ON_LEVEL: a note only under a fingertip on the key
 
 
-def _fingertips(keypoints: Keypoints, geometry: KeyboardGeometry) -> np.ndarray:
-    """(T, F, 2) every performer's fingertips in keyboard-plane coordinates, NaN where not seen."""
+def fingertips(keypoints: Keypoints, geometry: KeyboardGeometry) -> np.ndarray:
+    """(T, F, 2) every performer's fingertips in keyboard-plane coordinates, NaN where not seen; F runs over
+    performers, then hands (LEFT, RIGHT), then FINGERTIPS."""
     width, height = geometry.frame_size
     tips = keypoints.hands[:, :, :, list(FINGERTIPS)]  # (P, T, 2, 5, 3)
     frames = keypoints.num_frames
@@ -155,7 +156,7 @@ def read_notes(evidence: KeyEvidence, geometry: KeyboardGeometry, keypoints: Key
     np.fill_diagonal(neighbours, False)
     smoothed = _median3(evidence.evidence)
     both_edges = smoothed if evidence.both_edges is None else _median3(evidence.both_edges)
-    tips = _fingertips(keypoints, geometry) if keypoints.num_performers else np.zeros((0, 0, 2))
+    tips = fingertips(keypoints, geometry) if keypoints.num_performers else np.zeros((0, 0, 2))
     hands_seen = bool(np.isfinite(tips).any())
     notes = []
     for press in _presses(_suppress_neighbours(smoothed, neighbours), evidence.times):

@@ -17,16 +17,15 @@ import dataclasses
 import numpy as np
 
 from ..keypoints import Keypoints
-from ..skeleton import FINGERTIPS, LEFT, RIGHT
+from ..skeleton import LEFT, RIGHT
 from .geometry import KeyboardGeometry
 from .keys import MIDDLE_C, OCTAVE_GUESSED_CONFIDENCE, note_name
+from .reading import KEYS_DEPTH, fingertips
 
 #: Where each hand usually plays (MIDI pitch of its median fingertip): the left hand an octave below middle C,
 #: the right hand an octave above it.
 HAND_PLACES = {LEFT: MIDDLE_C - 12, RIGHT: MIDDLE_C + 12}
-#: Fingertips on the keys (plane y, 0 at the fallboard, 1 at the player's edge) count ...
-ON_KEYS = (-0.3, 1.5)
-#: ... and a hand counts once this many of its fingertips were seen there over the range.
+#: A hand counts once this many of its fingertips were seen on the keys (reading.KEYS_DEPTH) over the range.
 MIN_TIPS = 30
 #: How sure an octave from the hands is (between the picture's guess and one end in view).
 HANDS_CONFIDENCE = 0.3
@@ -41,15 +40,11 @@ def octave_from_hands(geometry: KeyboardGeometry, keypoints: Keypoints) -> Keybo
         return geometry
     boxes = geometry.plane_boxes
     centres, pitches = (boxes[:, 0] + boxes[:, 1]) / 2, np.array([key.pitch for key in geometry.keys])
-    width, height = geometry.frame_size
+    tips = fingertips(keypoints, geometry).reshape(keypoints.num_frames, keypoints.num_performers, 2, -1, 2)
     heard: dict[int, float] = {}  # side -> the pitch under the hand's median fingertip, as guessed
     for side in (LEFT, RIGHT):
-        tips = keypoints.hands[:, :, side][:, :, list(FINGERTIPS)].reshape(-1, 3)
-        tips = tips[tips[:, 2] > 0]
-        if not len(tips):
-            continue
-        plane = geometry.to_plane(tips[:, :2] * (width, height))
-        on_keys = plane[(plane[:, 1] > ON_KEYS[0]) & (plane[:, 1] < ON_KEYS[1]), 0]
+        plane = tips[:, :, side].reshape(-1, 2)
+        on_keys = plane[np.isfinite(plane[:, 0]) & (plane[:, 1] > KEYS_DEPTH[0]) & (plane[:, 1] < KEYS_DEPTH[1]), 0]
         if len(on_keys) >= MIN_TIPS:
             heard[side] = float(pitches[int(np.argmin(np.abs(centres - np.median(on_keys))))])
     if not heard:
