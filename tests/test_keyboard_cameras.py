@@ -21,22 +21,16 @@ before the hands gave the octave: the middle of the picture had put it an octave
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import av
 import cv2
 import numpy as np
-import pretty_midi
 import pytest
-from test_keyboard_source import FOLEY, OFFSET, _best
+from test_keyboard_source import read_keys, scores
 
 from foley_engine import video
-from foley_engine.evaluation.lags import chance_at_density
-from foley_engine.notes import Note
 
 pytestmark = pytest.mark.real_media
 
@@ -121,25 +115,12 @@ def test_the_keys_are_read_as_other_cameras_see_them(piano_video: Path, piano_mi
                                                      name: str) -> None:
     make_view, (onset_floor, note_floor) = VIEWS[name]
     clip = _seen_otherwise(piano_video, tmp_path / f"{name}.mp4", make_view())
-    run = subprocess.run([str(FOLEY), "generate", str(clip), "-o", str(tmp_path / "out"), "--json"],
-                         capture_output=True, text=True, timeout=900,
-                         env=os.environ | {"FOLEY_CACHE_DIR": str(tmp_path / "cache")})
-    assert run.returncode == 0, run.stderr
-    summary = json.loads(run.stdout.splitlines()[-1])
-    assert summary["source"] == "keys", summary
+    summary = read_keys(clip, tmp_path)
     if name == "close-up":  # E2 to A6 in view; the octave from the hands
         assert (summary["keyboard"]["lowest"], summary["keyboard"]["highest"]) == (40, 93), summary["keyboard"]
         assert "where the hands play" in summary["keyboard"]["pitch_evidence"]
     else:
         assert (summary["keyboard"]["lowest"], summary["keyboard"]["highest"]) == (21, 108)
-    midi = pretty_midi.PrettyMIDI(summary["outputs"]["midi"])
-    estimated = [Note(n.start, n.end, n.pitch, n.velocity) for part in midi.instruments for n in part.notes]
-    first, last = STRETCH
-    truth = pretty_midi.PrettyMIDI(str(piano_midi))
-    reference = [Note(n.start - OFFSET - first, min(n.end - OFFSET, last) - first, n.pitch, n.velocity)
-                 for part in truth.instruments for n in part.notes if first <= n.start - OFFSET < last]
-    onset_f1, note_f1 = _best(reference, estimated)
-    chance = [_best(reference, chance_at_density(reference, len(estimated), last - first, seed)) for seed in range(10)]
-    chance_onset, chance_note = np.mean(chance, axis=0)
+    onset_f1, note_f1, chance_onset, chance_note = scores(summary, piano_midi, *STRETCH)
     assert onset_f1 >= onset_floor and note_f1 >= note_floor, f"onset F1 {onset_f1:.3f}, note F1 {note_f1:.3f}"
     assert onset_f1 > chance_onset + 0.2 and note_f1 > chance_note + 0.3

@@ -39,6 +39,32 @@ def _best(reference: list[Note], estimated: list[Note]) -> tuple[float, float]:
             max(2 * m / total for m in result["note_matches_offsets"]))
 
 
+def read_keys(video: Path, tmp_path: Path, *args: str) -> dict:
+    """`foley generate`'s JSON summary for `video` (more options in `args`), with a keypoint cache of its own (so
+    the keyboard is searched on this range); the keys must have played."""
+    run = subprocess.run([str(FOLEY), "generate", str(video), *args, "-o", str(tmp_path), "--json"],
+                         capture_output=True, text=True, timeout=900,
+                         env=os.environ | {"FOLEY_CACHE_DIR": str(tmp_path / "cache")})
+    assert run.returncode == 0, run.stderr
+    summary: dict = json.loads(run.stdout.splitlines()[-1])
+    assert summary["source"] == "keys" and summary["generator"] == "keys:pixels", summary
+    return summary
+
+
+def scores(summary: dict, piano_midi: Path, first: float, last: float) -> tuple[float, float, float, float]:
+    """Onset and note F1 of the MIDI `summary` wrote, for a clip that starts at `first` s of the shared recording
+    and ends at `last`, at the best lag, then chance's at the same density searched the same way (10 draws)."""
+    midi = pretty_midi.PrettyMIDI(summary["outputs"]["midi"])
+    estimated = [Note(n.start, n.end, n.pitch, n.velocity) for part in midi.instruments for n in part.notes]
+    truth = pretty_midi.PrettyMIDI(str(piano_midi))
+    reference = [Note(max(0.0, n.start - OFFSET - first), min(n.end - OFFSET, last) - first, n.pitch, n.velocity)
+                 for part in truth.instruments for n in part.notes if first <= n.start - OFFSET < last]
+    onset_f1, note_f1 = _best(reference, estimated)
+    chance = [_best(reference, chance_at_density(reference, len(estimated), last - first, seed)) for seed in range(10)]
+    chance_onset, chance_note = np.mean(chance, axis=0)
+    return onset_f1, note_f1, float(chance_onset), float(chance_note)
+
+
 #: The stretches held to a floor (onset F1, note F1): 8-20 s at the issue's target; the whole played clip (first note
 #: to a second after the last, as `foley eval --real` takes it) a little under today's 0.77 / 0.69 here. Each
 #: run has a keypoint cache of its own, so the keyboard is searched on its own range: one remembered from another
@@ -49,25 +75,12 @@ FLOORS = {(8.0, 20.0): (0.8, 0.7), (3.734, 41.807): (0.75, 0.65)}
 @pytest.mark.parametrize("stretch", list(FLOORS), ids=["8-20s", "whole"])
 def test_the_keys_are_read_off_a_real_keyboard(piano_video: Path, piano_midi: Path, tmp_path: Path,
                                                stretch: tuple[float, float]) -> None:
-    run = subprocess.run([str(FOLEY), "generate", str(piano_video), "--start", str(stretch[0]), "--end",
-                          str(stretch[1]), "-o", str(tmp_path), "--json", "--preview"],
-                         capture_output=True, text=True, timeout=900,
-                         env=os.environ | {"FOLEY_CACHE_DIR": str(tmp_path / "cache")})
-    assert run.returncode == 0, run.stderr
-    summary = json.loads(run.stdout.splitlines()[-1])
-    assert summary["source"] == "keys" and summary["generator"] == "keys:pixels"
+    summary = read_keys(piano_video, tmp_path, "--start", str(stretch[0]), "--end", str(stretch[1]), "--preview")
     assert (summary["keyboard"]["keys"], summary["keyboard"]["lowest"], summary["keyboard"]["highest"]) == (88, 21, 108)
     assert 64 in summary["keyboard"]["under_camera"]  # E4, right under the camera: its presses barely show
     midi = pretty_midi.PrettyMIDI(summary["outputs"]["midi"])
     assert any(event.text == f"{GENERATOR_PREFIX}keys:pixels" for event in midi.text_events)
-    estimated = [Note(n.start, n.end, n.pitch, n.velocity) for part in midi.instruments for n in part.notes]
-    truth = pretty_midi.PrettyMIDI(str(piano_midi))
-    first, last = stretch
-    reference = [Note(max(0.0, n.start - OFFSET - first), min(n.end - OFFSET, last) - first, n.pitch, n.velocity)
-                 for part in truth.instruments for n in part.notes if first <= n.start - OFFSET < last]
-    onset_f1, note_f1 = _best(reference, estimated)
-    chance = [_best(reference, chance_at_density(reference, len(estimated), last - first, seed)) for seed in range(10)]
-    chance_onset, chance_note = np.mean(chance, axis=0)
+    onset_f1, note_f1, chance_onset, chance_note = scores(summary, piano_midi, *stretch)
     onset_floor, note_floor = FLOORS[stretch]
     assert onset_f1 >= onset_floor and note_f1 >= note_floor, f"onset F1 {onset_f1:.3f}, note F1 {note_f1:.3f}"
     assert onset_f1 > chance_onset + 0.2 and note_f1 > chance_note + 0.3
