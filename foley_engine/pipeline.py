@@ -55,6 +55,7 @@ class FoleyResult:
     speed: float = 1.0  # generate(speed=...): video seconds per second of audio
     pose_settings: PoseSettings = field(default_factory=PoseSettings)  # what the keypoints were found with
     source: str = "model"  # the note source that played: "keys", "model" or "strikes" (sources/)
+    camera_motion: float = 0.0  # keys: how far the camera moved the keys (pixels at the keys' frame size, at most)
 
     @property
     def duration(self) -> float:
@@ -75,7 +76,7 @@ class FoleyResult:
             "generator": self.performance.generator,
             "source": self.source,
             **({"source_note": self.source_note} if self.source_note else {}),
-            **({"keyboard": keyboard_summary(self.keyboard)} if self.keyboard is not None else {}),
+            **({"keyboard": keyboard_summary(self.keyboard, self.camera_motion)} if self.keyboard is not None else {}),
             "performers": self.performer_summaries(),
             "notes": len(self.performance.notes),
             "sample_rate": self.sample_rate,
@@ -182,7 +183,7 @@ def generate(video: str | Path, instrument: InstrumentChoice = "piano", *, start
     timings["synth"] = time.perf_counter() - clock
     return FoleyResult(info, start, end, keypoints, performance, rendered[id(performance)], SAMPLE_RATE, timings,
                        takes, stem_audio, played.keyboard, played.note, [rendered[id(take)] for take in takes],
-                       speed, pose_settings, played.source)
+                       speed, pose_settings, played.source, played.camera_motion)
 
 
 def _retimed(takes: list[Performance], speed: float) -> list[Performance]:
@@ -202,13 +203,15 @@ def _within(progress: Progress, low: float, high: float) -> Progress:
     return part
 
 
-def keyboard_summary(keyboard: KeyboardGeometry) -> dict:
+def keyboard_summary(keyboard: KeyboardGeometry, camera_motion: float = 0.0) -> dict:
     """What the summary says about the keyboard the notes were read off, with the keys right under the camera,
-    whose presses barely show (keyboard/view.py): notes there are often missed."""
+    whose presses barely show (keyboard/view.py): notes there are often missed; and, when the camera moved and
+    the keys were followed (keyboard/follow.py), by how many pixels at most (of the frames the keys are read in)."""
     pitches = [key.pitch for key in keyboard.keys]
     return {"keys": len(pitches), "lowest": min(pitches), "highest": max(pitches),
             "pitch_evidence": keyboard.pitch_evidence, "confidence": round(keyboard.confidence, 3),
-            "under_camera": list(keyboard.under_camera)}
+            "under_camera": list(keyboard.under_camera),
+            **({"camera_moved_px": round(camera_motion, 2)} if camera_motion > 0 else {})}
 
 
 def check_options(options: GeneratorOptions) -> None:

@@ -160,7 +160,7 @@ def band_rows(frames: Iterable[Frame], band: KeyBand) -> BandRows:
     return BandRows(np.array(times, np.float64), np.array(rows, np.uint8).reshape(len(times), band.sampler.width))
 
 
-def _changes(rows: BandRows, band: KeyBand) -> tuple[np.ndarray, np.ndarray]:
+def changes(rows: BandRows, band: KeyBand) -> tuple[np.ndarray, np.ndarray]:
     """How every edge's pixels differ from their usual look in each frame, (T, E) (a low quantile over the
     zone's rows of each window's mean absolute change), and how much darker every sampled top got, (T, N)
     (the median over the rows of each window's mean darkening), a few seconds at a time (memory stays that of
@@ -211,7 +211,7 @@ def press_evidence(rows: BandRows, band: KeyBand) -> KeyEvidence:
     times, pitches = rows.times, band.pitches
     if len(times) == 0:
         return KeyEvidence(times, pitches, np.zeros((0, len(pitches)), np.float32))
-    edges, tops = _changes(rows, band)
+    edges, tops = changes(rows, band)
     contrast = keys_contrast(rows)
     raw = edges[:, band.key_edges].mean(axis=2)
     raw -= np.median(raw, axis=1, keepdims=True)  # what every key shares in a frame is not a press

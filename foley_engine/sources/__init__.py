@@ -61,6 +61,7 @@ class SourceNotes:
     keyboard: KeyboardGeometry | None = None
     note: str = ""  # why the source that plays is not the first one tried (for the summary)
     stage: str = "notes"  # the progress stage its work is reported under
+    camera_motion: float = 0.0  # keys: how far the camera moved the keys (pixels, at most; 0: it stood still)
 
 
 class NoteSource(Protocol):

@@ -16,6 +16,7 @@ from pathlib import Path
 from .. import video
 from ..instruments import Instrument
 from ..keyboard.detect import find_keyboard
+from ..keyboard.follow import camera_motion, camera_moved, followed_rows, largest_shift, steadied
 from ..keyboard.geometry import KeyboardGeometry
 from ..keyboard.presses import band_rows, key_band, press_evidence
 from ..keyboard.reading import read_notes
@@ -69,6 +70,7 @@ class KeyboardReading:
 
     geometry: KeyboardGeometry
     performance: Performance
+    camera_motion: float = 0.0  # how far the camera moved the keys (pixels, at most), 0 when it stood still
 
 
 def locate_keyboard(path: str | Path, start: float, end: float) -> KeyboardGeometry | None:
@@ -128,22 +130,33 @@ def read_keyboard(path: str | Path, start: float, end: float, keypoints: Keypoin
                   rows: BandRows | None = None) -> KeyboardReading:
     """Notes of [start, end) read off the keys of `geometry`, played on `instrument`: from the band `rows` the
     pose workers sampled (key_band(geometry).sampler), or else from the frames, decoded now. A keyboard with
-    neither end in view takes its octave from where the hands play (register.py); the reading's geometry says so."""
+    neither end in view takes its octave from where the hands play (register.py); the reading's geometry says so.
+    Where the band shows that the camera moved, the keys are followed from frame to frame (follow.py: two more
+    passes over the range)."""
     report = progress or (lambda fraction, message: None)
     duration = end - start
     geometry = octave_from_hands(geometry, keypoints)  # with no end of the keyboard in view
     band = key_band(geometry)
 
-    def frames() -> Iterator[video.Frame]:
+    def frames(doing: str, low: float, high: float) -> Iterator[video.Frame]:
         for count, frame in enumerate(video.iter_frames(path, start, end, FRAME_SIZE), start=1):
             if count % 30 == 0:
-                report(min(0.99, (frame.time - start) / duration), f"reading the keys at {frame.time:.1f} s")
+                done = min(0.99, (frame.time - start) / duration)
+                report(low + (high - low) * done, f"{doing} at {frame.time:.1f} s")
             yield frame
 
-    evidence = press_evidence(rows if rows is not None else band_rows(frames(), band), band)
-    notes = read_notes(evidence, geometry, keypoints, instrument, start, duration)
+    if rows is None:
+        rows = band_rows(frames("reading the keys", 0.0, 0.3), band)
+    motion = 0.0
+    if camera_moved(rows, band):
+        times, motions, centre = camera_motion(frames("the camera moves: following the keys", 0.3, 0.65), geometry)
+        rows = followed_rows(frames("reading the keys where the camera moved them", 0.65, 0.99), band, times,
+                             motions, centre)
+        keypoints = steadied(keypoints, times, motions, centre, geometry.frame_size)
+        motion = largest_shift(band, motions, centre)
+    notes = read_notes(press_evidence(rows, band), geometry, keypoints, instrument, start, duration)
     report(1.0, f"{len(notes)} notes read off {len(geometry.keys)} keys")
-    return KeyboardReading(geometry, Performance(instrument, duration, [notes], SOURCE_NAME))
+    return KeyboardReading(geometry, Performance(instrument, duration, [notes], SOURCE_NAME), motion)
 
 
 class KeysSource:
@@ -176,4 +189,5 @@ class KeysSource:
             return None
         reading = read_keyboard(clip.video, clip.start, clip.end, clip.keypoints, clip.instruments[0], self.geometry,
                                 progress, clip.band)
-        return SourceNotes([reading.performance] * self.variations, self.name, reading.geometry, stage=self.stage)
+        return SourceNotes([reading.performance] * self.variations, self.name, reading.geometry, stage=self.stage,
+                           camera_motion=reading.camera_motion)

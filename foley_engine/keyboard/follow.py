@@ -1,0 +1,215 @@
+"""A camera that moves: follow the keyboard from frame to frame, so its band is sampled on the keys wherever they are.
+
+A press is a change of a grey level or two at an edge a pixel wide (presses.py), so the band is sampled where
+the key map says the keys are. A camera that sways, is bumped or is held by hand moves the keys by a pixel or
+more, and every edge's change is then the camera's, not a press's: on a copy of the shared clip swaying by
+±1 px (at 640 wide) the keys read 0.19 onset F1 over 8-20 s. The band sampled where the pose workers sampled it
+shows that at once: every key edge changes together, by a tenth of the keys' contrast or more, where a steady
+camera's keys differ from their usual look by less than a hundredth (`camera_moved`). Only then are the frames
+decoded again: how each frame moved against one reference frame is measured on the keyboard itself (a Lucas-
+Kanade fit of a shift, a small turn and zoom, and a gain and offset for the exposure, on the image gradients
+around the black keys' far ends and the fallboard; a hand or its shadow, which matches no motion, is weighed
+out), the motions are smoothed over a few frames either side, and the band is sampled where they moved it
+(`followed_rows`); the fingertips are moved back by them (`steadied`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable
+
+import cv2
+import numpy as np
+
+from ..keypoints import Keypoints
+from ..pose.bands import BandRows
+from ..video import Frame
+from .geometry import KeyboardGeometry
+from .presses import KeyBand, changes, keys_contrast
+
+#: The camera is taken to have moved when, in at least MOVED_SHARE of the frames, the median over all key edges of
+#: their change from the usual look exceeds this share of the keys' contrast (a steady camera's: under 0.015 on
+#: every copy of the shared clip tried, rooms, exposures and bitrates alike; swaying by ±0.5 px: 0.05 and more).
+MOVED_CHANGE = 0.03
+MOVED_SHARE = 0.1
+#: Every this many frames' band is looked at to decide whether the camera moved.
+MOVED_STRIDE = 3
+#: Where the motion is measured: the keyboard plane between these depths (0 = the fallboard edge, 1 = the player's
+#: edge of the white keys; the far ends of the black keys and the fallboard edge, which fingers seldom cover),
+#: sampled this many times per white-key width across and in this many rows.
+ANCHOR_DEPTH = (-0.15, 0.45)
+ANCHOR_PER_WHITE = 6
+ANCHOR_ROWS = 12
+#: Gauss-Newton steps of the motion's fit per frame and blur, and the Tukey weight's reach (residuals' spreads).
+FIT_STEPS = 4
+TUKEY_REACH = 4.0
+#: Frames either side over which the motions are smoothed (a running median, then a running mean).
+SMOOTH_FRAMES = 2
+#: The frames are blurred by a Gaussian this wide (pixels) before the shift is measured and the band sampled: the
+#: fit's gradients then reach across a pixel's shift, and a line a pixel wide looks the same at every fraction of
+#: a pixel it is sampled at (with a shift-only fit, copies of the shared clip swaying by ±0.5 to ±3 px read 0.52-0.57
+#: onset F1 over 8-20 s without it, 0.70-0.73 with it).
+BLUR_PIXELS = 0.8
+#: ... and first by this much, so that the fit's gradients reach across a jump of a few pixels between frames.
+COARSE_BLUR_PIXELS = 3.0
+#: Samples closer than this to the frame's border (pixels) are not used: a shift would take them outside.
+BORDER = 6
+
+
+def camera_moved(rows: BandRows, band: KeyBand) -> bool:
+    """Whether the band the pose workers sampled shows a camera that moved (see MOVED_CHANGE)."""
+    if len(rows.times) < 2 * MOVED_STRIDE:
+        return False
+    sparse = BandRows(rows.times[::MOVED_STRIDE], rows.rows[::MOVED_STRIDE])
+    edges, _ = changes(sparse, band)
+    common = np.median(edges, axis=1) / keys_contrast(rows)
+    return bool(np.mean(common > MOVED_CHANGE) >= MOVED_SHARE)
+
+
+class MotionFit:
+    """Measures how a frame moved against a reference frame, on the keyboard's anchor zone (ANCHOR_DEPTH).
+
+    The motion is a similarity about the anchor's centre c, four numbers (x, y, a, b): a point p of the reference
+    is at p + (x, y) + [[a, -b], [b, a]] (p - c) in the frame (a camera panned, tilted, bumped, turned a little
+    about its axis or moved closer; in pixels of the frame). A frame's grey level there is modelled as gain *
+    reference(p) + offset (the exposure). Points whose residual is far from the rest (a hand, its shadow, a key
+    going down) weigh nothing (Tukey's biweight)."""
+
+    def __init__(self, geometry: KeyboardGeometry, reference: np.ndarray) -> None:
+        whites = len(geometry.white_keys)
+        u = (np.arange(whites * ANCHOR_PER_WHITE) + 0.5) / ANCHOR_PER_WHITE
+        v = ANCHOR_DEPTH[0] + (np.arange(ANCHOR_ROWS) + 0.5) / ANCHOR_ROWS * (ANCHOR_DEPTH[1] - ANCHOR_DEPTH[0])
+        points = geometry.to_frame(np.stack(np.meshgrid(u, v), axis=-1).reshape(-1, 2))
+        width, height = geometry.frame_size
+        inside = ((points[:, 0] >= BORDER) & (points[:, 0] < width - BORDER)
+                  & (points[:, 1] >= BORDER) & (points[:, 1] < height - BORDER))
+        self.points = points[inside]
+        self.centre = self.points.mean(axis=0)
+        across, down = (self.points - self.centre).T
+        self.levels = []
+        for blur in (COARSE_BLUR_PIXELS, BLUR_PIXELS):
+            grey = _grey(reference, blur)
+            gradient = np.stack([_at(cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3) / 8, self.points),
+                                 _at(cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3) / 8, self.points)], axis=1)
+            # How the grey level at each point changes with each of the four numbers (the frame's gradient
+            # there is taken as the reference's: they differ by the motion).
+            jacobian = np.column_stack([gradient[:, 0], gradient[:, 1],
+                                        gradient[:, 0] * across + gradient[:, 1] * down,
+                                        -gradient[:, 0] * down + gradient[:, 1] * across])
+            self.levels.append((blur, _at(grey, self.points), jacobian))
+
+    def motion(self, image: np.ndarray, start: np.ndarray) -> np.ndarray:
+        """(4,) the motion of `image` (RGB) against the reference, fitted from `start`: first on the frames blurred
+        by COARSE_BLUR_PIXELS (a jump of a few pixels from the last frame's motion is still caught), then by
+        BLUR_PIXELS (to a few hundredths of a pixel)."""
+        motion = start.astype(np.float64)
+        for blur, reference, jacobian in self.levels:
+            motion = self._fitted(_grey(image, blur), reference, jacobian, motion)
+        return motion
+
+    def _fitted(self, grey: np.ndarray, reference: np.ndarray, jacobian: np.ndarray, motion: np.ndarray
+                ) -> np.ndarray:
+        gain, offset = 1.0, 0.0
+        for _ in range(FIT_STEPS):
+            now = _at(grey, displaced(self.points, motion, self.centre))
+            residual = now - (gain * reference + offset)
+            spread = max(float(np.median(np.abs(residual - np.median(residual)))) * 1.4826, 0.5)
+            scaled = residual / (TUKEY_REACH * spread)
+            weight = np.where(np.abs(scaled) < 1, (1 - scaled ** 2) ** 2, 0.0)
+            design = np.column_stack([jacobian * gain, -reference, -np.ones_like(reference)])
+            normal = design.T @ (design * weight[:, None])
+            if np.linalg.cond(normal) > 1e10:
+                break
+            step = np.linalg.solve(normal, -design.T @ (weight * residual))
+            motion, gain, offset = motion + step[:4], gain - step[4], offset - step[5]
+            if np.abs(displaced(self.points[[0, -1]], step[:4], self.centre) - self.points[[0, -1]]).max() < 0.01:
+                break
+        return motion
+
+
+def displaced(points: np.ndarray, motion: np.ndarray, centre: np.ndarray) -> np.ndarray:
+    """(N, 2) where `points` (N, 2) of the reference are in a frame that moved by `motion` (MotionFit) about
+    `centre`."""
+    x, y, a, b = motion
+    moved: np.ndarray = points + np.array([x, y]) + (points - centre) @ np.array([[a, b], [-b, a]])
+    return moved
+
+
+def camera_motion(frames: Iterable[Frame], geometry: KeyboardGeometry) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(T,) the frames' times, (T, 4) how each frame moved (MotionFit: measured against the first frame, smoothed
+    over SMOOTH_FRAMES either side, taken about their median over the range, which is where the keyboard was
+    found from frames spread over it) and (2,) the centre the motion turns about."""
+    times: list[float] = []
+    motions: list[np.ndarray] = []
+    fit: MotionFit | None = None
+    for frame in frames:
+        if fit is None:
+            fit = MotionFit(geometry, frame.image)
+        motions.append(fit.motion(frame.image, motions[-1] if motions else np.zeros(4)))
+        times.append(frame.time)
+    if fit is None:
+        return np.zeros(0), np.zeros((0, 4)), np.zeros(2)
+    smooth = _running(_running(np.array(motions), np.median), np.mean)
+    return np.array(times), smooth - np.median(smooth, axis=0), fit.centre
+
+
+def _running(values: np.ndarray, statistic: Callable[..., np.ndarray]) -> np.ndarray:
+    """(T, 4) `statistic` over SMOOTH_FRAMES frames either side of each (fewer at the ends)."""
+    return np.array([statistic(values[max(0, at - SMOOTH_FRAMES):at + SMOOTH_FRAMES + 1], axis=0)
+                     for at in range(len(values))])
+
+
+def followed_rows(frames: Iterable[Frame], band: KeyBand, times: np.ndarray, motions: np.ndarray,
+                  centre: np.ndarray) -> BandRows:
+    """The band of every frame sampled where that frame's motion (camera_motion, for the same frames) moved it,
+    from the frame blurred a little (BLUR_PIXELS): a line a pixel wide sampled at a different fraction of a
+    pixel in every frame would otherwise look sharper or softer from frame to frame, which is a change like a
+    press's."""
+    where = np.stack([band.sampler.map_x, band.sampler.map_y], axis=-1).reshape(-1, 2).astype(np.float64)
+    shape = band.sampler.map_x.shape
+    rows = []
+    for frame, motion in zip(frames, motions, strict=True):
+        moved = displaced(where, motion, centre).astype(np.float32)
+        rows.append(cv2.remap(_grey(frame.image), moved[:, 0].reshape(shape), moved[:, 1].reshape(shape),
+                              cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).reshape(-1))
+    sampled = np.clip(np.rint(np.array(rows, np.float32)), 0, 255).astype(np.uint8)
+    return BandRows(np.asarray(times, np.float64), sampled.reshape(len(times), band.sampler.width))
+
+
+def largest_shift(band: KeyBand, motions: np.ndarray, centre: np.ndarray) -> float:
+    """How far (pixels) the motions moved any of the band's samples, at most: what the summary reports."""
+    corners = np.array([[band.sampler.map_x[r, c], band.sampler.map_y[r, c]] for r in (0, -1) for c in (0, -1)],
+                       np.float64)
+    return max((float(np.abs(displaced(corners, motion, centre) - corners).max()) for motion in motions), default=0.0)
+
+
+def steadied(keypoints: Keypoints, times: np.ndarray, motions: np.ndarray, centre: np.ndarray,
+             frame_size: tuple[int, int]) -> Keypoints:
+    """`keypoints` moved back by the camera's motion (camera_motion, in pixels of frames of `frame_size`; taken at
+    the nearest frame to each keypoint sample), so a fingertip is looked up on the key map where the keys were
+    found, as the band is."""
+    if not len(times):
+        return keypoints
+    nearest = np.clip(np.searchsorted(times, keypoints.times), 0, len(times) - 1)
+    scale = np.array(frame_size, np.float64)
+    hands, body = keypoints.hands.copy(), keypoints.body.copy()
+    for sample, frame in enumerate(nearest):
+        # The inverse of a small similarity, to first order: the motion with its signs turned.
+        for joints in (hands[:, sample], body[:, sample]):
+            flat = joints[..., :2].reshape(-1, 2) * scale
+            joints[..., :2] = (displaced(flat, -motions[frame], centre) / scale).reshape(joints[..., :2].shape)
+    return dataclasses.replace(keypoints, hands=hands, body=body)
+
+
+def _grey(image: np.ndarray, blur: float = BLUR_PIXELS) -> np.ndarray:
+    """The frame in grey levels (float32), blurred by a Gaussian `blur` pixels wide."""
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    blurred: np.ndarray = cv2.GaussianBlur(grey, (0, 0), blur)
+    return blurred
+
+
+def _at(grey: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Grey levels at (N, 2) points, bilinear, as (N,) float64."""
+    where = np.ascontiguousarray(points, np.float32).reshape(1, -1)
+    sampled = cv2.remap(grey, where[:, 0::2], where[:, 1::2], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return np.asarray(sampled, np.float64).reshape(-1)
