@@ -16,6 +16,7 @@ from keyboards import (
     WHITE_CLASSES,
     Camera,
     RenderedKeyboard,
+    Stage,
     Style,
     keyboard_canvas,
     make_stage,
@@ -58,11 +59,12 @@ def _playing_hand(homography: np.ndarray, tips: np.ndarray) -> list[np.ndarray]:
 
 def perform(notes: list[tuple[int, float, float]], seconds: float, keys: int = 88, size: tuple[int, int] = (640, 360),
             camera: Camera | None = None, style: Style | None = None, lighting: float = 0.3, noise: float = 3.0,
-            flicker: float = 0.01, rate: float = 30.0, seed: int = 0) -> Performed:
+            flicker: float = 0.01, rate: float = 30.0, seed: int = 0, shadow: float = 0.0) -> Performed:
     """Render a clip of `notes` ((pitch, onset, release) seconds) played on a keyboard: every pressed key drawn
     down (see keyboard_canvas) from the first frame at or after its onset to the last before its release, by
     one of two hands whose fingers follow the notes (the left plays below middle C), over the keys' front;
-    `flicker` is the frame-to-frame exposure jitter (a fraction of the brightness)."""
+    `flicker` is the frame-to-frame exposure jitter (a fraction of the brightness); `shadow` how much the hands'
+    soft shadows, cast half a key's length towards the fallboard (a lamp behind the player), darken the keys."""
     camera, style = camera or Camera(), style or Style()
     rng = np.random.default_rng(seed)
     stage = make_stage(keys, size, camera, style, lighting, rng)
@@ -86,6 +88,7 @@ def perform(notes: list[tuple[int, float, float]], seconds: float, keys: int = 8
         for pitch in down:
             window, changed, look = pressed_looks[pitch]
             picture[window][changed] = look[changed]
+        hand_tips = []
         for side in (0, 1):
             playing = sorted(pitch for pitch in down if (pitch < _SPLIT) == (side == 0))
             tips = np.stack([hands[side], np.full(5, _TIP_REST)], axis=1)
@@ -96,13 +99,31 @@ def perform(notes: list[tuple[int, float, float]], seconds: float, keys: int = 8
                     hands[side] = hands[side] + (x - hands[side][finger])
                     tips[:, 0] = hands[side]
                 tips[finger] = (x, _TIP_BLACK if black else _TIP_WHITE)
+            hand_tips.append(tips)
+            fingertips[index, side] = stage.lens.distort(project(stage.homography, tips))
+        if shadow:
+            picture *= 1 - shadow * _shadows(stage, hand_tips)[..., None]
+        for tips in hand_tips:
             for polygon in _playing_hand(stage.up @ stage.homography, tips):
                 cv2.fillPoly(picture, [np.round(polygon * 4).astype(np.int32)], SKIN, cv2.LINE_AA, shift=2)
-            fingertips[index, side] = stage.lens.distort(project(stage.homography, tips))
         frames.append(stage.finish(picture, size, noise, rng, 1.0 + rng.normal(0, flicker)))
     rendered = RenderedKeyboard(frames[:1], stage.homography, keys, LAYOUTS[keys][0])
     stage.truth(rendered, style, size)
     return Performed(frames, rate, notes, fingertips, rendered)
+
+
+def _shadows(stage: Stage, hand_tips: list[np.ndarray]) -> np.ndarray:
+    """Where the hands' shadows fall (supersampled, 0-1): their outlines moved half a key's length towards the
+    fallboard, blurred by a quarter of a white key."""
+    mask = np.zeros((stage.big[1], stage.big[0]), np.float32)
+    towards_fallboard = np.array([[1, 0, 0], [0, 1, -0.8], [0, 0, 1]], np.float64)
+    for tips in hand_tips:
+        for polygon in _playing_hand(stage.up @ stage.homography @ towards_fallboard, tips):
+            cv2.fillPoly(mask, [np.round(polygon * 4).astype(np.int32)], 1.0, cv2.LINE_AA, shift=2)
+    white = float(np.linalg.norm(np.diff(project(stage.up @ stage.homography, np.array([[10.0, 0.5], [11.0, 0.5]])),
+                                         axis=0)))
+    blurred: np.ndarray = cv2.GaussianBlur(mask, (0, 0), white / 4)
+    return blurred
 
 
 def melody(seconds: float, lowest: int, highest: int, seed: int = 0) -> list[tuple[int, float, float]]:

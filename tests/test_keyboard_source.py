@@ -66,10 +66,11 @@ def scores(summary: dict, piano_midi: Path, first: float, last: float) -> tuple[
 
 
 #: The stretches held to a floor (onset F1, note F1): 8-20 s at the issue's target; the whole played clip (first note
-#: to a second after the last, as `foley eval --real` takes it) a little under today's 0.77 / 0.69 here. Each
+#: to a second after the last, as `foley eval --real` takes it) a little under today's 0.75 / 0.69 here (0.77 / 0.68
+#: before hands' shadows were taken out of the edges' change, which other copies of the clip gained as much). Each
 #: run has a keypoint cache of its own, so the keyboard is searched on its own range: one remembered from another
 #: range of the recording by earlier tests can sit 0.1 px off, and the whole clip then reads at 0.74-0.76.
-FLOORS = {(8.0, 20.0): (0.8, 0.7), (3.734, 41.807): (0.75, 0.65)}
+FLOORS = {(8.0, 20.0): (0.8, 0.7), (3.734, 41.807): (0.72, 0.65)}
 
 
 @pytest.mark.parametrize("stretch", list(FLOORS), ids=["8-20s", "whole"])

@@ -54,6 +54,13 @@ REFERENCE_STRIDE = 2
 #: stretches, the exposure all of them). On a copy of the shared clip whose exposure breathes by 3 % (8 %) the
 #: keys read 0.65 (0.45) onset F1 over 8-20 s without it, 0.83 (0.78) with it, the steady clip the same.
 EXPOSURE_PARTS = 20
+#: A hand's shadow (a lamp or a window behind the player) dims the keys under it by a tenth to a third, which at
+#: an edge is a change ten times a press's. Each row of an edge's window whose mean brightness moved from its usual
+#: look by more than this share (after the exposure) is compared at its own brightness: a press moves a window's
+#: mean by less (a median of 3 % on the shared clip's pressed keys), a shadow by more. On a copy of the shared clip
+#: with hands' shadows 35 % deep cast towards the fallboard the keys read 0.50 / 0.19 onset / note F1 over 8-20 s
+#: before, 0.70 / 0.56 with it; the clip itself and its other copies within +-0.04 of what they read before.
+SHADE_CHANGE = 0.07
 #: A key's noise is its evidence's median absolute deviation, but never below this share of the keys' contrast
 #: (an idle key's MAD is tiny). The contrast is the spread of the band's usual look from its 5th to its 95th
 #: percentile (black keys to white ones): a dimmer exposure shrinks every change and every key's noise alike, and a
@@ -162,9 +169,9 @@ def band_rows(frames: Iterable[Frame], band: KeyBand) -> BandRows:
 
 def changes(rows: BandRows, band: KeyBand) -> tuple[np.ndarray, np.ndarray]:
     """How every edge's pixels differ from their usual look in each frame, (T, E) (a low quantile over the
-    zone's rows of each window's mean absolute change), and how much darker every sampled top got, (T, N)
-    (the median over the rows of each window's mean darkening), a few seconds at a time (memory stays that of
-    the uint8 band however long the clip).
+    zone's rows of each window's mean absolute change, a shadow taken out: _unshaded), and how much darker every
+    sampled top got, (T, N) (the median over the rows of each window's mean darkening), a few seconds at a time
+    (memory stays that of the uint8 band however long the clip).
 
     The usual look is every pixel's median over REFERENCE_SECONDS around the frame, recomputed every
     REFERENCE_UPDATE_SECONDS: what the keys look like while up, following slow changes of light; each frame is
@@ -181,12 +188,23 @@ def changes(rows: BandRows, band: KeyBand) -> tuple[np.ndarray, np.ndarray]:
         around = (times >= centre - REFERENCE_SECONDS / 2) & (times < centre + REFERENCE_SECONDS / 2)
         usual = np.median(pixels[np.flatnonzero(around)[::REFERENCE_STRIDE]], axis=0).astype(np.float32)
         now = pixels[these].astype(np.float32)
-        darker = usual - now / _exposure(now, usual, int(band.windows[-1][1]))[:, None, None]
-        per_row = np.stack([np.abs(darker[:, :, a:b]).mean(axis=2) for a, b in band.windows], axis=2)
+        now /= _exposure(now, usual, int(band.windows[-1][1]))[:, None, None]
+        per_row = np.stack([np.abs(usual[:, a:b] - _unshaded(now[:, :, a:b], usual[:, a:b])).mean(axis=2)
+                            for a, b in band.windows], axis=2)
         edges[these] = np.percentile(per_row, ROW_QUANTILE, axis=1)
         if len(band.tops):
+            darker = usual - now
             tops[these] = np.median(np.stack([darker[:, :, a:b].mean(axis=2) for a, b in band.tops], axis=2), axis=1)
     return edges, tops
+
+
+def _unshaded(now: np.ndarray, usual: np.ndarray) -> np.ndarray:
+    """One edge's window in frames `now` (n, rows, w), each row brought back to its usual brightness (`usual`,
+    (rows, w)) where it changed by more than SHADE_CHANGE: a shadow (or light) over it, not a press."""
+    gain = now.mean(axis=2) / np.maximum(usual.mean(axis=1), 1.0)
+    gain = np.where(np.abs(gain - 1) > SHADE_CHANGE, gain, 1.0)
+    unshaded: np.ndarray = now / gain[..., None]
+    return unshaded
 
 
 def _exposure(now: np.ndarray, usual: np.ndarray, columns: int) -> np.ndarray:
