@@ -8,6 +8,7 @@ once in a long take must.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import av
@@ -20,7 +21,7 @@ from played_keys import Performed, melody, perform
 from foley_engine.evaluation.scoring import score
 from foley_engine.instruments import get_instrument
 from foley_engine.keyboard.detect import find_keyboard
-from foley_engine.keyboard.follow import MotionFit, camera_moved, displaced, steadied
+from foley_engine.keyboard.follow import MotionFit, anchor_points, camera_motion, camera_moved, displaced, steadied
 from foley_engine.keyboard.presses import KeyBand, key_band
 from foley_engine.keypoints import Keypoints
 from foley_engine.notes import Note
@@ -106,7 +107,7 @@ def test_the_motion_is_measured_to_a_twentieth_of_a_pixel_past_a_hand() -> None:
     frames = [cv2.resize(frame, SIZE, interpolation=cv2.INTER_AREA) for frame in shown.frames]
     geometry = find_keyboard(frames)
     assert geometry is not None
-    fit = MotionFit(geometry, frames[0])
+    fit = MotionFit(anchor_points(geometry), frames[0])
     for shift_x, shift_y, degrees in [(0.4, -0.25, 0.0), (-1.6, 0.9, 0.2), (2.5, 1.5, -0.35), (-5.0, 0.0, 0.0)]:
         matrix = cv2.getRotationMatrix2D(tuple(fit.centre), degrees, 1.0)
         matrix[:, 2] += (shift_x, shift_y)
@@ -155,3 +156,15 @@ def test_a_camera_bumped_once_in_a_long_take_is_seen_to_have_moved() -> None:
     too little a share of the frames to go by, so a stretch of frames decides."""
     assert camera_moved(*_band_of_a_take(90.0, 80.0))
     assert not camera_moved(*_band_of_a_take(90.0, None))
+
+
+def test_a_keyboard_whose_fallboard_side_is_out_of_the_frame_is_not_followed() -> None:
+    """Too little of the anchor zone in the frame to fit a motion on: no motion, and no frame decoded for it."""
+    shown = render(61, SIZE, Camera(), Style(), 0.3, frames=1, seed=5)
+    geometry = find_keyboard(shown.frames * 2)
+    assert geometry is not None and len(anchor_points(geometry)) > 1000
+    # The camera moved towards the player until the anchor zone (the black keys' far ends, the fallboard) left
+    # the top of the frame; the keys' front is still in it.
+    up = float(anchor_points(geometry)[:, 1].max()) + 1
+    cut = dataclasses.replace(geometry, homography=np.array([[1, 0, 0], [0, 1, -up], [0, 0, 1]]) @ geometry.homography)
+    assert (cut.to_frame(np.array([[10.0, 0.9]]))[0, 1] > 0) and camera_motion(iter(()), cut) is None

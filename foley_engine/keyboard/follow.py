@@ -56,6 +56,9 @@ BLUR_PIXELS = 0.8
 COARSE_BLUR_PIXELS = 3.0
 #: Samples closer than this to the frame's border (pixels) are not used: a shift would take them outside.
 BORDER = 6
+#: Fewer anchor samples in the frame than this (the fallboard's side of the keys cut off by the frame) cannot
+#: carry the fit: the camera is then not followed.
+MIN_ANCHOR_POINTS = 200
 
 
 def camera_moved(rows: BandRows, band: KeyBand) -> bool:
@@ -80,16 +83,10 @@ class MotionFit:
     reference(p) + offset (the exposure). Points whose residual is far from the rest (a hand, its shadow, a key
     going down) weigh nothing (Tukey's biweight)."""
 
-    def __init__(self, geometry: KeyboardGeometry, reference: np.ndarray) -> None:
-        whites = len(geometry.white_keys)
-        u = (np.arange(whites * ANCHOR_PER_WHITE) + 0.5) / ANCHOR_PER_WHITE
-        v = ANCHOR_DEPTH[0] + (np.arange(ANCHOR_ROWS) + 0.5) / ANCHOR_ROWS * (ANCHOR_DEPTH[1] - ANCHOR_DEPTH[0])
-        points = geometry.to_frame(np.stack(np.meshgrid(u, v), axis=-1).reshape(-1, 2))
-        width, height = geometry.frame_size
-        inside = ((points[:, 0] >= BORDER) & (points[:, 0] < width - BORDER)
-                  & (points[:, 1] >= BORDER) & (points[:, 1] < height - BORDER))
-        self.points = points[inside]
-        self.centre = self.points.mean(axis=0)
+    def __init__(self, points: np.ndarray, reference: np.ndarray) -> None:
+        """`points` (N, 2): the anchor zone's samples in the frame (anchor_points), `reference` an RGB frame."""
+        self.points = points
+        self.centre = points.mean(axis=0)
         across, down = (self.points - self.centre).T
         self.levels = []
         for blur in (COARSE_BLUR_PIXELS, BLUR_PIXELS):
@@ -132,6 +129,20 @@ class MotionFit:
         return motion
 
 
+def anchor_points(geometry: KeyboardGeometry) -> np.ndarray:
+    """(N, 2) the anchor zone's samples (ANCHOR_DEPTH, ANCHOR_PER_WHITE, ANCHOR_ROWS) in pixels of the frame, those
+    at least BORDER inside it."""
+    whites = len(geometry.white_keys)
+    u = (np.arange(whites * ANCHOR_PER_WHITE) + 0.5) / ANCHOR_PER_WHITE
+    v = ANCHOR_DEPTH[0] + (np.arange(ANCHOR_ROWS) + 0.5) / ANCHOR_ROWS * (ANCHOR_DEPTH[1] - ANCHOR_DEPTH[0])
+    points = geometry.to_frame(np.stack(np.meshgrid(u, v), axis=-1).reshape(-1, 2))
+    width, height = geometry.frame_size
+    inside = ((points[:, 0] >= BORDER) & (points[:, 0] < width - BORDER)
+              & (points[:, 1] >= BORDER) & (points[:, 1] < height - BORDER))
+    anchor: np.ndarray = points[inside]
+    return anchor
+
+
 def displaced(points: np.ndarray, motion: np.ndarray, centre: np.ndarray) -> np.ndarray:
     """(N, 2) where `points` (N, 2) of the reference are in a frame that moved by `motion` (MotionFit) about
     `centre`."""
@@ -140,20 +151,24 @@ def displaced(points: np.ndarray, motion: np.ndarray, centre: np.ndarray) -> np.
     return moved
 
 
-def camera_motion(frames: Iterable[Frame], geometry: KeyboardGeometry) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def camera_motion(frames: Iterable[Frame], geometry: KeyboardGeometry
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """(T,) the frames' times, (T, 4) how each frame moved (MotionFit: measured against the first frame, smoothed
     over SMOOTH_FRAMES either side, taken about their median over the range, which is where the keyboard was
-    found from frames spread over it) and (2,) the centre the motion turns about."""
+    found from frames spread over it) and (2,) the centre the motion turns about; None when there are no frames
+    or too little of the anchor zone is in the frame (MIN_ANCHOR_POINTS)."""
+    anchor = anchor_points(geometry)
+    if len(anchor) < MIN_ANCHOR_POINTS:
+        return None
     times: list[float] = []
     motions: list[np.ndarray] = []
     fit: MotionFit | None = None
     for frame in frames:
-        if fit is None:
-            fit = MotionFit(geometry, frame.image)
+        fit = fit or MotionFit(anchor, frame.image)
         motions.append(fit.motion(frame.image, motions[-1] if motions else np.zeros(4)))
         times.append(frame.time)
     if fit is None:
-        return np.zeros(0), np.zeros((0, 4)), np.zeros(2)
+        return None
     smooth = _running(_running(np.array(motions), np.median), np.mean)
     return np.array(times), smooth - np.median(smooth, axis=0), fit.centre
 

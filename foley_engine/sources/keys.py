@@ -148,8 +148,10 @@ def read_keyboard(path: str | Path, start: float, end: float, keypoints: Keypoin
     if rows is None:
         rows = band_rows(frames("reading the keys", 0.0, 0.3), band)
     motion = 0.0
-    if camera_moved(rows, band):
-        times, motions, centre = camera_motion(frames("the camera moves: following the keys", 0.3, 0.65), geometry)
+    followed = (camera_motion(frames("the camera moves: following the keys", 0.3, 0.65), geometry)
+                if camera_moved(rows, band) else None)
+    if followed is not None:
+        times, motions, centre = followed
         rows = followed_rows(frames("reading the keys where the camera moved them", 0.65, 0.99), band, times,
                              motions, centre)
         keypoints = steadied(keypoints, times, motions, centre, geometry.frame_size)
