@@ -20,6 +20,7 @@ from . import __version__
 from .errors import NoPerformerError
 from .instruments import InstrumentChoice, parse_instruments
 from .keyboard import KeyboardGeometry
+from .keyboard.follow import CameraMotion
 from .keypoints import Keypoints
 from .midi import write_midi
 from .notes import Note, Performance
@@ -55,7 +56,7 @@ class FoleyResult:
     speed: float = 1.0  # generate(speed=...): video seconds per second of audio
     pose_settings: PoseSettings = field(default_factory=PoseSettings)  # what the keypoints were found with
     source: str = "model"  # the note source that played: "keys", "model" or "strikes" (sources/)
-    camera_motion: float = 0.0  # keys: how far the camera moved the keys (pixels at the keys' frame size, at most)
+    camera_motion: CameraMotion | None = None  # keys: how the camera moved the keys (None: it stood still)
 
     @property
     def duration(self) -> float:
@@ -203,7 +204,7 @@ def _within(progress: Progress, low: float, high: float) -> Progress:
     return part
 
 
-def keyboard_summary(keyboard: KeyboardGeometry, camera_motion: float = 0.0) -> dict:
+def keyboard_summary(keyboard: KeyboardGeometry, camera_motion: CameraMotion | None = None) -> dict:
     """What the summary says about the keyboard the notes were read off, with the keys right under the camera,
     whose presses barely show (keyboard/view.py): notes there are often missed; and, when the camera moved and
     the keys were followed (keyboard/follow.py), by how many pixels at most (of the frames the keys are read in)."""
@@ -211,7 +212,7 @@ def keyboard_summary(keyboard: KeyboardGeometry, camera_motion: float = 0.0) -> 
     return {"keys": len(pitches), "lowest": min(pitches), "highest": max(pitches),
             "pitch_evidence": keyboard.pitch_evidence, "confidence": round(keyboard.confidence, 3),
             "under_camera": list(keyboard.under_camera),
-            **({"camera_moved_px": round(camera_motion, 2)} if camera_motion > 0 else {})}
+            **({"camera_moved_px": round(camera_motion.largest_shift(keyboard), 2)} if camera_motion else {})}
 
 
 def check_options(options: GeneratorOptions) -> None:
@@ -258,7 +259,7 @@ def generate_files(video: str | Path, out_dir: str | Path, *, force: bool = Fals
 
             stages.report("write", 0.7, paths["preview"].name)
             names = [p["instrument"] for p in result.performer_summaries()]
-            keys = (KeysShown(result.keyboard, result.performance.notes, result.start)
+            keys = (KeysShown(result.keyboard, result.performance.notes, result.start, result.camera_motion)
                     if result.keyboard is not None else None)
             outputs.write(paths["preview"], partial(render_preview, video, result.keypoints, start=result.start,
                                                     end=result.end, names=names, keys=keys))

@@ -20,6 +20,7 @@ import numpy as np
 from . import video
 from .errors import OutputError
 from .keyboard import KeyboardGeometry, draw_keyboard
+from .keyboard.follow import CameraMotion
 from .keypoints import Keypoints
 from .notes import Note
 from .outputs import atomic_output
@@ -81,17 +82,23 @@ class KeysShown:
     geometry: KeyboardGeometry
     notes: Sequence[Note]
     start: float
+    motion: CameraMotion | None = None  # where a moving camera took the keys, frame by frame
+
+    def at(self, time: float) -> KeyboardGeometry:
+        """The key map as the frame at video time `time` shows it."""
+        return self.geometry if self.motion is None else self.motion.moved(self.geometry, time)
 
 
 def _draw_keys(canvas: np.ndarray, keys: KeysShown, time: float) -> np.ndarray:
     """The key map, with the keys down at `time` filled: what was read, to check against the picture."""
     height, width = canvas.shape[:2]
-    size = keys.geometry.frame_size  # the key map's pixels are those of the frames it was found in
+    geometry = keys.at(time)
+    size = geometry.frame_size  # the key map's pixels are those of the frames it was found in
     resized = (width, height) != tuple(size)
-    drawn = draw_keyboard(cv2.resize(canvas, size, interpolation=cv2.INTER_AREA) if resized else canvas, keys.geometry)
+    drawn = draw_keyboard(cv2.resize(canvas, size, interpolation=cv2.INTER_AREA) if resized else canvas, geometry)
     now = time - keys.start
     down = {note.pitch for note in keys.notes if note.start <= now < note.end}
-    for key in keys.geometry.keys:
+    for key in geometry.keys:
         if key.pitch in down:
             cv2.fillPoly(drawn, [np.round(key.polygon * 8).astype(np.int32)], (255, 40, 40), cv2.LINE_AA, shift=3)
     return cv2.resize(drawn, (width, height), interpolation=cv2.INTER_LINEAR) if resized else drawn

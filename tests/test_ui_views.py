@@ -33,7 +33,7 @@ def fake_take(number: int, notes: list[Note], duration: float = 4.0) -> Take:
     audio = np.zeros((int(duration * RATE), 2), np.int16)
     audio[: RATE // 2, :] = 1000 * number
     result = SimpleNamespace(keypoints=keypoints, sample_rate=RATE, duration=duration, start=0.0, end=duration,
-                             keyboard=None)
+                             keyboard=None, camera_motion=None)
     return Take(number, performance, audio, result)
 
 
@@ -236,6 +236,35 @@ def test_the_video_view_lights_the_keys_sounding_at_the_cursor(qtbot) -> None:
     assert fill_at(11.6, 370) == (0, 0, 0)  # the note has ended
     view.set_keyboard(None)
     assert view.keyboard is None and fill_at(11.2, 370) == (0, 0, 0)
+
+
+def test_the_video_view_moves_the_key_map_with_a_moving_camera(qtbot) -> None:
+    """A camera that moved the keys: the key map is drawn where the motion (the engine's CameraMotion, here a
+    stand-in moving the keys 60 px right from video time 11.0) took them at the frame shown."""
+    from PySide6.QtGui import QImage
+
+    from ui.views.video_view import VideoView
+
+    class Moving:
+        def moved(self, keyboard: SimpleNamespace, time: float) -> SimpleNamespace:
+            shift = np.array([60.0, 0.0]) if time >= 11.0 else np.zeros(2)
+            keys = [SimpleNamespace(**{**vars(key), "polygon": key.polygon + shift}) for key in keyboard.keys]
+            return SimpleNamespace(**{**vars(keyboard), "keys": keys})
+
+    view = VideoView()
+    qtbot.addWidget(view)
+    view.resize(640, 360)
+    frame = QImage(640, 360, QImage.Format.Format_RGB32)
+    frame.fill(0)
+    view.set_keyboard(_two_white_keys(), [Note(0.5, 1.5, 62, 90)], start=10.0, motion=Moving())
+
+    def fill_at(time: float, x: int) -> tuple[int, int, int]:
+        view.show_frame(frame, time)
+        colour = view.grab().toImage().pixelColor(x, 200)
+        return colour.red(), colour.green(), colour.blue()
+
+    assert fill_at(10.6, 370)[0] > 100 and fill_at(10.6, 450) == (0, 0, 0)  # D4 where it was found
+    assert fill_at(11.2, 450)[0] > 100 and fill_at(11.2, 230) == (0, 0, 0)  # D4, and C4, where the camera took them
 
 
 def test_the_panel_offers_every_note_source_the_engine_has() -> None:

@@ -361,7 +361,7 @@ class MainWindow(QMainWindow):
         self.wave.set_audio(take.audio, rate)
         names = [take.performance.instrument_of(p).name for p in range(len(take.performance.tracks))]
         self.viewer.set_keypoints(take.result.keypoints, names)
-        self.viewer.set_keyboard(take.result.keyboard, take.notes, take.result.start)
+        self.viewer.set_keyboard(take.result.keyboard, take.notes, take.result.start, take.result.camera_motion)
         self.player.load(take.audio, rate)
         self.take_readout.setText(f"Take {take.number} · {len(take.notes)} notes · "
                                   f"{take.performance.instrument.gm_name} · {take.performance.generator}")

@@ -157,9 +157,9 @@ def _cmd_generate(args: argparse.Namespace) -> int:
             under = result.keyboard.under_camera
             print(f"  keys {note_name(under[0])}-{note_name(under[-1])} are in line with the camera: a press there "
                   f"barely shows, so notes on them may be missing")
-        if result.camera_motion > 0:
-            print(f"  the camera moved the keys by up to {result.camera_motion:.1f} px; they were followed frame by "
-                  f"frame (a steady camera reads better)")
+        if "camera_moved_px" in summary.get("keyboard", {}):
+            print(f"  the camera moved the keys by up to {summary['keyboard']['camera_moved_px']:.1f} px; they were "
+                  f"followed frame by frame (a steady camera reads better)")
         for path in paths.values():
             print(f"  {path}")
     return 0

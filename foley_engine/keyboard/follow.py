@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -151,12 +152,51 @@ def displaced(points: np.ndarray, motion: np.ndarray, centre: np.ndarray) -> np.
     return moved
 
 
-def camera_motion(frames: Iterable[Frame], geometry: KeyboardGeometry
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """(T,) the frames' times, (T, 4) how each frame moved (MotionFit: measured against the first frame, smoothed
-    over SMOOTH_FRAMES either side, taken about their median over the range, which is where the keyboard was
-    found from frames spread over it) and (2,) the centre the motion turns about; None when there are no frames
-    or too little of the anchor zone is in the frame (MIN_ANCHOR_POINTS)."""
+@dataclass(frozen=True)
+class CameraMotion:
+    """How the camera moved the keyboard, frame by frame: `motions[t]` (MotionFit's four numbers, about `centre`,
+    in pixels of the frames the keyboard was found in) at video time `times[t]`."""
+
+    times: np.ndarray  # (T,) seconds, video clock
+    motions: np.ndarray  # (T, 4)
+    centre: np.ndarray  # (2,)
+
+    def at(self, time: float) -> np.ndarray:
+        """(4,) the motion of the frame nearest `time`."""
+        index = int(np.clip(np.searchsorted(self.times, time), 0, len(self.times) - 1))
+        if index > 0 and abs(self.times[index - 1] - time) < abs(self.times[index] - time):
+            index -= 1
+        motion: np.ndarray = self.motions[index]
+        return motion
+
+    def largest_shift(self, geometry: KeyboardGeometry) -> float:
+        """How far (pixels) any key's corner was moved, at most: what the summary reports."""
+        corners = np.concatenate([key.polygon for key in geometry.keys]).astype(np.float64)
+        return max(float(np.abs(displaced(corners, motion, self.centre) - corners).max()) for motion in self.motions)
+
+    def moved(self, geometry: KeyboardGeometry, time: float) -> KeyboardGeometry:
+        """`geometry` where the camera had moved it at `time`: what the preview and the panel draw. The keys are
+        moved exactly; the homography is the motion after it (before the lens, which a motion of a few pixels
+        hardly changes)."""
+        motion = self.at(time)
+        x, y, a, b = motion
+        cx, cy = self.centre
+        # displaced() as a matrix on homogeneous pixels: p + (x, y) + [[a, -b], [b, a]] (p - c).
+        similarity = np.array([[1 + a, -b, x - a * cx + b * cy], [b, 1 + a, y - b * cx - a * cy], [0, 0, 1]])
+
+        def move(points: np.ndarray) -> np.ndarray:
+            return displaced(points.astype(np.float64), motion, self.centre).astype(np.float32)
+
+        keys = tuple(dataclasses.replace(key, polygon=move(key.polygon), far_end=move(key.far_end),
+                                         centre=move(key.centre[None])[0]) for key in geometry.keys)
+        return dataclasses.replace(geometry, homography=similarity @ geometry.homography, keys=keys)
+
+
+def camera_motion(frames: Iterable[Frame], geometry: KeyboardGeometry) -> CameraMotion | None:
+    """How the camera moved the keyboard in `frames` (MotionFit: measured against the first frame, smoothed over
+    SMOOTH_FRAMES either side, taken about their median over the range, which is where the keyboard was found
+    from frames spread over it); None when there are no frames or too little of the anchor zone is in the frame
+    (MIN_ANCHOR_POINTS)."""
     anchor = anchor_points(geometry)
     if len(anchor) < MIN_ANCHOR_POINTS:
         return None
@@ -170,7 +210,7 @@ def camera_motion(frames: Iterable[Frame], geometry: KeyboardGeometry
     if fit is None:
         return None
     smooth = _running(_running(np.array(motions), np.median), np.mean)
-    return np.array(times), smooth - np.median(smooth, axis=0), fit.centre
+    return CameraMotion(np.array(times), smooth - np.median(smooth, axis=0), fit.centre)
 
 
 def _running(values: np.ndarray, statistic: Callable[..., np.ndarray]) -> np.ndarray:
@@ -179,45 +219,32 @@ def _running(values: np.ndarray, statistic: Callable[..., np.ndarray]) -> np.nda
                      for at in range(len(values))])
 
 
-def followed_rows(frames: Iterable[Frame], band: KeyBand, times: np.ndarray, motions: np.ndarray,
-                  centre: np.ndarray) -> BandRows:
-    """The band of every frame sampled where that frame's motion (camera_motion, for the same frames) moved it,
-    from the frame blurred a little (BLUR_PIXELS): a line a pixel wide sampled at a different fraction of a
-    pixel in every frame would otherwise look sharper or softer from frame to frame, which is a change like a
-    press's."""
+def followed_rows(frames: Iterable[Frame], band: KeyBand, motion: CameraMotion) -> BandRows:
+    """The band of every frame sampled where the camera moved it (`motion`, measured on the same frames), from the
+    frame blurred a little (BLUR_PIXELS): a line a pixel wide sampled at a different fraction of a pixel in every
+    frame would otherwise look sharper or softer from frame to frame, which is a change like a press's."""
     where = np.stack([band.sampler.map_x, band.sampler.map_y], axis=-1).reshape(-1, 2).astype(np.float64)
     shape = band.sampler.map_x.shape
     rows = []
-    for frame, motion in zip(frames, motions, strict=True):
-        moved = displaced(where, motion, centre).astype(np.float32)
+    for frame, moved_by in zip(frames, motion.motions, strict=True):
+        moved = displaced(where, moved_by, motion.centre).astype(np.float32)
         rows.append(cv2.remap(_grey(frame.image), moved[:, 0].reshape(shape), moved[:, 1].reshape(shape),
                               cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).reshape(-1))
     sampled = np.clip(np.rint(np.array(rows, np.float32)), 0, 255).astype(np.uint8)
-    return BandRows(np.asarray(times, np.float64), sampled.reshape(len(times), band.sampler.width))
+    return BandRows(np.asarray(motion.times, np.float64), sampled.reshape(len(motion.times), band.sampler.width))
 
 
-def largest_shift(band: KeyBand, motions: np.ndarray, centre: np.ndarray) -> float:
-    """How far (pixels) the motions moved any of the band's samples, at most: what the summary reports."""
-    corners = np.array([[band.sampler.map_x[r, c], band.sampler.map_y[r, c]] for r in (0, -1) for c in (0, -1)],
-                       np.float64)
-    return max((float(np.abs(displaced(corners, motion, centre) - corners).max()) for motion in motions), default=0.0)
-
-
-def steadied(keypoints: Keypoints, times: np.ndarray, motions: np.ndarray, centre: np.ndarray,
-             frame_size: tuple[int, int]) -> Keypoints:
-    """`keypoints` moved back by the camera's motion (camera_motion, in pixels of frames of `frame_size`; taken at
-    the nearest frame to each keypoint sample), so a fingertip is looked up on the key map where the keys were
-    found, as the band is."""
-    if not len(times):
-        return keypoints
-    nearest = np.clip(np.searchsorted(times, keypoints.times), 0, len(times) - 1)
+def steadied(keypoints: Keypoints, motion: CameraMotion, frame_size: tuple[int, int]) -> Keypoints:
+    """`keypoints` moved back by the camera's motion (in pixels of frames of `frame_size`; the nearest frame's to
+    each keypoint sample), so a fingertip is looked up on the key map where the keys were found, as the band is."""
     scale = np.array(frame_size, np.float64)
     hands, body = keypoints.hands.copy(), keypoints.body.copy()
-    for sample, frame in enumerate(nearest):
+    for sample, time in enumerate(keypoints.times):
         # The inverse of a small similarity, to first order: the motion with its signs turned.
+        back = -motion.at(float(time))
         for joints in (hands[:, sample], body[:, sample]):
             flat = joints[..., :2].reshape(-1, 2) * scale
-            joints[..., :2] = (displaced(flat, -motions[frame], centre) / scale).reshape(joints[..., :2].shape)
+            joints[..., :2] = (displaced(flat, back, motion.centre) / scale).reshape(joints[..., :2].shape)
     return dataclasses.replace(keypoints, hands=hands, body=body)
 
 

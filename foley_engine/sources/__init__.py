@@ -28,6 +28,7 @@ from ..options import GeneratorOptions, model_path
 from ..pose.bands import BandRows, BandSampler
 
 if TYPE_CHECKING:
+    from ..keyboard.follow import CameraMotion
     from ..keyboard.geometry import KeyboardGeometry
     from ..pose.extract import PoseSettings
 
@@ -61,7 +62,7 @@ class SourceNotes:
     keyboard: KeyboardGeometry | None = None
     note: str = ""  # why the source that plays is not the first one tried (for the summary)
     stage: str = "notes"  # the progress stage its work is reported under
-    camera_motion: float = 0.0  # keys: how far the camera moved the keys (pixels, at most; 0: it stood still)
+    camera_motion: CameraMotion | None = None  # keys: how the camera moved the keys (None: it stood still)
 
 
 class NoteSource(Protocol):

@@ -16,7 +16,7 @@ from pathlib import Path
 from .. import video
 from ..instruments import Instrument
 from ..keyboard.detect import find_keyboard
-from ..keyboard.follow import camera_motion, camera_moved, followed_rows, largest_shift, steadied
+from ..keyboard.follow import CameraMotion, camera_motion, camera_moved, followed_rows, steadied
 from ..keyboard.geometry import KeyboardGeometry
 from ..keyboard.presses import band_rows, key_band, press_evidence
 from ..keyboard.reading import read_notes
@@ -70,7 +70,7 @@ class KeyboardReading:
 
     geometry: KeyboardGeometry
     performance: Performance
-    camera_motion: float = 0.0  # how far the camera moved the keys (pixels, at most), 0 when it stood still
+    camera_motion: CameraMotion | None = None  # how the camera moved the keys; None when it stood still
 
 
 def locate_keyboard(path: str | Path, start: float, end: float) -> KeyboardGeometry | None:
@@ -147,15 +147,11 @@ def read_keyboard(path: str | Path, start: float, end: float, keypoints: Keypoin
 
     if rows is None:
         rows = band_rows(frames("reading the keys", 0.0, 0.3), band)
-    motion = 0.0
-    followed = (camera_motion(frames("the camera moves: following the keys", 0.3, 0.65), geometry)
-                if camera_moved(rows, band) else None)
-    if followed is not None:
-        times, motions, centre = followed
-        rows = followed_rows(frames("reading the keys where the camera moved them", 0.65, 0.99), band, times,
-                             motions, centre)
-        keypoints = steadied(keypoints, times, motions, centre, geometry.frame_size)
-        motion = largest_shift(band, motions, centre)
+    motion = (camera_motion(frames("the camera moves: following the keys", 0.3, 0.65), geometry)
+              if camera_moved(rows, band) else None)
+    if motion is not None:
+        rows = followed_rows(frames("reading the keys where the camera moved them", 0.65, 0.99), band, motion)
+        keypoints = steadied(keypoints, motion, geometry.frame_size)
     notes = read_notes(press_evidence(rows, band), geometry, keypoints, instrument, start, duration)
     report(1.0, f"{len(notes)} notes read off {len(geometry.keys)} keys")
     return KeyboardReading(geometry, Performance(instrument, duration, [notes], SOURCE_NAME), motion)

@@ -30,6 +30,7 @@ class VideoView(QWidget):
         self.keypoints: Keypoints | None = None
         self.names: list[str] = []  # what each performer plays, left to right (labels their skeleton)
         self.keyboard: Any | None = None  # the engine's KeyboardGeometry the notes were read off, if they were
+        self.keyboard_motion: Any | None = None  # the engine's CameraMotion when the camera moved the keys
         self.notes: list[Note] = []  # the take's notes, range time (to light the keys sounding at the cursor)
         self.notes_start = 0.0  # video time of the notes' time 0
         self.time = 0.0  # video clock, seconds
@@ -45,10 +46,13 @@ class VideoView(QWidget):
         self.keypoints, self.names = keypoints, list(names or [])
         self.update()
 
-    def set_keyboard(self, keyboard: Any | None, notes: list[Note] | None = None, start: float = 0.0) -> None:
+    def set_keyboard(self, keyboard: Any | None, notes: list[Note] | None = None, start: float = 0.0,
+                     motion: Any | None = None) -> None:
         """The keyboard the notes were read off (None: no key map) and the notes, whose time 0 is video time
-        `start`: the keys sounding at the cursor are lit."""
+        `start`: the keys sounding at the cursor are lit. `motion` (the engine's CameraMotion, None for a steady
+        camera) moves the key map with the keys, frame by frame."""
         self.keyboard, self.notes, self.notes_start = keyboard, list(notes or []), start
+        self.keyboard_motion = motion
         self.update()
 
     def sounding(self) -> set[int]:
@@ -84,7 +88,9 @@ class VideoView(QWidget):
         rect = self.picture_rect()
         painter.drawImage(rect, self.image)
         if self.keyboard is not None:
-            draw_key_map(painter, rect, self.keyboard, self.sounding())
+            shown = self.keyboard if self.keyboard_motion is None else self.keyboard_motion.moved(self.keyboard,
+                                                                                                 self.time)
+            draw_key_map(painter, rect, shown, self.sounding())
         sample, keypoints = self.sample_index(), self.keypoints
         if sample is not None and keypoints is not None:  # a sample index means keypoints
             scale = max(1.0, rect.width() / 640)
