@@ -10,7 +10,8 @@ decoded again: how each frame moved against one reference frame is measured on t
 Kanade fit of a shift, a small turn and zoom, and a gain and offset for the exposure, on the image gradients
 around the black keys' far ends and the fallboard; a hand or its shadow, which matches no motion, is weighed
 out), the motions are smoothed over a few frames either side, and the band is sampled where they moved it
-(`followed_rows`); the fingertips are moved back by them (`steadied`).
+(`followed_rows`); the fingertips are moved back by them (`steadied`), and the preview and the panel draw the key
+map where they took it (`CameraMotion.moved`).
 """
 
 from __future__ import annotations
