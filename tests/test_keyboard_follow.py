@@ -18,6 +18,7 @@ import pytest
 from keyboards import SKIN, Camera, Style, render
 from played_keys import Performed, melody, perform
 
+from foley_engine import video
 from foley_engine.evaluation.scoring import score
 from foley_engine.instruments import get_instrument
 from foley_engine.keyboard.detect import find_keyboard
@@ -34,6 +35,7 @@ from foley_engine.keyboard.presses import KeyBand, key_band
 from foley_engine.keypoints import Keypoints
 from foley_engine.notes import Note
 from foley_engine.pose.bands import BandRows
+from foley_engine.pose.extract import content_hash_of
 from foley_engine.skeleton import FINGERTIPS, NUM_BODY_JOINTS, NUM_HAND_JOINTS
 from foley_engine.sources.keys import locate_keyboard, read_keyboard
 
@@ -196,3 +198,29 @@ def test_the_key_map_moves_with_the_camera() -> None:
     assert moved.to_frame(plane) == pytest.approx(displaced(geometry.to_frame(plane), motion.motions[1],
                                                             motion.centre), abs=0.01)
     assert motion.largest_shift(geometry) > 1.5
+
+
+def test_a_followed_range_read_again_is_not_followed_again(tmp_path: Path, isolated_cache: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The followed band is remembered beside the keypoints: another reading of the range (another instrument,
+    another take) decodes no frame; a cache file that cannot be read is followed and written again."""
+    performed, path, tips = _played(tmp_path, 1.0)
+    geometry = locate_keyboard(path, 0.0, SECONDS)
+    assert geometry is not None
+    hands, piano = _hands(tips, performed.rate), get_instrument("piano")
+    first = read_keyboard(path, 0.0, SECONDS, hands, piano, geometry)
+    assert first.camera_motion is not None
+    [remembered] = (isolated_cache / "keypoints" / "followed").glob(f"{content_hash_of(path)}-*.npz")
+
+    def no_decoding(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a frame was decoded")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(video, "iter_frames", no_decoding)
+        again = read_keyboard(path, 0.0, SECONDS, hands, piano, geometry)
+    assert again.performance.tracks == first.performance.tracks
+    assert again.camera_motion is not None
+    assert np.array_equal(again.camera_motion.motions, first.camera_motion.motions)
+    remembered.write_bytes(b"not a cache file")
+    anew = read_keyboard(path, 0.0, SECONDS, hands, piano, geometry)
+    assert anew.performance.tracks == first.performance.tracks and remembered.stat().st_size > 1000

@@ -17,13 +17,17 @@ map where they took it (`CameraMotion.moved`).
 from __future__ import annotations
 
 import dataclasses
+import io
+import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
 
 from ..keypoints import Keypoints
+from ..outputs import atomic_output
 from ..pose.bands import BandRows
 from ..video import Frame
 from .geometry import KeyboardGeometry
@@ -58,6 +62,8 @@ BLUR_PIXELS = 0.8
 COARSE_BLUR_PIXELS = 3.0
 #: Samples closer than this to the frame's border (pixels) are not used: a shift would take them outside.
 BORDER = 6
+#: Followed bands are cached under a name with this number: a change to how the keys are followed changes it.
+FOLLOW_VERSION = 1
 #: Fewer anchor samples in the frame than this (the fallboard's side of the keys cut off by the frame) cannot
 #: carry the fit: the camera is then not followed.
 MIN_ANCHOR_POINTS = 200
@@ -233,6 +239,29 @@ def followed_rows(frames: Iterable[Frame], band: KeyBand, motion: CameraMotion) 
                               cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).reshape(-1))
     sampled = np.clip(np.rint(np.array(rows, np.float32)), 0, 255).astype(np.uint8)
     return BandRows(np.asarray(motion.times, np.float64), sampled.reshape(len(motion.times), band.sampler.width))
+
+
+def save_followed(path: Path, rows: BandRows, motion: CameraMotion) -> None:
+    """Remember a followed band and the motion it was sampled with (a cache file, written atomically): the same
+    range read again, another instrument or take, skips the two passes over it."""
+    encoded = io.BytesIO()
+    np.savez(encoded, times=rows.times, rows=rows.rows, motions=motion.motions, centre=motion.centre)
+    with atomic_output(path, "followed band cache file", parents=True) as temp:
+        temp.write_bytes(encoded.getbuffer())
+
+
+def load_followed(path: Path, width: int) -> tuple[BandRows, CameraMotion] | None:
+    """What save_followed wrote for a band `width` samples wide; None when there is none, or it cannot be read
+    (it is then followed and written again)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            times, rows = data["times"].astype(np.float64), data["rows"]
+            motions, centre = data["motions"].astype(np.float64), data["centre"].astype(np.float64)
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None
+    if rows.shape != (len(times), width) or rows.dtype != np.uint8 or motions.shape != (len(times), 4):
+        return None
+    return BandRows(times, rows), CameraMotion(times, motions, centre)
 
 
 def steadied(keypoints: Keypoints, motion: CameraMotion, frame_size: tuple[int, int]) -> Keypoints:

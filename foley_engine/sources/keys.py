@@ -8,15 +8,26 @@ back to the generators that read motion.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from .. import video
+from ..errors import OutputError
 from ..instruments import Instrument
 from ..keyboard.detect import find_keyboard
-from ..keyboard.follow import CameraMotion, camera_motion, camera_moved, followed_rows, steadied
+from ..keyboard.follow import (
+    FOLLOW_VERSION,
+    CameraMotion,
+    camera_motion,
+    camera_moved,
+    followed_rows,
+    load_followed,
+    save_followed,
+    steadied,
+)
 from ..keyboard.geometry import KeyboardGeometry
 from ..keyboard.presses import band_rows, key_band, press_evidence
 from ..keyboard.reading import read_notes
@@ -132,7 +143,7 @@ def read_keyboard(path: str | Path, start: float, end: float, keypoints: Keypoin
     pose workers sampled (key_band(geometry).sampler), or else from the frames, decoded now. A keyboard with
     neither end in view takes its octave from where the hands play (register.py); the reading's geometry says so.
     Where the band shows that the camera moved, the keys are followed from frame to frame (follow.py: two more
-    passes over the range)."""
+    passes over the range, remembered beside the keypoints for the next reading of the range)."""
     report = progress or (lambda fraction, message: None)
     duration = end - start
     geometry = octave_from_hands(geometry, keypoints)  # with no end of the keyboard in view
@@ -145,16 +156,31 @@ def read_keyboard(path: str | Path, start: float, end: float, keypoints: Keypoin
                 report(low + (high - low) * done, f"{doing} at {frame.time:.1f} s")
             yield frame
 
-    if rows is None:
-        rows = band_rows(frames("reading the keys", 0.0, 0.3), band)
-    motion = (camera_motion(frames("the camera moves: following the keys", 0.3, 0.65), geometry)
-              if camera_moved(rows, band) else None)
+    followed_file = _followed_file(Path(path), start, end, band.sampler)
+    remembered = load_followed(followed_file, band.sampler.width)
+    motion: CameraMotion | None
+    if remembered is not None:  # this range was read before and the camera had moved
+        rows, motion = remembered
+    else:
+        if rows is None:
+            rows = band_rows(frames("reading the keys", 0.0, 0.3), band)
+        motion = (camera_motion(frames("the camera moves: following the keys", 0.3, 0.65), geometry)
+                  if camera_moved(rows, band) else None)
+        if motion is not None:
+            rows = followed_rows(frames("reading the keys where the camera moved them", 0.65, 0.99), band, motion)
+            with contextlib.suppress(OSError, OutputError):  # an unwritable cache only costs time next run
+                save_followed(followed_file, rows, motion)
     if motion is not None:
-        rows = followed_rows(frames("reading the keys where the camera moved them", 0.65, 0.99), band, motion)
         keypoints = steadied(keypoints, motion, geometry.frame_size)
     notes = read_notes(press_evidence(rows, band), geometry, keypoints, instrument, start, duration)
     report(1.0, f"{len(notes)} notes read off {len(geometry.keys)} keys")
     return KeyboardReading(geometry, Performance(instrument, duration, [notes], SOURCE_NAME), motion)
+
+
+def _followed_file(path: Path, start: float, end: float, sampler: BandSampler) -> Path:
+    """Where the band of [start, end) of the video followed from frame to frame is cached (follow.save_followed)."""
+    name = f"{content_hash_of(path)}-{start:.3f}-{end:.3f}-{sampler.digest()}-v{FOLLOW_VERSION}.npz"
+    return default_cache_dir() / "followed" / name
 
 
 class KeysSource:
