@@ -23,6 +23,9 @@ from keyboards import (
     project,
 )
 
+from foley_engine.keypoints import Keypoints
+from foley_engine.skeleton import FINGERTIPS, NUM_BODY_JOINTS, NUM_HAND_JOINTS
+
 
 @dataclass
 class Performed:
@@ -110,6 +113,17 @@ def perform(notes: list[tuple[int, float, float]], seconds: float, keys: int = 8
     rendered = RenderedKeyboard(frames[:1], stage.homography, keys, LAYOUTS[keys][0])
     stage.truth(rendered, style, size)
     return Performed(frames, rate, notes, fingertips, rendered)
+
+
+def fingertip_keypoints(tips: np.ndarray, rate: float, size: tuple[int, int], seen: bool = True) -> Keypoints:
+    """One performer whose two hands have the fingertips `tips` ((T, 2, 5, 2) frame pixels, as Performed has
+    them) and none of their other joints; with `seen` False, no hands at all."""
+    frames = len(tips)
+    hands = np.zeros((1, frames, 2, NUM_HAND_JOINTS, 3), np.float32)
+    for finger, joint in enumerate(FINGERTIPS if seen else ()):
+        hands[0, :, :, joint, :2] = tips[:, :, finger] / np.array(size)
+        hands[0, :, :, joint, 2] = 1.0
+    return Keypoints(rate, 0.0, np.zeros((1, frames, NUM_BODY_JOINTS, 3), np.float32), hands, size)
 
 
 def _shadows(stage: Stage, hand_tips: list[np.ndarray]) -> np.ndarray:

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import pytest
 from keyboards import SKIN, Camera, Style, render
-from played_keys import Performed, melody, perform
+from played_keys import Performed, fingertip_keypoints, melody, perform
 
 from foley_engine import video
 from foley_engine.evaluation.scoring import score
@@ -32,11 +32,10 @@ from foley_engine.keyboard.follow import (
     steadied,
 )
 from foley_engine.keyboard.presses import KeyBand, key_band
-from foley_engine.keypoints import Keypoints
 from foley_engine.notes import Note
 from foley_engine.pose.bands import BandRows
 from foley_engine.pose.extract import content_hash_of
-from foley_engine.skeleton import FINGERTIPS, NUM_BODY_JOINTS, NUM_HAND_JOINTS
+from foley_engine.skeleton import FINGERTIPS
 from foley_engine.sources.keys import locate_keyboard, read_keyboard
 
 SIZE = (640, 360)
@@ -75,22 +74,13 @@ def _played(tmp_path: Path, sway: float) -> tuple[Performed, Path, np.ndarray]:
     return performed, path, tips
 
 
-def _hands(tips: np.ndarray, rate: float) -> Keypoints:
-    """One performer whose two hands have the fingertips `tips` (pixels) and no other joints."""
-    frames = len(tips)
-    hands = np.zeros((1, frames, 2, NUM_HAND_JOINTS, 3), np.float32)
-    for finger, joint in enumerate(FINGERTIPS):
-        hands[0, :, :, joint, :2] = tips[:, :, finger] / np.array(SIZE)
-        hands[0, :, :, joint, 2] = 1.0
-    return Keypoints(rate, 0.0, np.zeros((1, frames, NUM_BODY_JOINTS, 3), np.float32), hands, SIZE)
-
-
 @pytest.mark.parametrize("sway", [1.0, 0.3])
 def test_a_swaying_camera_is_followed_and_its_keys_read(tmp_path: Path, sway: float) -> None:
     performed, path, tips = _played(tmp_path, sway)
     geometry = locate_keyboard(path, 0.0, SECONDS)
     assert geometry is not None
-    read = read_keyboard(path, 0.0, SECONDS, _hands(tips, performed.rate), get_instrument("piano"), geometry)
+    hands = fingertip_keypoints(tips, performed.rate, SIZE)
+    read = read_keyboard(path, 0.0, SECONDS, hands, get_instrument("piano"), geometry)
     result = score([Note(onset, release, pitch, 80) for pitch, onset, release in performed.notes],
                    read.performance.tracks[0])
     assert result["onset_f1"] >= 0.9 and result["note_f1"] >= 0.85, result
@@ -103,7 +93,8 @@ def test_a_steady_camera_is_not_followed(tmp_path: Path) -> None:
     performed, path, tips = _played(tmp_path, 0.0)
     geometry = locate_keyboard(path, 0.0, SECONDS)
     assert geometry is not None
-    read = read_keyboard(path, 0.0, SECONDS, _hands(tips, performed.rate), get_instrument("piano"), geometry)
+    hands = fingertip_keypoints(tips, performed.rate, SIZE)
+    read = read_keyboard(path, 0.0, SECONDS, hands, get_instrument("piano"), geometry)
     assert read.camera_motion is None
     result = score([Note(onset, release, pitch, 80) for pitch, onset, release in performed.notes],
                    read.performance.tracks[0])
@@ -142,7 +133,7 @@ def test_steadied_fingertips_are_where_the_steady_camera_would_have_seen_them() 
     centre = np.array([320.0, 170.0])
     moved = np.stack([displaced(frame.reshape(-1, 2), motion, centre).reshape(2, 5, 2)
                       for frame, motion in zip(tips, motions, strict=True)])
-    back = steadied(_hands(moved, 30.0), CameraMotion(np.arange(30) / 30, motions, centre), SIZE)
+    back = steadied(fingertip_keypoints(moved, 30.0, SIZE), CameraMotion(np.arange(30) / 30, motions, centre), SIZE)
     found = back.hands[0][:, :, list(FINGERTIPS), :2] * np.array(SIZE)
     assert np.abs(found - tips).max() < 0.02
 
@@ -207,7 +198,7 @@ def test_a_followed_range_read_again_is_not_followed_again(tmp_path: Path, isola
     performed, path, tips = _played(tmp_path, 1.0)
     geometry = locate_keyboard(path, 0.0, SECONDS)
     assert geometry is not None
-    hands, piano = _hands(tips, performed.rate), get_instrument("piano")
+    hands, piano = fingertip_keypoints(tips, performed.rate, SIZE), get_instrument("piano")
     first = read_keyboard(path, 0.0, SECONDS, hands, piano, geometry)
     assert first.camera_motion is not None
     [remembered] = (isolated_cache / "keypoints" / "followed").glob(f"{content_hash_of(path)}-*.npz")

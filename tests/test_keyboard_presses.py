@@ -18,16 +18,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import av
-import numpy as np
 import pytest
 from keyboards import Camera, Style, render
-from played_keys import Performed, melody, perform
+from played_keys import Performed, fingertip_keypoints, melody, perform
 
 from foley_engine.evaluation.scoring import score
 from foley_engine.instruments import get_instrument
-from foley_engine.keypoints import Keypoints
 from foley_engine.notes import Note
-from foley_engine.skeleton import FINGERTIPS, NUM_BODY_JOINTS, NUM_HAND_JOINTS
 from foley_engine.sources.keys import locate_keyboard, read_keyboard
 
 SECONDS = 8.0
@@ -68,20 +65,11 @@ def _played(tmp_path: Path, keys: int, camera: Camera, seed: int, style: Style |
     return performed, path
 
 
-def _hands(performed: Performed, seen: bool) -> Keypoints:
-    """One performer whose two hands have the rendered fingertips (none of their other joints), or no hands."""
-    frames = len(performed.frames)
-    hands = np.zeros((1, frames, 2, NUM_HAND_JOINTS, 3), np.float32)
-    for finger, joint in enumerate(FINGERTIPS if seen else ()):
-        hands[0, :, :, joint, :2] = performed.fingertips[:, :, finger] / np.array(SIZE)
-        hands[0, :, :, joint, 2] = 1.0
-    return Keypoints(performed.rate, 0.0, np.zeros((1, frames, NUM_BODY_JOINTS, 3), np.float32), hands, SIZE)
-
-
 def _scores(performed: Performed, path: Path, hands_seen: bool = True) -> dict:
     geometry = locate_keyboard(path, 0.0, SECONDS)
     assert geometry is not None, "no keyboard found"
-    read = read_keyboard(path, 0.0, SECONDS, _hands(performed, hands_seen), get_instrument("piano"), geometry)
+    hands = fingertip_keypoints(performed.fingertips, performed.rate, SIZE, hands_seen)
+    read = read_keyboard(path, 0.0, SECONDS, hands, get_instrument("piano"), geometry)
     truth = [Note(onset, release, pitch, 80) for pitch, onset, release in performed.notes]
     return score(truth, read.performance.tracks[0])
 
