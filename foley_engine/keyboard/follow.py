@@ -154,9 +154,17 @@ def anchor_points(geometry: KeyboardGeometry) -> np.ndarray:
 def displaced(points: np.ndarray, motion: np.ndarray, centre: np.ndarray) -> np.ndarray:
     """(N, 2) where `points` (N, 2) of the reference are in a frame that moved by `motion` (MotionFit) about
     `centre`."""
-    x, y, a, b = motion
-    moved: np.ndarray = points + np.array([x, y]) + (points - centre) @ np.array([[a, b], [-b, a]])
+    matrix = _similarity(motion, centre)
+    moved: np.ndarray = points @ matrix[:2, :2].T + matrix[:2, 2]
     return moved
+
+
+def _similarity(motion: np.ndarray, centre: np.ndarray) -> np.ndarray:
+    """(3, 3) the motion (MotionFit's four numbers about `centre`) on homogeneous pixels:
+    p + (x, y) + [[a, -b], [b, a]] (p - c)."""
+    x, y, a, b = motion
+    cx, cy = centre
+    return np.array([[1 + a, -b, x - a * cx + b * cy], [b, 1 + a, y - b * cx - a * cy], [0.0, 0.0, 1.0]])
 
 
 @dataclass(frozen=True)
@@ -186,17 +194,14 @@ class CameraMotion:
         moved exactly; the homography is the motion after it (before the lens, which a motion of a few pixels
         hardly changes)."""
         motion = self.at(time)
-        x, y, a, b = motion
-        cx, cy = self.centre
-        # displaced() as a matrix on homogeneous pixels: p + (x, y) + [[a, -b], [b, a]] (p - c).
-        similarity = np.array([[1 + a, -b, x - a * cx + b * cy], [b, 1 + a, y - b * cx - a * cy], [0, 0, 1]])
 
         def move(points: np.ndarray) -> np.ndarray:
             return displaced(points.astype(np.float64), motion, self.centre).astype(np.float32)
 
         keys = tuple(dataclasses.replace(key, polygon=move(key.polygon), far_end=move(key.far_end),
                                          centre=move(key.centre[None])[0]) for key in geometry.keys)
-        return dataclasses.replace(geometry, homography=similarity @ geometry.homography, keys=keys)
+        return dataclasses.replace(geometry, homography=_similarity(motion, self.centre) @ geometry.homography,
+                                   keys=keys)
 
 
 def camera_motion(frames: Iterable[Frame], geometry: KeyboardGeometry) -> CameraMotion | None:
