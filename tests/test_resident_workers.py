@@ -125,6 +125,32 @@ def test_a_timeline_worker_keeps_its_model_pose_worker_and_soundfont(tmp_path: P
         assert np.array_equal(render.audio, reference.audio)
 
 
+def _stopped_twice() -> str:
+    """In a timeline worker: stop it (SIGTERM), and stop it again while the first stop unwinds its clip, as the pool
+    does when another worker has left (it then terminates every process it has)."""
+    try:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)
+        return "not stopped"
+    except jobs._Stopped:  # noqa: SLF001 - what the worker's clip unwinds with
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.2)  # removing the pose stage's scratch folder, stopping its processes
+        except jobs._Stopped:  # noqa: SLF001
+            return "its clean-up was cut short"
+        return "cleaned up"
+
+
+def test_a_stop_while_a_worker_unwinds_does_not_cut_its_clean_up_short() -> None:
+    """A cancelled timeline stops its workers once (SIGTERM); when the first of them has left, the pool terminates
+    the others again. That second stop must not interrupt the clean-up of the first: a pose scratch folder was
+    left behind now and then (tests/test_cli_robustness.py, cancelled timeline, Ctrl-C to the group)."""
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=context, initializer=jobs._start_worker,  # noqa: SLF001
+                             initargs=(context.Value("i", 0), 1)) as pool:
+        assert pool.submit(_stopped_twice).result(timeout=60) == "cleaned up"
+
+
 def test_soundfonts_held_between_renders_give_the_same_audio() -> None:
     from foley_engine.instruments import parse_instruments
     from foley_engine.notes import Note, Performance

@@ -93,10 +93,19 @@ class _Stopped(SystemExit):
 
 def _start_worker(counter: multiprocessing.sharedctypes.Synchronized, workers: int) -> None:
     """A local worker's initializer: its cores, SIGTERM as a stop that cleans up (held during imports), and its
-    pose workers kept from clip to clip (resident)."""
+    pose workers kept from clip to clip (resident).
+
+    Only the first SIGTERM stops: once one worker has left, the pool terminates every other process it has, and a
+    second stop raised inside the first's clean-up would leave that clip's pose processes or scratch folder behind."""
     _take_cores(counter, workers)
-    CancelSignals({signal.SIGTERM: lambda: _Stopped(TERMINATED_EXIT_CODE)}).install()
+    signals = CancelSignals({signal.SIGTERM: lambda: _stop(signals)})
+    signals.install()
     _keep_resident()
+
+
+def _stop(signals: CancelSignals) -> _Stopped:
+    signals.mute()
+    return _Stopped(TERMINATED_EXIT_CODE)
 
 
 def _render_in_worker(job: ClipJob) -> ClipRender:
