@@ -57,7 +57,7 @@ def add_eval_commands(commands: argparse._SubParsersAction) -> None:
                     help="score only the notes of --real recordings with MIDI that start within these seconds of "
                          "the video (default: every note the video shows)")
     ev.add_argument("--offset-spread", type=float, default=0.1,
-                    help="also score --real recordings at every frame's clock offset within +-S s of it (default "
+                    help="also score --real recordings at every clock offset 5 ms apart within +-S s of it (default "
                          "0.1; 0 = off): how much each F1 depends on the offset being exact; for a soundtrack, the "
                          "audio-video lag searched")
     ev.add_argument("--model", default=None, help="checkpoint PATH or 'default'; without it, baseline only")

@@ -16,8 +16,8 @@ notes are compared with the example's ground truth (all performers' notes pooled
 A real recording's MIDI clock is aligned to the video by an estimate (recordings.load_recording), and a 50 ms
 window is narrower than that estimate's uncertainty. Music is periodic, so a generator that plays at the
 pulse scores high or low depending on where a few tens of ms put its phase. With `offset_spread`, real
-recordings are also scored with the real notes shifted to every video frame within +-spread of the
-estimate, and the report gives each generator's onset F1 across those clock offsets (mean, lowest, highest)
+recordings are also scored with the real notes shifted by every LAG_STEP within +-spread of the
+estimate (the offset is no whole number of video frames, nor are the real notes' times), and the report gives each generator's onset F1 across those clock offsets (mean, lowest, highest)
 next to the one at the estimate.
 
 A "chance" row scores the real notes replayed at uniformly random times (pitches and velocities shuffled,
@@ -50,7 +50,7 @@ from ..instruments import Instrument, get_instrument
 from ..keypoints import Keypoints
 from ..notes import Note, Performance
 from ..outputs import atomic_path, slug, write_json
-from .lags import DENSITY_CHANCE, best_lag, chance_at_density
+from .lags import DENSITY_CHANCE, LAG_STEP, best_lag, chance_at_density
 from .plots import piano_roll_png
 
 Generator = Callable[[Keypoints, Instrument, float], Performance]
@@ -238,7 +238,7 @@ class Report:
         if offsets:
             shifts = next(iter(offsets.values()))["offsets"]
             lines += ["", "## Clock-offset sensitivity (real recordings)", "",
-                      (f"Onset F1 with the real notes moved to every frame from {shifts[0]:+.3f} s to "
+                      (f"Onset F1 with the real notes moved by every {LAG_STEP * 1000:.0f} ms from {shifts[0]:+.3f} s to "
                        f"{shifts[-1]:+.3f} s around the estimated clock offset ({len(shifts)} offsets): how much of "
                        "a score depends on the estimate being exact."), ""]
             lines += _table(["generator", "at the estimate", "mean", "lowest", "highest"], [
@@ -276,7 +276,7 @@ def evaluate(generators: dict[str, Draws], examples: Iterable[Example], out_dir:
 
     With `chance`, every example is also scored against `chance_draws` draws of chance_notes (seeded by the
     example's index and the draw). With `offset_spread` (seconds), real recordings (split "real") are also
-    scored at clock offsets within +-offset_spread of their estimated one, one video frame apart. Examples whose
+    scored at clock offsets within +-offset_spread of their estimated one, LAG_STEP apart. Examples whose
     source is in `unpitched` have a reference without pitches (onsets): their note F1 is not applicable.
     `preface`: Markdown lines the report prints before its tables (what the reference is, how it was found)."""
     out = Path(out_dir)
@@ -288,7 +288,7 @@ def evaluate(generators: dict[str, Draws], examples: Iterable[Example], out_dir:
         instrument = get_instrument(example.instrument)
         reference = [note for track in example.tracks for note in track]
         plot = drawn.get(instrument.name, 0) < rolls_per_instrument
-        shifts = _offsets(offset_spread, example) if example.split == "real" else ()
+        shifts = _offsets(offset_spread) if example.split == "real" else ()
         pitched = example.source not in unpitched
         for name, draws in generators.items():
             for number, generate in enumerate(draws if isinstance(draws, Sequence) else [draws]):
@@ -328,10 +328,10 @@ def _chance_row(index: int, example: Example, instrument: Instrument, name: str,
             "seconds": round(example.duration, 3), "generation_seconds": 0.0, "draw": draw}
 
 
-def _offsets(spread: float, example: Example) -> list[float]:
-    """Shifts (s) of the real notes: every video frame within +-spread, zero included."""
-    frames = math.floor(spread * example.keypoints.rate + 1e-9)
-    return [k / example.keypoints.rate for k in range(-frames, frames + 1)]
+def _offsets(spread: float) -> list[float]:
+    """Shifts (s) of the real notes: every LAG_STEP within +-spread, zero included."""
+    steps = math.floor(spread / LAG_STEP + 1e-9)
+    return [k * LAG_STEP for k in range(-steps, steps + 1)]
 
 
 def _run(generate: Generator, name: str, example: Example, instrument: Instrument, index: int,
@@ -365,7 +365,7 @@ def _best_lag_section(overall: dict, clock: str = "the estimated offset") -> lis
     spread = next(m["best_lag"]["offsets"] for m in overall.values() if "best_lag" in m)
     return ["", "## Best clock lag (real recordings)", "",
             (f"The headline. Each generator at the clock lag (from {spread[0] * 1000:+.0f} to "
-             f"{spread[-1] * 1000:+.0f} ms around {clock}, one video frame apart; the lag is how far the real notes "
+             f"{spread[-1] * 1000:+.0f} ms around {clock}, {LAG_STEP * 1000:.0f} ms apart; the lag is how far the real notes "
              "were moved, positive = later) where it scores best, beside chance at the generator's own note density "
              "searched the same way (random times, the real notes' pitches; each draw at its own best lag, "
              "averaged). Onset and note F1 within 50 ms; note F1 also needs the pitch (n/a: the reference has no "

@@ -17,8 +17,8 @@ reference is taken from it in one of two ways, chosen by the instrument unless a
 
 The soundtrack and the picture share the container's clock; decode_audio puts audio sample 0 on the first
 video frame. What remains is a small muxing or capture lag (tens of ms), which is searched, not assumed: the
-recording is scored like a real recording whose clock offset is estimated at 0, at every video frame within
-+-offset_spread, each generator and its chance at the same note density at their own best lag (lags.py).
+recording is scored like a real recording whose clock offset is estimated at 0, at every LAG_STEP (lags.py)
+within +-offset_spread, each generator and its chance at the same note density at their own best lag (lags.py).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ REFERENCES: tuple[Reference, ...] = ("auto", "onsets", "notes")
 ONSET_NOTE_SECONDS = 0.1
 #: How the clock of a soundtrack relates to its picture, for the report.
 CLOCK_METHOD = ("the soundtrack shares the video's clock (audio sample 0 = first video frame, decode_audio); the "
-                "residual audio-video muxing lag is searched at every video frame within --offset-spread (0.1 s "
+                "residual audio-video muxing lag is searched every 5 ms within --offset-spread (0.1 s "
                 "unless given; the best clock lag table gives the range), each generator and its chance at the same "
                 "note density at their own best lag")
 
