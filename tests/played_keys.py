@@ -62,12 +62,18 @@ def _playing_hand(homography: np.ndarray, tips: np.ndarray) -> list[np.ndarray]:
 
 def perform(notes: list[tuple[int, float, float]], seconds: float, keys: int = 88, size: tuple[int, int] = (640, 360),
             camera: Camera | None = None, style: Style | None = None, lighting: float = 0.3, noise: float = 3.0,
-            flicker: float = 0.01, rate: float = 30.0, seed: int = 0, shadow: float = 0.0) -> Performed:
+            flicker: float = 0.01, rate: float = 30.0, seed: int = 0, shadow: float = 0.0, travel: float = 0.0,
+            shutter: float = 0.0) -> Performed:
     """Render a clip of `notes` ((pitch, onset, release) seconds) played on a keyboard: every pressed key drawn
     down (see keyboard_canvas) from the first frame at or after its onset to the last before its release, by
     one of two hands whose fingers follow the notes (the left plays below middle C), over the keys' front;
     `flicker` is the frame-to-frame exposure jitter (a fraction of the brightness); `shadow` how much the hands'
-    soft shadows, cast half a key's length towards the fallboard (a lamp behind the player), darken the keys."""
+    soft shadows, cast half a key's length towards the fallboard (a lamp behind the player), darken the keys.
+
+    With `travel` (seconds) a key goes down steadily over that time, reaching the bottom, where a piano's note
+    sounds, at the note's onset; with `shutter` (a share of the frame time, centred on the frame's time) a frame
+    shows each key as deep as it was on average while the shutter was open: a press between two frames is seen
+    part way down, as a real camera sees it."""
     camera, style = camera or Camera(), style or Style()
     rng = np.random.default_rng(seed)
     stage = make_stage(keys, size, camera, style, lighting, rng)
@@ -86,11 +92,12 @@ def perform(notes: list[tuple[int, float, float]], seconds: float, keys: int = 8
     frames, fingertips = [], np.full((count, 2, 5, 2), np.nan)
     for index in range(count):
         time = index / rate
-        down = [pitch for pitch, onset, release in notes if onset <= time < release]
+        depths = _depths(notes, time, travel, shutter / rate)
+        down = sorted(depths)
         picture = stage.scene.copy()
-        for pitch in down:
+        for pitch, depth in depths.items():
             window, changed, look = pressed_looks[pitch]
-            picture[window][changed] = look[changed]
+            picture[window][changed] += depth * (look[changed] - picture[window][changed])
         hand_tips = []
         for side in (0, 1):
             playing = sorted(pitch for pitch in down if (pitch < _SPLIT) == (side == 0))
@@ -113,6 +120,23 @@ def perform(notes: list[tuple[int, float, float]], seconds: float, keys: int = 8
     rendered = RenderedKeyboard(frames[:1], stage.homography, keys, LAYOUTS[keys][0])
     stage.truth(rendered, style, size)
     return Performed(frames, rate, notes, fingertips, rendered)
+
+
+def _depths(notes: list[tuple[int, float, float]], time: float, travel: float, exposure: float) -> dict[int, float]:
+    """How far down (0-1) each key that is not up is seen in the frame at `time`: its depth averaged over the
+    `exposure` (seconds) centred there, a key going down over `travel` seconds up to its note's onset and coming
+    up at once at its release."""
+    moments = time + exposure * (np.arange(16) + 0.5 - 8) / 16 if exposure else np.array([time])
+    depths: dict[int, float] = {}
+    for pitch, onset, release in notes:
+        if travel:
+            depth = np.clip((moments - onset + travel) / travel, 0.0, 1.0)
+        else:
+            depth = (moments >= onset).astype(float)
+        seen = float(np.mean(depth * (moments < release)))
+        if seen > 0:
+            depths[pitch] = max(depths.get(pitch, 0.0), seen)
+    return depths
 
 
 def fingertip_keypoints(tips: np.ndarray, rate: float, size: tuple[int, int], seen: bool = True) -> Keypoints:

@@ -61,6 +61,13 @@ VELOCITY_RANGE = (40, 110)
 DEFAULT_VELOCITY = 80
 #: Shortest note kept (seconds): a one-frame flicker is noise.
 MIN_SECONDS = 0.05
+#: A note's onset is where its key's evidence rose through RISE_SHARE of the press's peak, the peak sought within
+#: PEAK_FRAMES after the press passed ON_LEVEL and the rise at most RISE_FRAMES before that (see _onset_time):
+#: what the key showed earlier belongs to what came before, a neighbour's press moving the edge they share or the
+#: key's own last strike (the shared clip's E5-D#5 trills were read 0.1 s early with 3 frames).
+RISE_SHARE = 0.5
+PEAK_FRAMES = 4
+RISE_FRAMES = 1
 
 
 @dataclass(frozen=True)
@@ -140,9 +147,34 @@ def _stretch(level: np.ndarray, key: int, start: int, end: int) -> _Press | None
     return _Press(key, start, end, faint=True) if after - before >= FAINT_RISE else None
 
 
+def _release_time(times: np.ndarray, press: _Press) -> float:
+    """The time of the first frame after the press (one frame past the last when it lasts to the end)."""
+    return float(times[press.end] if press.end < len(times) else times[-1] + np.median(np.diff(times)))
+
+
 def _seconds(times: np.ndarray, press: _Press) -> float:
-    end = times[press.end] if press.end < len(times) else times[-1] + float(np.median(np.diff(times)))
-    return float(end - times[press.start])
+    return _release_time(times, press) - float(times[press.start])
+
+
+def _onset_time(level: np.ndarray, times: np.ndarray, start: int) -> float:
+    """When a press that passed ON_LEVEL at frame `start` began, between frames: where its key's (unsmoothed)
+    evidence rose through RISE_SHARE of the press's peak, interpolated between the frames either side.
+
+    A key takes tens of milliseconds to go down and a shutter is open for part of the frame, so the frame in which
+    a key went down sees it part way: how far tells when. Timing at a share of each press's own peak rather than at
+    a fixed level (ON_LEVEL) keeps a hard press from being read earlier than a soft one. On the shared clip the
+    onsets' scatter around the best clock lag fell from 17 to 11 ms (median absolute deviation)."""
+    last = min(len(level), start + PEAK_FRAMES + 1)
+    peak = start + int(np.argmax(level[start:last]))
+    threshold = RISE_SHARE * float(level[peak])
+    rise = peak
+    while rise > max(1, start - RISE_FRAMES) and level[rise - 1] >= threshold:
+        rise -= 1
+    below, above = float(level[rise - 1]) if rise else threshold, float(level[rise])
+    if rise == 0 or below >= threshold or above <= below:
+        return float(times[rise])
+    share = (threshold - below) / (above - below)
+    return float(times[rise - 1] + share * (times[rise] - times[rise - 1]))
 
 
 def read_notes(evidence: KeyEvidence, geometry: KeyboardGeometry, keypoints: Keypoints, instrument: Instrument,
@@ -171,8 +203,8 @@ def read_notes(evidence: KeyEvidence, geometry: KeyboardGeometry, keypoints: Key
             key = candidates[int(np.argmax(both_edges[press.start, candidates]))]
         if key is None:
             continue
-        onset = float(evidence.times[press.start] - start)
-        end = min(onset + _seconds(evidence.times, press), duration)
+        onset = _onset_time(evidence.evidence[:, key], evidence.times, press.start) - start
+        end = min(_release_time(evidence.times, press) - start, duration)
         if end <= onset or onset < 0:
             continue
         velocity = _velocity(tips, keypoints, evidence.times[press.start], centres[key])
