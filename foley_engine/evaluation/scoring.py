@@ -17,8 +17,9 @@ A real recording's MIDI clock is aligned to the video by an estimate (recordings
 window is narrower than that estimate's uncertainty. Music is periodic, so a generator that plays at the
 pulse scores high or low depending on where a few tens of ms put its phase. With `offset_spread`, real
 recordings are also scored with the real notes shifted by every LAG_STEP within +-spread of the
-estimate (the offset is no whole number of video frames, nor are the real notes' times), and the report gives each generator's onset F1 across those clock offsets (mean, lowest, highest)
-next to the one at the estimate.
+estimate (the offset is no whole number of video frames, nor are the real notes' times), and the report
+gives each generator's onset F1 across those clock offsets (mean, lowest, highest) next to the one at the
+estimate.
 
 A "chance" row scores the real notes replayed at uniformly random times (pitches and velocities shuffled,
 seeded): what knowing only how many notes there are, and which, is worth. At a few notes per second
@@ -238,9 +239,9 @@ class Report:
         if offsets:
             shifts = next(iter(offsets.values()))["offsets"]
             lines += ["", "## Clock-offset sensitivity (real recordings)", "",
-                      (f"Onset F1 with the real notes moved by every {LAG_STEP * 1000:.0f} ms from {shifts[0]:+.3f} s to "
-                       f"{shifts[-1]:+.3f} s around the estimated clock offset ({len(shifts)} offsets): how much of "
-                       "a score depends on the estimate being exact."), ""]
+                      (f"Onset F1 with the real notes moved by every {LAG_STEP * 1000:.0f} ms from "
+                       f"{shifts[0]:+.3f} s to {shifts[-1]:+.3f} s around the estimated clock offset "
+                       f"({len(shifts)} offsets): how much of a score depends on the estimate being exact."), ""]
             lines += _table(["generator", "at the estimate", "mean", "lowest", "highest"], [
                 [g, f"{summary['overall'][g]['onset_f1']:.3f}", f"{o['mean']:.3f}", f"{o['min']:.3f}",
                  f"{o['max']:.3f}"] for g, o in offsets.items()], metrics=False)
@@ -365,11 +366,11 @@ def _best_lag_section(overall: dict, clock: str = "the estimated offset") -> lis
     spread = next(m["best_lag"]["offsets"] for m in overall.values() if "best_lag" in m)
     return ["", "## Best clock lag (real recordings)", "",
             (f"The headline. Each generator at the clock lag (from {spread[0] * 1000:+.0f} to "
-             f"{spread[-1] * 1000:+.0f} ms around {clock}, {LAG_STEP * 1000:.0f} ms apart; the lag is how far the real notes "
-             "were moved, positive = later) where it scores best, beside chance at the generator's own note density "
-             "searched the same way (random times, the real notes' pitches; each draw at its own best lag, "
-             "averaged). Onset and note F1 within 50 ms; note F1 also needs the pitch (n/a: the reference has no "
-             "pitches)."), ""] + _table(
+             f"{spread[-1] * 1000:+.0f} ms around {clock}, {LAG_STEP * 1000:.0f} ms apart; the lag is how far the "
+             "real notes were moved, positive = later) where it scores best, beside chance at the generator's own "
+             "note density searched the same way (random times, the real notes' pitches; each draw at its own best "
+             "lag, averaged). Onset and note F1 within 50 ms; note F1 also needs the pitch (n/a: the reference has "
+             "no pitches)."), ""] + _table(
         ["generator", "notes", "onset F1 (lag)", "chance onset F1", "note F1 (lag)", "chance note F1",
          "at the estimate: onset / note F1"], rows, metrics=False)
 
