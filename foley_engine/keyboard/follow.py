@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
 import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ from ..outputs import atomic_output
 from ..pose.bands import BandRows
 from ..video import Frame
 from .geometry import KeyboardGeometry
-from .presses import KeyBand, changes, keys_contrast
+from .presses import KeyBand, changes, key_band, keys_contrast
 
 #: The camera is taken to have moved when, over some MOVED_SECONDS, the median over all key edges of their change
 #: from the usual look exceeds this share of the keys' contrast in at least half the frames (a steady camera's:
@@ -63,7 +64,7 @@ COARSE_BLUR_PIXELS = 3.0
 #: Samples closer than this to the frame's border (pixels) are not used: a shift would take them outside.
 BORDER = 6
 #: Followed bands are cached under a name with this number: a change to how the keys are followed changes it.
-FOLLOW_VERSION = 1
+FOLLOW_VERSION = 2
 #: Fewer anchor samples in the frame than this (the fallboard's side of the keys cut off by the frame) cannot
 #: carry the fit: the camera is then not followed.
 MIN_ANCHOR_POINTS = 200
@@ -246,27 +247,52 @@ def followed_rows(frames: Iterable[Frame], band: KeyBand, motion: CameraMotion) 
     return BandRows(np.asarray(motion.times, np.float64), sampled.reshape(len(motion.times), band.sampler.width))
 
 
-def save_followed(path: Path, rows: BandRows, motion: CameraMotion) -> None:
-    """Remember a followed band and the motion it was sampled with (a cache file, written atomically): the same
-    range read again, another instrument or take, skips the two passes over it."""
+def steadied_frames(frames: Iterable[Frame], motion: CameraMotion) -> list[np.ndarray]:
+    """Each frame's image moved back by the camera's motion at its time: the keyboard where `motion` is taken
+    about in every one of them, so that frames spread over a range overlay key on key again."""
+    steady = []
+    for frame in frames:
+        height, width = frame.image.shape[:2]
+        forward = _similarity(motion.at(frame.time), motion.centre)[:2]
+        steady.append(cv2.warpAffine(frame.image, forward, (width, height),
+                                     flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE))
+    return steady
+
+
+@dataclass(frozen=True)
+class Followed:
+    """What following the keys over a range gave: the band sampled where the keys went, the camera's motion, and
+    the keyboard found again on frames steadied by it (the key map the band was sampled on)."""
+
+    rows: BandRows
+    motion: CameraMotion
+    geometry: KeyboardGeometry
+
+
+def save_followed(path: Path, followed: Followed) -> None:
+    """Remember a followed range (a cache file, written atomically): the same range read again, another
+    instrument or take, skips the passes over it."""
     encoded = io.BytesIO()
-    np.savez(encoded, times=rows.times, rows=rows.rows, motions=motion.motions, centre=motion.centre)
+    np.savez(encoded, times=followed.rows.times, rows=followed.rows.rows, motions=followed.motion.motions,
+             centre=followed.motion.centre, geometry=np.array(json.dumps(followed.geometry.to_json())))
     with atomic_output(path, "followed band cache file", parents=True) as temp:
         temp.write_bytes(encoded.getbuffer())
 
 
-def load_followed(path: Path, width: int) -> tuple[BandRows, CameraMotion] | None:
-    """What save_followed wrote for a band `width` samples wide; None when there is none, or it cannot be read
-    (it is then followed and written again)."""
+def load_followed(path: Path) -> Followed | None:
+    """What save_followed wrote; None when there is none, or it cannot be read (it is then followed and written
+    again)."""
     try:
         with np.load(path, allow_pickle=False) as data:
             times, rows = data["times"].astype(np.float64), data["rows"]
             motions, centre = data["motions"].astype(np.float64), data["centre"].astype(np.float64)
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+            geometry = KeyboardGeometry.from_json(json.loads(str(data["geometry"])))
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile):
         return None
+    width = key_band(geometry).sampler.width
     if rows.shape != (len(times), width) or rows.dtype != np.uint8 or motions.shape != (len(times), 4):
         return None
-    return BandRows(times, rows), CameraMotion(times, motions, centre)
+    return Followed(BandRows(times, rows), CameraMotion(times, motions, centre), geometry)
 
 
 def steadied(keypoints: Keypoints, motion: CameraMotion, frame_size: tuple[int, int]) -> Keypoints:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,12 +21,14 @@ from ..keyboard.detect import find_keyboard
 from ..keyboard.follow import (
     FOLLOW_VERSION,
     CameraMotion,
+    Followed,
     camera_motion,
     camera_moved,
     followed_rows,
     load_followed,
     save_followed,
     steadied,
+    steadied_frames,
 )
 from ..keyboard.geometry import KeyboardGeometry
 from ..keyboard.presses import band_rows, key_band, press_evidence
@@ -128,11 +130,9 @@ def _frames_at(path: str | Path, start: float, end: float, times: list[float]) -
     """The first frame at or after each of `times` (sorted), in one pass over [start, end) that decodes only
     the frames others are predicted from (half the cost of every frame; any frame shows the keyboard)."""
     chosen: list[video.Frame] = []
-    for frame in video.iter_frames(path, start, end, FRAME_SIZE, references_only=True):
-        if len(chosen) < len(times) and frame.time >= times[len(chosen)] - 1e-6:
-            chosen.append(frame)
-            if len(chosen) == len(times):
-                break
+    for _ in _picking(video.iter_frames(path, start, end, FRAME_SIZE, references_only=True), times, chosen):
+        if len(chosen) == len(times):
+            break
     return chosen
 
 
@@ -157,24 +157,50 @@ def read_keyboard(path: str | Path, start: float, end: float, keypoints: Keypoin
             yield frame
 
     followed_file = _followed_file(Path(path), start, end, band.sampler)
-    remembered = load_followed(followed_file, band.sampler.width)
-    motion: CameraMotion | None
-    if remembered is not None:  # this range was read before and the camera had moved
-        rows, motion = remembered
-    else:
-        if rows is None:
-            rows = band_rows(frames("reading the keys", 0.0, 0.3), band)
-        motion = (camera_motion(frames("the camera moves: following the keys", 0.3, 0.65), geometry)
-                  if camera_moved(rows, band) else None)
-        if motion is not None:
-            rows = followed_rows(frames("reading the keys where the camera moved them", 0.65, 0.99), band, motion)
+    followed = load_followed(followed_file)  # this range was read before and the camera had moved
+    if followed is None:
+        sampled = rows if rows is not None else band_rows(frames("reading the keys", 0.0, 0.3), band)
+        followed = _follow(start, end, geometry, keypoints, frames) if camera_moved(sampled, band) else None
+        if followed is not None:
             with contextlib.suppress(OSError, OutputError):  # an unwritable cache only costs time next run
-                save_followed(followed_file, rows, motion)
-    if motion is not None:
+                save_followed(followed_file, followed)
+    motion: CameraMotion | None = None
+    if followed is not None:
+        sampled, motion, geometry = followed.rows, followed.motion, followed.geometry
+        band = key_band(geometry)
         keypoints = steadied(keypoints, motion, geometry.frame_size)
-    notes = read_notes(press_evidence(rows, band), geometry, keypoints, instrument, start, duration)
+    notes = read_notes(press_evidence(sampled, band), geometry, keypoints, instrument, start, duration)
     report(1.0, f"{len(notes)} notes read off {len(geometry.keys)} keys")
     return KeyboardReading(geometry, Performance(instrument, duration, [notes], SOURCE_NAME), motion)
+
+
+def _follow(start: float, end: float, geometry: KeyboardGeometry, keypoints: Keypoints,
+            frames: Callable[[str, float, float], Iterator[video.Frame]]) -> Followed | None:
+    """The keys of [start, end) followed where the camera moved them (follow.py; `frames` decodes the range), or
+    None when the keyboard shows too little to measure the motion on. The keyboard is also found again, on frames
+    spread over the range as locate_keyboard spreads them, steadied by the motion: found on frames the camera had
+    moved, the key map is where the keys were on average, blurred by the motion, and a camera swaying by a few
+    pixels gave the keys wrong pitches (rendered, 61 keys at 640x360: note F1 0.64 at 4 px, 0.05 at 8 px)."""
+    spread: list[video.Frame] = []
+    times = [start + (index + 0.5) * (end - start) / SEARCH_FRAMES for index in range(SEARCH_FRAMES)]
+    motion = camera_motion(_picking(frames("the camera moves: following the keys", 0.3, 0.65), times, spread),
+                           geometry)
+    if motion is None:
+        return None
+    again = find_keyboard(steadied_frames(spread, motion)) if len(spread) >= MIN_FRAMES else None
+    if again is not None and again.confidence > geometry.confidence:
+        geometry = octave_from_hands(again, keypoints)
+    rows = followed_rows(frames("reading the keys where the camera moved them", 0.65, 0.99), key_band(geometry),
+                         motion)
+    return Followed(rows, motion, geometry)
+
+
+def _picking(frames: Iterable[video.Frame], times: list[float], picked: list[video.Frame]) -> Iterator[video.Frame]:
+    """`frames`, passed on, with the first frame at or after each of `times` (sorted) appended to `picked`."""
+    for frame in frames:
+        if len(picked) < len(times) and frame.time >= times[len(picked)] - 1e-6:
+            picked.append(frame)
+        yield frame
 
 
 def _followed_file(path: Path, start: float, end: float, sampler: BandSampler) -> Path:
