@@ -56,6 +56,12 @@ def _played(tmp_path: Path, keys: int, camera: Camera, seed: int, style: Style |
     notes = melody(SECONDS, lowest, min(max(inside), lowest + 26), seed=seed)
     performed = perform(notes, SECONDS, keys, SIZE, camera, style, lighting, seed=seed, **looks)
     path = tmp_path / "played.mp4"
+    _write(performed, path)
+    return performed, path
+
+
+def _write(performed: Performed, path: Path) -> None:
+    """The clip's frames as H.264 (crf 20) at `path`."""
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=int(performed.rate))
         stream.width, stream.height = SIZE
@@ -63,7 +69,6 @@ def _played(tmp_path: Path, keys: int, camera: Camera, seed: int, style: Style |
         for frame in performed.frames:
             container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
         container.mux(stream.encode())
-    return performed, path
 
 
 def _scores(performed: Performed, path: Path, hands_seen: bool = True) -> dict:
@@ -106,3 +111,22 @@ def test_a_press_between_two_frames_is_timed_between_them(tmp_path: Path) -> Non
     scatter = float(np.median(np.abs(errors - delay)))
     assert abs(delay) < 0.02 and scatter < 0.005, (
         f"onsets read {delay * 1000:+.1f} ms late, scattered by {scatter * 1000:.1f} ms around that")
+
+
+def test_a_chord_held_for_seconds_at_the_start_of_a_clip_is_read_when_it_was_pressed(tmp_path: Path) -> None:
+    """A key's usual look is its median over the 12 s around the frame: up, where a key is down for less than half
+    of them. At a clip's ends that window was cut short (6 s at the first frame), so a chord held from the
+    first second to the fifth was down for most of it: its keys' usual look was down, and the chord was read
+    from the clip's start until it was pressed (with a neighbour's pitch), then nothing while it sounded."""
+    seconds = 14.0
+    chord = [(48, 1.0, 5.0), (52, 1.0, 5.0), (55, 1.0, 5.0)]
+    tune = [note for note in melody(seconds, 64, 84, seed=3) if note[1] >= 6.0]
+    performed = perform(sorted(chord + tune, key=lambda note: (note[1], note[0])), seconds, 61, SIZE, seed=3)
+    path = tmp_path / "held.mp4"
+    _write(performed, path)
+    geometry = locate_keyboard(path, 0.0, seconds)
+    assert geometry is not None
+    hands = fingertip_keypoints(performed.fingertips, performed.rate, SIZE)
+    read = read_keyboard(path, 0.0, seconds, hands, get_instrument("piano"), geometry).performance.tracks[0]
+    low = sorted((note.pitch, round(note.start, 1), round(note.end, 1)) for note in read if note.pitch < 60)
+    assert low == [(48, 1.0, 5.0), (52, 1.0, 5.0), (55, 1.0, 5.0)], low

@@ -43,8 +43,8 @@ SAMPLES_PER_WHITE = 12
 EDGE_REACH = 0.15
 #: The quantile (percent) of an edge's rows that is its evidence: most rows must change, not a few.
 ROW_QUANTILE = 20
-#: The usual look of every pixel is its median over this many seconds around the frame, updated this often
-#: from every REFERENCE_STRIDE-th frame.
+#: The usual look of every pixel is its median over this many seconds around the frame (the range's first or last
+#: as many near its ends), updated this often from every REFERENCE_STRIDE-th frame.
 REFERENCE_SECONDS = 12.0
 REFERENCE_UPDATE_SECONDS = 2.0
 REFERENCE_STRIDE = 2
@@ -173,9 +173,9 @@ def changes(rows: BandRows, band: KeyBand) -> tuple[np.ndarray, np.ndarray]:
     sampled top got, (T, N) (the median over the rows of each window's mean darkening), a few seconds at a time
     (memory stays that of the uint8 band however long the clip).
 
-    The usual look is every pixel's median over REFERENCE_SECONDS around the frame, recomputed every
-    REFERENCE_UPDATE_SECONDS: what the keys look like while up, following slow changes of light; each frame is
-    compared with it at the same exposure (_exposure)."""
+    The usual look is every pixel's median over REFERENCE_SECONDS around the frame (as many at the range's
+    ends), recomputed every REFERENCE_UPDATE_SECONDS: what the keys look like while up, following slow changes of
+    light; each frame is compared with it at the same exposure (_exposure)."""
     times = rows.times
     pixels = rows.rows.reshape(len(times), ZONE_ROWS, band.columns)
     edges = np.zeros((len(times), len(band.windows)), np.float32)
@@ -185,7 +185,10 @@ def changes(rows: BandRows, band: KeyBand) -> tuple[np.ndarray, np.ndarray]:
                                & (times < centre + REFERENCE_UPDATE_SECONDS / 2))
         if not len(these):
             continue
-        around = (times >= centre - REFERENCE_SECONDS / 2) & (times < centre + REFERENCE_SECONDS / 2)
+        # The window keeps its length at the range's ends (a chord held for the last 4 s of a clip is down for a
+        # third of the last 12 s, but for two thirds of the 6 s a window cut at the end would keep).
+        first = min(max(centre - REFERENCE_SECONDS / 2, times[0]), max(times[-1] - REFERENCE_SECONDS, times[0]))
+        around = (times >= first) & (times < first + REFERENCE_SECONDS)
         usual = np.median(pixels[np.flatnonzero(around)[::REFERENCE_STRIDE]], axis=0).astype(np.float32)
         now = pixels[these].astype(np.float32)
         now /= _exposure(now, usual, int(band.windows[-1][1]))[:, None, None]
