@@ -38,6 +38,7 @@ from ..instruments import Instrument, get_instrument
 from ..notes import Note
 from ..pose.extract import PoseSettings, extract_keypoints
 from ..video import probe
+from .lags import LAG_STEP
 
 Reference = Literal["auto", "onsets", "notes"]
 REFERENCES: tuple[Reference, ...] = ("auto", "onsets", "notes")
@@ -45,9 +46,9 @@ REFERENCES: tuple[Reference, ...] = ("auto", "onsets", "notes")
 ONSET_NOTE_SECONDS = 0.1
 #: How the clock of a soundtrack relates to its picture, for the report.
 CLOCK_METHOD = ("the soundtrack shares the video's clock (audio sample 0 = first video frame, decode_audio); the "
-                "residual audio-video muxing lag is searched every 5 ms within --offset-spread (0.1 s "
-                "unless given; the best clock lag table gives the range), each generator and its chance at the same "
-                "note density at their own best lag")
+                f"residual audio-video muxing lag is searched every {LAG_STEP * 1000:.0f} ms within --offset-spread "
+                "(0.1 s unless given; the best clock lag table gives the range), each generator and its chance at "
+                "the same note density at their own best lag")
 
 
 @dataclass(frozen=True)

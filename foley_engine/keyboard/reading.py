@@ -163,7 +163,7 @@ def _onset_time(level: np.ndarray, times: np.ndarray, start: int) -> float:
     A key takes tens of milliseconds to go down and a shutter is open for part of the frame, so the frame in which
     a key went down sees it part way: how far tells when. Timing at a share of each press's own peak rather than at
     a fixed level (ON_LEVEL) keeps a hard press from being read earlier than a soft one. On the shared clip the
-    onsets' scatter around the best clock lag fell from 17 to 11 ms (median absolute deviation)."""
+    onsets' scatter around the clock's drift fell from 17 to 10 ms (median absolute deviation)."""
     last = min(len(level), start + PEAK_FRAMES + 1)
     peak = start + int(np.argmax(level[start:last]))
     threshold = RISE_SHARE * float(level[peak])

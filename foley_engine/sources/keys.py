@@ -89,20 +89,23 @@ class KeyboardReading:
 def locate_keyboard(path: str | Path, start: float, end: float) -> KeyboardGeometry | None:
     """The keyboard in [start, end) of the video, or None when there is none to trust. It is searched on the
     keyframes spread over the range (hands move between them, so together they show every key)."""
-    step = (end - start) / SEARCH_FRAMES
-    times = [start + (index + 0.5) * step for index in range(SEARCH_FRAMES)]
-    frames = video.keyframes_near(path, times, FRAME_SIZE)
+    frames = video.keyframes_near(path, _search_times(start, end), FRAME_SIZE)
     if len(frames) < MIN_KEYFRAMES:
         # Decoding starts at the range's first keyframe when it has one: from `start` itself, the decoder would
         # first go through every frame since the keyframe before it (up to a whole group of pictures, seconds).
         first = next((frame.time for frame in frames if start <= frame.time < end), start)
         stretch = min(end - first, DECODED_SECONDS)
-        frames = _frames_at(path, first, first + stretch,
-                            [first + (index + 0.5) * stretch / SEARCH_FRAMES for index in range(SEARCH_FRAMES)])
+        frames = _frames_at(path, first, first + stretch, _search_times(first, first + stretch))
     if len(frames) < MIN_FRAMES:
         return None  # a clip too short to show the keyboard without the hands on it
     geometry = find_keyboard([frame.image for frame in frames])
     return geometry if geometry is not None and geometry.confidence >= MIN_CONFIDENCE else None
+
+
+def _search_times(start: float, end: float) -> list[float]:
+    """The SEARCH_FRAMES times, spread evenly over [start, end), whose frames the keyboard is looked for on."""
+    step = (end - start) / SEARCH_FRAMES
+    return [start + (index + 0.5) * step for index in range(SEARCH_FRAMES)]
 
 
 def recall_keyboard(path: str | Path, start: float, end: float) -> KeyboardGeometry | None:
@@ -182,9 +185,8 @@ def _follow(start: float, end: float, geometry: KeyboardGeometry, keypoints: Key
     moved, the key map is where the keys were on average, blurred by the motion, and a camera swaying by a few
     pixels gave the keys wrong pitches (rendered, 61 keys at 640x360: note F1 0.64 at 4 px, 0.05 at 8 px)."""
     spread: list[video.Frame] = []
-    times = [start + (index + 0.5) * (end - start) / SEARCH_FRAMES for index in range(SEARCH_FRAMES)]
-    motion = camera_motion(_picking(frames("the camera moves: following the keys", 0.3, 0.65), times, spread),
-                           geometry)
+    motion = camera_motion(_picking(frames("the camera moves: following the keys", 0.3, 0.65),
+                                    _search_times(start, end), spread), geometry)
     if motion is None:
         return None
     again = find_keyboard(steadied_frames(spread, motion)) if len(spread) >= MIN_FRAMES else None
