@@ -6,12 +6,14 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from scipy.signal import savgol_filter
 
 from foley_engine.instruments import INSTRUMENTS, Instrument, get_instrument
 from foley_engine.keypoints import Keypoints
 from foley_engine.notes import Note
 from foley_engine.skeleton import BODY_INDEX, FINGERTIPS, HAND_INDEX, LEFT, RIGHT
 from foley_engine.sources.baseline import GENERATOR_NAME, BaselineSettings, generate_baseline
+from foley_engine.sources.baseline_onsets import _slope
 
 RATE = 30.0
 FRAME = (1280, 720)
@@ -89,6 +91,15 @@ def max_sounding(notes: list[Note]) -> int:
 
 PIANO = get_instrument("piano")
 TAPS = [0.5, 1.3, 2.2, 3.0]
+
+
+@pytest.mark.parametrize(("samples", "window"), [(5, 5), (6, 5), (40, 7), (300, 9)])
+def test_the_slope_is_savgol_filters_edges_included(samples: int, window: int) -> None:
+    """The trajectories' velocity is scipy's Savitzky-Golay derivative (mode "interp": each edge sample from
+    the quadratic fitted to the first or last window), computed as products instead of polyfits."""
+    path = np.random.default_rng(samples).normal(size=(samples, 2)).cumsum(axis=0)
+    expected = savgol_filter(path, window, 2, deriv=1, axis=0)
+    np.testing.assert_allclose(_slope(path, window), expected, rtol=0, atol=1e-10)
 
 
 def test_one_note_per_tap_within_a_frame_of_the_contact() -> None:

@@ -263,8 +263,8 @@ def generate_tracks(model: FoleyModel, joints: list[np.ndarray], rate: float, fr
     # where it is the slower of the two, as in a cold process); on a busy CPU it costs what it did inline.
     # The motion onsets (a pass of the baseline over the whole clip, ~5 % of a take) go first on that thread.
     with single_thread(), ThreadPoolExecutor(max_workers=1) as pool:
+        weights = model.step_weights()  # before the motion onsets' thread starts: with it, this took 10x longer
         motion_frames = pool.submit(motion)  # first: the first window waits for it
-        weights = model.step_weights()
         ahead = deque(pool.submit(encode, start, end) for start, _, end in plans[1:3])
         window = encode(plans[0][0], plans[0][2])
         decoder.motion_frames = motion_frames.result()
