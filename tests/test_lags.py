@@ -120,3 +120,47 @@ def test_a_reference_without_pitches_has_no_note_f1_and_leaves_the_pitched_ones_
                     unpitched={onsets.source}).summary()["overall"]["exact"]
     assert both["onset_f1"] == both["note_f1"] == pytest.approx(1.0), "the onsets' 30 notes are not counted as misses"
     assert both["best_lag"]["note_f1"] == pytest.approx(1.0) and both["best_lag"]["note_lag"] == 0.0
+
+
+def _heard_as_two(notes: list[Note]) -> list[Note]:
+    """What a transcription of a soundtrack gives for a one-note-at-a-time player: every note, and its octave
+    starting 20 ms later (a harmonic heard as a note of its own)."""
+    octaves = [Note(n.start + 0.02, n.end, n.pitch + 12, n.velocity) for n in notes]
+    return sorted(notes + octaves)
+
+
+def test_onsets_heard_together_in_a_soundtrack_are_one_onset(tmp_path: Path) -> None:
+    """A player's every note heard with its octave 20 ms later: the one-note-at-a-time transcription matches
+    every heard onset (F1 1.0; 0.67 counting the octaves as onsets of their own), and note F1 still counts
+    notes; chance draws as many heard onsets as the generator plays, none of them merged."""
+    recording = _recording()[0]
+    heard = Example(recording.keypoints, [_heard_as_two(MELODY)], "piano", "soundtrack:bass", "real")
+
+    def one_at_a_time(keypoints: Keypoints, instrument: Instrument, duration: float) -> Performance:
+        return Performance(instrument, duration, [MELODY], "mono")
+
+    def chords(keypoints: Keypoints, instrument: Instrument, duration: float) -> Performance:
+        return Performance(instrument, duration, [_heard_as_two(MELODY)], "chords")
+
+    generators = {"mono": one_at_a_time, "chords": chords}
+    as_heard = evaluate(generators, [heard], tmp_path / "heard", offset_spread=0.1, chance_draws=4,
+                        heard={heard.source}).summary()["overall"]
+    by_note = evaluate(generators, [heard], tmp_path / "notes", offset_spread=0.1,
+                       chance_draws=4).summary()["overall"]
+    mono = as_heard["mono"]
+    assert mono["onset_f1"] == pytest.approx(1.0) and mono["best_lag"]["onset_f1"] == pytest.approx(1.0)
+    assert by_note["mono"]["onset_f1"] == pytest.approx(2 / 3)
+    assert mono["note_f1"] == pytest.approx(2 / 3), "notes are still notes: the octaves are not played"
+    assert as_heard["chords"]["onset_f1"] == pytest.approx(1.0) and as_heard["chords"]["note_f1"] == pytest.approx(1.0)
+    assert mono["reference_onsets"] == mono["estimated_onsets"] == 30 and mono["reference"] == 60
+    chance = as_heard[DENSITY_CHANCE.format("chords")]
+    assert chance["estimated_onsets"] == chance["estimated"] == 30, "chance plays as many heard onsets as chords"
+    assert chance["best_lag"]["onset_f1"] < 0.7
+
+
+def test_chance_apart_keeps_every_onset_heard_on_its_own() -> None:
+    notes = chance_at_density(MELODY, 120, 10.0, seed=5, apart=0.03)
+    starts = np.array([n.start for n in notes])
+    assert len(notes) == 120 and np.diff(starts).min() > 0.03
+    assert np.diff([n.start for n in chance_at_density(MELODY, 120, 10.0, seed=5)]).min() < 0.03, (
+        "without `apart`, 120 random onsets in 10 s crowd somewhere")

@@ -214,8 +214,9 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         meta["data"] = [str(p) for p in args.data]
         examples += itertools.islice(shard_examples(args.data, args.split), args.limit)
     unpitched: set[str] = set()
+    heard: set[str] = set()
     if args.real:
-        videos = _load_real(args, examples, meta, unpitched)
+        videos = _load_real(args, examples, meta, unpitched, heard)
         extra, described = real_generators(instrument, videos)
         generators |= extra
         meta["generators"] |= described
@@ -231,7 +232,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
     result = evaluate(generators, examples, args.out, meta=meta, rolls_per_instrument=args.rolls,
                       chance_draws=args.chance_draws, offset_spread=args.offset_spread, progress=report,
-                      unpitched=unpitched, preface=reference_preface(meta.get("recordings", [])))
+                      unpitched=unpitched, heard=heard, preface=reference_preface(meta.get("recordings", [])))
     overall = result.summary()["overall"]
     for name, metrics in overall.items():
         lag = f" (best clock lag: {metrics['best_lag']['onset_f1']:.3f})" if "best_lag" in metrics else ""
@@ -242,18 +243,20 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_real(args: argparse.Namespace, examples: list[Example], meta: dict, unpitched: set[str]) -> dict[int, Path]:
+def _load_real(args: argparse.Namespace, examples: list[Example], meta: dict, unpitched: set[str],
+               heard: set[str]) -> dict[int, Path]:
     """Each --real recording as an example (appended to `examples`, its provenance to meta["recordings"]):
     a folder with MIDI is aligned to its video (recordings.load_recording), a video with sound gets its
-    reference from the soundtrack (evaluation.soundtrack). Returns the video of every example's keypoints."""
+    reference from the soundtrack (evaluation.soundtrack; its source added to `heard`, and to `unpitched`
+    for onsets without pitches). Returns the video of every example's keypoints."""
     from ..data.recordings import load_recording
     from ..evaluation.soundtrack import load_soundtrack_recording, soundtrack_video
 
     soundtracks = [(path, soundtrack_video(path)) for path in args.real]  # None: a folder with MIDI
-    heard = [path for path, video in soundtracks if video is not None]
-    if heard and args.offset is not None:
-        raise InputError(f"--offset is the clock offset of a recording's MIDI; {heard[0]} has none (the lag of its "
-                         "soundtrack is searched within --offset-spread)")
+    with_sound = [path for path, video in soundtracks if video is not None]
+    if with_sound and args.offset is not None:
+        raise InputError(f"--offset is the clock offset of a recording's MIDI; {with_sound[0]} has none (the lag of "
+                         "its soundtrack is searched within --offset-spread)")
     meta["recordings"] = []
     videos: dict[int, Path] = {}
     for path, video in soundtracks:
@@ -262,13 +265,14 @@ def _load_real(args: argparse.Namespace, examples: list[Example], meta: dict, un
             example, provenance = load_recording(path, args.instrument, args.offset, within=args.range)
         else:
             example, reference, provenance = load_soundtrack_recording(video, args.instrument, args.reference)
+            heard.add(example.source)
             if not reference.pitched:
                 unpitched.add(example.source)
         examples.append(example)
         meta["recordings"].append(provenance)
         videos[id(example.keypoints)] = Path(provenance["video"])
-    if heard:
-        meta["clock"] = ("the soundtrack's own clock (offset 0)" if len(heard) == len(soundtracks)
+    if with_sound:
+        meta["clock"] = ("the soundtrack's own clock (offset 0)" if len(with_sound) == len(soundtracks)
                          else "the estimated offset (0 for soundtracks)")
     return videos
 

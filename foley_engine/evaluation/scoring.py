@@ -13,6 +13,10 @@ notes are compared with the example's ground truth (all performers' notes pooled
                  variation in either, and averaged over the examples where it is defined;
 * density      - generated notes per second / real notes per second (1 = as busy as the player).
 
+A reference heard in a soundtrack is scored by the onsets heard: notes starting less than HEARD_TOGETHER
+after the first of a group are one onset, in the reference and in every generator alike (see there); note
+F1 still counts notes.
+
 A real recording's MIDI clock is aligned to the video by an estimate (recordings.load_recording), and a 50 ms
 window is narrower than that estimate's uncertainty. Music is periodic, so a generator that plays at the
 pulse scores high or low depending on where a few tens of ms put its phase. With `offset_spread`, real
@@ -51,7 +55,7 @@ from ..instruments import Instrument, get_instrument
 from ..keypoints import Keypoints
 from ..notes import Note, Performance
 from ..outputs import atomic_path, slug, write_json
-from .lags import DENSITY_CHANCE, LAG_STEP, best_lag, chance_at_density
+from .lags import DENSITY_CHANCE, HEARD_TOGETHER, LAG_STEP, best_lag, chance_at_density, heard_onsets
 from .plots import piano_roll_png
 
 Generator = Callable[[Keypoints, Instrument, float], Performance]
@@ -61,7 +65,8 @@ ONSET_WINDOW = 0.05
 WIDE_WINDOW = 0.1
 MIN_VELOCITY_PAIRS = 3
 CHANCE = "chance"
-_COUNTS = ("reference", "estimated", "onset_matches", "onset_matches_100ms", "note_matches")
+_COUNTS = ("reference", "estimated", "reference_onsets", "estimated_onsets", "onset_matches", "onset_matches_100ms",
+           "note_matches")
 #: Columns of the Markdown tables: (key in the aggregate, header, format).
 _COLUMNS = (("estimated", "notes", "{:d}"), ("onset_precision", "onset P", "{:.3f}"),
             ("onset_recall", "onset R", "{:.3f}"), ("onset_f1", "onset F1", "{:.3f}"),
@@ -71,16 +76,18 @@ _COLUMNS = (("estimated", "notes", "{:d}"), ("onset_precision", "onset P", "{:.3
 
 
 def score(reference: Sequence[Note], estimated: Sequence[Note], shifts: Sequence[float] = (),
-          pitched: bool = True) -> dict:
+          pitched: bool = True, together: float = 0.0) -> dict:
     """All metrics of one generated note list against the real one, plus the counts that pool them; with
     `shifts`, also the onset matches (50 ms) with the real notes moved by each shift (seconds).
 
     A reference that is not `pitched` (onsets heard in a soundtrack) has no pitches to match: its note F1 is
-    not applicable (NaN, "n/a") and it is left out of pooled note F1."""
+    not applicable (NaN, "n/a") and it is left out of pooled note F1. With `together` (HEARD_TOGETHER for a
+    soundtrack), onsets are scored as heard_onsets groups them, on both sides; notes as they are."""
     ref = sorted(reference)
     est = sorted(estimated)
-    ref_on = np.array([n.start for n in ref])
-    est_on = np.array([n.start for n in est])
+    ref_heard, est_heard = heard_onsets(ref, together), heard_onsets(est, together)
+    ref_on = np.array([n.start for n in ref_heard])
+    est_on = np.array([n.start for n in est_heard])
     matches = mir_eval.util.match_events(ref_on, est_on, ONSET_WINDOW) if ref and est else []
     wide = mir_eval.util.match_events(ref_on, est_on, WIDE_WINDOW) if ref and est else []
     note_matches = 0
@@ -89,10 +96,11 @@ def score(reference: Sequence[Note], estimated: Sequence[Note], shifts: Sequence
             _intervals(ref), _hertz(ref), _intervals(est), _hertz(est), onset_tolerance=ONSET_WINDOW,
             offset_ratio=None))
     errors = [est_on[j] - ref_on[i] for i, j in wide]
-    result = {"reference": len(ref), "estimated": len(est), "onset_matches": len(matches),
-              "onset_matches_100ms": len(wide), "note_matches": note_matches,
-              "timing_errors": [round(float(e), 4) for e in errors],
-              "velocity_r": _pearson([ref[i].velocity for i, _ in matches], [est[j].velocity for _, j in matches])}
+    result = {"reference": len(ref), "estimated": len(est), "reference_onsets": len(ref_on),
+              "estimated_onsets": len(est_on), "onset_matches": len(matches), "onset_matches_100ms": len(wide),
+              "note_matches": note_matches, "timing_errors": [round(float(e), 4) for e in errors],
+              "velocity_r": _pearson([ref_heard[i].velocity for i, _ in matches],
+                                     [est_heard[j].velocity for _, j in matches])}
     if not pitched:
         result["pitched"] = False
     if len(shifts):
@@ -147,10 +155,11 @@ def _f1(matches: int, reference: int, estimated: int) -> tuple[float, float, flo
 
 def _rates(counts: dict) -> dict:
     """The ratio metrics of (pooled) counts and timing errors."""
-    p, r, f = _f1(counts["onset_matches"], counts["reference"], counts["estimated"])
+    onsets = counts["reference_onsets"], counts["estimated_onsets"]
+    p, r, f = _f1(counts["onset_matches"], *onsets)
     errors = np.asarray(counts["timing_errors"], dtype=float)
     return {"onset_precision": p, "onset_recall": r, "onset_f1": f,
-            "onset_f1_100ms": _f1(counts["onset_matches_100ms"], counts["reference"], counts["estimated"])[2],
+            "onset_f1_100ms": _f1(counts["onset_matches_100ms"], *onsets)[2],
             "note_f1": (_f1(counts["note_matches"], counts["reference"], counts["estimated"])[2]
                         if counts.get("pitched", True) else math.nan),
             "timing_error_ms": float(np.median(np.abs(errors)) * 1000) if errors.size else math.nan,
@@ -182,7 +191,7 @@ def aggregate(rows: Sequence[dict]) -> dict:
     shifted = [row for row in rows if "onset_matches_offsets" in row]
     if shifted:
         matches = np.sum([row["onset_matches_offsets"] for row in shifted], axis=0)
-        reference, estimated = (sum(row[key] for row in shifted) for key in ("reference", "estimated"))
+        reference, estimated = (sum(row[key] for row in shifted) for key in ("reference_onsets", "estimated_onsets"))
         f1s = [_f1(int(m), reference, estimated)[2] for m in matches]
         result["onset_f1_offsets"] = {"offsets": shifted[0]["offsets"], "onset_f1": f1s, "mean": float(np.mean(f1s)),
                                       "min": float(np.min(f1s)), "max": float(np.max(f1s))}
@@ -271,14 +280,16 @@ class Report:
 def evaluate(generators: dict[str, Draws], examples: Iterable[Example], out_dir: str | Path, *,
              meta: dict | None = None, rolls_per_instrument: int = 2, chance: bool = True, chance_draws: int = 20,
              offset_spread: float = 0.0, progress: Callable[[int, str], None] | None = None,
-             unpitched: Collection[str] = (), preface: Sequence[str] = ()) -> Report:
+             unpitched: Collection[str] = (), heard: Collection[str] = (), preface: Sequence[str] = ()) -> Report:
     """Run every generator (every draw of it) on every example, score it, write report.json, report.md and
     piano rolls (of the first draw).
 
     With `chance`, every example is also scored against `chance_draws` draws of chance_notes (seeded by the
     example's index and the draw). With `offset_spread` (seconds), real recordings (split "real") are also
     scored at clock offsets within +-offset_spread of their estimated one, LAG_STEP apart. Examples whose
-    source is in `unpitched` have a reference without pitches (onsets): their note F1 is not applicable.
+    source is in `unpitched` have a reference without pitches (onsets): their note F1 is not applicable; those
+    in `heard` have a reference heard in a soundtrack, scored by the onsets heard (HEARD_TOGETHER), and their
+    chance draws one note per heard onset, at the generator's count of heard onsets.
     `preface`: Markdown lines the report prints before its tables (what the reference is, how it was found)."""
     out = Path(out_dir)
     (out / "rolls").mkdir(parents=True, exist_ok=True)
@@ -291,9 +302,12 @@ def evaluate(generators: dict[str, Draws], examples: Iterable[Example], out_dir:
         plot = drawn.get(instrument.name, 0) < rolls_per_instrument
         shifts = _offsets(offset_spread) if example.split == "real" else ()
         pitched = example.source not in unpitched
+        together = HEARD_TOGETHER if example.source in heard else 0.0
+        chance_reference = heard_onsets(sorted(reference), together)  # one note a heard onset
         for name, draws in generators.items():
             for number, generate in enumerate(draws if isinstance(draws, Sequence) else [draws]):
-                row, performance = _run(generate, name, example, instrument, index, reference, shifts, pitched)
+                row, performance = _run(generate, name, example, instrument, index, reference, shifts, pitched,
+                                          together)
                 report.rows.append(row | {"draw": number})
                 if plot and number == 0:
                     roll = Path("rolls") / f"{instrument.name}-{index:04d}-{slug(name, 'generator')}.png"
@@ -301,19 +315,20 @@ def evaluate(generators: dict[str, Draws], examples: Iterable[Example], out_dir:
                                    title=f"{name} vs real: {example.source} ({instrument.name})")
                     report.rolls.append(roll.as_posix())
         for number in range(chance_draws if chance else 0):
-            notes = chance_notes(reference, example.duration, seed=index + 100_000 * number)
+            notes = chance_notes(chance_reference, example.duration, seed=index + 100_000 * number)
             report.rows.append(_chance_row(index, example, instrument, CHANCE, number)
-                               | score(reference, notes, shifts, pitched))
+                               | score(reference, notes, shifts, pitched, together))
         for name in generators if chance and len(shifts) else ():
-            count = next(row["estimated"] for row in report.rows
+            count = next(row["estimated_onsets"] for row in report.rows
                          if row["index"] == index and row["generator"] == name and row["draw"] == 0)
             density_chance = DENSITY_CHANCE.format(name)
             if density_chance not in report.generators:
                 report.generators.append(density_chance)
             for number in range(chance_draws):
-                notes = chance_at_density(reference, count, example.duration, seed=index + 100_000 * number + 7)
+                notes = chance_at_density(chance_reference, count, example.duration,
+                                          seed=index + 100_000 * number + 7, apart=together)
                 report.rows.append(_chance_row(index, example, instrument, density_chance, number)
-                                   | score(reference, notes, shifts, pitched))
+                                   | score(reference, notes, shifts, pitched, together))
         if plot:
             drawn[instrument.name] = drawn.get(instrument.name, 0) + 1
         if progress:
@@ -336,8 +351,10 @@ def _offsets(spread: float) -> list[float]:
 
 
 def _run(generate: Generator, name: str, example: Example, instrument: Instrument, index: int,
-         reference: list[Note], shifts: Sequence[float] = (), pitched: bool = True) -> tuple[dict, Performance]:
-    """One generator on one example: its scored row, and its notes (silence if it refused, with the error)."""
+         reference: list[Note], shifts: Sequence[float] = (), pitched: bool = True,
+         together: float = 0.0) -> tuple[dict, Performance]:
+    """One generator on one example: its scored row (score()'s, from `shifts` on), and its notes (silence if it
+    refused, with the error)."""
     clock = time.perf_counter()
     error = ""
     try:
@@ -346,7 +363,8 @@ def _run(generate: Generator, name: str, example: Example, instrument: Instrumen
         performance, error = Performance(instrument, example.duration, [], name), str(exc)
     row = {"index": index, "source": example.source, "instrument": instrument.name, "generator": name,
            "seconds": round(example.duration, 3), "generation_seconds": round(time.perf_counter() - clock, 3)}
-    return row | score(reference, performance.notes, shifts, pitched) | ({"error": error} if error else {}), performance
+    scored = score(reference, performance.notes, shifts, pitched, together)
+    return row | scored | ({"error": error} if error else {}), performance
 
 
 def _best_lag_section(overall: dict, clock: str = "the estimated offset") -> list[str]:

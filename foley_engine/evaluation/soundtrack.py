@@ -38,7 +38,7 @@ from ..instruments import Instrument, get_instrument
 from ..notes import Note
 from ..pose.extract import PoseSettings, extract_keypoints
 from ..video import probe
-from .lags import LAG_STEP
+from .lags import HEARD_TOGETHER, LAG_STEP
 
 Reference = Literal["auto", "onsets", "notes"]
 REFERENCES: tuple[Reference, ...] = ("auto", "onsets", "notes")
@@ -211,7 +211,12 @@ def reference_preface(recordings: list[dict]) -> list[str]:
                   f"{recording['reference']} ({recording['notes_evaluated']} "
                   f"{'notes' if recording['pitched'] else 'onsets'}); detector: {recording['detector']}; "
                   f"parameters: {parameters}"]
-    lines += ["", f"Clock: {CLOCK_METHOD}. The lag found is printed beside each F1 in the best clock lag table "
+    lines += ["", f"Onsets heard together are one onset: a note starting at most {HEARD_TOGETHER * 1000:.0f} ms after "
+              "the first of a group joins it, in the reference and in every generator alike (a transcription hears "
+              "one bowed or plucked note with its octave or another harmonic as notes of their own; onset detection "
+              "is scored so: madmom combines annotated onsets within 30 ms). Onset counts and F1 are of heard onsets, "
+              "note F1 and the notes columns count notes; chance plays as many heard onsets as the generator.",
+              "", f"Clock: {CLOCK_METHOD}. The lag found is printed beside each F1 in the best clock lag table "
               "(how far the heard onsets were moved to score best; positive = later)."
               + ("" if all(r["pitched"] for r in heard) else " Onsets have no pitch: note F1 is n/a for them, and an "
                  "onset's velocity is its flux peak relative to the loudest (velocity r: loudness, roughly).")]
