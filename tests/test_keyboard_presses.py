@@ -114,8 +114,8 @@ def test_a_press_between_two_frames_is_timed_between_them(tmp_path: Path) -> Non
 
 
 def test_a_chord_held_for_seconds_at_the_start_of_a_clip_is_read_when_it_was_pressed(tmp_path: Path) -> None:
-    """A key's usual look is its median over the 12 s around the frame: up, where a key is down for less than half
-    of them. At a clip's ends that window was cut short (6 s at the first frame), so a chord held from the
+    """A key's usual look is its median over the seconds around the frame: up, where a key is down for less than
+    half of them. At a clip's ends that window was cut short (6 s at the first frame), so a chord held from the
     first second to the fifth was down for most of it: its keys' usual look was down, and the chord was read
     from the clip's start until it was pressed (with a neighbour's pitch), then nothing while it sounded."""
     seconds = 14.0
@@ -130,3 +130,21 @@ def test_a_chord_held_for_seconds_at_the_start_of_a_clip_is_read_when_it_was_pre
     read = read_keyboard(path, 0.0, seconds, hands, get_instrument("piano"), geometry).performance.tracks[0]
     low = sorted((note.pitch, round(note.start, 1), round(note.end, 1)) for note in read if note.pitch < 60)
     assert low == [(48, 1.0, 5.0), (52, 1.0, 5.0), (55, 1.0, 5.0)], low
+
+
+def test_a_chord_held_for_8_s_under_a_melody_is_read_while_it_sounds(tmp_path: Path) -> None:
+    """A chord held for 8 s in the middle of a clip (a slow piece's sustained harmony under a melody) was down
+    for most of the 12 s a key's usual look was taken over: that look was the pressed one, so the chord was
+    missed while it sounded and read, with a neighbour's pitch, where it was up (presses.REFERENCE_SECONDS)."""
+    seconds = 24.0
+    chord = [(48, 8.0, 16.0), (52, 8.0, 16.0), (55, 8.0, 16.0)]
+    tune = melody(seconds, 64, 84, seed=5)
+    performed = perform(sorted(chord + tune, key=lambda note: (note[1], note[0])), seconds, 61, SIZE, seed=5)
+    path = tmp_path / "sustained.mp4"
+    _write(performed, path)
+    geometry = locate_keyboard(path, 0.0, seconds)
+    assert geometry is not None
+    hands = fingertip_keypoints(performed.fingertips, performed.rate, SIZE)
+    read = read_keyboard(path, 0.0, seconds, hands, get_instrument("piano"), geometry).performance.tracks[0]
+    low = sorted((note.pitch, round(note.start, 1), round(note.end, 1)) for note in read if note.pitch < 60)
+    assert low == [(48, 8.0, 16.0), (52, 8.0, 16.0), (55, 8.0, 16.0)], low

@@ -44,10 +44,17 @@ EDGE_REACH = 0.15
 #: The quantile (percent) of an edge's rows that is its evidence: most rows must change, not a few.
 ROW_QUANTILE = 20
 #: The usual look of every pixel is its median over this many seconds around the frame (the range's first or last
-#: as many near its ends), updated this often from every REFERENCE_STRIDE-th frame.
-REFERENCE_SECONDS = 12.0
+#: as many near its ends), updated this often from about REFERENCE_SAMPLES frames spread over them. A key held
+#: down for more than half of that window is missed (its usual look is then the pressed one), so the window is
+#: long: 12 s missed a chord held for 8 s under a melody, 24 s reads it. On the shared clip and ten copies of it
+#: (other rooms, exposures, bitrates, frame rates, views) 24 s read as 12 s did on average (whole clip: onset F1
+#: -0.004, the clip itself 0.837 / 0.779 -> 0.849 / 0.806), except where the camera moved: keys followed
+#: through a camera's motion (follow.py) change their look with what the fit leaves, and keep MOVING_REFERENCE
+#: seconds (a slow zoom's copy lost 0.05 / 0.12 with 24).
+REFERENCE_SECONDS = 24.0
+MOVING_REFERENCE_SECONDS = 12.0
 REFERENCE_UPDATE_SECONDS = 2.0
-REFERENCE_STRIDE = 2
+REFERENCE_SAMPLES = 180
 #: A camera's automatic exposure brightens and darkens the whole picture as hands come and go: every frame is
 #: first brought to its usual look's exposure, the gain read on the white keys as the median over EXPOSURE_PARTS
 #: stretches along the keyboard of each stretch's median brightness ratio (a hand and its shadow darken a few
@@ -167,14 +174,14 @@ def band_rows(frames: Iterable[Frame], band: KeyBand) -> BandRows:
     return BandRows(np.array(times, np.float64), np.array(rows, np.uint8).reshape(len(times), band.sampler.width))
 
 
-def changes(rows: BandRows, band: KeyBand) -> tuple[np.ndarray, np.ndarray]:
+def changes(rows: BandRows, band: KeyBand, seconds: float = REFERENCE_SECONDS) -> tuple[np.ndarray, np.ndarray]:
     """How every edge's pixels differ from their usual look in each frame, (T, E) (a low quantile over the
     zone's rows of each window's mean absolute change, a shadow taken out: _unshaded), and how much darker every
     sampled top got, (T, N) (the median over the rows of each window's mean darkening), a few seconds at a time
     (memory stays that of the uint8 band however long the clip).
 
-    The usual look is every pixel's median over REFERENCE_SECONDS around the frame (as many at the range's
-    ends), recomputed every REFERENCE_UPDATE_SECONDS: what the keys look like while up, following slow changes of
+    The usual look is every pixel's median over `seconds` around the frame (as many at the range's ends),
+    recomputed every REFERENCE_UPDATE_SECONDS: what the keys look like while up, following slow changes of
     light; each frame is compared with it at the same exposure (_exposure)."""
     times = rows.times
     pixels = rows.rows.reshape(len(times), ZONE_ROWS, band.columns)
@@ -186,10 +193,11 @@ def changes(rows: BandRows, band: KeyBand) -> tuple[np.ndarray, np.ndarray]:
         if not len(these):
             continue
         # The window keeps its length at the range's ends (a chord held for the last 4 s of a clip is down for a
-        # third of the last 12 s, but for two thirds of the 6 s a window cut at the end would keep).
-        first = min(max(centre - REFERENCE_SECONDS / 2, times[0]), max(times[-1] - REFERENCE_SECONDS, times[0]))
-        around = (times >= first) & (times < first + REFERENCE_SECONDS)
-        usual = np.median(pixels[np.flatnonzero(around)[::REFERENCE_STRIDE]], axis=0).astype(np.float32)
+        # third of the last 12 s, but for two thirds of 6 s, had the window been cut at the end).
+        first = min(max(centre - seconds / 2, times[0]), max(times[-1] - seconds, times[0]))
+        around = (times >= first) & (times < first + seconds)
+        taken = np.flatnonzero(around)
+        usual = np.median(pixels[taken[::max(1, len(taken) // REFERENCE_SAMPLES)]], axis=0).astype(np.float32)
         now = pixels[these].astype(np.float32)
         now /= _exposure(now, usual, int(band.windows[-1][1]))[:, None, None]
         per_row = np.stack([np.abs(usual[:, a:b] - _unshaded(now[:, :, a:b], usual[:, a:b])).mean(axis=2)
@@ -227,12 +235,13 @@ def _exposure(now: np.ndarray, usual: np.ndarray, columns: int) -> np.ndarray:
     return np.where(gains > 0, gains, 1.0).astype(np.float32)
 
 
-def press_evidence(rows: BandRows, band: KeyBand) -> KeyEvidence:
-    """How pressed every key looks in every frame (see the module's docstring)."""
+def press_evidence(rows: BandRows, band: KeyBand, moving: bool = False) -> KeyEvidence:
+    """How pressed every key looks in every frame (see the module's docstring); `moving`: the band was followed
+    through a camera's motion (MOVING_REFERENCE_SECONDS)."""
     times, pitches = rows.times, band.pitches
     if len(times) == 0:
         return KeyEvidence(times, pitches, np.zeros((0, len(pitches)), np.float32))
-    edges, tops = changes(rows, band)
+    edges, tops = changes(rows, band, MOVING_REFERENCE_SECONDS if moving else REFERENCE_SECONDS)
     contrast = keys_contrast(rows)
     raw = edges[:, band.key_edges].mean(axis=2)
     raw -= np.median(raw, axis=1, keepdims=True)  # what every key shares in a frame is not a press

@@ -172,7 +172,8 @@ def read_keyboard(path: str | Path, start: float, end: float, keypoints: Keypoin
         sampled, motion, geometry = followed.rows, followed.motion, followed.geometry
         band = key_band(geometry)
         keypoints = steadied(keypoints, motion, geometry.frame_size)
-    notes = read_notes(press_evidence(sampled, band), geometry, keypoints, instrument, start, duration)
+    notes = read_notes(press_evidence(sampled, band, moving=motion is not None), geometry, keypoints, instrument,
+                       start, duration)
     report(1.0, f"{len(notes)} notes read off {len(geometry.keys)} keys")
     return KeyboardReading(geometry, Performance(instrument, duration, [notes], SOURCE_NAME), motion)
 
