@@ -46,11 +46,11 @@ ROW_QUANTILE = 20
 #: The usual look of every pixel is its median over this many seconds around the frame (the range's first or last
 #: as many near its ends), updated this often from about REFERENCE_SAMPLES frames spread over them. A key held
 #: down for more than half of that window is missed (its usual look is then the pressed one), so the window is
-#: long: 12 s missed a chord held for 8 s under a melody, 24 s reads it. On the shared clip and ten copies of it
-#: (other rooms, exposures, bitrates, frame rates, views) 24 s read as 12 s did on average (whole clip: onset F1
-#: -0.004, the clip itself 0.837 / 0.779 -> 0.849 / 0.806), except where the camera moved: keys followed
-#: through a camera's motion (follow.py) change their look with what the fit leaves, and keep MOVING_REFERENCE
-#: seconds (a slow zoom's copy lost 0.05 / 0.12 with 24).
+#: long: 12 s missed a chord held for 8 s under a melody, 24 s reads it. Over the whole shared clip it read
+#: 0.849 / 0.806 onset / note F1 instead of 0.837 / 0.779, and over thirteen steady copies of it (other rooms,
+#: exposures, bitrates, views) +0.004 / +0.016 on average (from -0.04 to +0.04 in onsets), except where the
+#: camera moved: keys followed through a camera's motion (follow.py) change their look with what the fit leaves,
+#: and keep MOVING_REFERENCE_SECONDS (a slow zoom's copy lost 0.05 / 0.12 with 24).
 REFERENCE_SECONDS = 24.0
 MOVING_REFERENCE_SECONDS = 12.0
 REFERENCE_UPDATE_SECONDS = 2.0
