@@ -113,38 +113,33 @@ def test_a_press_between_two_frames_is_timed_between_them(tmp_path: Path) -> Non
         f"onsets read {delay * 1000:+.1f} ms late, scattered by {scatter * 1000:.1f} ms around that")
 
 
-def test_a_chord_held_for_seconds_at_the_start_of_a_clip_is_read_when_it_was_pressed(tmp_path: Path) -> None:
-    """A key's usual look is its median over the seconds around the frame: up, where a key is down for less than
-    half of them. At a clip's ends that window was cut short (6 s at the first frame), so a chord held from the
-    first second to the fifth was down for most of it: its keys' usual look was down, and the chord was read
-    from the clip's start until it was pressed (with a neighbour's pitch), then nothing while it sounded."""
-    seconds = 14.0
-    chord = [(48, 1.0, 5.0), (52, 1.0, 5.0), (55, 1.0, 5.0)]
-    tune = [note for note in melody(seconds, 64, 84, seed=3) if note[1] >= 6.0]
-    performed = perform(sorted(chord + tune, key=lambda note: (note[1], note[0])), seconds, 61, SIZE, seed=3)
+def _chord_read(tmp_path: Path, chord: list[tuple[int, float, float]], tune: list[tuple[int, float, float]],
+                seconds: float, seed: int) -> list[tuple[int, float, float]]:
+    """The notes below middle C read off a rendered clip of `chord` (left hand) and `tune` (right hand), as
+    (pitch, start, end) rounded to 0.1 s."""
+    performed = perform(sorted(chord + tune, key=lambda note: (note[1], note[0])), seconds, 61, SIZE, seed=seed)
     path = tmp_path / "held.mp4"
     _write(performed, path)
     geometry = locate_keyboard(path, 0.0, seconds)
     assert geometry is not None
     hands = fingertip_keypoints(performed.fingertips, performed.rate, SIZE)
     read = read_keyboard(path, 0.0, seconds, hands, get_instrument("piano"), geometry).performance.tracks[0]
-    low = sorted((note.pitch, round(note.start, 1), round(note.end, 1)) for note in read if note.pitch < 60)
-    assert low == [(48, 1.0, 5.0), (52, 1.0, 5.0), (55, 1.0, 5.0)], low
+    return sorted((note.pitch, round(note.start, 1), round(note.end, 1)) for note in read if note.pitch < 60)
+
+
+def test_a_chord_held_for_seconds_at_the_start_of_a_clip_is_read_when_it_was_pressed(tmp_path: Path) -> None:
+    """A key's usual look is its median over the seconds around the frame: up, where a key is down for less than
+    half of them. At a clip's ends that window was cut short (6 s at the first frame), so a chord held from the
+    first second to the fifth was down for most of it: its keys' usual look was down, and the chord was read
+    from the clip's start until it was pressed (with a neighbour's pitch), then nothing while it sounded."""
+    chord = [(48, 1.0, 5.0), (52, 1.0, 5.0), (55, 1.0, 5.0)]
+    tune = [note for note in melody(14.0, 64, 84, seed=3) if note[1] >= 6.0]
+    assert _chord_read(tmp_path, chord, tune, 14.0, seed=3) == chord
 
 
 def test_a_chord_held_for_8_s_under_a_melody_is_read_while_it_sounds(tmp_path: Path) -> None:
     """A chord held for 8 s in the middle of a clip (a slow piece's sustained harmony under a melody) was down
     for most of the 12 s a key's usual look was taken over: that look was the pressed one, so the chord was
     missed while it sounded and read, with a neighbour's pitch, where it was up (presses.REFERENCE_SECONDS)."""
-    seconds = 24.0
     chord = [(48, 8.0, 16.0), (52, 8.0, 16.0), (55, 8.0, 16.0)]
-    tune = melody(seconds, 64, 84, seed=5)
-    performed = perform(sorted(chord + tune, key=lambda note: (note[1], note[0])), seconds, 61, SIZE, seed=5)
-    path = tmp_path / "sustained.mp4"
-    _write(performed, path)
-    geometry = locate_keyboard(path, 0.0, seconds)
-    assert geometry is not None
-    hands = fingertip_keypoints(performed.fingertips, performed.rate, SIZE)
-    read = read_keyboard(path, 0.0, seconds, hands, get_instrument("piano"), geometry).performance.tracks[0]
-    low = sorted((note.pitch, round(note.start, 1), round(note.end, 1)) for note in read if note.pitch < 60)
-    assert low == [(48, 8.0, 16.0), (52, 8.0, 16.0), (55, 8.0, 16.0)], low
+    assert _chord_read(tmp_path, chord, melody(24.0, 64, 84, seed=5), 24.0, seed=5) == chord
