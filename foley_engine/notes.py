@@ -6,6 +6,7 @@ the WAV both start exactly where the clip starts on a timeline.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from .instruments import Instrument
@@ -25,6 +26,18 @@ class Note:
             raise ValueError(f"velocity {self.velocity} outside MIDI range 1-127")
         if not self.end > self.start >= 0:
             raise ValueError(f"note must have 0 <= start < end, got {self.start}..{self.end}")
+
+
+def onset_groups(notes: Iterable[Note], window: float = 0.03) -> list[list[Note]]:
+    """Notes grouped by their onsets, sorted: a note starting at most `window` seconds after its group's first
+    note joins that group (a chord's notes; onsets heard together)."""
+    groups: list[list[Note]] = []
+    for note in sorted(notes):
+        if groups and note.start - groups[-1][0].start <= window:
+            groups[-1].append(note)
+        else:
+            groups.append([note])
+    return groups
 
 
 @dataclass

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..notes import Note
+from ..notes import Note, onset_groups
 
 #: Suffix of the chance rows drawn at a generator's density: "chance at model's density".
 DENSITY_CHANCE = "chance at {}'s density"
@@ -39,16 +39,12 @@ _REDRAWS = 1000
 
 
 def heard_onsets(notes: Sequence[Note], together: float) -> list[Note]:
-    """The sorted `notes` that start a group of onsets heard together: a note starting at most `together`
-    after the group's first joins that group (madmom's combine_events, "left"). With 0, notes at one instant
-    still count one by one (a piano's chord from its MIDI: every key is played)."""
+    """The notes (sorted) that start a group of onsets heard together: a note starting at most `together` after
+    the group's first joins that group (notes.onset_groups; madmom's combine_events, "left"). With 0, `notes`
+    as they are: notes at one instant count one by one (a piano's chord from its MIDI: every key is played)."""
     if together <= 0:
         return list(notes)
-    firsts: list[Note] = []
-    for note in notes:
-        if not firsts or note.start - firsts[-1].start > together + 1e-9:
-            firsts.append(note)
-    return firsts
+    return [group[0] for group in onset_groups(notes, together)]
 
 
 def chance_at_density(reference: Sequence[Note], count: int, duration: float, seed: int,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...instruments import Instrument
-from ...notes import Note
+from ...notes import Note, onset_groups
 from ...skeleton import BODY_INDEX, FINGERTIPS, RIGHT_HAND_OFFSET
 from .body import Physique, Posture, Rig, new_arm_plan
 from .camera import CameraView
@@ -23,7 +23,6 @@ from .motion import (
     Keyframes,
     Motion,
     glide,
-    onset_groups,
     reversing_stroke,
     strike,
     velocity_scale,

@@ -18,12 +18,12 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ...instruments import Instrument
-from ...notes import Note
+from ...notes import Note, onset_groups
 from ...skeleton import FINGERTIPS, LEFT, LEFT_HAND_OFFSET, RIGHT, RIGHT_HAND_OFFSET
 from .body import Physique, Posture, Rig, new_arm_plan
 from .camera import CameraView
 from .hands import CURVED, HandGeometry
-from .motion import LINEAR, SMOOTH, Cue, Keyframes, Motion, drift, glide, onset_groups, strike
+from .motion import LINEAR, SMOOTH, Cue, Keyframes, Motion, drift, glide, strike
 
 WHITE_KEY = 0.0235  # metres between white key centres
 _WHITE_STEP = (0, 0.5, 1, 1.5, 2, 3, 3.5, 4, 4.5, 5, 5.5, 6)  # white-key index of each pitch class

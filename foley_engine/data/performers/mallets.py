@@ -11,13 +11,13 @@ from __future__ import annotations
 import numpy as np
 
 from ...instruments import Instrument
-from ...notes import Note
+from ...notes import Note, onset_groups
 from ...skeleton import BODY_INDEX, LEFT, RIGHT
 from .body import Physique, Posture, Rig, new_arm_plan
 from .camera import CameraView
 from .hands import GRIP
 from .keys import WHITE_KEY, key_position
-from .motion import Cue, Motion, glide, onset_groups, strike
+from .motion import Cue, Motion, glide, strike
 
 _BAR = {"marimba": 0.05, "xylophone": 0.04}  # natural bar spacing, metres
 _REST = 0.07  # wrist height above the striking height between notes

@@ -109,17 +109,6 @@ def velocity_scale(velocity: float | np.floating | np.ndarray, low: float, high:
     return scaled
 
 
-def onset_groups(notes: list, window: float = 0.03) -> list[list]:
-    """Notes grouped into chords: onsets within `window` seconds of the group's first onset."""
-    groups: list[list] = []
-    for note in sorted(notes):
-        if groups and note.start - groups[-1][0].start <= window:
-            groups[-1].append(note)
-        else:
-            groups.append([note])
-    return groups
-
-
 @dataclass(frozen=True)
 class Cue:
     """Where a note shows: the joint (index into the 67-joint performer graph) whose motion marks its onset."""

@@ -14,7 +14,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ...instruments import Instrument
-from ...notes import Note
+from ...notes import Note, onset_groups
 from ...skeleton import BODY_INDEX, FINGERTIPS, LEFT, LEFT_HAND_OFFSET, RIGHT, RIGHT_HAND_OFFSET
 from .body import ArmPlan, Physique, Posture, Rig, new_arm_plan
 from .camera import CameraView
@@ -26,7 +26,6 @@ from .motion import (
     Keyframes,
     Motion,
     glide,
-    onset_groups,
     pluck,
     reversing_stroke,
     strike,
@@ -251,7 +250,7 @@ def _harp(track: list[Note], times: np.ndarray, rng: np.random.Generator, view: 
             r = np.clip((pitch - 24.0) / 79.0, 0.0, 1.0)
             return np.array([sign * 0.05, 0.2 + 0.2 * r, 0.62 - 0.3 * r]) * scale
 
-        targets = [(g[0].start, spot(np.mean([n.pitch for n in g])) - np.array([0, 0, 0.12 * scale]))
+        targets = [(g[0].start, spot(float(np.mean([n.pitch for n in g]))) - np.array([0, 0, 0.12 * scale]))
                    for g in onset_groups(mine)]
         home = spot(split) - np.array([0, 0, 0.12 * scale])
         arms.wrist[:, hand] = rig.to_world(glide(targets[0][1] if targets else home, targets)(times))
