@@ -19,6 +19,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev,train,eval,formats,cluster,ui]'
 	# basic-pitch's wheel ships its ONNX model; --no-deps keeps TensorFlow out (onnxruntime runs it)
 	$(PY) -m pip install --quiet --no-deps basic-pitch==0.4.0
+	# generation's token step is compiled code (foley_engine/model/kernels.py): compiled once here, not at the first clip
+	$(PY) -c 'from foley_engine.model import warm_up; warm_up()'
 	touch $@
 
 venv: $(VENV)/.installed

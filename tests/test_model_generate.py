@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -90,7 +92,8 @@ def test_sampling_draws_follow_the_filtered_distribution_and_forced_rows_draw_no
             drop = (ranked.cumsum(0) - ranked > sampling.top_p)
             probs[order[drop]] = 0.0
             probs /= probs.sum()
-        picks = np.bincount([sampler._draw(scaled, sampling, (i + 0.5) / 10000) for i in range(10000)],
+        picks = np.bincount([sampler._draw(scaled, sampling.top_k, sampling.top_p, (i + 0.5) / 10000)
+                             for i in range(10000)],
                             minlength=len(scaled))
         np.testing.assert_allclose(picks / 10000, probs.numpy(), atol=2e-4)
     generator = torch.Generator().manual_seed(3)
@@ -144,9 +147,9 @@ def test_block_drawn_uniforms_are_the_one_at_a_time_draws():
 
 @pytest.mark.parametrize("ffn", [64, 96, 32])
 def test_cached_decoding_equals_full_recomputation(ffn):
-    """Greedy tokens and logits from the KV cache (incl. left padding) match re-running the whole prefix; also
-    where the feed-forward width equals another product's (3 x d_model, d_model), whose step buffers are then
-    shared (stepping.StepBuffers)."""
+    """Greedy tokens and logits from the KV cache match re-running the whole prefix, at feed-forward widths
+    equal to other products' (3 x d_model, d_model) and not: the compiled step (kernels.py) sizes its scratch
+    rows from each weight's shape."""
     model = tiny_model(seed=4, config=dataclasses.replace(TINY, ffn=ffn))
     inst = get_instrument("piano")
     frames = int(model.config.window * 30)
@@ -167,11 +170,11 @@ def test_cached_decoding_equals_full_recomputation(ffn):
             state.advance(token)
             tokens.append(token)
             times.append(state.step)
-            cached = model.step(window, np.array([token]), np.array([state.step]), None, cache)
+            cached = model.step(window, np.array([token]), np.array([state.step]), cache)
 
 
 def test_cached_steps_of_a_left_padded_batch_equal_full_recomputation():
-    """step() on a batch whose rows have prefixes of different lengths (left padding hidden by key_bias)
+    """step() on a batch whose rows have prefixes of different lengths (left padding hidden as cache.valid marks it)
     gives each row the logits decode() computes from that row's real tokens alone."""
     model = tiny_model(seed=8)
     inst = get_instrument("piano")
@@ -190,9 +193,8 @@ def test_cached_steps_of_a_left_padded_batch_equal_full_recomputation():
         cache.valid[:, 4:] = True
         causal = torch.ones(4, 4, dtype=torch.bool).tril()
         model.decode(window, tokens, times, causal & (cache.valid[:, None, None, :4] | torch.eye(4).bool()), cache)
-        key_bias = cache.key_bias()
         for token, step in ((75, 30), (269, 41), (80, 41)):  # arbitrary events, the same for both rows
-            cached = model.step(window, np.array([token, token]), np.array([step, step]), key_bias, cache)
+            cached = model.step(window, np.array([token, token]), np.array([step, step]), cache)
             for b, (row_tokens, row_times) in enumerate(rows):
                 row_tokens.append(token)
                 row_times.append(step)
@@ -279,3 +281,18 @@ def test_onset_guidance_starts_notes_exactly_at_the_onset_heads_peaks():
     decoder.run(window, [track], 0, 0, 300)
     starts = {start for start, *_ in track.notes} | {start for start, _ in track.sounding.values()}
     assert starts == {20, 103, 200, 280}
+
+
+def test_the_compiled_code_made_at_install_is_ready_once_a_model_is_loaded():
+    """`make venv` runs warm_up() so that no clip waits ~4 s for numba to compile generation's token step and
+    sampler: a later process's load_model() must find both in numba's cache (hits, no compilation), so that
+    generating afterwards compiles and loads nothing. The warm-up leaves torch's global random state alone."""
+    from foley_engine.model import warm_up
+    state = torch.get_rng_state()
+    warm_up()
+    assert torch.equal(torch.get_rng_state(), state)
+    probe = ("from foley_engine.model import load_model, kernels, sampling; load_model(); "
+             "print(*(sum(getattr(f.stats, k).values()) for f in (kernels.decoder_step, sampling._draw_rows) "
+             "for k in ('cache_hits', 'cache_misses')))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert list(map(int, done.stdout.split())) == [1, 0, 1, 0]

@@ -15,8 +15,11 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from pathlib import Path  # noqa: E402 - after the environment above
 from typing import TYPE_CHECKING
 
+import numpy as np
+import torch
+
 from ..errors import ModelError
-from ..instruments import Instrument
+from ..instruments import Instrument, get_instrument
 from ..notes import Performance
 from .checkpoint import LoadedModel, load_checkpoint, save_checkpoint
 from .features import performer_joints
@@ -27,7 +30,7 @@ if TYPE_CHECKING:
     from ..keypoints import Keypoints
 
 __all__ = ["DEFAULT_CHECKPOINT", "FoleyModel", "LoadedModel", "ModelConfig", "Sampling", "generate_performances",
-           "generate_tracks", "load_checkpoint", "load_model", "save_checkpoint"]
+           "generate_tracks", "load_checkpoint", "load_model", "save_checkpoint", "warm_up"]
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "default.pt"
 _LOADED: dict[tuple[str, int, int], LoadedModel] = {}
@@ -49,6 +52,7 @@ def load_model(spec: str | Path = "default") -> LoadedModel:
     if key not in _LOADED:
         _LOADED.clear()  # one model at a time is plenty for a CLI or an editor session
         _LOADED[key] = load_checkpoint(path)
+        warm_up()
     return _LOADED[key]
 
 
@@ -64,3 +68,15 @@ def generate_performances(keypoints: Keypoints, instrument: Instrument, *, model
                             sampling=sampling, seed=seed, variations=variations)
     return [Performance(instrument=instrument, duration=duration, tracks=tracks, generator=loaded.name)
             for tracks in takes]
+
+
+def warm_up() -> None:
+    """Make generation's compiled parts ready (the token step, kernels.py, and the sampler): compiled into
+    numba's cache beside them if not there yet (~4 s), else loaded from it (~0.25 s, once per process). It
+    generates a second with a tiny untrained model: what is compiled depends on the arrays' types, not their
+    sizes. `make venv` runs it once after installing, load_model() after loading a model, so that no clip's
+    first token waits for it. Torch's global random state is left as it was."""
+    with torch.random.fork_rng(devices=[]):
+        tiny = FoleyModel(ModelConfig(d_model=8, heads=2, layers=1, ffn=8, encoder_channels=4, encoder_blocks=1,
+                                      frame_layers=1, window=1.0, overlap=0.5))
+    generate_tracks(tiny, [np.zeros((30, 67, 3), np.float32)], 30.0, (640, 360), get_instrument("piano"), 1.0, seed=0)

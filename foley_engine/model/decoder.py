@@ -25,30 +25,24 @@ if TYPE_CHECKING:
 class KVCache:
     """Self-attention keys and values of the tokens decoded so far, preallocated for `capacity` positions.
 
-    Keys and values lead so that step() writes a new position's both with one assignment."""
+    One block for all layers, so that step() reaches every layer's through one array."""
 
-    kv: list[torch.Tensor]  # per layer (2, B, H, capacity, head_dim): keys then values
+    stacked: torch.Tensor  # (layers, 2, B, H, capacity, head_dim): per layer keys then values
     valid: torch.Tensor  # (B, capacity) bool: False for left padding
     length: int = 0
-    arrays: list[np.ndarray] = field(init=False)  # per layer kv's memory as numpy, for step()'s writes
-    detached: list[torch.Tensor] = field(init=False)  # and as tensors outside autograd, for its reads
+    kv: list[torch.Tensor] = field(init=False)  # per layer views of `stacked`, for decode()
+    array: np.ndarray = field(init=False)  # `stacked`'s memory as numpy, for step()
     step: StepBuffers | None = field(default=None, init=False)  # what step() keeps beside the cache
 
     def __post_init__(self) -> None:
-        self.detached = [kv.detach() for kv in self.kv]
-        self.arrays = [kv.numpy() for kv in self.detached]
+        self.kv = [self.stacked[layer] for layer in range(len(self.stacked))]
+        self.array = self.stacked.detach().numpy()
 
     @classmethod
     def empty(cls, layers: int, batch: int, heads: int, capacity: int, head_dim: int,
               like: torch.Tensor) -> KVCache:
-        return cls([like.new_zeros((2, batch, heads, capacity, head_dim)) for _ in range(layers)],
+        return cls(like.new_zeros((layers, 2, batch, heads, capacity, head_dim)),
                    torch.zeros(batch, capacity, dtype=torch.bool, device=like.device))
-
-    def key_bias(self) -> torch.Tensor | None:
-        """Additive (B, 1, 1, capacity) mask hiding padding from later steps, or None without padding."""
-        if bool(self.valid.all()):
-            return None
-        return torch.zeros(self.valid.shape).masked_fill_(~self.valid, -math.inf)[:, None, None]
 
 
 @dataclass
@@ -59,10 +53,12 @@ class CrossMemory:
     values: list[torch.Tensor]
     frames: int
 
-    def step_arrays(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """Per layer keys (B * H, head_dim, F, pre-transposed) and values (B * H, F, head_dim) for step()."""
-        return [(k.detach().float().transpose(2, 3).flatten(0, 1).contiguous(),
-                 v.detach().float().flatten(0, 1).contiguous()) for k, v in zip(self.keys, self.values, strict=True)]
+    def step_arrays(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every layer's keys (layers, B * H, head_dim, F), pre-transposed, and values (layers, B * H, F,
+        head_dim), for step()."""
+        keys = torch.stack([k.detach().float().transpose(2, 3).flatten(0, 1) for k in self.keys])
+        values = torch.stack([v.detach().float().flatten(0, 1) for v in self.values])
+        return keys.contiguous(), values.contiguous()
 
 
 def time_encoding(steps: torch.Tensor, dim: int) -> torch.Tensor:

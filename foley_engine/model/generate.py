@@ -91,11 +91,10 @@ class WindowDecoder:
         # Padding attends to itself only, so no row is fully masked (which would put NaNs in the cache).
         self_mask = causal & (cache.valid[:, None, None, :longest] | torch.eye(longest, dtype=torch.bool))
         logits = model.decode(window, tokens, times, self_mask, cache)[:, -1].detach().numpy()
-        key_bias = cache.key_bias()
         done = [state.step >= length for state in states]
         onsets: list[list[int] | None] = (self._guided_onsets(window, start, resume) if self.sampling.guided
                                           else [None] * batch)
-        self._sample(window, tracks, states, done, logits, cache, key_bias, start, length, budget, onsets)
+        self._sample(window, tracks, states, done, logits, cache, start, length, budget, onsets)
 
     def _guided_onsets(self, window: EncodedWindow, start: int, resume: int) -> list[list[int] | None]:
         """Each row's guided onset steps (window-relative, sorted; onsets.py) for the window starting at grid
@@ -117,8 +116,8 @@ class WindowDecoder:
                 for row, floor in zip(rows, floors, strict=True)]
 
     def _sample(self, window: EncodedWindow, tracks: list[TrackState], states: list[GrammarState],
-                done: list[bool], logits: np.ndarray, cache: KVCache, key_bias: torch.Tensor | None,
-                start: int, length: int, budget: int, onsets: list[list[int] | None]) -> None:
+                done: list[bool], logits: np.ndarray, cache: KVCache, start: int, length: int, budget: int,
+                onsets: list[list[int] | None]) -> None:
         """The token loop of run(): sample, record, step the cache, until every row reaches the end."""
         batch, model = len(tracks), self.model
         written, at_step, started = [0] * batch, [0] * batch, [False] * batch
@@ -141,7 +140,7 @@ class WindowDecoder:
                 done[b] = steps[b] >= length
             if all(done):
                 break
-            logits = model.step(window, chosen, steps, key_bias, cache)
+            logits = model.step(window, chosen, steps, cache)
 
     def choose(self, logits: np.ndarray, allowed: np.ndarray, states: list[GrammarState],
                start: int) -> np.ndarray:

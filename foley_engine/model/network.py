@@ -185,12 +185,10 @@ class FoleyModel(nn.Module):
         onsets = self.onset_head(memory[0]) if self.onset_head is not None else None
         return self.decode(self.encode(features, mask, instrument_ids, memory=memory), tokens, times), onsets
 
-    def step(self, window: EncodedWindow, tokens: np.ndarray, times: np.ndarray, key_bias: torch.Tensor | None,
-             cache: KVCache) -> np.ndarray:
+    def step(self, window: EncodedWindow, tokens: np.ndarray, times: np.ndarray, cache: KVCache) -> np.ndarray:
         """decode() of one token per row, tokens and times (B,) ints, with the cache: logits (B, vocab), in
-        numpy (stepping.py says how). `key_bias` is cache.key_bias() (computed once after the prefix, None
-        without padding)."""
-        return stepping.step(self, window, tokens, times, key_bias, cache)
+        numpy (stepping.py says how). Left padding is hidden as cache.valid marks it at the first step."""
+        return stepping.step(self, window, tokens, times, cache)
 
     def step_weights(self) -> StepWeights:
         """The weights as step() uses them: the same for every window, so generation lays them out once."""

@@ -6,11 +6,11 @@ every window of a clip is decoded with the same ones.
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+from numba import njit
 
 from ..options import DEFAULT_TEMPERATURE, DEFAULT_TOP_K, DEFAULT_TOP_P
 
@@ -78,23 +78,14 @@ def sample_tokens(logits: np.ndarray, allowed: np.ndarray, sampling: Sampling,
                   generator: torch.Generator | Uniforms) -> np.ndarray:
     """One token per row from (B, V) logits restricted to `allowed` (B, V); every row allows something.
 
-    Each row is filtered and drawn in numpy over its allowed tokens only, and a row that allows a single
-    token takes it without a random draw: a token costs a few microseconds instead of a sort and a
-    multinomial over the whole vocabulary in torch, for the same distribution. (Array methods rather than
-    numpy's functions throughout: this runs for every token, and their wrappers cost a quarter of it.)"""
-    rows = [row.nonzero()[0] for row in allowed]
-    free = sum(len(ids) > 1 for ids in rows) if sampling.temperature else 0
-    draws = iter(_uniforms(generator, free))
-    chosen = []
-    for b, ids in enumerate(rows):
-        if len(ids) == 1:
-            chosen.append(int(ids[0]))
-        elif sampling.temperature == 0:
-            chosen.append(int(ids[logits[b, ids].argmax()]))
-        else:
-            scaled = np.divide(logits[b, ids], sampling.temperature, dtype=np.float64)
-            chosen.append(int(ids[_draw(scaled, sampling, next(draws))]))
-    return np.array(chosen)
+    A row that allows a single token takes it without a random draw; the others draw one uniform each, in row
+    order, and invert their filtered distribution at it (_draw_rows: compiled, as this runs for every token and
+    its numpy calls cost ~40 us a token; the same distribution as a sort and a multinomial over the whole
+    vocabulary)."""
+    free = int((allowed.sum(axis=1) > 1).sum()) if sampling.temperature else 0
+    draws = np.array(_uniforms(generator, free), np.float64)
+    chosen: np.ndarray = _draw_rows(logits, allowed, sampling.temperature, sampling.top_k, sampling.top_p, draws)
+    return chosen
 
 
 def _uniforms(generator: torch.Generator | Uniforms, count: int) -> list[float]:
@@ -107,21 +98,41 @@ def _uniforms(generator: torch.Generator | Uniforms, count: int) -> list[float]:
     return drawn
 
 
-def _draw(scaled: np.ndarray, sampling: Sampling, uniform: float) -> int:
+@njit(cache=True, nogil=True, error_model="numpy")
+def _draw_rows(logits: np.ndarray, allowed: np.ndarray, temperature: float, top_k: int, top_p: float,
+               draws: np.ndarray) -> np.ndarray:
+    """Each row's token: its only allowed one, the most likely allowed one at temperature 0, else one drawn
+    with the next of `draws` over its allowed tokens' logits divided by the temperature (in float64)."""
+    chosen = np.empty(len(logits), np.int64)
+    used = 0
+    for b in range(len(logits)):
+        ids = np.flatnonzero(allowed[b])
+        if len(ids) == 1:
+            chosen[b] = ids[0]
+        elif temperature == 0:
+            chosen[b] = ids[np.argmax(logits[b][ids])]
+        else:
+            scaled = logits[b][ids].astype(np.float64) / temperature
+            chosen[b] = ids[_draw(scaled, top_k, top_p, draws[used])]
+            used += 1
+    return chosen
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _draw(scaled: np.ndarray, top_k: int, top_p: float, uniform: float) -> int:
     """Index into `scaled` logits of one token drawn from their top-k / top-p filtered softmax, by inverting
-    the cumulative distribution at `uniform` in [0, 1). (The searches run on the cumulative sums as a list:
-    bisect there is numpy's searchsorted on the same float64 values, without its call overhead.)"""
-    index = None
-    if sampling.top_k and sampling.top_k < len(scaled):
-        kth = np.partition(scaled, -sampling.top_k)[-sampling.top_k]
-        index = np.flatnonzero(scaled >= kth)  # ties with the k-th stay in
+    the cumulative distribution, most likely tokens first, at `uniform` in [0, 1). Ties with the k-th stay in;
+    top-p keeps the smallest set reaching it (the tokens with at most top_p before them)."""
+    index = np.arange(len(scaled))
+    if top_k and top_k < len(scaled):
+        kth = np.sort(scaled)[len(scaled) - top_k]
+        index = np.flatnonzero(scaled >= kth)
         scaled = scaled[index]
     weights = np.exp(scaled - scaled.max())
-    order = (-weights).argsort(kind="stable")  # most likely first
-    cumulative = weights[order].cumsum().tolist()
+    order = np.argsort(-weights, kind="mergesort")  # stable: equal weights keep the vocabulary's order
+    cumulative = np.cumsum(weights[order])
     kept = len(cumulative)
-    if sampling.top_p < 1:  # the smallest set reaching top_p: the tokens with at most top_p before them
-        kept = 1 + bisect_right(cumulative, sampling.top_p * cumulative[-1], 0, kept - 1)
-    pick = min(bisect_right(cumulative, uniform * cumulative[kept - 1], 0, kept), kept - 1)
-    chosen = int(order[pick])
-    return chosen if index is None else int(index[chosen])
+    if top_p < 1:
+        kept = 1 + np.searchsorted(cumulative[:kept - 1], top_p * cumulative[-1], side="right")
+    pick = min(np.searchsorted(cumulative[:kept], uniform * cumulative[kept - 1], side="right"), kept - 1)
+    return int(index[order[pick]])
