@@ -177,14 +177,16 @@ def _to_rgb(frame: av.VideoFrame, max_size: int) -> np.ndarray:
 
 def iter_frames(
     path: str | Path, start: float = 0.0, end: float | None = None, max_size: int = 640,
-    references_only: bool = False,
+    references_only: bool = False, at_times: Sequence[float] | None = None,
 ) -> Iterator[Frame]:
     """Yield the frames with start <= time < end, upright and downscaled so the longer side <= max_size.
 
     Seeks to the keyframe before start, so a range deep into a long clip costs only its own frames. Raises
     InputError if the file turns out damaged while decoding, including when it ends well before `end`.
     `references_only` decodes only the frames other frames are predicted from (often half of them, at half the
-    cost): a quick look over a range, not every frame.
+    cost): a quick look over a range, not every frame. `at_times` (sorted) yields only the first frame at or
+    after each of those times, one frame per time, and converts no other: a look at a few frames of a range
+    pays for decoding it, not for converting every frame to RGB (most of the cost otherwise).
     """
     path = Path(path)
     container = _open(path)
@@ -197,6 +199,7 @@ def iter_frames(
             container.seek(origin + int(start / time_base), stream=stream, backward=True)
         last_time = None
         decoded_any = False
+        taken = 0  # of at_times
         try:
             for frame in _decode_after(container, stream, origin + (start - TIME_EPSILON) / time_base,
                                        references_only):
@@ -209,6 +212,12 @@ def iter_frames(
                 if end is not None and time >= end - TIME_EPSILON:
                     return
                 last_time = time
+                if at_times is not None:
+                    if taken == len(at_times):
+                        return
+                    if time < at_times[taken] - TIME_EPSILON:
+                        continue
+                    taken += 1
                 yield Frame(time, _to_rgb(frame, max_size))
         except av.FFmpegError as exc:
             raise InputError(f"could not decode {path}: the file is truncated or corrupt") from exc

@@ -186,9 +186,9 @@ def test_a_short_range_is_decoded_from_its_own_first_keyframe(piano_video: Path,
     starts: list[float] = []
     iter_frames = keys.video.iter_frames
 
-    def recording(path, start=0.0, end=None, max_size=640, references_only=False):  # type: ignore[no-untyped-def]
+    def recording(path, start=0.0, end=None, max_size=640, **options):  # type: ignore[no-untyped-def]
         starts.append(start)
-        return iter_frames(path, start, end, max_size, references_only)
+        return iter_frames(path, start, end, max_size, **options)
 
     monkeypatch.setattr(keys.video, "iter_frames", recording)
     assert keys.locate_keyboard(piano_video, 8.0, 20.0) is not None

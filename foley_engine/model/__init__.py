@@ -52,7 +52,6 @@ def load_model(spec: str | Path = "default") -> LoadedModel:
     if key not in _LOADED:
         _LOADED.clear()  # one model at a time is plenty for a CLI or an editor session
         _LOADED[key] = load_checkpoint(path)
-        warm_up()
     return _LOADED[key]
 
 
@@ -71,11 +70,11 @@ def generate_performances(keypoints: Keypoints, instrument: Instrument, *, model
 
 
 def warm_up() -> None:
-    """Make generation's compiled parts ready (the token step, kernels.py, and the sampler): compiled into
-    numba's cache beside them if not there yet (~4 s), else loaded from it (~0.25 s, once per process). It
-    generates a second with a tiny untrained model: what is compiled depends on the arrays' types, not their
-    sizes. `make venv` runs it once after installing, load_model() after loading a model, so that no clip's
-    first token waits for it. Torch's global random state is left as it was."""
+    """Make generation's compiled code (kernels.py: the token step and the sampler) ready in this process:
+    compiled into numba's cache beside it if not there yet (~4 s), else loaded from it (~0.25 s), which the
+    first token does otherwise. It generates a second with a tiny untrained model: what is compiled depends on
+    the arrays' types, not their sizes. `make venv` runs it once after installing, so that no clip compiles;
+    bench/model_bench.py before timing generation. Torch's global random state is left as it was."""
     with torch.random.fork_rng(devices=[]):
         tiny = FoleyModel(ModelConfig(d_model=8, heads=2, layers=1, ffn=8, encoder_channels=4, encoder_blocks=1,
                                       frame_layers=1, window=1.0, overlap=0.5))

@@ -1,4 +1,5 @@
-"""The decoder's one-token step as compiled loops (numba): stepping.py's folded maths in a single call.
+"""Generation's compiled code (numba): the decoder's one-token step, stepping.py's folded maths in a single call,
+and the sampler's draw.
 
 Why compiled: at batch size 1-4 a step is ~150 tiny operations, and as torch or numpy calls each costs a few
 thousand instructions of dispatch, so the calls, not the multiplications, were most of a token's time
@@ -6,12 +7,15 @@ thousand instructions of dispatch, so the calls, not the multiplications, were m
 weight matrix is streamed once for all rows, attention reads the cache in place, and nothing is allocated but
 a few small scratch rows. On the shipped model, one row: about 220 us a step against 410 for the same maths
 as torch and numpy calls, with logits equal within 1e-4 (tests/test_model_generate.py checks them against a
-full recomputation).
+full recomputation) and the same notes (tests/test_model_pinned.py). Drawing a token from the grammar's allowed
+ones took ~40 us of numpy calls, ~10 here.
 
-fastmath lets the compiler reorder float sums across SIMD lanes, so the last bits of the logits depend on the
-CPU's vector width, as MKL's products already did; error_model="numpy" keeps Python's division-by-zero checks
-out of the inner loops. The compiled code is cached beside this file (numba's cache), so only the first run
-after an install compiles (a few seconds); later processes load it.
+fastmath lets the compiler reorder the step's float sums across SIMD lanes, so the last bits of the logits
+depend on the CPU's vector width, as MKL's products already did; error_model="numpy" keeps Python's
+division-by-zero checks out of the inner loops. The compiled code is cached beside this file (numba's cache):
+`make venv` compiles it (model.warm_up, a few seconds), later processes load it (~0.25 s, at their first token).
+This module, and numba with its compiler (~100 MB), is imported at the first token, not with the model: a
+clip's pose stage, where memory peaks, runs before and without it.
 """
 
 from __future__ import annotations
@@ -26,6 +30,9 @@ if TYPE_CHECKING:
     from .stepping import StepTensors
 
 _compiled = njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
+#: The sampler keeps float maths in order: a draw inverts a cumulative sum at a uniform, and reordered sums
+#: could move a boundary by a last bit.
+_sampled = njit(cache=True, nogil=True, error_model="numpy")
 
 
 @_compiled
@@ -168,3 +175,43 @@ def _gelu(hidden: np.ndarray) -> None:
         for j in range(hidden.shape[1]):
             v = hidden[b, j]
             hidden[b, j] = 0.5 * v * (1.0 + math.tanh(0.7978845608028654 * (v + 0.044715 * v * v * v)))
+
+
+@_sampled
+def draw_rows(logits: np.ndarray, allowed: np.ndarray, temperature: float, top_k: int, top_p: float,
+               draws: np.ndarray) -> np.ndarray:
+    """Each row's token: its only allowed one, the most likely allowed one at temperature 0, else one drawn
+    with the next of `draws` over its allowed tokens' logits divided by the temperature (in float64)."""
+    chosen = np.empty(len(logits), np.int64)
+    used = 0
+    for b in range(len(logits)):
+        ids = np.flatnonzero(allowed[b])
+        if len(ids) == 1:
+            chosen[b] = ids[0]
+        elif temperature == 0:
+            chosen[b] = ids[np.argmax(logits[b][ids])]
+        else:
+            scaled = logits[b][ids].astype(np.float64) / temperature
+            chosen[b] = ids[_draw(scaled, top_k, top_p, draws[used])]
+            used += 1
+    return chosen
+
+
+@_sampled
+def _draw(scaled: np.ndarray, top_k: int, top_p: float, uniform: float) -> int:
+    """Index into `scaled` logits of one token drawn from their top-k / top-p filtered softmax, by inverting
+    the cumulative distribution, most likely tokens first, at `uniform` in [0, 1). Ties with the k-th stay in;
+    top-p keeps the smallest set reaching it (the tokens with at most top_p before them)."""
+    index = np.arange(len(scaled))
+    if top_k and top_k < len(scaled):
+        kth = np.sort(scaled)[len(scaled) - top_k]
+        index = np.flatnonzero(scaled >= kth)
+        scaled = scaled[index]
+    weights = np.exp(scaled - scaled.max())
+    order = np.argsort(-weights, kind="mergesort")  # stable: equal weights keep the vocabulary's order
+    cumulative = np.cumsum(weights[order])
+    kept = len(cumulative)
+    if top_p < 1:
+        kept = 1 + np.searchsorted(cumulative[:kept - 1], top_p * cumulative[-1], side="right")
+    pick = min(np.searchsorted(cumulative[:kept], uniform * cumulative[kept - 1], side="right"), kept - 1)
+    return int(index[order[pick]])

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from numba import njit
 
 from ..options import DEFAULT_TEMPERATURE, DEFAULT_TOP_K, DEFAULT_TOP_P
 
@@ -79,12 +78,15 @@ def sample_tokens(logits: np.ndarray, allowed: np.ndarray, sampling: Sampling,
     """One token per row from (B, V) logits restricted to `allowed` (B, V); every row allows something.
 
     A row that allows a single token takes it without a random draw; the others draw one uniform each, in row
-    order, and invert their filtered distribution at it (_draw_rows: compiled, as this runs for every token and
+    order, and invert their filtered distribution at it (kernels.draw_rows: compiled, as this runs for every token and
     its numpy calls cost ~40 us a token; the same distribution as a sort and a multinomial over the whole
     vocabulary)."""
+    from . import kernels  # numba, when the first token is drawn (kernels.py says why)
+
     free = int((allowed.sum(axis=1) > 1).sum()) if sampling.temperature else 0
     draws = np.array(_uniforms(generator, free), np.float64)
-    chosen: np.ndarray = _draw_rows(logits, allowed, sampling.temperature, sampling.top_k, sampling.top_p, draws)
+    chosen: np.ndarray = kernels.draw_rows(logits, allowed, sampling.temperature, sampling.top_k, sampling.top_p,
+                                           draws)
     return chosen
 
 
@@ -96,43 +98,3 @@ def _uniforms(generator: torch.Generator | Uniforms, count: int) -> list[float]:
         return generator.take(count)
     drawn: list[float] = torch.rand(count, generator=generator, dtype=torch.float64).tolist()
     return drawn
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def _draw_rows(logits: np.ndarray, allowed: np.ndarray, temperature: float, top_k: int, top_p: float,
-               draws: np.ndarray) -> np.ndarray:
-    """Each row's token: its only allowed one, the most likely allowed one at temperature 0, else one drawn
-    with the next of `draws` over its allowed tokens' logits divided by the temperature (in float64)."""
-    chosen = np.empty(len(logits), np.int64)
-    used = 0
-    for b in range(len(logits)):
-        ids = np.flatnonzero(allowed[b])
-        if len(ids) == 1:
-            chosen[b] = ids[0]
-        elif temperature == 0:
-            chosen[b] = ids[np.argmax(logits[b][ids])]
-        else:
-            scaled = logits[b][ids].astype(np.float64) / temperature
-            chosen[b] = ids[_draw(scaled, top_k, top_p, draws[used])]
-            used += 1
-    return chosen
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def _draw(scaled: np.ndarray, top_k: int, top_p: float, uniform: float) -> int:
-    """Index into `scaled` logits of one token drawn from their top-k / top-p filtered softmax, by inverting
-    the cumulative distribution, most likely tokens first, at `uniform` in [0, 1). Ties with the k-th stay in;
-    top-p keeps the smallest set reaching it (the tokens with at most top_p before them)."""
-    index = np.arange(len(scaled))
-    if top_k and top_k < len(scaled):
-        kth = np.sort(scaled)[len(scaled) - top_k]
-        index = np.flatnonzero(scaled >= kth)
-        scaled = scaled[index]
-    weights = np.exp(scaled - scaled.max())
-    order = np.argsort(-weights, kind="mergesort")  # stable: equal weights keep the vocabulary's order
-    cumulative = np.cumsum(weights[order])
-    kept = len(cumulative)
-    if top_p < 1:
-        kept = 1 + np.searchsorted(cumulative[:kept - 1], top_p * cumulative[-1], side="right")
-    pick = min(np.searchsorted(cumulative[:kept], uniform * cumulative[kept - 1], side="right"), kept - 1)
-    return int(index[order[pick]])

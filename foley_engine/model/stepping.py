@@ -7,8 +7,8 @@ says why). The layout:
 - each layer norm is folded into the matrix product after it (fold_norm_linear), the attention scale into
   the queries, output biases into the next norm; the residual stream has a last column of ones; the norm
   comes from the row's sum of squares and two columns of the product (its mean and the carried biases'
-  part), not from a (D + 1)-wide centring block: a sixth fewer bytes to stream per token, and the weights
-  (3.0 MB a token on the shipped model, more than a core's L2 holds) are what a step mostly waits for;
+  part), not from a (D + 1)-wide centring block: a sixth fewer bytes to stream per token, and streaming the
+  weights (3.0 MB a token on the shipped model, more than a core's L2 holds) is a large part of a step;
 - each kind of weight is stacked over the layers, the cross-attention keys kept transposed (head_dim, frames)
   so a head's scores are a sum of contiguous rows;
 - the cross-attention time biases are looked up per frame from the table and each frame's distance bucket.
@@ -23,7 +23,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import kernels
 from .decoder import DecoderLayer, KVCache
 
 if TYPE_CHECKING:
@@ -78,6 +77,8 @@ def step(model: FoleyModel, window: EncodedWindow, tokens: np.ndarray, times: np
          cache: KVCache) -> np.ndarray:
     """FoleyModel.decode() of one token per row, tokens and times (B,) ints, with the cache: logits (B, vocab)
     in numpy. Rows decoded after left padding need their padding marked in cache.valid before the first step."""
+    from . import kernels  # numba, when the first token is decoded (kernels.py says why)
+
     tensors = window.stepping or prepare_step(model, window)
     if cache.step is None:
         cache.step = StepBuffers(cache, len(tensors.weights.tokens))

@@ -131,12 +131,9 @@ def recall_keyboard(path: str | Path, start: float, end: float) -> KeyboardGeome
 
 def _frames_at(path: str | Path, start: float, end: float, times: list[float]) -> list[video.Frame]:
     """The first frame at or after each of `times` (sorted), in one pass over [start, end) that decodes only
-    the frames others are predicted from (half the cost of every frame; any frame shows the keyboard)."""
-    chosen: list[video.Frame] = []
-    for _ in _picking(video.iter_frames(path, start, end, FRAME_SIZE, references_only=True), times, chosen):
-        if len(chosen) == len(times):
-            break
-    return chosen
+    the frames others are predicted from (half the cost of every frame; any frame shows the keyboard) and
+    converts only those it takes."""
+    return list(video.iter_frames(path, start, end, FRAME_SIZE, references_only=True, at_times=times))
 
 
 def read_keyboard(path: str | Path, start: float, end: float, keypoints: Keypoints, instrument: Instrument,
