@@ -202,6 +202,23 @@ def test_cached_steps_of_a_left_padded_batch_equal_full_recomputation():
                 torch.testing.assert_close(torch.from_numpy(cached[b:b + 1]), full, atol=1e-4, rtol=1e-4)
 
 
+def test_a_step_past_the_caches_capacity_is_refused_not_written_out_of_bounds():
+    """The compiled step does not check its indices: a cache too small for a window would be written past its
+    end, silently. step() refuses instead, as the torch layout's indexing did."""
+    model = tiny_model(seed=2)
+    frames = int(model.config.window * 30)
+    features, mask = windows.window_inputs([random_joints(frames, seed=2)], (1280, 720), 30.0, 0, frames)
+    with torch.no_grad():
+        window = model.encode(features, mask, model.instrument_ids([get_instrument("piano")]))
+        cache = model.new_cache(1, 3, window.inputs)
+        cache.valid[:] = True
+        model.decode(window, torch.tensor([[1, 280]]), torch.tensor([[0, 22]]), None, cache)
+        model.step(window, np.array([62]), np.array([22]), cache)  # the third and last position
+        with pytest.raises(IndexError, match="3 positions"):
+            model.step(window, np.array([62]), np.array([22]), cache)
+    assert cache.length == 3
+
+
 def test_left_padded_batch_row_equals_the_row_alone():
     model = tiny_model(seed=5)
     inst = get_instrument("piano")

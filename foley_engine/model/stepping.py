@@ -79,6 +79,9 @@ def step(model: FoleyModel, window: EncodedWindow, tokens: np.ndarray, times: np
     in numpy. Rows decoded after left padding need their padding marked in cache.valid before the first step."""
     from . import kernels  # numba, when the first token is decoded (kernels.py says why)
 
+    capacity = cache.array.shape[-2]
+    if cache.length >= capacity:  # the compiled step does not check: it would write past the cache's end
+        raise IndexError(f"the KV cache's {capacity} positions are all used")
     tensors = window.stepping or prepare_step(model, window)
     if cache.step is None:
         cache.step = StepBuffers(cache, len(tensors.weights.tokens))
