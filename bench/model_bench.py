@@ -43,7 +43,8 @@ def main() -> int:
     joints = [performer_joints(keypoints.body[0], keypoints.hands[0])]
     print(f"model {loaded.name}: {sum(t.numel() for t in loaded.model.parameters()) / 1e6:.2f} M parameters, "
           f"loaded in {time.perf_counter() - clock:.2f} s")
-    # A process's first token loads the compiled step and sampler (~0.25 s, once): shown here, not in the rate.
+    # A process's first token loads the compiled step and sampler (~0.45 s with numba's import, once): shown here,
+    # not in the rate.
     clock = time.perf_counter()
     warm_up()
     print(f"compiled code ready in {time.perf_counter() - clock:.2f} s (once a process, at its first token)")

@@ -30,12 +30,10 @@ class KVCache:
     stacked: torch.Tensor  # (layers, 2, B, H, capacity, head_dim): per layer keys then values
     valid: torch.Tensor  # (B, capacity) bool: False for left padding
     length: int = 0
-    kv: list[torch.Tensor] = field(init=False)  # per layer views of `stacked`, for decode()
     array: np.ndarray = field(init=False)  # `stacked`'s memory as numpy, for step()
     step: StepBuffers | None = field(default=None, init=False)  # what step() keeps beside the cache
 
     def __post_init__(self) -> None:
-        self.kv = [self.stacked[layer] for layer in range(len(self.stacked))]
         self.array = self.stacked.detach().numpy()
 
     @classmethod
@@ -120,9 +118,9 @@ class DecoderLayer(nn.Module):
         q, k, v = (self._split(t) for t in self.qkv(self.norm1(x)).chunk(3, dim=-1))
         if cache is not None:
             end = cache.length + x.shape[1]
-            cache.kv[index][0, :, :, cache.length:end] = k
-            cache.kv[index][1, :, :, cache.length:end] = v
-            k, v = cache.kv[index][:, :, :, :end].unbind(0)
+            cache.stacked[index, 0, :, :, cache.length:end] = k
+            cache.stacked[index, 1, :, :, cache.length:end] = v
+            k, v = cache.stacked[index, :, :, :, :end].unbind(0)
         causal = self_mask is None and cache is None
         attended = F.scaled_dot_product_attention(q, k, v, attn_mask=self_mask, is_causal=causal,
                                                   dropout_p=self.dropout.p if self.training else 0.0)

@@ -65,9 +65,9 @@ class StepBuffers:
     """What step() keeps beside one KV cache: the residual stream, the logits, and the additive mask hiding
     each row's left padding (0 or -inf per cached position), made from the cache's `valid` at the first step."""
 
-    def __init__(self, cache: KVCache, vocabulary: int) -> None:
-        batch, capacity = cache.valid.shape
-        width = cache.array.shape[-1] * cache.array.shape[3] + 1
+    def __init__(self, cache: KVCache, weights: StepWeights) -> None:
+        batch = len(cache.valid)
+        vocabulary, width = weights.tokens.shape
         self.x = np.zeros((batch, width), np.float32)
         self.logits = np.zeros((batch, vocabulary), np.float32)
         self.key_bias = np.where(cache.valid.numpy(), 0.0, -math.inf).astype(np.float32)
@@ -84,7 +84,7 @@ def step(model: FoleyModel, window: EncodedWindow, tokens: np.ndarray, times: np
         raise IndexError(f"the KV cache's {capacity} positions are all used")
     tensors = window.stepping or prepare_step(model, window)
     if cache.step is None:
-        cache.step = StepBuffers(cache, len(tensors.weights.tokens))
+        cache.step = StepBuffers(cache, tensors.weights)
     buffers = cache.step
     kernels.decoder_step(tensors, np.asarray(tokens, np.int64), np.asarray(times, np.int64), cache.array,
                          cache.length, buffers.key_bias, buffers.x, buffers.logits)
