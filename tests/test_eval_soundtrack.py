@@ -133,6 +133,66 @@ def test_a_pitched_soundtrack_gives_basic_pitch_notes_with_their_pitches(tmp_pat
     assert sum(melody[i].pitch == heard.notes[j].pitch for i, j in matches) >= 5
 
 
+def melodic_line(lowest: int, highest: int, seconds: float, seed: int) -> list[Note]:
+    """One player's line: steps of up to 4 semitones, each note held until the next starts (legato)."""
+    rng = np.random.default_rng(seed)
+    notes, start, pitch = [], 0.2, (lowest + highest) // 2
+    while start < seconds - 0.5:
+        length = float(rng.choice([0.2, 0.3, 0.4, 0.6]))
+        pitch = int(np.clip(pitch + rng.integers(-4, 5), lowest, highest))
+        notes.append(Note(start, start + length, pitch, int(rng.integers(60, 110))))
+        start += length
+    return notes
+
+
+def test_a_notes_partials_are_one_voice_and_independent_notes_are_not() -> None:
+    bowed = [Note(0.0, 1.0, 55, 90), Note(0.02, 0.9, 67, 60), Note(0.03, 0.8, 74, 50), Note(0.05, 0.6, 79, 40)]
+    assert soundtrack.count_voices(bowed).tolist() == [1] * 100  # G3 with its octave, twelfth, two octaves
+    trio = [Note(0.0, 0.5, 55, 90), Note(0.0, 0.5, 64, 90), Note(0.25, 0.5, 70, 90)]
+    assert soundtrack.count_voices(trio).tolist() == [2] * 25 + [3] * 25
+    check = soundtrack.check_voices(trio, 1, get_instrument("violin"))
+    assert (check.playable, check.most, check.crowded, check.other_players) == (2, 3, 0.5, True)
+    assert not soundtrack.check_voices(trio, 2, get_instrument("violin")).other_players  # two players can
+    assert soundtrack.check_voices([], 1, get_instrument("violin")).crowded == 0.0
+
+
+def test_a_soundtrack_holding_more_players_than_the_picture_is_called_out(tmp_path: Path,
+                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """One violin's line, transcribed, stays within what one violinist plays; three lines (violin, viola, flute:
+    an ensemble's mix over a picture of one player or none) do not, and `foley eval` says so in one line and in
+    the report, whose F1 no generator could bring to 1; with the player's own track it hears that instead."""
+    require_module("onnxruntime", "basic-pitch")
+    violin, viola, flute = (get_instrument(name) for name in ("violin", "viola", "flute"))
+    solo = Performance(violin, 6.0, [melodic_line(60, 84, 6.0, seed=0)])
+    stem = write_wav(render(solo), tmp_path / "solo.wav")
+    heard = soundtrack.soundtrack_reference(stem, violin)
+    assert not soundtrack.check_voices(heard.notes, 1, violin).other_players
+    mix = Performance(violin, 6.0, [melodic_line(60, 84, 6.0, seed=0), melodic_line(55, 72, 6.0, seed=10),
+                                    melodic_line(62, 88, 6.0, seed=20)], track_instruments=[violin, viola, flute])
+    video = video_with_sound(tmp_path / "ensemble.mp4", mix, seconds=6.0)
+    out = tmp_path / "report"
+    assert main(["eval", "--real", str(video), "--instrument", "violin", "--out", str(out),
+                 "--chance-draws", "3", "--rolls", "0"]) == 0
+    assert "foley eval: warning: " in capsys.readouterr().err
+    voices = json.loads((out / "report.json").read_text())["meta"]["recordings"][0]["voices"]
+    assert voices["other players heard"] and voices["share with more voices"] > soundtrack.CROWDED_SHARE
+    assert voices["voices they can play"] == 2  # no performer in the picture: counted as one violinist
+    assert "**Other players heard**" in (out / "report.md").read_text()
+
+    # The player's own track, given with --reference-audio, is heard instead of the mix: no warning.
+    own = tmp_path / "own"
+    assert main(["eval", "--real", str(video), "--instrument", "violin", "--reference-audio", str(stem),
+                 "--out", str(own), "--chance-draws", "3", "--rolls", "0"]) == 0
+    assert "warning" not in capsys.readouterr().err
+    recording = json.loads((own / "report.json").read_text())["meta"]["recordings"][0]
+    assert recording["audio"] == str(stem) and not recording["voices"]["other players heard"]
+    assert recording["notes_evaluated"] == len(heard.notes)
+    assert f"(heard in {stem})" in (own / "report.md").read_text()
+    assert main(["eval", "--real", str(video), "--reference-audio", str(stem), str(stem),
+                 "--out", str(tmp_path / "two")]) == 3
+    assert "--reference-audio takes one file per --real video with sound: 2 given for 1" in capsys.readouterr().err
+
+
 def test_the_lag_search_recovers_a_known_shift(snare_video: Path, tmp_path: Path) -> None:
     """Hits heard two frames after they are played: a generator playing the played times scores 1 at the lag
     that moves the heard onsets two frames earlier, and 0 note F1 is not claimed (onsets have no pitch)."""
@@ -221,6 +281,16 @@ def test_every_source_that_plays_the_instrument_joins_through_the_source_protoco
     assert source_generator(refusing, videos)(keypoints, get_instrument("snare"), 3.0).notes == []
     with pytest.raises(InputError, match="plays --real recordings only"):
         source_generator(playing, {})(keypoints, get_instrument("snare"), 3.0)
+
+
+@pytest.mark.real_media
+def test_the_shared_violin_clips_soundtrack_is_an_ensembles_mix() -> None:
+    """The violin clip is one player cropped from a URMP ensemble video, whose soundtrack is the sum of every
+    player's track: the check hears more than one violinist in it, so its F1 is bounded below 1."""
+    require_module("onnxruntime", "basic-pitch")
+    video = require_shared(SHARED_MEDIA / "violin-urmp" / "video.mp4")
+    heard = soundtrack.soundtrack_reference(video, get_instrument("violin"))
+    assert soundtrack.check_voices(heard.notes, 1, get_instrument("violin")).other_players
 
 
 @pytest.mark.real_media

@@ -51,6 +51,11 @@ def add_eval_commands(commands: argparse._SubParsersAction) -> None:
                     help="reference of --real videos without MIDI: onsets detected in the soundtrack, notes "
                          "transcribed from it by basic-pitch (with pitches), or auto: onsets for the GM percussion "
                          "channel's instruments (drums, hand drums, claps, steps), notes otherwise (default: auto)")
+    ev.add_argument("--reference-audio", nargs="+", type=Path, default=[], metavar="AUDIO",
+                    help="hear the reference of the --real videos with sound in these files instead of their own "
+                         "soundtracks, one per video in order: the player's own track (a stem, a close microphone) "
+                         "where the soundtrack mixes in players not in view; each taken to start at its video's "
+                         "first frame, the lag searched as a soundtrack's")
     ev.add_argument("--offset", type=float, default=None,
                     help="MIDI time minus video time of --real recordings with MIDI; default: estimated from motion")
     ev.add_argument("--range", type=float, nargs=2, metavar=("START", "END"), default=None,
@@ -257,6 +262,10 @@ def _load_real(args: argparse.Namespace, examples: list[Example], meta: dict, un
     if with_sound and args.offset is not None:
         raise InputError(f"--offset is the clock offset of a recording's MIDI; {with_sound[0]} has none (the lag of "
                          "its soundtrack is searched within --offset-spread)")
+    if args.reference_audio and len(args.reference_audio) != len(with_sound):
+        raise InputError(f"--reference-audio takes one file per --real video with sound: "
+                         f"{len(args.reference_audio)} given for {len(with_sound)}")
+    heard_in = dict(zip(with_sound, args.reference_audio, strict=True)) if args.reference_audio else {}
     meta["recordings"] = []
     videos: dict[int, Path] = {}
     for path, video in soundtracks:
@@ -264,8 +273,11 @@ def _load_real(args: argparse.Namespace, examples: list[Example], meta: dict, un
         if video is None:
             example, provenance = load_recording(path, args.instrument, args.offset, within=args.range)
         else:
-            example, reference, provenance = load_soundtrack_recording(video, args.instrument, args.reference)
+            example, reference, provenance = load_soundtrack_recording(video, args.instrument, args.reference,
+                                                                       audio=heard_in.get(path))
             heard.add(example.source)
+            if "warning" in provenance:
+                print(f"foley eval: warning: {path}: {provenance['warning']}", file=sys.stderr)
             if not reference.pitched:
                 unpitched.add(example.source)
         examples.append(example)

@@ -15,6 +15,12 @@ reference is taken from it in one of two ways, chosen by the instrument unless a
 * **notes** (pitched instruments): basic-pitch's transcription (data/transcription.py), whose notes carry
   pitches, so note F1 with pitch is reported beside onset F1.
 
+A soundtrack may hold more players than the picture shows: an ensemble's mix cropped to one player, a backing
+track. Their notes count as misses for every generator and its chance alike, so F1 against such a soundtrack
+is bounded below 1 by how much of it the players in view play. A pitched reference is checked for it
+(`check_voices`): how often more voices sound than the players in view could play, which every report gives,
+and says plainly when it is often.
+
 The soundtrack and the picture share the container's clock; decode_audio puts audio sample 0 on the first
 video frame. What remains is a small muxing or capture lag (tens of ms), which is searched, not assumed: the
 recording is scored like a real recording whose clock offset is estimated at 0, at every LAG_STEP (lags.py)
@@ -23,6 +29,7 @@ within +-offset_spread, each generator and its chance at the same note density a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import ModuleType
@@ -49,6 +56,16 @@ CLOCK_METHOD = ("the soundtrack shares the video's clock (audio sample 0 = first
                 f"residual audio-video muxing lag is searched every {LAG_STEP * 1000:.0f} ms within --offset-spread "
                 "(0.1 s unless given; the best clock lag table gives the range), each generator and its chance at "
                 "the same note density at their own best lag")
+
+#: Intervals in semitones above a sounding note at which a transcription hears that note's own partials as notes
+#: of their own (2nd to 5th partials: octave, twelfth, two octaves, two octaves and a major third).
+PARTIAL_INTERVALS = (12, 19, 24, 28)
+#: Share of the sounding time with more voices than the players in view can play above which a report says the
+#: soundtrack holds other players. FluidSynth renders of one violin or one double bass, transcribed, give 0
+#: (partials and overlapping tails set apart); three independent lines (violin, viola, flute) 0.40-0.78.
+CROWDED_SHARE = 0.25
+#: Time step at which voices are counted (s).
+VOICE_STEP = 0.01
 
 
 @dataclass(frozen=True)
@@ -95,6 +112,59 @@ class SoundtrackReference:
     notes: list[Note]
     pitched: bool
     description: dict
+
+
+@dataclass(frozen=True)
+class VoiceCheck:
+    """How many voices a pitched soundtrack holds against how many the players in view can play: `crowded` is
+    the share of the time anything sounds during which more than `playable` voices sound."""
+
+    performers: int
+    playable: int
+    most: int
+    crowded: float
+
+    @property
+    def other_players(self) -> bool:
+        """Whether the soundtrack often holds more voices than the players in view can play."""
+        return self.crowded > CROWDED_SHARE
+
+    def describe(self) -> dict:
+        return {"performers in view": self.performers, "voices they can play": self.playable,
+                "most voices heard": self.most, "share with more voices": round(self.crowded, 3),
+                "other players heard": self.other_players}
+
+    def warning(self, instrument: Instrument) -> str:
+        """One sentence for the CLI and the report when the soundtrack holds other players."""
+        return (f"for {self.crowded:.0%} of the time sound is heard, more voices sound than the {self.performers} "
+                f"{instrument.name} player(s) in view can play ({self.playable} at once): the soundtrack holds "
+                "players not in view (an ensemble's mix, a backing track); their notes count as misses for every "
+                "generator and its chance alike, so no generator can reach an F1 of 1 against it")
+
+
+def count_voices(notes: Sequence[Note], step: float = VOICE_STEP) -> np.ndarray:
+    """The voices sounding at every `step` at which any note sounds: the notes sounding, less those at a
+    partial's interval (PARTIAL_INTERVALS) above a lower one sounding, which one player's note makes heard."""
+    if not notes:
+        return np.zeros(0, int)
+    times = np.arange(0.0, max(n.end for n in notes), step)
+    starts, ends = (np.array([getattr(n, side) for n in notes]) for side in ("start", "end"))
+    sounding = (starts[None, :] <= times[:, None]) & (times[:, None] < ends[None, :])
+    pitches = np.array([n.pitch for n in notes])
+    counts = []
+    for row in sounding[sounding.any(axis=1)]:
+        heard = sorted(set(pitches[row].tolist()))
+        counts.append(sum(not any(p - q in PARTIAL_INTERVALS for q in heard[:i]) for i, p in enumerate(heard)))
+    return np.array(counts, int)
+
+
+def check_voices(notes: Sequence[Note], performers: int, instrument: Instrument) -> VoiceCheck:
+    """The voices heard in `notes` (a soundtrack's transcription) against `performers` players of
+    `instrument`, each playing at most its max_polyphony notes at once."""
+    counts = count_voices(notes)
+    playable = max(performers, 1) * instrument.max_polyphony
+    crowded = float(np.mean(counts > playable)) if counts.size else 0.0
+    return VoiceCheck(performers, playable, int(counts.max(initial=0)), crowded)
 
 
 def _librosa() -> ModuleType:
@@ -180,22 +250,37 @@ def soundtrack_video(path: str | Path) -> Path | None:
 
 
 def load_soundtrack_recording(video: str | Path, instrument: str, reference: Reference = "auto",
-                              settings: PoseSettings = PoseSettings()) -> tuple[Example, SoundtrackReference, dict]:
+                              settings: PoseSettings = PoseSettings(), audio: str | Path | None = None,
+                              ) -> tuple[Example, SoundtrackReference, dict]:
     """A video with sound as one real example over its whole length: keypoints from the picture, reference
     notes from the soundtrack (clock offset 0, the residual lag searched when scored). Returns the example, the
-    reference and the provenance for the report."""
+    reference and the provenance for the report.
+
+    `audio`, if given, is heard instead of the video's own soundtrack: the player's own track (a stem, a close
+    microphone) where the soundtrack mixes in players the picture does not show. It is taken to start at the
+    video's first frame, its residual lag searched as a soundtrack's."""
     video = Path(video)
     chosen = get_instrument(instrument)
     info = probe(video)
-    heard = soundtrack_reference(video, chosen, reference)
+    heard_in = video if audio is None else Path(audio)
+    heard = soundtrack_reference(heard_in, chosen, reference)
     if not heard.notes:
-        raise InputError(f"no {'onset' if not heard.pitched else 'note'} heard in the soundtrack of {video}")
+        raise InputError(f"no {'onset' if not heard.pitched else 'note'} heard in "
+                         f"{'the soundtrack of ' if audio is None else ''}{heard_in}")
     keypoints = extract_keypoints(info.path, settings=settings)
     name = video.parent.name if video.stem == "video" else video.stem
     example = Example(keypoints, [heard.notes], chosen.name, f"soundtrack:{name}", "real")
-    return example, heard, {"video": str(video), "alignment": {"offset": 0.0, "method": CLOCK_METHOD},
-                            "range_seconds": [0.0, round(example.duration, 3)], "notes_evaluated": len(heard.notes),
-                            "pitched": heard.pitched} | heard.description
+    provenance = {"video": str(video), "alignment": {"offset": 0.0, "method": CLOCK_METHOD},
+                  "range_seconds": [0.0, round(example.duration, 3)], "notes_evaluated": len(heard.notes),
+                  "pitched": heard.pitched} | heard.description
+    if audio is not None:
+        provenance["audio"] = str(audio)
+    if heard.pitched:
+        voices = check_voices(heard.notes, keypoints.num_performers, chosen)
+        provenance["voices"] = voices.describe()
+        if voices.other_players:
+            provenance["warning"] = voices.warning(chosen)
+    return example, heard, provenance
 
 
 def reference_preface(recordings: list[dict]) -> list[str]:
@@ -208,9 +293,19 @@ def reference_preface(recordings: list[dict]) -> list[str]:
     for recording in heard:
         parameters = ", ".join(f"{key}={value}" for key, value in recording["parameters"].items())
         lines += [f"- **{Path(recording['video']).parent.name}/{Path(recording['video']).name}**: reference = "
-                  f"{recording['reference']} ({recording['notes_evaluated']} "
+                  f"{recording['reference']}{' (heard in ' + recording['audio'] + ')' if 'audio' in recording else ''} "
+                  f"({recording['notes_evaluated']} "
                   f"{'notes' if recording['pitched'] else 'onsets'}); detector: {recording['detector']}; "
                   f"parameters: {parameters}"]
+        if "voices" in recording:
+            voices = recording["voices"]
+            lines += [f"  - voices: the {voices['performers in view']} player(s) in view can play "
+                      f"{voices['voices they can play']} at once; up to {voices['most voices heard']} heard; more "
+                      f"than they can play for {voices['share with more voices']:.0%} of the time sound is heard "
+                      f"(partials of a lower note not counted; above {CROWDED_SHARE:.0%} the soundtrack is taken to "
+                      "hold other players)"]
+        if "warning" in recording:
+            lines += [f"  - **Other players heard**: {recording['warning']}."]
     lines += ["", f"Onsets heard together are one onset: a note starting at most {HEARD_TOGETHER * 1000:.0f} ms after "
               "the first of a group joins it, in the reference and in every generator alike (a transcription hears "
               "one bowed or plucked note with its octave or another harmonic as notes of their own; onset detection "
