@@ -112,3 +112,20 @@ def test_one_player_is_one_performer_whatever_the_codec(codec: str, tmp_path: Pa
     keypoints = extract_keypoints(clip, cache_dir=tmp_path)
     assert keypoints.num_performers == 1
     assert (keypoints.body[0, :, BODY_INDEX["neck"], 2] > 0).mean() > 0.95
+
+
+def test_a_small_players_crop_is_at_least_half_the_frame_high_and_small_windows_cover_the_frame() -> None:
+    """Pose loses a small player in a tight crop: the crop grows to half the image's shorter side around them
+    (clipped to the image), while a large player's crop is their box with its margin, as before."""
+    from foley_engine.pose.people import CROP_MARGIN, _small_windows, crop_for, grow
+
+    x0, y0, x1, y1 = crop_for((300.0, 250.0, 340.0, 310.0), 640, 360)  # 40 x 60 px, near the bottom
+    assert x1 - x0 >= 180 and (y0, y1) == (190, 360) and x0 <= 300 and x1 >= 340
+    large = (100.0, 20.0, 300.0, 340.0)
+    assert crop_for(large, 640, 360) == grow(large, CROP_MARGIN, 640, 360)
+    windows = _small_windows(640, 360)
+    assert len(windows) == 21 and all(x1 - x0 == y1 - y0 == 180 for x0, y0, x1, y1 in windows)
+    covered = np.zeros((360, 640), bool)
+    for wx0, wy0, wx1, wy1 in windows:
+        covered[wy0:wy1, wx0:wx1] = True
+    assert covered.all()

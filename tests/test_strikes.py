@@ -407,6 +407,29 @@ def test_two_real_drummers_side_by_side_are_each_heard_on_their_own(tmp_path: Pa
 
 
 @pytest.mark.real_media
+def test_a_drummer_far_back_in_a_wide_shot_is_found_and_heard(tmp_path: Path) -> None:
+    """The snare drummer at a quarter of a 1280x720 frame's height (about 90 px tall where Pose looks, at
+    640x360): neither the whole frame nor the frame-high windows showed the detector anyone (no performer, an
+    error), and a tight crop lost him; the small windows find him and a crop half the frame high keeps him,
+    and his strokes match the soundtrack as the full-size clip's do (0.83 at 1280x720)."""
+    from ensembles import Placement, compose
+
+    from foley_engine.evaluation.soundtrack import soundtrack_reference
+    from foley_engine.pipeline import generate
+
+    require_module("librosa", "the [eval] extra's onset detector")
+    snare = require_shared(SHARED_MEDIA / "snare-solo" / "video.mp4")
+    video = compose(tmp_path / "far.mp4", [Placement(snare, (0, 0, 1280, 720), scale=0.25)], (1280, 720), 8.0,
+                    rate=24)
+    result = generate(video, "drums")
+    assert result.keypoints.num_performers == 1
+    drums = get_instrument("drums")
+    reference = [note for note in soundtrack_reference(snare, drums).notes if note.start < 8.0]
+    notes = [note for track in result.performance.tracks for note in track]
+    assert best_lag_onset_f1(reference, notes, 8.0) >= 0.75
+
+
+@pytest.mark.real_media
 def test_the_strike_source_asks_the_pose_stage_for_wrists_only(tmp_path: Path) -> None:
     """Drums need wrists, which Pose gives with the body: where it sees everyone's wrists, Hands (most of the
     pose stage's time) is not run. Where no body is seen (the top-down piano clip played as drums), Hands

@@ -33,6 +33,10 @@ LOSS_SECONDS = 0.4
 VISIBLE = 0.5
 #: The crop is the person's box grown by this fraction of its larger side on every side: room to move.
 CROP_MARGIN = 0.35
+#: ...and at least this fraction of the image's shorter side, each way. Pose, fed a tight crop of a small person
+#: far back (a drummer about 110 px tall at 640x360), lost them in a quarter of the frames on its own and in
+#: every frame among the others; a crop half the image's height kept them in every frame.
+MIN_CROP_FRACTION = 0.5
 #: The crop is moved only when the box leaves its inner part (this fraction of the margin) or changes size
 #: by more than CROP_RESIZE: a crop that moves every frame would confuse the model's own tracking.
 CROP_SLACK = 0.6
@@ -147,14 +151,26 @@ def _black_out(crop: np.ndarray, other: Box, own: Box, origin: tuple[int, int]) 
          max(0, int(own[0]) - ox):max(0, int(own[0]) - ox) + keep.shape[1]] = keep
 
 
+def _starts(length: int, side: int) -> list[int]:
+    """Where windows of `side` start along `length` to cover it, overlapping by half."""
+    return sorted({*range(0, length - side, side // 2), length - side})
+
+
 def _windows(width: int, height: int) -> list[tuple[int, int, int, int]]:
     """Square windows of the frame's shorter side, overlapping by half, across its longer side."""
     side = min(width, height)
     length = max(width, height)
     if length < 1.5 * side:
         return []  # a near-square frame: a window would show the detector little that is new
-    starts = sorted({*range(0, length - side, side // 2), length - side})
-    return [(x, 0, x + side, height) if width >= height else (0, x, width, x + side) for x in starts]
+    return [(x, 0, x + side, height) if width >= height else (0, x, width, x + side) for x in _starts(length, side)]
+
+
+def _small_windows(width: int, height: int) -> list[tuple[int, int, int, int]]:
+    """Square windows of half the frame's shorter side, overlapping by half both ways: in them the detector sees
+    a player far back, about a third of the frame high, whom it misses at the frame's scale and in _windows
+    (21 windows on a 16:9 frame, ~0.2 s of searching at 640x360)."""
+    side = min(width, height) // 2
+    return [(x, y, x + side, y + side) for y in _starts(height, side) for x in _starts(width, side)]
 
 
 def _inside(box: Box, container: Box) -> float:
@@ -169,11 +185,20 @@ def _contains(box: Box, point: np.ndarray) -> bool:
     return bool(box[0] <= point[0] <= box[2] and box[1] <= point[1] <= box[3])
 
 
-def grow(box: Box, fraction: float, width: int, height: int) -> tuple[int, int, int, int]:
-    """The box grown by `fraction` of its larger side on every side, clipped to the image, as integers."""
+def grow(box: Box, fraction: float, width: int, height: int, at_least: float = 0.0) -> tuple[int, int, int, int]:
+    """The box grown by `fraction` of its larger side on every side, then to `at_least` pixels each way around
+    its centre where it is smaller, clipped to the image, as integers."""
     pad = fraction * max(box[2] - box[0], box[3] - box[1])
-    return (max(0, int(box[0] - pad)), max(0, int(box[1] - pad)),
-            min(width, int(np.ceil(box[2] + pad))), min(height, int(np.ceil(box[3] + pad))))
+    x0, y0, x1, y1 = box[0] - pad, box[1] - pad, box[2] + pad, box[3] + pad
+    grow_x, grow_y = max(0.0, at_least - (x1 - x0)) / 2, max(0.0, at_least - (y1 - y0)) / 2
+    return (max(0, int(x0 - grow_x)), max(0, int(y0 - grow_y)),
+            min(width, int(np.ceil(x1 + grow_x))), min(height, int(np.ceil(y1 + grow_y))))
+
+
+def crop_for(extent: Box, width: int, height: int) -> tuple[int, int, int, int]:
+    """The crop a person's own Pose model is fed: their extent with room to move (CROP_MARGIN), never smaller
+    than MIN_CROP_FRACTION of the image's shorter side each way."""
+    return grow(extent, CROP_MARGIN, width, height, MIN_CROP_FRACTION * min(width, height))
 
 
 @dataclass
@@ -196,7 +221,8 @@ class _Person:
         x0, y0, x1, y1 = self.crop
         outside = inner[0] < x0 or inner[1] < y0 or inner[2] > x1 or inner[3] > y1
         crop_side = max(x1 - x0, y1 - y0)
-        wanted_side = max(self.extent[2] - self.extent[0], self.extent[3] - self.extent[1]) * (1 + 2 * CROP_MARGIN)
+        wanted_side = max(max(self.extent[2] - self.extent[0], self.extent[3] - self.extent[1]) * (1 + 2 * CROP_MARGIN),
+                          MIN_CROP_FRACTION * min(width, height))
         return outside or abs(crop_side / max(wanted_side, 1.0) - 1) > CROP_RESIZE
 
 
@@ -249,7 +275,10 @@ class PeopleDetector:
             self._follow(person, image, time)
         self._forget_lost_and_doubles(time)
         if time - self._last_discovery >= DISCOVERY_SECONDS - 1e-6 and len(self._people) < self._max_people:
-            found = self._discover(image, time, windows=self._quiet_rounds % QUIET_WINDOW_ROUNDS == 0)
+            windows = self._quiet_rounds % QUIET_WINDOW_ROUNDS == 0
+            found = self._discover(image, time, windows)
+            if windows and not found and self._far_back(width, height):
+                found = self._discover(image, time, small_windows=True)
             self._quiet_rounds = 0 if found else self._quiet_rounds + 1
             self._last_discovery = time
         scale = np.array([width, height, 1], np.float32)
@@ -280,7 +309,7 @@ class PeopleDetector:
         person.box, person.extent = boxes
         person.frames += 1
         if person.crop_needs_moving(width, height):
-            person.crop = grow(person.extent, CROP_MARGIN, width, height)
+            person.crop = crop_for(person.extent, width, height)
 
     def _forget_lost_and_doubles(self, time: float) -> None:
         """Let go of people not seen for LOSS_SECONDS, and of the younger of two models following one person."""
@@ -297,11 +326,18 @@ class PeopleDetector:
                 keep.append(person)
         self._people = sorted(keep, key=lambda p: p.ident)
 
-    def _discover(self, image: np.ndarray, time: float, windows: bool = True) -> int:
+    def _far_back(self, width: int, height: int) -> bool:
+        """Whether players may stand far back: nobody is followed yet, or somebody followed is no taller or wider
+        than a small window. Only then are the small windows searched (they cost ~0.2 s a round)."""
+        side = min(width, height) // 2
+        return not self._people or any(_side(person.extent) <= side for person in self._people)
+
+    def _discover(self, image: np.ndarray, time: float, windows: bool = True, small_windows: bool = False) -> int:
         """Search the frame with every known person blacked out, again and again, for people not yet followed;
         then (`windows`) search square windows of it the same way, where the detector sees people twice as
-        large (it misses a close-up face at the frame's scale and a small player far back alike). Returns how
-        many people it started following."""
+        large (it misses a close-up face at the frame's scale and a small player far back alike); with
+        `small_windows`, only the windows of half that size (_small_windows), where it sees them four times as
+        large. Returns how many people it started following."""
         height, width = image.shape[:2]
         masked = image.copy()
         boxes = [p.box for p in self._people]
@@ -310,7 +346,9 @@ class PeopleDetector:
             x0, y0, x1, y1 = grow(box, MASK_MARGIN, width, height)
             masked[y0:y1, x0:x1] = 0
         started = 0
-        for window in [(0, 0, width, height), *(_windows(width, height) if windows else [])]:
+        searched = (_small_windows(width, height) if small_windows
+                    else [(0, 0, width, height), *(_windows(width, height) if windows else [])])
+        for window in searched:
             while len(self._people) < self._max_people:
                 found = self._search(masked, window)
                 if found is None:
@@ -362,8 +400,7 @@ class PeopleDetector:
     def _start_following(self, box: Box, extent: Box, image: np.ndarray, time: float) -> None:
         """A Pose model of the person's own, run on this frame already so they are not missing from it."""
         height, width = image.shape[:2]
-        person = _Person(self._next_ident, self._new_model(), box, extent, grow(extent, CROP_MARGIN, width, height),
-                         time)
+        person = _Person(self._next_ident, self._new_model(), box, extent, crop_for(extent, width, height), time)
         self._next_ident += 1
         self._people.append(person)
         self._follow(person, image, time)
