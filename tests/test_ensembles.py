@@ -114,18 +114,22 @@ def test_one_player_is_one_performer_whatever_the_codec(codec: str, tmp_path: Pa
     assert (keypoints.body[0, :, BODY_INDEX["neck"], 2] > 0).mean() > 0.95
 
 
-def test_a_small_players_crop_is_at_least_half_the_frame_high_and_small_windows_cover_the_frame() -> None:
-    """Pose loses a small player in a tight crop: the crop grows to half the image's shorter side around them
-    (clipped to the image), while a large player's crop is their box with its margin, as before."""
-    from foley_engine.pose.people import CROP_MARGIN, _small_windows, crop_for, grow
 
-    x0, y0, x1, y1 = crop_for((300.0, 250.0, 340.0, 310.0), 640, 360)  # 40 x 60 px, near the bottom
-    assert x1 - x0 >= 180 and (y0, y1) == (190, 360) and x0 <= 300 and x1 >= 340
-    large = (100.0, 20.0, 300.0, 340.0)
-    assert crop_for(large, 640, 360) == grow(large, CROP_MARGIN, 640, 360)
-    windows = _small_windows(640, 360)
-    assert len(windows) == 21 and all(x1 - x0 == y1 - y0 == 180 for x0, y0, x1, y1 in windows)
-    covered = np.zeros((360, 640), bool)
-    for wx0, wy0, wx1, wy1 in windows:
-        covered[wy0:wy1, wx0:wx1] = True
-    assert covered.all()
+def test_a_crop_that_loses_its_player_grows_until_it_is_the_whole_image() -> None:
+    """Pose loses a small player in a crop that fits them closely: each frame it finds nobody, the crop is
+    CROP_GROWTH times wider and higher for the next, around the player, up to the image's longer side."""
+    from foley_engine.pose.people import CROP_GROWTH, CROP_MARGIN, _Person, grow
+
+    extent = (300.0, 250.0, 340.0, 310.0)  # 40 x 60 px near the bottom of a 640 x 360 image
+    person = _Person(0, None, extent, extent, (0, 0, 640, 360), 0.0)
+    person.move_crop(640, 360)
+    assert person.crop == grow(extent, CROP_MARGIN, 640, 360)  # as before any loss
+    sides = []
+    for _ in range(12):
+        person.widen_crop(640, 360)
+        x0, y0, x1, y1 = person.crop
+        assert x0 <= 300 and x1 >= 340 and y0 <= 250 and y1 >= 310
+        sides.append((x1 - x0, y1 - y0))
+    assert sides[1][0] == pytest.approx(CROP_GROWTH * sides[0][0], abs=2)
+    assert sides[-1] == sides[-2] and sides[-1][1] == 360  # grown to the image, then no further
+    assert not person.crop_needs_moving(640, 360)  # and kept still while the player stays in it

