@@ -225,6 +225,8 @@ def test_eval_command_scores_a_video_with_sound(snare_video: Path, tmp_path: Pat
     recording = stored["meta"]["recordings"][0]
     assert recording["reference"] == "onsets detected in the soundtrack" and recording["notes_evaluated"] == 10
     assert recording["parameters"]["hop_length"] == 220 and not recording["pitched"]
+    assert recording["pitched sound"]["share with pitched notes"] < soundtrack.PITCHED_SHARE
+    assert "warning" not in recording
     assert stored["generators"][:2] == ["baseline", "strikes"]  # the strike source joins for percussion
     assert "chance at strikes's density" in stored["generators"]
     markdown = (out / "report.md").read_text()
@@ -232,6 +234,24 @@ def test_eval_command_scores_a_video_with_sound(snare_video: Path, tmp_path: Pat
     assert markdown.index("## Best clock lag") < markdown.index("## Overall")  # the headline comes first
     assert "around the soundtrack's own clock (offset 0)" in markdown
     assert "baseline: onset F1" in capsys.readouterr().out
+
+
+def test_a_percussion_soundtrack_with_a_band_in_it_is_called_out(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """Snare hits with piano chords under them (a backing track): the onsets heard are the band's too, and the
+    command and the report say that pitched notes sound through most of the soundtrack."""
+    require_module("onnxruntime", "basic-pitch")
+    piano, snare = get_instrument("piano"), get_instrument("snare")
+    chords = [Note(0.3 + 0.9 * i, 1.15 + 0.9 * i, pitch, 70) for i in range(4) for pitch in (60, 64, 67)]
+    band = Performance(snare, SECONDS, [hits("snare", HITS).notes, chords], track_instruments=[snare, piano])
+    video = video_with_sound(tmp_path / "band.mp4", band)
+    out = tmp_path / "report"
+    assert main(["eval", "--real", str(video), "--instrument", "snare", "--out", str(out),
+                 "--chance-draws", "3", "--rolls", "0"]) == 0
+    assert "foley eval: warning: " in capsys.readouterr().err
+    recording = json.loads((out / "report.json").read_text())["meta"]["recordings"][0]
+    assert recording["pitched sound"]["other instruments heard"]
+    assert "pitched notes sound through" in (out / "report.md").read_text()
 
 
 def test_eval_command_refuses_what_it_cannot_score(snare_video: Path, tmp_path: Path,

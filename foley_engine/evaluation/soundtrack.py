@@ -18,8 +18,9 @@ reference is taken from it in one of two ways, chosen by the instrument unless a
 A soundtrack may hold more players than the picture shows: an ensemble's mix cropped to one player, a backing
 track. Their notes count as misses for every generator and its chance alike, so F1 against such a soundtrack
 is bounded below 1 by how much of it the players in view play. A pitched reference is checked for it
-(`check_voices`): how often more voices sound than the players in view could play, which every report gives,
-and says plainly when it is often.
+(`check_voices`): how often more voices sound than the players in view could play; a percussion soundtrack
+(`check_pitched_sound`): how much of it basic-pitch hears pitched notes in, a band or a backing track beside
+the drums. Every report gives the figure, and says plainly when it is high.
 
 The soundtrack and the picture share the container's clock; decode_audio puts audio sample 0 on the first
 video frame. What remains is a small muxing or capture lag (tens of ms), which is searched, not assumed: the
@@ -66,6 +67,10 @@ PARTIAL_INTERVALS = (12, 19, 24, 28)
 CROWDED_SHARE = 0.25
 #: Time step at which voices are counted (s).
 VOICE_STEP = 0.01
+#: Share of a percussion soundtrack's length in which basic-pitch hears pitched notes above which a report says
+#: other instruments are heard: FluidSynth's GM kit transcribed gives 0 (a groove) to 0.17 (tom fills), the kit
+#: with piano chords 0.90. Tuned drums (tabla, timpani) can sound pitched on their own: the report says so.
+PITCHED_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -140,6 +145,36 @@ class VoiceCheck:
                 f"{instrument.name} player(s) in view can play ({self.playable} at once): the soundtrack holds "
                 "players not in view (an ensemble's mix, a backing track); their notes count as misses for every "
                 "generator and its chance alike, so no generator can reach an F1 of 1 against it")
+
+
+@dataclass(frozen=True)
+class PitchedSoundCheck:
+    """How much of a percussion soundtrack (`share` of its length) holds pitched notes, as basic-pitch hears it."""
+
+    share: float
+
+    @property
+    def other_instruments(self) -> bool:
+        return self.share > PITCHED_SHARE
+
+    def describe(self) -> dict:
+        return {"share with pitched notes": round(self.share, 3), "other instruments heard": self.other_instruments}
+
+    def warning(self) -> str:
+        """One sentence for the CLI and the report when much of the soundtrack is pitched."""
+        return (f"pitched notes sound through {self.share:.0%} of the soundtrack: unless that is the percussion "
+                "itself (tabla and timpani are tuned), it holds other instruments (a band, a backing track), "
+                "whose onsets count as misses for every generator and its chance alike")
+
+
+def check_pitched_sound(audio: np.ndarray) -> PitchedSoundCheck:
+    """The share of mono `audio` (at the transcriber's rate) in which basic-pitch hears any pitched note."""
+    from ..data.transcription import AUDIO_RATE, transcribe
+
+    seconds = len(audio) / AUDIO_RATE
+    if seconds <= 0:
+        return PitchedSoundCheck(0.0)
+    return PitchedSoundCheck(min(1.0, len(count_voices(transcribe(audio))) * VOICE_STEP / seconds))
 
 
 def count_voices(notes: Sequence[Note], step: float = VOICE_STEP) -> np.ndarray:
@@ -280,6 +315,13 @@ def load_soundtrack_recording(video: str | Path, instrument: str, reference: Ref
         provenance["voices"] = voices.describe()
         if voices.other_players:
             provenance["warning"] = voices.warning(chosen)
+    else:
+        from ..data.transcription import decode_audio
+
+        pitched = check_pitched_sound(decode_audio(heard_in))
+        provenance["pitched sound"] = pitched.describe()
+        if pitched.other_instruments:
+            provenance["warning"] = pitched.warning()
     return example, heard, provenance
 
 
@@ -304,6 +346,10 @@ def reference_preface(recordings: list[dict]) -> list[str]:
                       f"than they can play for {voices['share with more voices']:.0%} of the time sound is heard "
                       f"(partials of a lower note not counted; above {CROWDED_SHARE:.0%} the soundtrack is taken to "
                       "hold other players)"]
+        if "pitched sound" in recording:
+            lines += [f"  - pitched sound: basic-pitch hears notes through "
+                      f"{recording['pitched sound']['share with pitched notes']:.0%} of the soundtrack (above "
+                      f"{PITCHED_SHARE:.0%} other instruments are taken to be heard)"]
         if "warning" in recording:
             lines += [f"  - **Other players heard**: {recording['warning']}."]
     lines += ["", f"Onsets heard together are one onset: a note starting at most {HEARD_TOGETHER * 1000:.0f} ms after "
