@@ -1,5 +1,5 @@
-"""A rendered person who claps, steps in place or walks past, with the true times of every clap and footfall,
-for testing the strike source on footage that MediaPipe really sees a person in.
+"""A rendered person who claps, steps in place, walks past or drums at a kit, with the true times of every clap,
+footfall, stroke and kick, for testing the strike source on footage that MediaPipe really sees a person in.
 
 Drawn figures (tests/drawn_drummer.py) are not seen as people by MediaPipe's Pose; a shaded 3-D mannequin is:
 a head with eyes and hair, a shirt, trousers and shoes, built from capsules in real Blender (`bpy`, the
@@ -32,6 +32,15 @@ STEP_LIFT, STEP_SWING = 0.16, 0.36
 #: Walking: speed (m/s), how far ahead of the hips a heel lands (m), the hips' height (knees a little bent),
 #: the swinging foot's lift (m) and time off the floor (s).
 WALK_SPEED, WALK_REACH, WALK_HIP_Z, WALK_LIFT, WALK_SWING = 1.1, 0.25, 0.90, 0.10, 0.40
+#: Drumming standing at a kit (no drums drawn: the strokes are the body's): where each piece is struck, by which
+#: hand (m; x to the camera's right at azimuth 0, so the person's right is -x), within an arm's reach; how high a
+#: stick hand rises between strokes (m) and how long it takes to come in before the first and go after the last
+#: (s); a kick's heel lift (m) and time off the pedal (s).
+KIT = {"snare right": ("right", (-0.10, -0.32, 1.00)), "snare left": ("left", (0.10, -0.32, 1.00)),
+       "ride": ("right", (-0.40, -0.30, 1.30)), "crash": ("left", (0.38, -0.28, 1.36)),
+       "floor tom": ("right", (-0.40, -0.20, 0.95))}
+STROKE_LIFT, STROKE_LEAD = 0.18, 0.3
+KICK_LIFT, KICK_SWING = 0.12, 0.3
 
 
 @dataclass(frozen=True)
@@ -52,6 +61,8 @@ class PersonSpec:
     backdrop: tuple[float, float, float] = (0.70, 0.70, 0.65)
     lens: float = 35.0
     across: float = 0.0  # m: where the person stands, towards the camera's right at azimuth 0 (several people)
+    pieces: tuple[str, ...] = ()  # "drums": the KIT piece each of `contacts` strikes
+    kicks: tuple[float, ...] = ()  # "drums": the right heel's landings on the kick pedal (s); the left rests
 
 
 def _cusp(u: float) -> float:
@@ -74,13 +85,37 @@ def clap_separation(time: float, claps: tuple[float, ...]) -> float:
     return CLAP_CONTACT + (CLAP_OPEN - CLAP_CONTACT) * _cusp((time - start) / (end - start))
 
 
-def foot_height(time: float, landings: tuple[float, ...]) -> float:
-    """One foot's lift above the floor (m) at `time`: it leaves the floor STEP_SWING before each of its
-    `landings` and comes down on it."""
+def foot_height(time: float, landings: tuple[float, ...], lift: float = STEP_LIFT, swing: float = STEP_SWING
+                ) -> float:
+    """One foot's lift above the floor (m) at `time`: it leaves the floor `swing` before each of its `landings`,
+    `lift` high at most, and comes down on it."""
     for landing in landings:
-        if landing - STEP_SWING < time < landing:
-            return STEP_LIFT * _cusp((time - landing + STEP_SWING) / STEP_SWING)
+        if landing - swing < time < landing:
+            return lift * _cusp((time - landing + swing) / swing)
     return 0.0
+
+
+def stick_hand(time: float, side: str, spec: PersonSpec) -> tuple[float, float, float] | None:
+    """Where a drumming hand is at `time` (m, before `across`), or None for a hand that plays nothing: it comes
+    down on each of its strokes' pieces (KIT) steeply and stops there (a cusp), rising STROKE_LIFT between
+    strokes while it moves on to the next piece."""
+    strokes = [(time_, KIT[piece][1]) for time_, piece in zip(spec.contacts, spec.pieces, strict=True)
+               if KIT[piece][0] == side]
+    if not strokes:
+        return None
+    def lifted(place: tuple[float, float, float], amount: float) -> tuple[float, float, float]:
+        return (place[0], place[1], place[2] + STROKE_LIFT * amount)
+    first, last = strokes[0], strokes[-1]
+    if time <= first[0]:
+        return lifted(first[1], _cusp(0.5 * min(1.0, (first[0] - time) / STROKE_LEAD)))
+    if time >= last[0]:
+        return lifted(last[1], _cusp(0.5 * min(1.0, (time - last[0]) / STROKE_LEAD)))
+    after = max(index for index, (start, _) in enumerate(strokes) if start <= time)
+    (start, here), (end, there) = strokes[after], strokes[after + 1]
+    u = (time - start) / (end - start)
+    eased = 0.5 - 0.5 * math.cos(math.pi * u)
+    moved = tuple(a + (b - a) * eased for a, b in zip(here, there, strict=True))
+    return lifted(moved, _cusp(u))  # type: ignore[arg-type]
 
 
 def walking_foot(time: float, landings: tuple[float, ...], spec: PersonSpec) -> tuple[float, float]:
@@ -136,6 +171,8 @@ def joints(time: float, spec: PersonSpec) -> dict[str, tuple[float, float, float
     for name, sign in (("right", -1.0), ("left", 1.0)):  # the person's right is the camera's left
         shoulder = (sign * SHOULDER_X, y, SHOULDER_Z - drop)
         wrist = (sign * half, -0.30, 1.24) if spec.action == "claps" else (sign * 0.27, y - 0.04, 0.86 - drop)
+        if spec.action == "drums":
+            wrist = stick_hand(time, name, spec) or (sign * 0.27, -0.04, 0.86)
         placed[f"{name}_shoulder"], placed[f"{name}_wrist"] = shoulder, wrist
         placed[f"{name}_elbow"] = _elbow(shoulder, wrist, UPPER_ARM, FOREARM, (sign * 1.0, 0.3, -1.0))
         landings = spec.contacts[0 if name == "right" else 1::2] if spec.action in ("steps", "walk") else ()
@@ -143,6 +180,9 @@ def joints(time: float, spec: PersonSpec) -> dict[str, tuple[float, float, float
         if spec.action == "walk":
             foot_y, lift = walking_foot(time, landings, spec)
             ankle = (sign * 0.11, foot_y, ANKLE_HEIGHT + lift)
+        elif spec.action == "drums":
+            lift = foot_height(time, spec.kicks if name == "right" else (), KICK_LIFT, KICK_SWING)
+            ankle = (sign * 0.11, 0.0, ANKLE_HEIGHT + lift)
         else:
             lift = foot_height(time, landings)
             ankle = (sign * 0.11, -0.6 * lift, ANKLE_HEIGHT + lift)

@@ -54,6 +54,7 @@ from ..pose.extract import PoseSettings
 from ..skeleton import BODY_INDEX, LEFT, RIGHT
 from . import Progress, SourceClip, SourceNotes
 from .baseline import BaselineSettings, _midi_velocity, _scale, _velocity_span
+from .baseline_onsets import _runs
 from .baseline_pitch import wrist_track
 from .hand_motion import HandMotion, pixel_impacts, read_hand_motion
 from .impacts import StrikeSettings, approach_frames, impacts, seen
@@ -201,11 +202,25 @@ def hand_motion(clip: SourceClip, settings: StrikeSettings = StrikeSettings(),
 
 def _feet(body_xy: np.ndarray, body_ok: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
     """Both feet's tracks (left, right): the heels, or the ankles where the heels were seen less (one
-    whole-clip choice for both feet)."""
+    whole-clip choice for both feet), without one-frame spikes (_despiked)."""
     joint = "heel" if sum(body_ok[:, BODY_INDEX[f"{side}_heel"]].sum() for side in ("left", "right")) >= sum(
         body_ok[:, BODY_INDEX[f"{side}_ankle"]].sum() for side in ("left", "right")) else "ankle"
-    return [(body_xy[:, BODY_INDEX[f"{side}_{joint}"]], body_ok[:, BODY_INDEX[f"{side}_{joint}"]])
-            for side in ("left", "right")]
+    return [(_despiked(body_xy[:, BODY_INDEX[f"{side}_{joint}"]], body_ok[:, BODY_INDEX[f"{side}_{joint}"]]),
+             body_ok[:, BODY_INDEX[f"{side}_{joint}"]]) for side in ("left", "right")]
+
+
+def _despiked(track: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """`track` (T, 2) with each seen run through a running median of three frames. A heel cannot leave the
+    floor and be back within a frame, but the pose's feet jump so now and then, both at once, for one frame
+    (a rendered drummer's resting foot: 2 hand lengths up and back, heard as a pedal hi-hat); a median of
+    three takes such a spike out and keeps a landing's corner, where the heel stops and rests."""
+    out = track.copy()
+    for start, end in _runs(ok):
+        if end - start >= 3:
+            run = track[start:end]
+            padded = np.concatenate((run[:1], run, run[-1:]))
+            out[start:end] = np.median(np.stack((padded[:-2], padded[1:-1], padded[2:])), axis=0)
+    return out
 
 
 #: Heights (hand lengths above the neck) of a kit's bands: cymbals above the first, rack toms above the second,
