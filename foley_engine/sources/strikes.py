@@ -11,6 +11,8 @@ alternating hands or a flam stays separate hits; only one limb cannot strike twi
    (baseline_pitch.wrist_track), heels (else ankles) from the body; pixel-square, in hand lengths
    (baseline's yardstick: from the shoulders when seen, else the hands), smoothed only by a 1-2-1 filter:
    a strike is a corner of the trajectory, and stronger smoothing would round it off by a frame or more.
+   The feet first go through a running median of three frames (`_despiked`): the pose's feet jump for a
+   frame now and then, and a heel's landing is a stop, which the median keeps.
 2. **Impacts** (`impacts.impacts`), on one coordinate per limb that grows towards the surface: a hand's or heel's
    height downwards (drums and the floor lie below; only the heel's height, as the forward swing slows
    smoothly before the foot lands and would time the step early), the hands' closeness for claps. A hit is
