@@ -97,8 +97,8 @@ def test_a_rendered_drummer_at_a_kit_plays_its_pieces_and_a_resting_foot_plays_n
     hand's snare strokes can land in the floor tom's place: a piece is a guess from the wrist's place). The
     resting foot's heel jumped with the whole pose for one frame and was heard as a pedal hi-hat (and a kick)
     until the feet's tracks were despiked. Measured: every stroke within 20 ms from the front, 30 ms from 20
-    degrees round; 3 of 4 kicks from the front, 1
-    from 20 degrees round (the pose follows the heel up only partly); no pedal hi-hat."""
+    degrees round; 3 of 4 kicks from the front, 1 from 20 degrees round (the pose follows the heel up only
+    partly); no pedal hi-hat."""
     spec = PersonSpec("drums", tuple(time for time, _ in KIT_STROKES), 4.2,
                       pieces=tuple(piece for _, piece in KIT_STROKES), kicks=KICKS, azimuth=azimuth,
                       shirt=(0.2, 0.2, 0.25))
