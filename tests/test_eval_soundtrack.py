@@ -191,6 +191,9 @@ def test_a_soundtrack_holding_more_players_than_the_picture_is_called_out(tmp_pa
     assert main(["eval", "--real", str(video), "--reference-audio", str(stem), str(stem),
                  "--out", str(tmp_path / "two")]) == 3
     assert "--reference-audio takes one file per --real video with sound: 2 given for 1" in capsys.readouterr().err
+    assert main(["eval", "--real", str(video), "--reference-audio", str(tmp_path / "stem.wav"),
+                 "--out", str(tmp_path / "none")]) == 3
+    assert f"--reference-audio: {tmp_path / 'stem.wav'} not found" in capsys.readouterr().err
 
 
 def test_the_lag_search_recovers_a_known_shift(snare_video: Path, tmp_path: Path) -> None:

@@ -265,6 +265,9 @@ def _load_real(args: argparse.Namespace, examples: list[Example], meta: dict, un
     if args.reference_audio and len(args.reference_audio) != len(with_sound):
         raise InputError(f"--reference-audio takes one file per --real video with sound: "
                          f"{len(args.reference_audio)} given for {len(with_sound)}")
+    missing = [str(audio) for audio in args.reference_audio if not audio.is_file()]
+    if missing:
+        raise InputError(f"--reference-audio: {missing[0]} not found")
     heard_in = dict(zip(with_sound, args.reference_audio, strict=True)) if args.reference_audio else {}
     meta["recordings"] = []
     videos: dict[int, Path] = {}
