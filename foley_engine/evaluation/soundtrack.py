@@ -183,13 +183,15 @@ def count_voices(notes: Sequence[Note], step: float = VOICE_STEP) -> np.ndarray:
     if not notes:
         return np.zeros(0, int)
     times = np.arange(0.0, max(n.end for n in notes), step)
-    starts, ends = (np.array([getattr(n, side) for n in notes]) for side in ("start", "end"))
-    sounding = (starts[None, :] <= times[:, None]) & (times[:, None] < ends[None, :])
-    pitches = np.array([n.pitch for n in notes])
+    sounding: list[set[int]] = [set() for _ in times]  # per step, not a steps x notes table: a film is long
+    for note in notes:
+        for index in range(int(np.searchsorted(times, note.start)), int(np.searchsorted(times, note.end))):
+            sounding[index].add(note.pitch)
     counts = []
-    for row in sounding[sounding.any(axis=1)]:
-        heard = sorted(set(pitches[row].tolist()))
-        counts.append(sum(not any(p - q in PARTIAL_INTERVALS for q in heard[:i]) for i, p in enumerate(heard)))
+    for pitches in sounding:
+        heard = sorted(pitches)
+        if heard:
+            counts.append(sum(not any(p - q in PARTIAL_INTERVALS for q in heard[:i]) for i, p in enumerate(heard)))
     return np.array(counts, int)
 
 

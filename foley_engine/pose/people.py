@@ -382,8 +382,8 @@ class PeopleDetector:
     def _start_following(self, box: Box, extent: Box, image: np.ndarray, time: float) -> None:
         """A Pose model of the person's own, run on this frame already so they are not missing from it."""
         height, width = image.shape[:2]
-        person = _Person(self._next_ident, self._new_model(), box, extent, (0, 0, width, height), time)
-        person.move_crop(width, height)
+        person = _Person(self._next_ident, self._new_model(), box, extent, grow(extent, CROP_MARGIN, width, height),
+                         time)
         self._next_ident += 1
         self._people.append(person)
         self._follow(person, image, time)

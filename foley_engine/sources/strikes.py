@@ -207,8 +207,8 @@ def _feet(body_xy: np.ndarray, body_ok: np.ndarray) -> list[tuple[np.ndarray, np
     whole-clip choice for both feet), without one-frame spikes (_despiked)."""
     joint = "heel" if sum(body_ok[:, BODY_INDEX[f"{side}_heel"]].sum() for side in ("left", "right")) >= sum(
         body_ok[:, BODY_INDEX[f"{side}_ankle"]].sum() for side in ("left", "right")) else "ankle"
-    return [(_despiked(body_xy[:, BODY_INDEX[f"{side}_{joint}"]], body_ok[:, BODY_INDEX[f"{side}_{joint}"]]),
-             body_ok[:, BODY_INDEX[f"{side}_{joint}"]]) for side in ("left", "right")]
+    indices = [BODY_INDEX[f"{side}_{joint}"] for side in ("left", "right")]
+    return [(_despiked(body_xy[:, index], body_ok[:, index]), body_ok[:, index]) for index in indices]
 
 
 def _despiked(track: np.ndarray, ok: np.ndarray) -> np.ndarray:
