@@ -46,15 +46,21 @@ def wrist_drops(times: np.ndarray, hits: dict[int, list[float]], lift: float, ha
 
 def draw_drummer(out: Path, hits: dict[int, list[float]], seconds: float, size: tuple[int, int] = (640, 360),
                  rate: int = 30, lift: float = 1.2 * HAND, camera: np.ndarray | None = None,
-                 hands: bool = False) -> Path:
+                 hands: bool = False, shot_rate: float | None = None) -> Path:
     """Write an H.264 video of the drummer; `hits` maps skeleton.LEFT/RIGHT to that hand's hit times (s). `camera`
     (frames, 3), if given, moves the whole picture frame by frame: (dx, dy) frame heights, then a zoom factor
     about the frame's centre (a hand-held camera, a zoom). With `hands`, there are no sticks: the hands, on
-    their forearms, strike the head themselves (a hand drum)."""
+    their forearms, strike the head themselves (a hand drum). With `shot_rate` (below `rate`), the motion is
+    filmed at that rate and delivered at `rate` by repeating frames (a 24 fps film converted to 30 fps): each
+    frame shows the newest shot at or before its time, under fresh grain, so that a repeat is not
+    bit-identical to its original, as after a re-encode."""
     width, height = size
     aspect = width / height
     frames = round(seconds * rate)
     times = np.arange(frames) / rate
+    if shot_rate is not None:
+        times = np.floor(times * shot_rate + 1e-9) / shot_rate
+    grain = np.random.default_rng(11)
     heights = {hand: stroke_heights(times, hits.get(hand, []), lift) for hand in (LEFT, RIGHT)}
     drops = wrist_drops(times, hits, lift, hands)
     # a dim stage with blotches a few percent of the frame across (curtains, floorboards): something a camera's
@@ -92,6 +98,8 @@ def draw_drummer(out: Path, hits: dict[int, list[float]], seconds: float, size: 
                 moved = np.float32([[zoom, 0, (1 - zoom) * width / 2 + dx * height],
                                     [0, zoom, (1 - zoom) * height / 2 + dy * height]])
                 canvas = cv2.warpAffine(canvas, moved, (width, height), borderMode=cv2.BORDER_REFLECT)
+            if shot_rate is not None:
+                canvas = np.clip(canvas + grain.normal(0, 2.0, canvas.shape), 0, 255).astype(np.uint8)
             container.mux(stream.encode(av.VideoFrame.from_ndarray(canvas, format="rgb24")))
         container.mux(stream.encode())
     return out

@@ -13,7 +13,7 @@ from foley_engine.instruments import get_instrument
 from foley_engine.options import GeneratorOptions
 from foley_engine.skeleton import LEFT, RIGHT
 from foley_engine.sources import SourceClip
-from foley_engine.sources.hand_motion import pixel_impacts
+from foley_engine.sources.hand_motion import pixel_impacts, without_repeats
 from foley_engine.sources.strikes import StrikeSource, generate_strikes
 
 #: Single strokes of either hand, then a roll of alternating hands 120 ms apart (each hand at about 4 Hz).
@@ -51,6 +51,18 @@ def test_a_16_hz_roll_at_24_frames_a_second_stays_separate_hits(tmp_path: Path) 
     heard = [note.start for note in
              StrikeSource(GeneratorOptions(source="strikes")).play(clip, lambda f, m: None).takes[0].notes]
     assert len(heard) == len(roll) and max(abs(t - h) for t, h in zip(heard, roll, strict=True)) <= 0.03, heard
+
+
+@pytest.mark.parametrize("shot_rate", [24, 20])
+def test_frames_repeated_to_reach_the_delivery_rate_do_not_split_a_stroke(tmp_path: Path, shot_rate: int) -> None:
+    """A 24 fps (or 20 fps) shot delivered at 30 fps by repeating frames, a repeat differing from its original
+    only by grain: the stick stands still across a repeat, which looked like the stop of a stroke, and a
+    downstroke spanning one was heard twice. Every hit once, within a shot frame's span of its time."""
+    video = draw_drummer(tmp_path / "repeated.mp4", HITS, SECONDS, shot_rate=shot_rate)
+    heard = [time for time, _ in played(video, (640, 360))]
+    wanted = sorted(HITS[RIGHT] + HITS[LEFT])
+    assert len(heard) == len(wanted), heard
+    assert max(abs(time - hit) for time, hit in zip(heard, wanted, strict=True)) <= 1 / shot_rate, heard
 
 
 def test_a_hand_held_camera_is_not_heard_as_strokes(tmp_path: Path) -> None:
@@ -132,3 +144,23 @@ def test_a_hit_is_a_sharp_turn_from_down_to_up_timed_at_the_zero_crossing() -> N
     unseen[12] = np.nan  # the wrist was lost at the hit: nothing is bridged
     assert [round(time, 4) for time, _ in pixel_impacts(times, unseen, swing=0.5, min_swing=0.05)] == \
         [round((31 + 0.75) / 30, 4)]
+
+
+def test_a_repeated_frame_is_passed_over_and_a_still_clip_keeps_its_frames() -> None:
+    """Shots of moving noise, every third one repeated under faint grain: the repeats go, every shot stays (the
+    first frame too, never judged a repeat). A clip in which nothing moves changes by grain alone from frame to
+    frame, so no frame stands out as a repeat and all are kept."""
+    rng = np.random.default_rng(3)
+    shots = [rng.integers(0, 255, (36, 64), dtype=np.uint8) for _ in range(8)]
+    frames, repeats = [], []
+    for index, shot in enumerate(shots):
+        frames.append(shot)
+        if index % 3 == 1:
+            repeats.append(len(frames))
+            grain = rng.integers(-1, 2, shot.shape)
+            frames.append(np.clip(shot.astype(int) + grain, 0, 255).astype(np.uint8))
+    kept = [time for time, _ in without_repeats((float(index), image) for index, image in enumerate(frames))]
+    assert kept == [float(index) for index in range(len(frames)) if index not in repeats]
+    still = [np.clip(shots[0].astype(int) + rng.integers(-2, 3, shots[0].shape), 0, 255).astype(np.uint8)
+             for _ in range(10)]
+    assert len(list(without_repeats((float(index), image) for index, image in enumerate(still)))) == 10

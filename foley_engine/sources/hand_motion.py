@@ -15,7 +15,9 @@ stick moving near both hands is not heard twice.
 
 The frames are decoded a second time, downscaled so that a hand length is about `WORK_HAND_PIXELS` pixels (the
 same stroke gives the same numbers at 640x360 and at 4K), and the flow is measured on the boxes and their
-rings only (near a hand, a zoom too moves everything the same way: tests zoom to 2x). Known limits: a hard
+rings only (near a hand, a zoom too moves everything the same way: tests zoom to 2x). A frame that repeats the
+one before (`without_repeats`: film delivered at a higher rate, animation on twos) is passed over, so a stroke
+is not stopped by it. Known limits: a hard
 shake still makes a few false hits (tests: 1-2 extra for 12 strokes at ~2 pixels of jitter a frame); strokes
 sideways (a hi-hat's chick seen from above) are not downward; two hits of one hand less than two frames apart
 cannot both show a reversal.
@@ -23,6 +25,7 @@ cannot both show a reversal.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +43,13 @@ WORK_HAND_PIXELS = 20.0
 RING_REACH = 2.0
 #: The margin around a box that lets Farneback's window see past its edge.
 _MARGIN = 12
+#: A frame repeats the one before when it changed from it less than this share of the larger change into or out
+#: of its neighbours. A repeat (a 24 fps film delivered at 30 fps, a shot at 20 fps, animation on twos) differs
+#: from its original by the encoder's noise only, while distinct frames differ by the sensor's fresh noise as
+#: well as by what moved: on the shared snare clip converted to 30 fps, repeats changed 0.01-0.03 grey levels on
+#: average and their neighbours 0.2-0.7 where he played. Over a repeat the stick stands still for a frame, which
+#: the flow took for a stroke's stop: a downstroke spanning one was heard twice (36 hits for 25 strokes).
+REPEAT_SHARE = 0.25
 
 
 @dataclass(frozen=True)
@@ -71,22 +81,49 @@ def read_hand_motion(video: Path, start: float, end: float, keypoints: Keypoints
     previous_time = 0.0
     times: list[float] = []
     rows: list[np.ndarray] = []
-    for count, frame in enumerate(iter_frames(video, start, end, max_size)):
-        gray = cv2.cvtColor(frame.image, cv2.COLOR_RGB2GRAY)
+    grays = ((frame.time, cv2.cvtColor(frame.image, cv2.COLOR_RGB2GRAY))
+             for frame in iter_frames(video, start, end, max_size))
+    for count, (time, gray) in enumerate(without_repeats(grays)):
         if previous is not None:
-            middle = (previous_time + frame.time) / 2
+            middle = (previous_time + time) / 2
             sample = int(np.clip(round((middle - keypoints.start) * keypoints.rate), 0, keypoints.num_frames - 1))
             unit_pixels = units * gray.shape[0]  # pixel-square frame heights -> working pixels
-            interval = max(frame.time - previous_time, 1e-6)
+            interval = max(time - previous_time, 1e-6)
             flow = _box_flow(previous, gray, wrists[:, sample] * gray.shape[0], box * unit_pixels,
                              moving * interval * unit_pixels)
             rows.append(flow / interval / unit_pixels[:, None])
             times.append(middle - start)
-        previous, previous_time = gray, frame.time
+        previous, previous_time = gray, time
         if count % 30 == 0:
-            report(min(1.0, (frame.time - start) / max(end - start, 1e-6)), "strokes in the pixels around the hands")
+            report(min(1.0, (time - start) / max(end - start, 1e-6)), "strokes in the pixels around the hands")
     down = np.stack(rows, axis=1) if rows else np.full((wrists.shape[0], 0, 2), np.nan)
     return HandMotion(np.asarray(times, np.float64), down)
+
+
+def without_repeats(frames: Iterable[tuple[float, np.ndarray]]) -> Iterator[tuple[float, np.ndarray]]:
+    """`frames` (time, grey image), in order, less every frame that repeats the one before it (REPEAT_SHARE):
+    the next pair of frames then spans the repeat, and its speeds are over its real interval. A frame is judged
+    by the change into it against the changes into the frame before and out of it, so each frame is given out
+    one frame late; the first frame is never a repeat."""
+    held: tuple[float, np.ndarray] | None = None  # the newest frame, not judged yet
+    into_held: float | None = None  # its change from the frame before it
+    into_before: float | None = None  # that frame's change from the one before it
+    for time, image in frames:
+        change = None
+        if held is not None:
+            change = float(np.mean(cv2.absdiff(held[1], image)))
+            if not _repeats(into_held, into_before, change):
+                yield held
+        into_before, into_held, held = into_held, change, (time, image)
+    if held is not None and not _repeats(into_held, into_before, None):
+        yield held
+
+
+def _repeats(change: float | None, before: float | None, after: float | None) -> bool:
+    """Whether a frame that changed `change` from the one before repeats it, its neighbours' changes being
+    `before` (into the frame before) and `after` (out of it); None where there is no such frame."""
+    neighbours = [other for other in (before, after) if other is not None]
+    return change is not None and bool(neighbours) and change < REPEAT_SHARE * max(neighbours)
 
 
 def _box_flow(before: np.ndarray, after: np.ndarray, wrists: np.ndarray, reaches: np.ndarray,
@@ -178,4 +215,4 @@ def pixel_impacts(times: np.ndarray, down: np.ndarray, swing: float, min_swing: 
     return found
 
 
-__all__ = ["WORK_HAND_PIXELS", "HandMotion", "pixel_impacts", "read_hand_motion"]
+__all__ = ["REPEAT_SHARE", "WORK_HAND_PIXELS", "HandMotion", "pixel_impacts", "read_hand_motion", "without_repeats"]
