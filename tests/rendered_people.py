@@ -1,5 +1,6 @@
-"""A rendered person who claps, steps in place, walks past or drums at a kit, with the true times of every clap,
-footfall, stroke and kick, for testing the strike source on footage that MediaPipe really sees a person in.
+"""A rendered person who claps, steps in place, walks past, drums at a kit or plays congas, with the true times
+of every clap, footfall, stroke and kick, for testing the strike source on footage that MediaPipe really sees a
+person in.
 
 Drawn figures (tests/drawn_drummer.py) are not seen as people by MediaPipe's Pose; a shaded 3-D mannequin is:
 a head with eyes and hair, a shirt, trousers and shoes, built from capsules in real Blender (`bpy`, the
@@ -39,6 +40,8 @@ WALK_SPEED, WALK_REACH, WALK_HIP_Z, WALK_LIFT, WALK_SWING = 1.1, 0.25, 0.90, 0.1
 KIT = {"snare right": ("right", (-0.10, -0.32, 1.00)), "snare left": ("left", (0.10, -0.32, 1.00)),
        "ride": ("right", (-0.40, -0.30, 1.30)), "crash": ("left", (0.38, -0.28, 1.36)),
        "floor tom": ("right", (-0.40, -0.20, 0.95))}
+#: Hand drums played standing (congas): each hand on its own drum, at the waist and an arm's reach in front.
+HAND_DRUMS = {"high conga": ("right", (-0.15, -0.36, 0.92)), "low conga": ("left", (0.17, -0.36, 0.90))}
 STROKE_LIFT, STROKE_LEAD = 0.18, 0.3
 KICK_LIFT, KICK_SWING = 0.12, 0.3
 
@@ -61,7 +64,7 @@ class PersonSpec:
     backdrop: tuple[float, float, float] = (0.70, 0.70, 0.65)
     lens: float = 35.0
     across: float = 0.0  # m: where the person stands, towards the camera's right at azimuth 0 (several people)
-    pieces: tuple[str, ...] = ()  # "drums": the KIT piece each of `contacts` strikes
+    pieces: tuple[str, ...] = ()  # "drums": the KIT or HAND_DRUMS piece each of `contacts` strikes
     kicks: tuple[float, ...] = ()  # "drums": the right heel's landings on the kick pedal (s); the left rests
 
 
@@ -97,10 +100,11 @@ def foot_height(time: float, landings: tuple[float, ...], lift: float = STEP_LIF
 
 def stick_hand(time: float, side: str, spec: PersonSpec) -> tuple[float, float, float] | None:
     """Where a drumming hand is at `time` (m, before `across`), or None for a hand that plays nothing: it comes
-    down on each of its strokes' pieces (KIT) steeply and stops there (a cusp), rising STROKE_LIFT between
-    strokes while it moves on to the next piece."""
-    strokes = [(time_, KIT[piece][1]) for time_, piece in zip(spec.contacts, spec.pieces, strict=True)
-               if KIT[piece][0] == side]
+    down on each of its strokes' pieces (KIT or HAND_DRUMS) steeply and stops there (a cusp), rising
+    STROKE_LIFT between strokes while it moves on to the next piece."""
+    places = KIT | HAND_DRUMS
+    strokes = [(time_, places[piece][1]) for time_, piece in zip(spec.contacts, spec.pieces, strict=True)
+               if places[piece][0] == side]
     if not strokes:
         return None
     def lifted(place: tuple[float, float, float], amount: float) -> tuple[float, float, float]:
