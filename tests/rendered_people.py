@@ -1,6 +1,6 @@
-"""A rendered person who claps, steps in place, walks past, drums at a kit or plays congas, with the true times
-of every clap, footfall, stroke and kick, for testing the strike source on footage that MediaPipe really sees a
-person in.
+"""A rendered person who claps, steps in place, walks past, drums at a kit or plays congas or a tabla, with the
+true times of every clap, footfall, stroke and kick, for testing the strike source on footage that MediaPipe
+really sees a person in.
 
 Drawn figures (tests/drawn_drummer.py) are not seen as people by MediaPipe's Pose; a shaded 3-D mannequin is:
 a head with eyes and hair, a shirt, trousers and shoes, built from capsules in real Blender (`bpy`, the
@@ -41,8 +41,12 @@ KIT = {"snare right": ("right", (-0.10, -0.32, 1.00)), "snare left": ("left", (0
        "ride": ("right", (-0.40, -0.30, 1.30)), "crash": ("left", (0.38, -0.28, 1.36)),
        "floor tom": ("right", (-0.40, -0.20, 0.95))}
 #: Hand drums played standing (congas): each hand on its own drum, at the waist and an arm's reach in front.
-HAND_DRUMS = {"high conga": ("right", (-0.15, -0.36, 0.92)), "low conga": ("left", (0.17, -0.36, 0.90))}
+HAND_DRUMS = {"high conga": ("right", (-0.15, -0.36, 0.92)), "low conga": ("left", (0.17, -0.36, 0.90)),
+              "dayan": ("right", (-0.14, -0.30, 0.88)), "bayan": ("left", (0.18, -0.30, 0.86))}
 STROKE_LIFT, STROKE_LEAD = 0.18, 0.3
+#: A stroke from the wrist (a tabla's): the hand, HAND_LENGTH long, lies FLICK_DOWN below level on the drum and
+#: turns FLICK_TURN up at the top of a stroke (radians): its fingertips travel about 9 cm, its wrist 2 cm.
+HAND_LENGTH, FLICK_DOWN, FLICK_TURN = 0.18, 0.15, 0.55
 KICK_LIFT, KICK_SWING = 0.12, 0.3
 
 
@@ -66,6 +70,7 @@ class PersonSpec:
     across: float = 0.0  # m: where the person stands, towards the camera's right at azimuth 0 (several people)
     pieces: tuple[str, ...] = ()  # "drums": the KIT or HAND_DRUMS piece each of `contacts` strikes
     kicks: tuple[float, ...] = ()  # "drums": the right heel's landings on the kick pedal (s); the left rests
+    flicks: bool = False  # "drums": the hands strike from the wrist, fingers first (a tabla), not the forearm
 
 
 def _cusp(u: float) -> float:
@@ -98,28 +103,47 @@ def foot_height(time: float, landings: tuple[float, ...], lift: float = STEP_LIF
     return 0.0
 
 
-def stick_hand(time: float, side: str, spec: PersonSpec) -> tuple[float, float, float] | None:
-    """Where a drumming hand is at `time` (m, before `across`), or None for a hand that plays nothing: it comes
-    down on each of its strokes' pieces (KIT or HAND_DRUMS) steeply and stops there (a cusp), rising
-    STROKE_LIFT between strokes while it moves on to the next piece."""
+def _stroke(time: float, side: str, spec: PersonSpec) -> tuple[tuple[float, float, float], float] | None:
+    """Where a drumming hand's piece is at `time` (m, before `across`) and how far it is lifted (0 on the piece,
+    1 at the top), or None for a hand that plays nothing: it comes down on each of its strokes' pieces (KIT or
+    HAND_DRUMS) steeply and stops there (a cusp), rising between strokes while it moves on to the next piece."""
     places = KIT | HAND_DRUMS
     strokes = [(time_, places[piece][1]) for time_, piece in zip(spec.contacts, spec.pieces, strict=True)
                if places[piece][0] == side]
     if not strokes:
         return None
-    def lifted(place: tuple[float, float, float], amount: float) -> tuple[float, float, float]:
-        return (place[0], place[1], place[2] + STROKE_LIFT * amount)
     first, last = strokes[0], strokes[-1]
     if time <= first[0]:
-        return lifted(first[1], _cusp(0.5 * min(1.0, (first[0] - time) / STROKE_LEAD)))
+        return first[1], _cusp(0.5 * min(1.0, (first[0] - time) / STROKE_LEAD))
     if time >= last[0]:
-        return lifted(last[1], _cusp(0.5 * min(1.0, (time - last[0]) / STROKE_LEAD)))
+        return last[1], _cusp(0.5 * min(1.0, (time - last[0]) / STROKE_LEAD))
     after = max(index for index, (start, _) in enumerate(strokes) if start <= time)
     (start, here), (end, there) = strokes[after], strokes[after + 1]
     u = (time - start) / (end - start)
     eased = 0.5 - 0.5 * math.cos(math.pi * u)
-    moved = tuple(a + (b - a) * eased for a, b in zip(here, there, strict=True))
-    return lifted(moved, _cusp(u))  # type: ignore[arg-type]
+    return tuple(a + (b - a) * eased for a, b in zip(here, there, strict=True)), _cusp(u)  # type: ignore[return-value]
+
+
+def stick_hand(time: float, side: str, spec: PersonSpec) -> tuple[float, float, float] | None:
+    """Where a drumming hand is at `time` (m, before `across`), or None for a hand that plays nothing: on its
+    piece at each stroke (_stroke), STROKE_LIFT above it at the top of a stroke; a hand striking from the wrist
+    (`spec.flicks`) rises a tenth as far, its forearm following the hand."""
+    stroke = _stroke(time, side, spec)
+    if stroke is None:
+        return None
+    (x, y, z), lifted = stroke
+    return x, y, z + STROKE_LIFT * lifted * (0.1 if spec.flicks else 1.0)
+
+
+def flicking_fingers(time: float, side: str, spec: PersonSpec) -> tuple[float, float, float] | None:
+    """Where a hand striking from the wrist (`spec.flicks`, a tabla's strokes) points its fingers at `time`: a
+    hand length from the wrist, forward and FLICK_DOWN below level on the drum, turned FLICK_TURN up at the
+    top of a stroke; None for a hand that plays nothing."""
+    stroke, wrist = _stroke(time, side, spec), stick_hand(time, side, spec)
+    if stroke is None or wrist is None:
+        return None
+    angle = -FLICK_DOWN + FLICK_TURN * stroke[1]
+    return wrist[0], wrist[1] - HAND_LENGTH * math.cos(angle), wrist[2] + HAND_LENGTH * math.sin(angle)
 
 
 def walking_foot(time: float, landings: tuple[float, ...], spec: PersonSpec) -> tuple[float, float]:
@@ -178,6 +202,9 @@ def joints(time: float, spec: PersonSpec) -> dict[str, tuple[float, float, float
         if spec.action == "drums":
             wrist = stick_hand(time, name, spec) or (sign * 0.27, -0.04, 0.86)
         placed[f"{name}_shoulder"], placed[f"{name}_wrist"] = shoulder, wrist
+        fingers = flicking_fingers(time, name, spec) if spec.action == "drums" and spec.flicks else None
+        if fingers is not None:
+            placed[f"{name}_fingers"] = fingers
         placed[f"{name}_elbow"] = _elbow(shoulder, wrist, UPPER_ARM, FOREARM, (sign * 1.0, 0.3, -1.0))
         landings = spec.contacts[0 if name == "right" else 1::2] if spec.action in ("steps", "walk") else ()
         hip = (sign * HIP_X, y, HIP_Z - drop)
@@ -313,12 +340,14 @@ def _render(people: list[PersonSpec], frames: Path) -> None:  # pragma: no cover
                 made.rotation_quaternion = (Vector(placed[b]) - Vector(placed[a])).to_track_quat("Z", "Y")
             for side, hand in hands.items():
                 wrist = Vector(placed[f"{side}_wrist"])
-                inwards = Vector((1.0 if side == "right" else -1.0, 0.0, 0.0))  # towards the body's midline
+                facing = Vector((1.0 if side == "right" else -1.0, 0.0, 0.0))  # the palm: to the midline
                 if who.action == "claps":  # palms facing, fingers forward and up
                     along = Vector((0.0, -0.6, 0.8))
+                elif f"{side}_fingers" in placed:  # striking from the wrist, palm down on the drum
+                    along, facing = (Vector(placed[f"{side}_fingers"]) - wrist).normalized(), Vector((0, 0, -1.0))
                 else:  # hanging along the forearm, palms towards the thighs
                     along = (wrist - Vector(placed[f"{side}_elbow"])).normalized()
-                palm = (inwards - inwards.dot(along) * along).normalized()
+                palm = (facing - facing.dot(along) * along).normalized()
                 hand.rotation_quaternion = Matrix((palm, along.cross(palm), along)).transposed().to_quaternion()
                 hand.location = wrist
 
