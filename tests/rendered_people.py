@@ -48,6 +48,8 @@ STROKE_LIFT, STROKE_LEAD = 0.18, 0.3
 #: turns FLICK_TURN up at the top of a stroke (radians): its fingertips travel about 9 cm, its wrist 2 cm.
 HAND_LENGTH, FLICK_DOWN, FLICK_TURN = 0.18, 0.15, 0.55
 KICK_LIFT, KICK_SWING = 0.12, 0.3
+#: Drumming seated: the hips' height on a stool and how far in front of them the feet rest on the pedals (m).
+SEAT_HIP_Z, SEAT_FEET = 0.62, 0.40
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,7 @@ class PersonSpec:
     pieces: tuple[str, ...] = ()  # "drums": the KIT or HAND_DRUMS piece each of `contacts` strikes
     kicks: tuple[float, ...] = ()  # "drums": the right heel's landings on the kick pedal (s); the left rests
     flicks: bool = False  # "drums": the hands strike from the wrist, fingers first (a tabla), not the forearm
+    seated: bool = False  # "drums": on a stool (SEAT_HIP_Z), the pieces lowered with the body, feet forward
 
 
 def _cusp(u: float) -> float:
@@ -191,7 +194,7 @@ def _elbow(root: tuple[float, float, float], end: tuple[float, float, float], fi
 def joints(time: float, spec: PersonSpec) -> dict[str, tuple[float, float, float]]:
     """Every joint's place (m; x to the camera's right at azimuth 0, y away from it, z up) at `time`."""
     y = walk_y(time, spec)
-    drop = HIP_Z - WALK_HIP_Z if spec.action == "walk" else 0.0  # the whole body, with the hips
+    drop = {"walk": HIP_Z - WALK_HIP_Z, "drums": HIP_Z - SEAT_HIP_Z if spec.seated else 0.0}.get(spec.action, 0.0)
     placed: dict[str, tuple[float, float, float]] = {"root": (0.0, y, -drop), "head": (0.0, y, 1.63 - drop),
                                                      "neck": (0.0, y, 1.47 - drop)}
     claps = spec.contacts if spec.action == "claps" else ()
@@ -199,12 +202,13 @@ def joints(time: float, spec: PersonSpec) -> dict[str, tuple[float, float, float
     for name, sign in (("right", -1.0), ("left", 1.0)):  # the person's right is the camera's left
         shoulder = (sign * SHOULDER_X, y, SHOULDER_Z - drop)
         wrist = (sign * half, -0.30, 1.24) if spec.action == "claps" else (sign * 0.27, y - 0.04, 0.86 - drop)
-        if spec.action == "drums":
-            wrist = stick_hand(time, name, spec) or (sign * 0.27, -0.04, 0.86)
+        if spec.action == "drums":  # the pieces are placed for a standing player: lowered with a seated one
+            x, y_, z = stick_hand(time, name, spec) or (sign * 0.27, -0.04, 0.86)
+            wrist = (x, y_, z - drop)
         placed[f"{name}_shoulder"], placed[f"{name}_wrist"] = shoulder, wrist
         fingers = flicking_fingers(time, name, spec) if spec.action == "drums" and spec.flicks else None
         if fingers is not None:
-            placed[f"{name}_fingers"] = fingers
+            placed[f"{name}_fingers"] = (fingers[0], fingers[1], fingers[2] - drop)
         placed[f"{name}_elbow"] = _elbow(shoulder, wrist, UPPER_ARM, FOREARM, (sign * 1.0, 0.3, -1.0))
         landings = spec.contacts[0 if name == "right" else 1::2] if spec.action in ("steps", "walk") else ()
         hip = (sign * HIP_X, y, HIP_Z - drop)
@@ -213,7 +217,7 @@ def joints(time: float, spec: PersonSpec) -> dict[str, tuple[float, float, float
             ankle = (sign * 0.11, foot_y, ANKLE_HEIGHT + lift)
         elif spec.action == "drums":
             lift = foot_height(time, spec.kicks if name == "right" else (), KICK_LIFT, KICK_SWING)
-            ankle = (sign * 0.11, 0.0, ANKLE_HEIGHT + lift)
+            ankle = (sign * 0.11, -SEAT_FEET if spec.seated else 0.0, ANKLE_HEIGHT + lift)
         else:
             lift = foot_height(time, landings)
             ankle = (sign * 0.11, -0.6 * lift, ANKLE_HEIGHT + lift)
