@@ -151,22 +151,21 @@ TABLA_STROKES = ((0.6, "dayan"), (0.85, "bayan"), (1.05, "dayan"), (1.3, "dayan"
                  (2.0, "bayan"), (2.25, "bayan"), (2.45, "dayan"), (2.65, "bayan"), (2.85, "dayan"), (3.1, "dayan"))
 
 
-@pytest.mark.parametrize(("azimuth", "missed"), [(0.0, 0), (30.0, 1)])
+@pytest.mark.parametrize("azimuth", [0.0, 30.0])
 def test_a_rendered_tabla_player_striking_from_the_wrist_is_heard_once_a_stroke(
-        azimuth: float, missed: int, tmp_path_factory: pytest.TempPathFactory) -> None:
+        azimuth: float, tmp_path_factory: pytest.TempPathFactory) -> None:
     """A tabla's strokes from the wrist: the hand stays in the box its pixels are read in, so the pixels time
     each stroke and the wrist's own hit for it goes (it came up to 69 ms after the pixels' and was heard as a
-    second stroke). From the front every stroke once within 30 ms (measured: 9 ms at most), each hand on its
-    drum. From 30 degrees round, the pose moves the near wrist 1.5 hand lengths sideways for five frames: one
-    stroke is heard 90 ms early from the wrist's jump, never more notes than strokes."""
+    second stroke). From 30 degrees round the pose moved the near wrist 1.5 hand lengths sideways for five
+    frames, which hid a stroke and was heard 90 ms early in its place until only a wrist's travel down counted
+    as leaving the box. Every stroke once within 30 ms, each hand on its drum (measured: 9 ms at most from the
+    front, 18 ms from 30 degrees round)."""
     spec = PersonSpec("drums", tuple(time for time, _ in TABLA_STROKES), 3.6,
                       pieces=tuple(piece for _, piece in TABLA_STROKES), azimuth=azimuth, shirt=(0.2, 0.2, 0.25),
                       flicks=True)
     video = render_person(spec, tmp_path_factory.mktemp("tabla") / "tabla.mp4", bpy_python())
     tabla = get_instrument("tabla")
     heard = [(note.start, drums_piece(tabla, note.pitch)) for note in generate(video, "tabla").performance.notes]
-    assert len(heard) <= len(TABLA_STROKES), heard
-    found = [min(heard, key=lambda hit: abs(hit[0] - truth)) for truth, _ in TABLA_STROKES]
-    right = [abs(time - truth) <= 0.03 and piece == wanted
-             for (time, piece), (truth, wanted) in zip(found, TABLA_STROKES, strict=True)]
-    assert sum(right) >= len(TABLA_STROKES) - missed, heard
+    assert len(heard) == len(TABLA_STROKES) and all(
+        abs(time - truth) <= 0.03 and piece == wanted
+        for (time, piece), (truth, wanted) in zip(heard, TABLA_STROKES, strict=True)), heard

@@ -174,9 +174,11 @@ def _hand_strokes(strokes: list[tuple[float, float]], found: list[tuple[float, f
     wrist's keypoints (`found`, as `impacts` gives) saw: (the keypoints' hits kept, the pixels' strokes kept),
     in (time in samples, speed, sample).
 
-    Where the wrist itself travels half a box or more within the approach window before or after a pixel
-    stroke, the hand leaves the box its pixels are read in (a conga's or a tom's arm stroke: the box's flow
-    then turns round on its way down as well), and the keypoints time that stroke. Where it stays in the box
+    Where the wrist itself travels down (or up) half a box or more within the approach window before or after
+    a pixel stroke, the hand leaves the box its pixels are read in (a conga's or a tom's arm stroke: the box's
+    flow then turns round on its way down as well), and the keypoints time that stroke. Only the height
+    counts: the pose moving a wrist sideways for a few frames is no stroke (a rendered tabla player's near
+    wrist, 1.5 hand lengths for five frames, hid a stroke and was heard in its place). Where it stays in the box
     (a stick, a tabla's stroke from the wrist), the pixels see the hand or stick meet the drum, while the
     wrist follows the hand and the pose smooths it, so the pixels time it: the keypoints' hit nearest to it
     within the approach window is that stroke (on a rendered tabla player the wrist's hits came up to 69 ms
@@ -189,7 +191,7 @@ def _hand_strokes(strokes: list[tuple[float, float]], found: list[tuple[float, f
         sample = int(np.clip(round(time * rate), 0, len(track) - 1))
         around = slice(max(0, sample - window), sample + window + 1)
         seen = track[around][ok[around]]
-        if len(seen) and float(np.ptp(seen, axis=0).max()) >= settings.box / 2:
+        if len(seen) and float(np.ptp(seen[:, 1])) >= settings.box / 2:  # down, not sideways
             continue
         same = [hit for hit in kept if abs(time * rate - hit[0]) <= window]
         if same:
