@@ -13,7 +13,7 @@ import errno
 import json
 import os
 import re
-import tempfile
+import secrets
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,15 +41,6 @@ def stem_path(wav: Path, performer: int) -> Path:
 def stem_pattern(wav: Path) -> str:
     """A glob for every stem of the mix `wav`, of any performer: an earlier run's are refused without --force."""
     return f"{wav.name.removesuffix('.wav')}.performer[0-9]*.wav"
-
-
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _current_umask()
 
 
 def ensure_writable_dir(directory: Path) -> Path:
@@ -174,11 +165,18 @@ class OutputSet:
         if final not in self._finals:
             raise ValueError(f"{final} is not one of this output set's files")
         suffix = "".join(final.suffixes[-1:])
-        fd, name = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.", suffix=f".part{suffix}")
-        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs get the permissions of a normal file
-        os.close(fd)
-        self._temps[final] = Path(name)
-        return Path(name)
+        while True:
+            temp = final.parent / f".{final.name}.{secrets.token_hex(8)}.part{suffix}"
+            # counted as this write's before it exists: a stop raised anywhere from here on (SIGTERM in a clip
+            # worker, Ctrl-C) unwinds through _discard, which removes it; mkstemp's file was ours only once
+            # mkstemp had returned, and a stop in between left it behind
+            self._temps[final] = temp
+            try:
+                # a normal file's permissions (the umask applies), where mkstemp makes 0600
+                os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            except FileExistsError:
+                continue  # another file's name, by a 1 in 2**64 chance: take another
+            return temp
 
     def write(self, final: Path, writer: Callable[[Path], object]) -> None:
         """`writer(temp)` for `final`; a failing disk (ENOSPC, EIO, a quota) becomes one OutputError naming

@@ -95,6 +95,25 @@ def test_atomic_path_keeps_the_suffix_and_discards_on_error(tmp_path: Path) -> N
     assert (tmp_path / "clip.mp4").read_bytes() == b"ok"
 
 
+def test_a_stop_the_moment_a_temp_file_is_made_leaves_no_temp(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cancelled timeline stops its clip workers with SIGTERM, which is raised wherever the worker is. Landing
+    after the temp file was made but before it was counted as this write's (here: as its descriptor is
+    closed), it left the temp behind in the keypoint cache (a fresh clone's `make test`, once). The temp is
+    counted before it exists now, so the unwinding write removes it."""
+    real_close = os.close
+
+    def close_then_stop(fd: int) -> None:
+        real_close(fd)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt), monkeypatch.context() as patch:
+        patch.setattr(os, "close", close_then_stop)
+        with atomic_path(tmp_path / "keyboard.json"):
+            pass
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_one_exists_message_names_the_files_or_the_first_few(tmp_path: Path) -> None:
     """The message editors show as it is: every file, or the first `most` and a count."""
     from foley_engine.outputs import exists_error, refuse_existing
