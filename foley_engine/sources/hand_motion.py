@@ -17,10 +17,9 @@ The frames are decoded a second time, downscaled so that a hand length is about 
 same stroke gives the same numbers at 640x360 and at 4K), and the flow is measured on the boxes and their
 rings only (near a hand, a zoom too moves everything the same way: tests zoom to 2x). A frame that repeats the
 one before (`without_repeats`: film delivered at a higher rate, animation on twos) is passed over, so a stroke
-is not stopped by it. Known limits: a hard
-shake still makes a few false hits (tests: 1-2 extra for 12 strokes at ~2 pixels of jitter a frame); strokes
-sideways (a hi-hat's chick seen from above) are not downward; two hits of one hand less than two frames apart
-cannot both show a reversal.
+is not stopped by it. Known limits: a hard shake still makes a few false hits (tests: 1-2 extra for 12 strokes
+at ~2 pixels of jitter a frame); strokes sideways (a hi-hat's chick seen from above) are not downward; two hits
+of one hand less than two frames apart cannot both show a reversal.
 """
 
 from __future__ import annotations
@@ -48,7 +47,8 @@ _MARGIN = 12
 #: from its original by the encoder's noise only, while distinct frames differ by the sensor's fresh noise as
 #: well as by what moved: on the shared snare clip converted to 30 fps, repeats changed 0.01-0.03 grey levels on
 #: average and their neighbours 0.2-0.7 where he played. Over a repeat the stick stands still for a frame, which
-#: the flow took for a stroke's stop: a downstroke spanning one was heard twice (36 hits for 25 strokes).
+#: the flow took for a stroke's stop: a downstroke spanning one was heard twice (36 hits in its first 8 s, where
+#: the clip at its own rate gives 25).
 REPEAT_SHARE = 0.25
 
 
