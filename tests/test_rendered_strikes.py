@@ -8,6 +8,8 @@ render's own contact times, and against chance at the notes' own density searche
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from blender_helpers import bpy_python
 from rendered_people import PersonSpec, render_people, render_person
@@ -106,12 +108,7 @@ def test_a_rendered_drummer_at_a_kit_plays_its_pieces_and_a_resting_foot_plays_n
     heard as a pedal hi-hat (and a kick) until the feet's tracks were despiked. Measured: every stroke within
     20 ms standing from the front, 26 ms seated from 20 degrees round; 3 of 4 kicks standing from the front, 2
     seated from 20 degrees (the pose follows the heel up only partly); no pedal hi-hat."""
-    spec = PersonSpec("drums", tuple(time for time, _ in KIT_STROKES), 4.2,
-                      pieces=tuple(piece for _, piece in KIT_STROKES), kicks=KICKS, azimuth=azimuth,
-                      shirt=(0.2, 0.2, 0.25), seated=seated)
-    video = render_person(spec, tmp_path_factory.mktemp("kit") / "kit.mp4", bpy_python())
-    drums = get_instrument("drums")
-    heard = [(note.start, drums_piece(drums, note.pitch)) for note in generate(video, "drums").performance.notes]
+    heard = _drummer_heard(tmp_path_factory, KIT_STROKES, "drums", 4.2, kicks=KICKS, azimuth=azimuth, seated=seated)
     strokes = [(time, piece) for time, piece in heard if piece not in ("kick", "pedal hi-hat")]
     assert len(strokes) == len(KIT_STROKES) and all(
         abs(time - truth) <= 0.03 for (time, _), (truth, _) in zip(strokes, KIT_STROKES, strict=True)), heard
@@ -128,17 +125,25 @@ def drums_piece(drums: Instrument, key: int) -> str:
     return next(name for name, piece_key in drums.pieces if piece_key == key)
 
 
+def _drummer_heard(tmp_path_factory: pytest.TempPathFactory, strokes: tuple[tuple[float, str], ...],
+                   instrument: str, seconds: float, **shown: Any) -> list[tuple[float, str]]:
+    """A rendered drummer (rendered_people's "drums") playing `strokes` (time, KIT or HAND_DRUMS piece) for
+    `seconds`, as PersonSpec's fields `shown` have it, played through `foley generate`'s own path as
+    `instrument`: each note's (time, piece name)."""
+    spec = PersonSpec("drums", tuple(time for time, _ in strokes), seconds,
+                      pieces=tuple(piece for _, piece in strokes), shirt=(0.2, 0.2, 0.25), **shown)
+    video = render_person(spec, tmp_path_factory.mktemp(instrument) / f"{instrument}.mp4", bpy_python())
+    played = get_instrument(instrument)
+    return [(note.start, drums_piece(played, note.pitch)) for note in generate(video, instrument).performance.notes]
+
+
 def test_a_rendered_conga_player_seen_45_degrees_round_plays_each_hand_on_its_drum(
         tmp_path_factory: pytest.TempPathFactory) -> None:
     """Congas played standing, seen from 45 degrees round: hands alternating 0.15-0.2 s apart and one hand twice
     in a row. Every stroke heard once, within 30 ms (measured: 22 ms at most from 45 degrees on either side,
     and from the front; the other side and the front are not tests, to keep the suite's time), each hand on
     its own drum (the right the high conga) though one arm is seen across the body."""
-    spec = PersonSpec("drums", tuple(time for time, _ in CONGA_STROKES), 3.6,
-                      pieces=tuple(piece for _, piece in CONGA_STROKES), azimuth=45.0, shirt=(0.2, 0.2, 0.25))
-    video = render_person(spec, tmp_path_factory.mktemp("congas") / "congas.mp4", bpy_python())
-    congas = get_instrument("congas")
-    heard = [(note.start, drums_piece(congas, note.pitch)) for note in generate(video, "congas").performance.notes]
+    heard = _drummer_heard(tmp_path_factory, CONGA_STROKES, "congas", 3.6, azimuth=45.0)
     assert len(heard) == len(CONGA_STROKES) and all(
         abs(time - truth) <= 0.03 for (time, _), (truth, _) in zip(heard, CONGA_STROKES, strict=True)), heard
     hands = {"high conga": "open high conga", "low conga": "low conga"}
@@ -160,12 +165,7 @@ def test_a_rendered_tabla_player_striking_from_the_wrist_is_heard_once_a_stroke(
     frames, which hid a stroke and was heard 90 ms early in its place until only a wrist's travel down counted
     as leaving the box. Every stroke once within 30 ms, each hand on its drum (measured: 9 ms at most from the
     front, 18 ms from 30 degrees round)."""
-    spec = PersonSpec("drums", tuple(time for time, _ in TABLA_STROKES), 3.6,
-                      pieces=tuple(piece for _, piece in TABLA_STROKES), azimuth=azimuth, shirt=(0.2, 0.2, 0.25),
-                      flicks=True)
-    video = render_person(spec, tmp_path_factory.mktemp("tabla") / "tabla.mp4", bpy_python())
-    tabla = get_instrument("tabla")
-    heard = [(note.start, drums_piece(tabla, note.pitch)) for note in generate(video, "tabla").performance.notes]
+    heard = _drummer_heard(tmp_path_factory, TABLA_STROKES, "tabla", 3.6, azimuth=azimuth, flicks=True)
     assert len(heard) == len(TABLA_STROKES) and all(
         abs(time - truth) <= 0.03 and piece == wanted
         for (time, piece), (truth, wanted) in zip(heard, TABLA_STROKES, strict=True)), heard
