@@ -14,6 +14,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -241,6 +242,26 @@ class OutputSet:
     def _discard(self) -> None:
         for temp in self._temps.values():
             temp.unlink(missing_ok=True)
+
+
+@contextmanager
+def staging_folder(parent: Path, prefix: str) -> Iterator[Path]:
+    """A new hidden folder in `parent` (PREFIX + random + ".part") for files staged before their rename, removed
+    with whatever is left in it when the block ends. It is named and counted as ours before it exists, as
+    OutputSet.temp_for's files are: with tempfile.mkdtemp, a stop (SIGTERM from a cancelled timeline, Ctrl-C)
+    landing after the folder was made and before the block that removes it had begun left it behind."""
+    folder = parent / f"{prefix}{secrets.token_hex(8)}.part"
+    ours = True
+    try:
+        try:
+            os.mkdir(folder, 0o700)
+        except FileExistsError:  # a name taken by chance (1 in 2**64): an error, and the folder is not ours
+            ours = False
+            raise OutputError(f"cannot stage files in {parent}: {folder.name} exists") from None
+        yield folder
+    finally:
+        if ours:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 @contextmanager

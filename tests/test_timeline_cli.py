@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import opentimelineio as otio
@@ -144,6 +145,33 @@ def test_cancel_leaves_nothing_behind(tmp_path: Path, edit: Path) -> None:
     with pytest.raises(Cancelled):
         foley_timeline(edit, tmp_path / "out.otio", should_cancel=lambda: True)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_stop_the_moment_a_staging_folder_is_made_leaves_nothing_behind(
+        tmp_path: Path, edit: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cancelled timeline is stopped by SIGTERM or Ctrl-C wherever it is. The clips' WAVs and the timeline
+    itself are staged in hidden folders beside their destinations; landing after such a folder was made
+    (tempfile.mkdtemp) and before the block that removes it had begun, a stop left it in the user's media
+    folder. Each staging folder is counted as the run's before it exists now."""
+    from foley_engine.timeline import foley_timeline, read_timeline, write_timeline
+
+    real_mkdir = os.mkdir
+
+    def mkdir_then_stop(path: str | os.PathLike[str], mode: int = 0o777) -> None:
+        real_mkdir(path, mode)
+        if str(path).endswith(".part"):
+            raise KeyboardInterrupt
+
+    timeline, _ = read_timeline(edit, tmp_path / "scratch")
+    out = tmp_path / "out"
+    out.mkdir()
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "mkdir", mkdir_then_stop)
+        with pytest.raises(KeyboardInterrupt):
+            foley_timeline(edit, out / "edit.otio")  # the clips' staging folder, in the media folder
+        with pytest.raises(KeyboardInterrupt):
+            write_timeline(timeline, out / "edit.otio", "otio_json")  # the timeline's own, beside it
+    assert list(out.iterdir()) == []
 
 
 def test_bad_generator_options_fail_before_any_work(capsys: pytest.CaptureFixture, tmp_path: Path, edit: Path,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -24,7 +23,7 @@ import opentimelineio as otio
 
 from .. import __version__
 from ..errors import InputError, OutputError
-from ..outputs import OutputSet, ensure_writable_dir, refuse_existing, stem_path, stem_pattern
+from ..outputs import OutputSet, ensure_writable_dir, refuse_existing, staging_folder, stem_path, stem_pattern
 from ..progress import ProgressCallback, StageProgress
 from ..protocol import ClipStatus
 from ..synth import SAMPLE_RATE, write_wav
@@ -150,8 +149,7 @@ def _kind(value: object) -> str:
 def write_timeline(timeline: otio.schema.Timeline, out: Path, adapter: str) -> None:
     """Write through a staging folder beside OUT, then rename: a failed write never leaves half a file."""
     ensure_writable_dir(out.parent)
-    staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part"))
-    try:
+    with staging_folder(out.parent, f".{out.name}.") as staging:
         staged = staging / out.name
         try:
             with contextlib.redirect_stdout(sys.stderr):
@@ -162,8 +160,6 @@ def write_timeline(timeline: otio.schema.Timeline, out: Path, adapter: str) -> N
         if out.is_dir() and not out.is_symlink():  # an .otiod bundle from an earlier run (--force)
             os.replace(out, staging / "previous")
         os.replace(staged, out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _refuse_existing(paths: list[Path], force: bool) -> None:
@@ -241,30 +237,29 @@ def _render(report: TimelineReport, todo: list[ClipPlan], workers: int | None, r
     by_index = {plan.index: plan for plan in todo}
     total = sum(plan.samples for plan in todo) or 1
     done: list[int] = []
-    staging = Path(tempfile.mkdtemp(dir=report.media_dir, prefix=".foley-timeline-", suffix=".part"))
     write_seconds = 0.0
+    with staging_folder(report.media_dir, ".foley-timeline-") as staging:
 
-    def on_done(render: ClipRender) -> None:
-        nonlocal write_seconds
-        plan = by_index[render.index]
-        if render.error is not None:
-            raise type(render.error)(f"clip {plan.name!r}: {render.error}")
-        if render.audio is None:
-            plan.status, plan.reason = "skipped", render.summary.get("reason", "skipped")
-            plan.code, plan.detail = render.summary.get("code"), render.summary.get("detail", "")
-        else:
-            started = time.perf_counter()
-            write_wav(render.audio, staging / f"{render.index}.wav", SAMPLE_RATE)
-            for performer, stem in enumerate(render.stems, start=1):
-                write_wav(stem, staging / f"{render.index}.performer{performer}.wav", SAMPLE_RATE)
-            plan.stems = [stem_path(plan.target_wav, performer) for performer in range(1, len(render.stems) + 1)]
-            write_seconds += time.perf_counter() - started
-            plan.status, plan.result = "ok", render.summary | {"timings": {
-                **render.summary.get("timings", {}), "clip": round(render.seconds, 3)}}
-        done.append(plan.samples)
-        stages.report("clips", sum(done) / total, f"{len(done)}/{len(todo)} {plan.name}")
+        def on_done(render: ClipRender) -> None:
+            nonlocal write_seconds
+            plan = by_index[render.index]
+            if render.error is not None:
+                raise type(render.error)(f"clip {plan.name!r}: {render.error}")
+            if render.audio is None:
+                plan.status, plan.reason = "skipped", render.summary.get("reason", "skipped")
+                plan.code, plan.detail = render.summary.get("code"), render.summary.get("detail", "")
+            else:
+                started = time.perf_counter()
+                write_wav(render.audio, staging / f"{render.index}.wav", SAMPLE_RATE)
+                for performer, stem in enumerate(render.stems, start=1):
+                    write_wav(stem, staging / f"{render.index}.performer{performer}.wav", SAMPLE_RATE)
+                plan.stems = [stem_path(plan.target_wav, performer) for performer in range(1, len(render.stems) + 1)]
+                write_seconds += time.perf_counter() - started
+                plan.status, plan.result = "ok", render.summary | {"timings": {
+                    **render.summary.get("timings", {}), "clip": round(render.seconds, 3)}}
+            done.append(plan.samples)
+            stages.report("clips", sum(done) / total, f"{len(done)}/{len(todo)} {plan.name}")
 
-    try:
         if ray_address is not None:
             report.backend = "ray"
             report.workers = run_ray(_jobs(todo, report.options), ray_address, on_done, should_cancel)
@@ -280,5 +275,3 @@ def _render(report: TimelineReport, todo: list[ClipPlan], workers: int | None, r
                 for performer, stem in enumerate(plan.stems, start=1):
                     os.replace(staging / f"{plan.index}.performer{performer}.wav", outputs.temp_for(stem))
         report.timings["write"] = write_seconds
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
