@@ -25,6 +25,7 @@ class Placement:
     box: tuple[int, int, int, int]
     scale: float = 1.0  # < 1 stands the player further back: smaller, and lower in the box (feet on the floor)
     mirror: bool = False
+    region: tuple[int, int, int, int] | None = None  # the part of the source shown (x, y, w, h): a closer shot
 
 
 def _frames(path: Path, count: int, rate: float) -> list[np.ndarray]:
@@ -66,7 +67,11 @@ def compose(out: Path, placements: list[Placement], size: tuple[int, int], secon
         for k in range(count):
             canvas = np.full((height, width, 3), background, np.uint8)
             for placement, frames in zip(placements, sources, strict=True):
-                image, left, top = _fit(frames[k], placement.box, placement.scale, placement.mirror)
+                frame = frames[k]
+                if placement.region is not None:
+                    x, y, w, h = placement.region
+                    frame = frame[y:y + h, x:x + w]
+                image, left, top = _fit(frame, placement.box, placement.scale, placement.mirror)
                 canvas[top:top + image.shape[0], left:left + image.shape[1]] = image
             container.mux(stream.encode(av.VideoFrame.from_ndarray(canvas, format="rgb24")))
         container.mux(stream.encode())

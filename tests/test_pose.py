@@ -190,6 +190,26 @@ def test_ghost_bodies_are_dropped() -> None:
     assert np.all(cleaned[:, 1, :, 2] == 0)
 
 
+def test_a_person_upside_down_is_nobody_and_one_lying_down_is_somebody() -> None:
+    """Pose finds a drummer's torso and arms, head out of the picture, as a person upside down (shoulders at
+    the bottom of the frame, hips at its top): such a person is not followed. A player leaning over, or lying
+    with a level torso, is."""
+    from foley_engine.pose.people import upright
+
+    def person(shoulders: tuple[float, float], hips: tuple[float, float]) -> np.ndarray:
+        pixels = np.zeros((33, 3), np.float32)
+        pixels[[11, 12], :2] = np.array(shoulders) + np.array([[-40.0, 0.0], [40.0, 0.0]])
+        pixels[[23, 24], :2] = np.array(hips) + np.array([[-30.0, 0.0], [30.0, 0.0]])
+        pixels[:, 2] = 0.99
+        return pixels
+
+    assert upright(person((320, 100), (320, 260)))  # standing or sitting
+    assert upright(person((200, 150), (320, 200)))  # leaning far over towards the drum
+    assert upright(person((150, 210), (330, 200)))  # lying down
+    assert not upright(person((320, 260), (320, 10)))  # the drummer's torso of the close-up
+    assert not upright(person((250, 250), (330, 130)))  # hanging down from the hips, askew
+
+
 # --- performers -------------------------------------------------------------------------------------
 
 

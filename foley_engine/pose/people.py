@@ -58,6 +58,7 @@ MIN_VISIBLE_LANDMARKS = 8
 MIN_BOX_PIXELS = 24
 
 _NECK_PAIR = (11, 12)  # MediaPipe's shoulders; their midpoint is BODY_25's neck
+_HIP_PAIR = (23, 24)
 _ANCHOR = (0, 11, 12)  # nose and shoulders
 
 
@@ -106,6 +107,18 @@ def neck_in_frame(pixels: np.ndarray, width: int, height: int) -> bool:
         return False
     x, y = neck[:, :2].mean(axis=0)
     return bool(0 <= x < width and 0 <= y < height)
+
+
+def upright(pixels: np.ndarray) -> bool:
+    """Whether the person stands or sits the right way up: their shoulders' midpoint is not below their hips'
+    by more than half the torso's length (the torso hanging down from the hips, more than 30 degrees below
+    level). Pose finds an upside-down person in a close-up with no head in the frame (a drummer's torso and
+    arms: the head placed between the hands, the hips at the top of the frame, the elbows taken for knees),
+    whose wrists and neck would place a kit's strokes on the cymbals. Nobody plays upside down; a player
+    lying down keeps a level torso."""
+    shoulders = pixels[list(_NECK_PAIR), :2].mean(axis=0)
+    hips = pixels[list(_HIP_PAIR), :2].mean(axis=0)
+    return bool(shoulders[1] - hips[1] <= 0.5 * np.hypot(*(shoulders - hips)))
 
 
 def overlap(a: Box, b: Box) -> float:
@@ -291,6 +304,8 @@ class PeopleDetector:
         if boxes is None:
             person.widen_crop(width, height)
             return
+        if not upright(pixels):  # the model turned them over: not seen in this frame, lost if it goes on
+            return
         # A jump means the model took someone else, or a shadow: it starts afresh.
         if person.anchor_pixels is not None and _jumped(person.anchor_pixels, pixels, person.extent):
             person.model.close()
@@ -336,8 +351,8 @@ class PeopleDetector:
                 if found is None:
                     break
                 pixels, boxes_found = found
-                if boxes_found is None or not neck_in_frame(pixels, width, height) or self._known(
-                        boxes_found[0], anchor(pixels), boxes, extents):
+                if (boxes_found is None or not neck_in_frame(pixels, width, height) or not upright(pixels)
+                        or self._known(boxes_found[0], anchor(pixels), boxes, extents)):
                     continue
                 boxes.append(boxes_found[0])
                 extents.append(boxes_found[1])
