@@ -343,6 +343,23 @@ def test_duplicate_detection_of_one_hand_is_dropped() -> None:
     assert hands.shape[0] == 1
 
 
+def test_one_hand_found_twice_once_foreshortened_stays_one_hand_of_its_player() -> None:
+    """A violinist's fingering hand, edge-on, found by Hands twice for half a second: once with its fingers at
+    half their length (the likelier detection), once whole, a few pixels away and labelled the other side.
+    The second was taken for another hand beside the body and became a second violinist."""
+    frames = 20
+    body = np.repeat(_body_at(0.5)[None], frames, axis=0)
+    body[:, BODY_INDEX["right_wrist"], :2] = (0.3, 0.9)  # the bowing hand, far out of reach
+    wrist = body[0, BODY_INDEX["left_wrist"], :2]
+    times, xy, label, score = _frames([[(wrist[0], wrist[1], LEFT), (wrist[0] + 0.01, wrist[1] + 0.01, RIGHT)]]
+                                      * frames)
+    xy[:, 0] = _hand(*wrist, size=0.012)  # the foreshortened one
+    score[:, 0] = 0.99
+    bodies, hands = _assign_one_body(times, body, xy, label, score)
+    assert bodies.shape[0] == hands.shape[0] == 1
+    assert np.all(hands[0, :, LEFT, 0, 2] > 0) and np.all(hands[0, :, RIGHT, 0, 2] == 0)
+
+
 def test_hands_go_to_the_nearest_body_wrist_and_far_hands_form_another_performer() -> None:
     body = np.zeros((2, 25, 3), np.float32)
     body[:, :, 2] = 0.9

@@ -36,7 +36,7 @@ from .tracking import assign_performers, resample, sample_count
 from .workers import Chunk, PoseWorkerError
 
 #: Bump when extraction changes in a way that makes cached keypoints stale.
-POSE_VERSION = 4
+POSE_VERSION = 5
 #: Shortest range a worker process is started for; tracking restarts at each chunk's first frame.
 MIN_CHUNK_SECONDS = 1.0
 

@@ -82,10 +82,15 @@ def _greedy(candidates: list[tuple[float, int, tuple[int, int]]]) -> dict[int, t
 
 
 def _distinct_hands(points: dict[int, np.ndarray], length: dict[int, float], score: np.ndarray) -> list[int]:
-    """Drop duplicate detections of one hand (MediaPipe's max_num_hands > 2 sometimes finds a hand twice)."""
+    """Drop duplicate detections of one hand (MediaPipe's max_num_hands > 2 sometimes finds a hand twice).
+
+    Judged by the longer of the two: a violinist's fingering hand, seen edge-on, was found once with its
+    fingers foreshortened to half their length and once whole, their landmarks a quarter of the whole hand
+    apart (half the short one's length), and the second detection became a second violinist."""
     kept: list[int] = []
     for h in sorted(points, key=lambda h: -score[h]):
-        if all(np.linalg.norm(points[h] - points[k], axis=1).mean() > DUPLICATE_GATE_HANDS * length[k] for k in kept):
+        if all(np.linalg.norm(points[h] - points[k], axis=1).mean() > DUPLICATE_GATE_HANDS * max(length[h], length[k])
+               for k in kept):
             kept.append(h)
     return sorted(kept)
 
