@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,8 +76,12 @@ class Keypoints:
 
     def performer(self, index: int) -> Keypoints:
         """Performer `index` alone, so a part can be generated for one player of an ensemble."""
-        return Keypoints(self.rate, self.start, self.body[index:index + 1], self.hands[index:index + 1],
-                         self.frame_size)
+        return self.performers([index])
+
+    def performers(self, indices: Sequence[int]) -> Keypoints:
+        """Performers `indices` alone, in that order: a band's drummers, played by a source of their own."""
+        chosen = list(indices)
+        return Keypoints(self.rate, self.start, self.body[chosen], self.hands[chosen], self.frame_size)
 
     def screen_box(self, index: int) -> tuple[float, float, float, float] | None:
         """Where performer `index` was seen: (x0, y0, x1, y1) normalised, the 5th to 95th percentile of the

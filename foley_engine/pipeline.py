@@ -55,8 +55,9 @@ class FoleyResult:
     take_audio: list[np.ndarray] = field(default_factory=list)  # every take's mix, like audio (the first is audio)
     speed: float = 1.0  # generate(speed=...): video seconds per second of audio
     pose_settings: PoseSettings = field(default_factory=PoseSettings)  # what the keypoints were found with
-    source: str = "model"  # the note source that played: "keys", "model" or "strikes" (sources/)
+    source: str = "model"  # the note source that played: "keys", "model" or "strikes"; a band's, "model+strikes"
     camera_motion: CameraMotion | None = None  # keys: how the camera moved the keys (None: it stood still)
+    performer_sources: list[str] = field(default_factory=list)  # a band's: each performer's source (sources/)
 
     @property
     def duration(self) -> float:
@@ -92,7 +93,8 @@ class FoleyResult:
         return [
             {"index": p + 1, "instrument": performance.instrument_of(p).name,
              "program": performance.instrument_of(p).program, "box": self.keypoints.screen_box(p),
-             "body": bool(np.any(self.keypoints.body[p, :, :, 2] > 0)), "notes": len(track)}
+             "body": bool(np.any(self.keypoints.body[p, :, :, 2] > 0)), "notes": len(track),
+             **({"source": self.performer_sources[p]} if self.performer_sources else {})}
             for p, track in enumerate(performance.tracks)
         ]
 
@@ -184,7 +186,7 @@ def generate(video: str | Path, instrument: InstrumentChoice = "piano", *, start
     timings["synth"] = time.perf_counter() - clock
     return FoleyResult(info, start, end, keypoints, performance, rendered[id(performance)], SAMPLE_RATE, timings,
                        takes, stem_audio, played.keyboard, played.note, [rendered[id(take)] for take in takes],
-                       speed, pose_settings, played.source, played.camera_motion)
+                       speed, pose_settings, played.source, played.camera_motion, played.performer_sources)
 
 
 def _retimed(takes: list[Performance], speed: float) -> list[Performance]:

@@ -96,6 +96,36 @@ def test_a_duet_gets_a_track_and_an_instrument_per_player(clips: dict, tmp_path:
     assert not (tmp_path / "again").exists() or not any((tmp_path / "again").iterdir())
 
 
+def test_a_band_s_drummer_is_played_by_the_strike_source_and_everyone_else_as_before(tmp_path: Path) -> None:
+    """A violinist and the snare drummer side by side, `--instrument violin,drums` in auto: the drummer's part
+    comes from the strike source, the violinist's from the learned model, each player's source in the
+    summary. Until then auto sent a band with any pitched player to the model whole, drummer too (this
+    clip's drummer 0.597, chance 0.42; now 0.817, chance 0.41). The violinist's part is the one the model
+    plays for her in `--source model`."""
+    from test_strikes import best_lag_onset_f1
+
+    from foley_engine.evaluation.soundtrack import soundtrack_reference
+    from foley_engine.instruments import get_instrument
+    from foley_engine.options import GeneratorOptions
+    from foley_engine.pipeline import generate
+
+    snare = _source("snare-solo")
+    clip = compose(tmp_path / "band.mp4", [Placement(_source("violin-urmp"), (0, 0, 560, 720)),
+                                           Placement(snare, (560, 0, 1040, 720))], (1600, 720), 8.0)
+    band = generate(clip, "violin,drums")
+    summary = band.summary()
+    assert summary["source"] == "model+strikes"
+    assert [(p["instrument"], p["source"]) for p in summary["performers"]] == [
+        ("violin", "model"), ("drums", "strikes")]
+    violin, drums = band.performance.tracks
+    reference = [note for note in soundtrack_reference(snare, get_instrument("drums")).notes if note.start < 8.0]
+    score, chance = best_lag_onset_f1(reference, drums, 8.0), best_lag_onset_f1(reference, drums, 8.0, draws=20)
+    assert score >= 0.75 and score >= chance + 0.3, (score, chance)
+    alone = generate(clip, "violin,drums", options=GeneratorOptions(source="model"))
+    assert alone.source == "model" and "source" not in alone.summary()["performers"][0]
+    assert violin == alone.performance.tracks[0]
+
+
 def test_a_solo_close_up_is_one_performer(tmp_path: Path) -> None:
     """The close-up bassist: searching windows of the frame for more people must not turn his head, torso or
     the instrument's scroll into a second player."""
