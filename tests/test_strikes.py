@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ from foley_engine.instruments import get_instrument
 from foley_engine.keypoints import Keypoints, pixel_square
 from foley_engine.options import SOURCES, GeneratorOptions
 from foley_engine.skeleton import BODY_INDEX, RIGHT
-from foley_engine.sources import PERCUSSION_SOURCE, SourceClip, open_sources
+from foley_engine.sources import PERCUSSION_SOURCE, SourceClip, SourceNotes, open_sources
 from foley_engine.sources.impacts import impacts
 from foley_engine.sources.strikes import GENERATOR_NAME, generate_strikes
 
@@ -307,6 +308,44 @@ def best_lag_onset_f1(reference: list, notes: list, duration: float, draws: int 
     rows = [score(reference, chance_at_density(reference, len(notes), duration, seed), shifts, pitched=False)
             | {"draw": seed} for seed in range(draws)]
     return float(best_lag(rows)["onset_f1"])
+
+
+class _PlaysEach:
+    """A stand-in note source named `name`: one note per performer at 0.1 s x (performer + 1), or with `one_part`
+    one note for the whole clip (as the keys read one keyboard, whoever plays it)."""
+
+    stage = "notes"
+
+    def __init__(self, name: str, one_part: bool = False) -> None:
+        self.name, self.one_part = name, one_part
+
+    def play(self, clip: SourceClip, progress: object) -> SourceNotes:
+        from foley_engine.notes import Note, Performance
+
+        count = 1 if self.one_part else clip.keypoints.num_performers
+        tracks = [[Note(0.1 * (p + 1), 0.2 * (p + 1), 60, 80)] for p in range(count)]
+        return SourceNotes([Performance(clip.instruments[0], clip.duration, tracks, self.name)] * 2, self.name)
+
+
+def test_a_band_is_played_part_by_part_and_a_keyboard_read_for_several_players_is_played_whole() -> None:
+    """Auto plays a band's drummers with the strike source and the others with the pitched sources, each given
+    its own players, and puts the parts back in the performers' order (every take). The keys read one
+    keyboard as one part whoever plays it: a band whose pitched players are more than that part is played
+    whole, as before, instead of failing."""
+    from foley_engine.sources import Sources
+
+    keypoints = Keypoints(30.0, 0.0, np.zeros((3, 30, 25, 3), np.float32), np.zeros((3, 30, 2, 21, 3), np.float32),
+                          (640, 360))
+    band = tuple(get_instrument(name) for name in ("drums", "violin", "congas"))
+    clip = SourceClip(Path("band.mp4"), 0.0, 1.0, keypoints, band)
+    quiet = lambda stage: lambda fraction, message: None  # noqa: E731
+    played = Sources(GeneratorOptions(), [_PlaysEach("strikes"), _PlaysEach("model")]).play(clip, quiet)
+    assert played.source == "strikes+model" and played.performer_sources == ["strikes", "model", "strikes"]
+    assert len(played.takes) == 2 and all(take.track_instruments == list(band) for take in played.takes)
+    assert [track[0].start for track in played.takes[1].tracks] == [0.1, 0.1, 0.2]  # each part's own players
+    keyboard = Sources(GeneratorOptions(), [_PlaysEach("strikes"), _PlaysEach("keys", one_part=True)])
+    assert keyboard.play(replace(clip, instruments=band[:2] + (get_instrument("piano"),)), quiet).source == "keys"
+    assert Sources(GeneratorOptions(source="model"), [_PlaysEach("model")]).play(clip, quiet).source == "model"
 
 
 @pytest.mark.real_media

@@ -137,7 +137,8 @@ class Sources:
         """A band of percussionists and other players in auto (`--instrument violin,drums`): the percussion
         parts by PERCUSSION_SOURCE, the others as auto plays them alone (the keys, else the motion), each
         source given its own players' keypoints; take k of each part joins take k of the band. Otherwise
-        (one instrument for all, another --source, or one kind of player only) None: the clip is played whole.
+        (one instrument for all, another --source, one kind of player only, or a keyboard read as one part for
+        several pitched players) None: the clip is played whole.
         Until a band was split so, its drummer was played by the learned model (the snare clip 0.675 against
         the strike source's 0.852)."""
         if self.options.source != "auto" or len(clip.instruments) == 1:
@@ -150,6 +151,8 @@ class Sources:
         parts = [(group, self.play(replace(clip, keypoints=clip.keypoints.performers(group),
                                            instruments=tuple(players[p] for p in group)), progress))
                  for group in (others, drummers)]
+        if any(len(part.takes[0].tracks) != len(group) for group, part in parts):
+            return None  # the keys read one keyboard as one part, whoever plays it: the band is played whole
         order = [(p, part, index) for group, part in parts for index, p in enumerate(group)]
         order.sort(key=lambda placed: placed[0])
         takes = [Performance(instrument=players[0], duration=clip.duration,
