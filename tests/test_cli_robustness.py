@@ -141,6 +141,41 @@ def assert_clean_cancel(proc: subprocess.Popen, stdout: str, stderr: str, code: 
 
 # --- Ctrl-C and SIGTERM -----------------------------------------------------------------------------------------
 
+#: Makes every temp file Python's tempfile creates, then stops there as a Ctrl-C landing at that moment would.
+STOP_AT_TEMP_FILE_HOOK = '''
+import tempfile
+
+_make = tempfile._mkstemp_inner
+
+
+def _made_then_stopped(*args, **kwargs):
+    _make(*args, **kwargs)
+    raise KeyboardInterrupt
+
+
+tempfile._mkstemp_inner = _made_then_stopped
+'''
+
+
+def test_a_pose_worker_starting_makes_no_temp_file_a_stop_could_leave(tmp_path: Path,
+                                                                      run_env: dict[str, str]) -> None:
+    """Ctrl-C during the pose stage left a tmpXXXXXXXX file in TMPDIR once in a full run: a worker still
+    starting was importing MediaPipe, whose audio tasks import sounddevice, which looks for PortAudio by
+    running gcc and ld on temp files. A worker now makes no temp file as it loads its models, so a stop there
+    has nothing to leave."""
+    (tmp_path / "hook").mkdir()
+    (tmp_path / "hook" / "sitecustomize.py").write_text(STOP_AT_TEMP_FILE_HOOK)
+    env = run_env | {"PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path / "hook"), run_env.get("PYTHONPATH")]))}
+    loads = ("from foley_engine.pose.people import PeopleDetector, still_finder\n"
+             "from foley_engine.pose.mediapipe_runner import HandFinder\n"
+             "from foley_engine.pose.extract import PoseSettings\n"
+             "PeopleDetector(2, 0.5, 0.5, still_finder(0.5)).close()\n"
+             "HandFinder(PoseSettings())._model(2)\n")
+    run = subprocess.run([sys.executable, "-c", loads], env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
 @pytest.mark.parametrize("moment", ["torch", "av", "pose"])
 def test_ctrl_c_at_any_moment_of_generate_is_a_clean_cancel(video: Path, tmp_path: Path, run_env: dict[str, str],
                                                             moment: str) -> None:

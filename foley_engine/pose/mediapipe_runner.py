@@ -29,7 +29,7 @@ from .. import video
 from ..errors import FoleyError
 from ..skeleton import BODY_INDEX, LEFT, NUM_BODY_JOINTS, NUM_HAND_JOINTS, RIGHT
 from .bands import BandSampler
-from .people import neck_in_frame
+from .people import mediapipe_package, neck_in_frame
 from .workers import SERVE_FLAG
 
 if TYPE_CHECKING:
@@ -357,9 +357,7 @@ class HandFinder:
 
     def _model(self, slots: int) -> Any:
         if slots not in self._models:
-            import mediapipe as mp
-
-            self._models[slots] = mp.solutions.hands.Hands(
+            self._models[slots] = mediapipe_package().solutions.hands.Hands(
                 static_image_mode=False, max_num_hands=slots, model_complexity=self._settings.model_complexity,
                 min_detection_confidence=self._settings.min_detection_confidence,
                 min_tracking_confidence=self._settings.min_tracking_confidence)

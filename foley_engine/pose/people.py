@@ -15,6 +15,7 @@ across chunks and across losses (pose_tracking).
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -231,13 +232,22 @@ class _Person:
         self.move_crop(width, height)
 
 
+def mediapipe_package() -> Any:
+    """The mediapipe package, imported without the sounddevice module its audio tasks import (they catch the
+    ImportError): sounddevice's import looks for PortAudio by running gcc and ld on temp files in TMPDIR,
+    which a pose worker stopped meanwhile (Ctrl-C while the workers start) left behind, and which costs every
+    worker's start a few subprocesses. Nothing here records audio."""
+    sys.modules.setdefault("sounddevice", None)  # type: ignore[arg-type]  # None: "not importable" to Python
+    import mediapipe as mp
+
+    return mp
+
+
 def still_finder(min_detection_confidence: float) -> Any:
     """The Pose model that searches for people: in still-image mode, so it keeps nothing from one image to the
     next and one can serve range after range (a resident worker keeps it: it takes 0.15 s to make). Only the
     "full" Pose model (complexity 1) ships in the wheel; 0 and 2 would be downloaded at run time."""
-    import mediapipe as mp
-
-    return mp.solutions.pose.Pose(static_image_mode=True, model_complexity=1,
+    return mediapipe_package().solutions.pose.Pose(static_image_mode=True, model_complexity=1,
                                   min_detection_confidence=min_detection_confidence)
 
 
@@ -246,9 +256,7 @@ class PeopleDetector:
 
     def __init__(self, max_people: int, min_detection_confidence: float, min_tracking_confidence: float,
                  finder: Any = None) -> None:
-        import mediapipe as mp
-
-        self._pose_class = mp.solutions.pose.Pose
+        self._pose_class = mediapipe_package().solutions.pose.Pose
         self._max_people = max_people
         self._detection = min_detection_confidence
         self._tracking = min_tracking_confidence
