@@ -148,20 +148,23 @@ class Sources:
         others = [p for p in range(len(players)) if p not in drummers]
         if not drummers or not others:
             return None
-        parts = [(group, self.play(replace(clip, keypoints=clip.keypoints.performers(group),
-                                           instruments=tuple(players[p] for p in group)), progress))
-                 for group in (others, drummers)]
-        if any(len(part.takes[0].tracks) != len(group) for group, part in parts):
+
+        def part(group: list[int]) -> SourceNotes:
+            return self.play(replace(clip, keypoints=clip.keypoints.performers(group),
+                                     instruments=tuple(players[p] for p in group)), progress)
+
+        pitched = part(others)  # first: where it is a keyboard read as one part, the drummers' work is not done
+        if len(pitched.takes[0].tracks) != len(others):
             return None  # the keys read one keyboard as one part, whoever plays it: the band is played whole
-        order = [(p, part, index) for group, part in parts for index, p in enumerate(group)]
-        order.sort(key=lambda placed: placed[0])
+        struck = part(drummers)
+        where = {p: (pitched, index) for index, p in enumerate(others)}
+        where |= {p: (struck, index) for index, p in enumerate(drummers)}
         takes = [Performance(instrument=players[0], duration=clip.duration,
-                             tracks=[part.takes[k].tracks[index] for _, part, index in order],
-                             generator=" + ".join(part.takes[k].generator for _, part in parts),
+                             tracks=[where[p][0].takes[k].tracks[where[p][1]] for p in range(len(players))],
+                             generator=f"{pitched.takes[k].generator} + {struck.takes[k].generator}",
                              track_instruments=players)
-                 for k in range(len(parts[0][1].takes))]
-        pitched = parts[0][1]
-        sources = [part.source for _, part, _ in order]
+                 for k in range(len(pitched.takes))]
+        sources = [where[p][0].source for p in range(len(players))]
         return SourceNotes(takes, "+".join(dict.fromkeys(sources)), pitched.keyboard, pitched.note, pitched.stage,
                            pitched.camera_motion, sources)
 
