@@ -179,6 +179,18 @@ def test_at_the_waist_the_hands_tell_the_snare_from_the_hi_hat() -> None:
                                                                                   pytest.approx(1.5, abs=0.03)]
 
 
+def test_a_kit_seen_from_one_side_is_placed_from_its_centre_not_the_neck() -> None:
+    """Seen from the drummer's right, the drums in front of him are shifted to his right of the neck: both
+    sticks meet on the snare with the right wrist 2.7 hand lengths right of the neck, the floor tom's place
+    from the front (a rendered drummer from 20 degrees round; the shared snare drummer mirrored). Placed from
+    the kit's centre, between the two hands' usual places, every stroke is the snare."""
+    drums = get_instrument("drums")
+    side_on = figure(2.0)
+    drum(side_on, "right_wrist", [0.5, 1.5], HIP + [-0.9 * SIDE, -0.02])
+    drum(side_on, "left_wrist", [0.25, 1.0], HIP + [-0.1 * SIDE, -0.02])
+    assert [pitch for _, pitch in onsets(side_on, "drums")] == [drums.piece("snare")] * 4
+
+
 def test_footsteps_are_heel_strikes_of_either_foot() -> None:
     steps = [0.6 + 0.55 * k for k in range(8)]  # a walk: the feet alternate
     kp = figure(5.2)
@@ -423,7 +435,10 @@ def test_strikes_on_made_footage_land_where_the_limbs_do_and_unseen_feet_make_no
 def test_two_real_drummers_side_by_side_are_each_heard_on_their_own(tmp_path: Path) -> None:
     """The snare drummer twice in one frame, the second mirrored and further back: two performers on the
     percussion channel, and each one's strokes (read from the pixels around their own hands, never the other's)
-    match the soundtrack as the solo clip's do (0.83 there; floor a little under it)."""
+    match the soundtrack as the solo clip's do (0.83 there; floor a little under it). Both play the snare: the
+    mirror image (a left-handed player, or the camera on his other side) strikes 3 hand lengths to the right
+    of his neck with one hand, which was the floor tom's place until places were counted from the kit's
+    centre (strikes._KitPlace)."""
     from ensembles import Placement, compose
 
     from foley_engine.cli import main
@@ -441,7 +456,9 @@ def test_two_real_drummers_side_by_side_are_each_heard_on_their_own(tmp_path: Pa
     assert [part.is_drum for part in pretty_midi.PrettyMIDI(str(midi)).instruments] == [True, True]
     drums = get_instrument("drums")
     reference = [note for note in soundtrack_reference(snare, drums).notes if note.start < 8.0]
-    scores = [best_lag_onset_f1(reference, track, 8.0) for track in read_performance(midi, drums).tracks]
+    tracks = read_performance(midi, drums).tracks
+    assert [{note.pitch for note in track} for track in tracks] == [{drums.piece("snare")}] * 2
+    scores = [best_lag_onset_f1(reference, track, 8.0) for track in tracks]
     assert len(scores) == 2 and min(scores) >= 0.75, scores
 
 

@@ -29,12 +29,13 @@ alternating hands or a flam stays separate hits; only one limb cannot strike twi
    one in which the hand stays in its box the pixels', and one both see is heard once (`_hand_strokes`).
    Feet and claps are the keypoints' alone.
 3. **Which sound.** Per instrument (`_PLAYS`, given all of a performer's hits): a kit picks its piece from
-   where the hand lands relative to the performer's neck (high: cymbals, crash on the left and ride on the
-   right; chest high: rack toms; below: the floor tom far to the right, the hi-hat where a right hand has
-   crossed over left of the left hand's usual place, else the snare: `_kit`) and feet play kick (right) and
-   pedal hi-hat (left); hand drums give each hand its drum; timpani choose the kettle from left to right;
-   claps are the two hands meeting; footsteps, stomps are heel strikes. Velocity comes from the approach
-   speed, placed in the clip's own range as the baseline does.
+   where the hand lands: how high above the performer's neck, and how far to their right of the kit's centre,
+   which lies between where the two hands usually strike (high: cymbals, crash on the left and ride on the
+   right; chest high and above the hand's usual height: rack toms; below: the floor tom far to the right, the
+   hi-hat where a right hand has crossed over left of the left hand's usual place, else the snare: `_kit`)
+   and feet play kick (right) and pedal hi-hat (left); hand drums give each hand its drum; timpani choose the
+   kettle from left to right; claps are the two hands meeting; footsteps, stomps are heel strikes. Velocity
+   comes from the approach speed, placed in the clip's own range as the baseline does.
 
 Known limits: a buzz (the stick pressed into the head) shows no reversal; two hits of one hand less than two
 frames apart cannot both show one (in the keypoints, about three frames for a corner). A kit's piece is a guess
@@ -244,34 +245,69 @@ def _despiked(track: np.ndarray, ok: np.ndarray) -> np.ndarray:
 #: Heights (hand lengths above the neck) of a kit's bands: cymbals above the first, rack toms above the second,
 #: and the drums at the waist below it.
 _CYMBALS, _TOMS = -2.0, -3.5
+#: Where both hands play below the cymbals, a rack tom is struck at least this many hand lengths above where
+#: that hand usually strikes (its home, the snare or the hi-hat), as well as in the toms' band.
+_TOM_RISE = 0.75
+#: A floor tom lies at least this many hand lengths to the performer's right of the kit's centre.
+_FLOOR_TOM = 2.5
+
+
+@dataclass(frozen=True)
+class _KitPlace:
+    """Where one performer's kit stands in the picture, from where their two hands strike below the cymbals.
+
+    The drums stand in front of the body, so away from the front they are seen shifted sideways from the neck
+    (by up to 3 hand lengths 40 degrees round): the kit's pieces are placed sideways from its centre, not from
+    the neck. `centre` is midway between the left hand's usual place (it plays the snare) and the right hand's
+    leftmost quarter (its snare or hi-hat strokes, not its floor tom); `homes` is each hand's usual height."""
+
+    centre: float
+    snare_hand: float
+    homes: tuple[float, float]
+
+    @classmethod
+    def of(cls, hits: list[Hit]) -> _KitPlace | None:
+        """The place of the kit a performer plays with both hands below the cymbals; None for one hand alone."""
+        low = [[hit for hit in hits if hit.limb == HANDS and hit.side == side and hit.height < _CYMBALS]
+               for side in (LEFT, RIGHT)]
+        if not (low[LEFT] and low[RIGHT]):
+            return None
+        left = float(np.median([hit.lateral for hit in low[LEFT]]))
+        right = float(np.percentile([hit.lateral for hit in low[RIGHT]], 25))
+        homes = tuple(float(np.median([hit.height for hit in side])) for side in low)
+        return cls((left + right) / 2, left, (homes[LEFT], homes[RIGHT]))
 
 
 def _kit(hits: list[Hit]) -> Callable[[Hit], str]:
     """A kit's piece for each of one performer's hits, from where the limb struck (see the module docstring).
 
-    At the waist, which hand it is decides between snare and hi-hat, not an absolute place: a drummer's
-    sticks meet on the snare from wrists a few hand lengths apart (the left wrist 3 hand lengths to the left
-    of the neck on the shared snare clip), while a right hand playing the hi-hat crosses over to the left of
-    the left hand's usual place. So a right hand's stroke left of that place is the hi-hat; a stroke far
-    to the right is the floor tom; everything else at the waist is the snare. Where one hand alone strikes
-    at the waist, a stroke well to the performer's left is the hi-hat."""
-    waist = {side: [hit.lateral for hit in hits if hit.limb == HANDS and hit.side == side and hit.height < _TOMS]
-             for side in (LEFT, RIGHT)}
-    snare_hand = float(np.median(waist[LEFT])) if waist[LEFT] and waist[RIGHT] else None
+    Sideways, places count from the kit's centre (`_KitPlace`) where both hands play below the cymbals: seen
+    from 20 degrees round, a right hand's snare strokes lay 2.7 hand lengths right of the neck (a floor tom's
+    place from the front), and the mirror image of the shared snare drummer put one hand's strokes 3 hand
+    lengths to the right. At the waist, which hand it is decides between snare and hi-hat, not an absolute
+    place: a drummer's sticks meet on the snare from wrists a few hand lengths apart (3.6 on the shared snare
+    clip), while a right hand playing the hi-hat crosses over to the left of the left hand's usual place. So a
+    right hand's stroke left of that place is the hi-hat; a stroke far to the right is the floor tom; a stroke
+    in the toms' band and well above that hand's usual height is a rack tom; everything else below the
+    cymbals is the snare. Where one hand alone strikes, places count from the neck and a stroke at the waist
+    well to the performer's left is the hi-hat."""
+    kit = _KitPlace.of(hits)
+    centre = 0.0 if kit is None else kit.centre
 
     def piece(hit: Hit) -> str:
         if hit.limb == FEET:
             return "kick" if hit.side == RIGHT else "pedal hi-hat"
+        lateral = hit.lateral - centre
         if hit.height >= _CYMBALS:
-            return "ride" if hit.lateral > 1.0 else "crash"
-        if hit.height >= _TOMS:
-            return "low tom" if hit.lateral > 0 else "high tom"
-        if hit.lateral >= 2.5:
+            return "ride" if lateral > 1.0 else "crash"
+        if hit.height >= _TOMS and (kit is None or hit.height >= kit.homes[hit.side] + _TOM_RISE):
+            return "low tom" if lateral > 0 else "high tom"
+        if lateral >= _FLOOR_TOM:
             return "floor tom"
-        if snare_hand is None:  # one hand alone at the waist: well to the left is the hi-hat
+        if kit is None:  # one hand alone at the waist: well to the left is the hi-hat
             crossed = hit.lateral <= -2.0
         else:  # a right hand left of where the left hand plays the snare has crossed over to the hi-hat
-            crossed = hit.side == RIGHT and hit.lateral < snare_hand
+            crossed = hit.side == RIGHT and hit.lateral < kit.snare_hand
         return "closed hi-hat" if crossed else "snare"
     return piece
 
