@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -88,3 +89,11 @@ def _whole_json(path: Path) -> bool:
     except ValueError:
         return False
     return True
+
+
+def as_a_terminal_starts_it() -> None:
+    """`preexec_fn` for a command a test will Ctrl-C: SIGINT at its default, as a terminal's foreground job has
+    it. A suite started in the background by a shell without job control (`make test &`, a CI runner's
+    detached step) ignores SIGINT, every process it starts inherits that, and a Ctrl-C sent before the command
+    installs its own handlers (the entry point importing the CLI) was lost: the run finished with exit 0."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

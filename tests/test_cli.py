@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pretty_midi
 import pytest
-from conftest import unfinished_work
+from conftest import as_a_terminal_starts_it, unfinished_work
 from media import make_video, truncated_copy, zero_frame_video
 
 CLIP_START, CLIP_END = 12.0, 15.0  # a stretch of the shared piano clip where both hands play
@@ -203,7 +203,7 @@ def test_ctrl_c_leaves_no_partial_files(piano_video: Path, tmp_path: Path) -> No
     proc = subprocess.Popen([sys.executable, "-m", "foley_engine", "generate", str(piano_video), "-o", str(out),
                              "--start", "0", "--end", "30", "--progress", "json"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=as_a_terminal_starts_it)
     deadline = time.monotonic() + 120
     for line in proc.stdout:
         event = json.loads(line)

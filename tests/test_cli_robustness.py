@@ -19,7 +19,7 @@ from pathlib import Path
 
 import opentimelineio as otio
 import pytest
-from conftest import unfinished_work
+from conftest import as_a_terminal_starts_it, unfinished_work
 from media import make_video
 from timelines import clip, media, timeline, video_track
 
@@ -74,7 +74,8 @@ def run_env(tmp_path: Path) -> dict[str, str]:
 
 def start(args: list[object], env: dict[str, str]) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "foley_engine", *map(str, args)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+                            stderr=subprocess.PIPE, text=True, env=env, start_new_session=True,
+                            preexec_fn=as_a_terminal_starts_it)
 
 
 def finish(proc: subprocess.Popen) -> tuple[str, str]:

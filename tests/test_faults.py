@@ -26,7 +26,7 @@ import av
 import numpy as np
 import opentimelineio as otio
 import pytest
-from conftest import skip_or_fail, unfinished_work
+from conftest import as_a_terminal_starts_it, skip_or_fail, unfinished_work
 from media import make_video, truncated_copy
 from timelines import clip, media, timeline, video_track
 
@@ -278,7 +278,8 @@ def interrupt(args: list[object], env: dict, wait_for, resume: Path | None = Non
     (SIGINT to the whole process group), and let a paused run go on (`resume`): an import held by the pause
     finishes, as a real one would, and the Ctrl-C held for its end is raised then."""
     proc = subprocess.Popen([str(FOLEY), *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env={**os.environ, **env}, start_new_session=True)
+                            text=True, env={**os.environ, **env}, start_new_session=True,
+                            preexec_fn=as_a_terminal_starts_it)
     try:
         wait_for(proc)
         os.killpg(proc.pid, signal.SIGINT)
