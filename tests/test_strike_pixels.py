@@ -162,6 +162,23 @@ def test_a_hit_is_a_sharp_turn_from_down_to_up_timed_at_the_zero_crossing() -> N
         [round((31 + 0.75) / 30, 4)]
 
 
+def test_a_stick_stopped_dead_is_a_hit_whether_or_not_its_stop_keeps_a_trace_of_motion() -> None:
+    """The pair of frames after an impact may still move a little (0.02 where another view reads 0.00): the
+    swing counts from the approach before it. A motion that slows over several frames is still no hit."""
+    times = np.arange(60) / 30.0
+    down = np.zeros(60)
+    down[[10, 11]], down[[13, 14]] = 3.0, -1.0  # a loud stroke: it sets the threshold
+    down[[30, 31, 32]] = 0.32, 0.02, -0.03  # a soft one, stopped dead, a trace left in the stop's pair
+    down[[45, 46, 47, 48]] = 0.6, 0.3, 0.05, -0.06  # slowing over three frames, then turning
+    found = pixel_impacts(times, down, swing=0.5, min_swing=0.05)
+    assert [round(time, 4) for time, _ in found] == [round(12 / 30, 4), round((31 + 0.4) / 30, 4)]
+    assert found[1][1] == pytest.approx(0.35)
+    traceless = down.copy()
+    traceless[31] = 0.0  # the same stroke read as a dead stop: found alike
+    assert [round(time, 4) for time, _ in pixel_impacts(times, traceless, swing=0.5, min_swing=0.05)] == \
+        [round(12 / 30, 4), round(31 / 30, 4)]
+
+
 def test_a_repeated_frame_is_passed_over_and_a_still_clip_keeps_its_frames() -> None:
     """Shots of moving noise, every third one repeated under faint grain: the repeats go, every shot stays (the
     first frame too, never judged a repeat). A clip in which nothing moves changes by grain alone from frame to
