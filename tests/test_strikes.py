@@ -183,12 +183,18 @@ def test_a_kit_seen_from_one_side_is_placed_from_its_centre_not_the_neck() -> No
     """Seen from the drummer's right, the drums in front of him are shifted to his right of the neck: both
     sticks meet on the snare with the right wrist 2.7 hand lengths right of the neck, the floor tom's place
     from the front (a rendered drummer from 20 degrees round; the shared snare drummer mirrored). Placed from
-    the kit's centre, between the two hands' usual places, every stroke is the snare."""
+    the kit's centre, between the two hands' usual places, every stroke is the snare. So are strokes of wrists
+    5 hand lengths apart (a close-up of the hands on the shared snare, 4.8): the right hand's lie 2.5 right of
+    the centre, but a floor tom lies well beyond where the right hand usually strikes."""
     drums = get_instrument("drums")
     side_on = figure(2.0)
     drum(side_on, "right_wrist", [0.5, 1.5], HIP + [-0.9 * SIDE, -0.02])
     drum(side_on, "left_wrist", [0.25, 1.0], HIP + [-0.1 * SIDE, -0.02])
     assert [pitch for _, pitch in onsets(side_on, "drums")] == [drums.piece("snare")] * 4
+    wide = figure(2.0)
+    drum(wide, "right_wrist", [0.5, 1.5], HIP + [-0.85 * SIDE, -0.02])
+    drum(wide, "left_wrist", [0.25, 1.0], HIP + [0.85 * SIDE, -0.02])
+    assert [pitch for _, pitch in onsets(wide, "drums")] == [drums.piece("snare")] * 4
 
 
 def test_footsteps_are_heel_strikes_of_either_foot() -> None:

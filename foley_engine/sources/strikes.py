@@ -248,8 +248,11 @@ _CYMBALS, _TOMS = -2.0, -3.5
 #: Where both hands play below the cymbals, a rack tom is struck at least this many hand lengths above where
 #: that hand usually strikes (its home, the snare or the hi-hat), as well as in the toms' band.
 _TOM_RISE = 0.75
-#: A floor tom lies at least this many hand lengths to the performer's right of the kit's centre.
-_FLOOR_TOM = 2.5
+#: A floor tom lies at least this many hand lengths to the performer's right of the kit's centre, and (where
+#: both hands play) at least the second many right of where the right hand usually strikes (its snare or
+#: hi-hat): in a close-up of the hands on the shared snare, the wrists alone 4.8 hand lengths apart, the
+#: right hand's snare strokes lay 2.5 right of the centre.
+_FLOOR_TOM, _FLOOR_TOM_BEYOND = 2.5, 1.5
 
 
 @dataclass(frozen=True)
@@ -258,12 +261,17 @@ class _KitPlace:
 
     The drums stand in front of the body, so away from the front they are seen shifted sideways from the neck
     (by up to 3 hand lengths 40 degrees round): the kit's pieces are placed sideways from its centre, not from
-    the neck. `centre` is midway between the left hand's usual place (it plays the snare) and the right hand's
-    leftmost quarter (its snare or hi-hat strokes, not its floor tom); `homes` is each hand's usual height."""
+    the neck. `snare_hand` is the left hand's usual place (it plays the snare), `right_hand` the right hand's
+    leftmost quarter (its snare or hi-hat strokes, not its floor tom), the centre midway between them, and
+    `homes` is each hand's usual height."""
 
-    centre: float
     snare_hand: float
+    right_hand: float
     homes: tuple[float, float]
+
+    @property
+    def centre(self) -> float:
+        return (self.snare_hand + self.right_hand) / 2
 
     @classmethod
     def of(cls, hits: list[Hit]) -> _KitPlace | None:
@@ -275,7 +283,7 @@ class _KitPlace:
         left = float(np.median([hit.lateral for hit in low[LEFT]]))
         right = float(np.percentile([hit.lateral for hit in low[RIGHT]], 25))
         homes = tuple(float(np.median([hit.height for hit in side])) for side in low)
-        return cls((left + right) / 2, left, (homes[LEFT], homes[RIGHT]))
+        return cls(left, right, (homes[LEFT], homes[RIGHT]))
 
 
 def _kit(hits: list[Hit]) -> Callable[[Hit], str]:
@@ -287,7 +295,8 @@ def _kit(hits: list[Hit]) -> Callable[[Hit], str]:
     lengths to the right. At the waist, which hand it is decides between snare and hi-hat, not an absolute
     place: a drummer's sticks meet on the snare from wrists a few hand lengths apart (3.6 on the shared snare
     clip), while a right hand playing the hi-hat crosses over to the left of the left hand's usual place. So a
-    right hand's stroke left of that place is the hi-hat; a stroke far to the right is the floor tom; a stroke
+    right hand's stroke left of that place is the hi-hat; a stroke far to the right, of the centre and of the
+    right hand's usual place, is the floor tom; a stroke
     in the toms' band and well above that hand's usual height is a rack tom; everything else below the
     cymbals is the snare. Where one hand alone strikes, places count from the neck and a stroke at the waist
     well to the performer's left is the hi-hat."""
@@ -302,7 +311,7 @@ def _kit(hits: list[Hit]) -> Callable[[Hit], str]:
             return "ride" if lateral > 1.0 else "crash"
         if hit.height >= _TOMS and (kit is None or hit.height >= kit.homes[hit.side] + _TOM_RISE):
             return "low tom" if lateral > 0 else "high tom"
-        if lateral >= _FLOOR_TOM:
+        if lateral >= _FLOOR_TOM and (kit is None or hit.lateral - kit.right_hand >= _FLOOR_TOM_BEYOND):
             return "floor tom"
         if kit is None:  # one hand alone at the waist: well to the left is the hi-hat
             crossed = hit.lateral <= -2.0
