@@ -23,16 +23,13 @@ import av
 import cv2
 import numpy as np
 
-from foley_engine.evaluation.lags import best_lag, chance_at_density
-from foley_engine.evaluation.scoring import score
+from foley_engine.evaluation.scoring import onset_f1_at_best_lag
 from foley_engine.evaluation.soundtrack import soundtrack_reference
 from foley_engine.instruments import get_instrument
-from foley_engine.notes import Note
 from foley_engine.pipeline import generate
 
 SNARE = Path(__file__).resolve().parents[1].parent / "shared" / "media" / "snare-solo" / "video.mp4"
 SECONDS = 8.0
-SHIFTS = np.round(np.arange(-0.1, 0.1001, 0.005), 4)
 Frame = np.ndarray
 
 
@@ -143,15 +140,6 @@ def variants(out: Path) -> dict[str, Callable[[], Path]]:
     }
 
 
-def onset_f1(reference: list[Note], notes: list[Note], draws: int = 0) -> float:
-    """At the best lag; with `draws`, chance at the notes' density, each draw searched the same way."""
-    if not draws:
-        return float(best_lag([score(reference, notes, SHIFTS, pitched=False)])["onset_f1"])
-    rows = [score(reference, chance_at_density(reference, len(notes), SECONDS, seed), SHIFTS, pitched=False)
-            | {"draw": seed} for seed in range(draws)]
-    return float(best_lag(rows)["onset_f1"])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, help="where the copies are written (a temp folder unless given)")
@@ -171,7 +159,9 @@ def main() -> None:
         result = generate(make(), "drums")
         notes = [note for track in result.performance.tracks for note in track if note.start < SECONDS]
         pieces = ", ".join(sorted({names[note.pitch] for note in notes}))
-        print(f"| {label} | {len(notes)} | {onset_f1(reference, notes):.3f} | {onset_f1(reference, notes, 20):.3f}"
+        f1 = onset_f1_at_best_lag(reference, notes, SECONDS)
+        chance = onset_f1_at_best_lag(reference, notes, SECONDS, draws=20)
+        print(f"| {label} | {len(notes)} | {f1:.3f} | {chance:.3f}"
               f" | {pieces} |", flush=True)
 
 

@@ -102,8 +102,7 @@ def test_a_band_s_drummer_is_played_by_the_strike_source_and_everyone_else_as_be
     summary. Until then auto sent a band with any pitched player to the model whole, drummer too (this
     clip's drummer 0.597, chance 0.42; now 0.817, chance 0.41). The violinist's part is the one the model
     plays for her in `--source model`."""
-    from test_strikes import best_lag_onset_f1
-
+    from foley_engine.evaluation.scoring import onset_f1_at_best_lag
     from foley_engine.evaluation.soundtrack import soundtrack_reference
     from foley_engine.instruments import get_instrument
     from foley_engine.options import GeneratorOptions
@@ -119,7 +118,7 @@ def test_a_band_s_drummer_is_played_by_the_strike_source_and_everyone_else_as_be
         ("violin", "model"), ("drums", "strikes")]
     violin, drums = band.performance.tracks
     reference = [note for note in soundtrack_reference(snare, get_instrument("drums")).notes if note.start < 8.0]
-    score, chance = best_lag_onset_f1(reference, drums, 8.0), best_lag_onset_f1(reference, drums, 8.0, draws=20)
+    score, chance = onset_f1_at_best_lag(reference, drums, 8.0), onset_f1_at_best_lag(reference, drums, 8.0, draws=20)
     assert score >= 0.75 and score >= chance + 0.3, (score, chance)
     alone = generate(clip, "violin,drums", options=GeneratorOptions(source="model"))
     assert alone.source == "model" and "source" not in alone.summary()["performers"][0]

@@ -10,7 +10,7 @@ from test_evaluation import examples, moved
 
 from foley_engine.data.shards import Example
 from foley_engine.evaluation.lags import DENSITY_CHANCE, chance_at_density
-from foley_engine.evaluation.scoring import evaluate
+from foley_engine.evaluation.scoring import evaluate, onset_f1_at_best_lag
 from foley_engine.instruments import Instrument
 from foley_engine.keypoints import Keypoints
 from foley_engine.notes import Note, Performance
@@ -25,6 +25,16 @@ def test_chance_at_density_has_the_generators_count_and_the_real_pitches() -> No
     assert all(0 <= n.start < n.end <= 10.0 for n in notes)
     assert notes == chance_at_density(MELODY, 75, 10.0, seed=3) != chance_at_density(MELODY, 75, 10.0, seed=4)
     assert chance_at_density([], 5, 10.0, 0) == [] and chance_at_density(MELODY, 0, 10.0, 0) == []
+
+
+def test_one_onset_f1_at_the_best_lag_and_chance_searched_the_same_way() -> None:
+    """Onsets heard 60 ms late: no match at the soundtrack's own clock (50 ms), every one at the best lag
+    within +-0.1 s, none when the search is narrower; chance at that density stays well under it."""
+    reference = [Note(0.5 + 0.37 * k, 0.6 + 0.37 * k, 60, 100) for k in range(20)]
+    late = [Note(note.start + 0.06, note.end + 0.06, 60, 100) for note in reference]
+    assert onset_f1_at_best_lag(reference, late, 8.0) == pytest.approx(1.0)
+    assert onset_f1_at_best_lag(reference, late, 8.0, spread=0.005) == 0.0
+    assert onset_f1_at_best_lag(reference, late, 8.0, draws=20) < 0.6
 
 
 def _recording() -> list[Example]:

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from blender_helpers import bpy_python
 from rendered_people import PersonSpec, render_people, render_person
-from test_strikes import best_lag_onset_f1
 
+from foley_engine.evaluation.scoring import onset_f1_at_best_lag
 from foley_engine.instruments import Instrument, get_instrument
 from foley_engine.notes import Note
 from foley_engine.pipeline import generate
@@ -48,8 +48,8 @@ def test_claps_of_a_rendered_person_seen_from_the_side_are_heard(tmp_path_factor
     spec = PersonSpec("claps", CLAPS, 3.0, azimuth=-25.0, shirt=(0.55, 0.12, 0.12))
     reference, notes, summary = _played(tmp_path_factory, spec, "claps")
     assert summary["source"] == "strikes" and summary["generator"] == "strikes:limb-impacts"
-    score = best_lag_onset_f1(reference, notes, spec.seconds)
-    chance = best_lag_onset_f1(reference, notes, spec.seconds, draws=20)
+    score = onset_f1_at_best_lag(reference, notes, spec.seconds)
+    chance = onset_f1_at_best_lag(reference, notes, spec.seconds, draws=20)
     # measured 0.83-0.91: every clap within 35 ms, and one or two extra where a wrist jumps for a frame while
     # the hands are open (the render is not bit-identical from run to run, nor then the pose)
     assert score >= 0.75 and score >= chance + 0.3, (score, chance, [round(n.start, 3) for n in notes])
@@ -62,8 +62,8 @@ def test_footsteps_of_a_rendered_person_stepping_are_heard(tmp_path_factory: pyt
     spec = PersonSpec("steps", STEPS, 3.2)
     reference, notes, summary = _played(tmp_path_factory, spec, "footsteps")
     assert summary["source"] == "strikes"
-    score = best_lag_onset_f1(reference, notes, spec.seconds)
-    chance = best_lag_onset_f1(reference, notes, spec.seconds, draws=20)
+    score = onset_f1_at_best_lag(reference, notes, spec.seconds)
+    chance = onset_f1_at_best_lag(reference, notes, spec.seconds, draws=20)
     assert len(notes) == len(STEPS) and score >= 0.9 and score >= chance + 0.3, (
         score, chance, [round(n.start, 3) for n in notes])
 
@@ -75,8 +75,8 @@ def test_footsteps_of_a_rendered_person_walking_past_are_heard(tmp_path_factory:
     0.55). Measured on two renders (shirts): F1 0.67 and 0.80, every miss or extra a foot's pose jumping."""
     spec = PersonSpec("walk", WALK, 3.2, azimuth=90.0, shirt=(0.2, 0.45, 0.2))
     reference, notes, _ = _played(tmp_path_factory, spec, "footsteps")
-    score = best_lag_onset_f1(reference, notes, spec.seconds)
-    chance = best_lag_onset_f1(reference, notes, spec.seconds, draws=20)
+    score = onset_f1_at_best_lag(reference, notes, spec.seconds)
+    chance = onset_f1_at_best_lag(reference, notes, spec.seconds, draws=20)
     assert score >= 0.6 and score >= chance + 0.2, (score, chance, [round(n.start, 3) for n in notes])
 
 
@@ -92,8 +92,8 @@ def test_two_rendered_people_clapping_each_get_their_own_claps(tmp_path_factory:
     assert result.keypoints.num_performers == 2 and len(result.performance.tracks) == 2
     for track, claps in zip(result.performance.tracks, (left, right), strict=True):
         reference = [Note(time, time + 0.1, 60, 100) for time in claps]
-        score = best_lag_onset_f1(reference, track, 3.2)
-        chance = best_lag_onset_f1(reference, track, 3.2, draws=20)
+        score = onset_f1_at_best_lag(reference, track, 3.2)
+        chance = onset_f1_at_best_lag(reference, track, 3.2, draws=20)
         assert score >= 0.8 and score >= chance + 0.3, (score, chance, [round(n.start, 3) for n in track])
 
 

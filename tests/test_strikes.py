@@ -314,20 +314,6 @@ def test_auto_plays_percussion_with_its_source_and_everything_else_as_before(tmp
         open_sources(GeneratorOptions(source="strikes"), (get_instrument("drums"), get_instrument("piano")))
 
 
-def best_lag_onset_f1(reference: list, notes: list, duration: float, draws: int = 0) -> float:
-    """Onset F1 (50 ms) at the best lag within +-0.1 s; with `draws`, the mean of as many chance draws at the
-    notes' own density, each searched the same way (evaluation.lags)."""
-    from foley_engine.evaluation.lags import best_lag, chance_at_density
-    from foley_engine.evaluation.scoring import score
-
-    shifts = np.round(np.arange(-0.1, 0.1001, 0.005), 4)
-    if not draws:
-        return float(best_lag([score(reference, notes, shifts, pitched=False)])["onset_f1"])
-    rows = [score(reference, chance_at_density(reference, len(notes), duration, seed), shifts, pitched=False)
-            | {"draw": seed} for seed in range(draws)]
-    return float(best_lag(rows)["onset_f1"])
-
-
 class _PlaysEach:
     """A stand-in note source named `name`: one note per performer at 0.1 s x (performer + 1), or with `one_part`
     one note for the whole clip (as the keys read one keyboard, whoever plays it)."""
@@ -374,6 +360,7 @@ def test_the_shared_snare_clip_plays_drums_by_default_with_the_better_source(tmp
     scores better here than the learned model (0.68). The drummer's wrists move about 1 cm a stroke: the
     strikes are read from the sticks' pixels."""
     from foley_engine.cli import main
+    from foley_engine.evaluation.scoring import onset_f1_at_best_lag
     from foley_engine.evaluation.soundtrack import soundtrack_reference
     from foley_engine.midi import read_performance
 
@@ -390,9 +377,9 @@ def test_the_shared_snare_clip_plays_drums_by_default_with_the_better_source(tmp
         assert [part.is_drum for part in midi.instruments] == [True]
         assert {note.pitch for note in midi.instruments[0].notes} <= {key for _, key in drums.pieces}
         played = read_performance(out / "video.foley.mid", drums)
-        scores[source] = best_lag_onset_f1(reference, played.notes, played.duration)
+        scores[source] = onset_f1_at_best_lag(reference, played.notes, played.duration)
         if source == "auto":
-            chance = best_lag_onset_f1(reference, played.notes, played.duration, draws=20)
+            chance = onset_f1_at_best_lag(reference, played.notes, played.duration, draws=20)
             assert scores[source] >= 0.78 and scores[source] >= chance + 0.3, (scores, chance)
     assert (PERCUSSION_SOURCE == "strikes") == (scores["auto"] > scores["model"]), scores
 
@@ -448,6 +435,7 @@ def test_two_real_drummers_side_by_side_are_each_heard_on_their_own(tmp_path: Pa
     from ensembles import Placement, compose
 
     from foley_engine.cli import main
+    from foley_engine.evaluation.scoring import onset_f1_at_best_lag
     from foley_engine.evaluation.soundtrack import soundtrack_reference
     from foley_engine.midi import read_performance
 
@@ -464,7 +452,7 @@ def test_two_real_drummers_side_by_side_are_each_heard_on_their_own(tmp_path: Pa
     reference = [note for note in soundtrack_reference(snare, drums).notes if note.start < 8.0]
     tracks = read_performance(midi, drums).tracks
     assert [{note.pitch for note in track} for track in tracks] == [{drums.piece("snare")}] * 2
-    scores = [best_lag_onset_f1(reference, track, 8.0) for track in tracks]
+    scores = [onset_f1_at_best_lag(reference, track, 8.0) for track in tracks]
     assert len(scores) == 2 and min(scores) >= 0.75, scores
 
 
@@ -479,6 +467,7 @@ def test_a_drummer_far_back_in_a_wide_shot_is_followed_and_heard(size: tuple[int
     them; 0.871 at full size; the second's hands are 13 px long, under the pixel reader's working scale of 20)."""
     from ensembles import Placement, compose
 
+    from foley_engine.evaluation.scoring import onset_f1_at_best_lag
     from foley_engine.evaluation.soundtrack import soundtrack_reference
     from foley_engine.pipeline import generate
 
@@ -491,7 +480,7 @@ def test_a_drummer_far_back_in_a_wide_shot_is_followed_and_heard(size: tuple[int
     drums = get_instrument("drums")
     reference = [note for note in soundtrack_reference(snare, drums).notes if note.start < 8.0]
     notes = [note for track in result.performance.tracks for note in track]
-    assert best_lag_onset_f1(reference, notes, 8.0) >= 0.68
+    assert onset_f1_at_best_lag(reference, notes, 8.0) >= 0.68
 
 
 @pytest.mark.real_media
@@ -505,6 +494,7 @@ def test_a_close_up_of_the_drummer_with_his_head_out_of_the_picture_is_one_playe
     snare (0.889, chance at that density 0.398)."""
     from ensembles import Placement, compose
 
+    from foley_engine.evaluation.scoring import onset_f1_at_best_lag
     from foley_engine.evaluation.soundtrack import soundtrack_reference
     from foley_engine.pipeline import generate
 
@@ -518,8 +508,8 @@ def test_a_close_up_of_the_drummer_with_his_head_out_of_the_picture_is_one_playe
     notes = [note for track in result.performance.tracks for note in track]
     assert {note.pitch for note in notes} == {drums.piece("snare")}
     reference = [note for note in soundtrack_reference(snare, drums).notes if note.start < 8.0]
-    score = best_lag_onset_f1(reference, notes, 8.0)
-    chance = best_lag_onset_f1(reference, notes, 8.0, draws=20)
+    score = onset_f1_at_best_lag(reference, notes, 8.0)
+    chance = onset_f1_at_best_lag(reference, notes, 8.0, draws=20)
     assert score >= 0.8 and score >= chance + 0.3, (score, chance)
 
 

@@ -130,6 +130,20 @@ def chance_notes(reference: Sequence[Note], duration: float, seed: int) -> list[
     return sorted(result)
 
 
+def onset_f1_at_best_lag(reference: Sequence[Note], estimated: Sequence[Note], duration: float, draws: int = 0,
+                         spread: float = 0.1) -> float:
+    """Onset F1 (50 ms) of `estimated` against a reference without pitches (a soundtrack's onsets) at the best
+    clock lag within +-`spread`, every LAG_STEP; with `draws`, chance's instead: that many draws at
+    `estimated`'s own density over `duration`, each searched the same way. One number for a test or a script
+    (scripts/snare-cameras.py); `foley eval` reports the same search with everything around it."""
+    shifts = _offsets(spread)
+    if not draws:
+        return float(best_lag([score(reference, estimated, shifts, pitched=False)])["onset_f1"])
+    rows = [score(reference, chance_at_density(reference, len(estimated), duration, seed), shifts, pitched=False)
+            | {"draw": seed} for seed in range(draws)]
+    return float(best_lag(rows)["onset_f1"])
+
+
 def _intervals(notes: Sequence[Note]) -> np.ndarray:
     return np.array([[n.start, n.end] for n in notes], dtype=float)
 
