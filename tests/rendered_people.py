@@ -57,7 +57,8 @@ class PersonSpec:
     """What one clip shows: `action` "claps", "steps" (in place) or "walk" (towards the person's front, which
     faces the camera at azimuth 0, crossing the frame's middle halfway through the clip), the contact times
     (s; for steps and walks, alternate feet starting with the right), the clip's length, size and rate, and
-    the camera's azimuth (degrees round the person, 0 facing them, 90 from their left) and distance (m)."""
+    the camera's azimuth (degrees round the person, 0 facing them, 90 from their left), elevation (degrees it
+    looks down from, over a point 1 m up: 0 level, 90 overhead) and distance (m)."""
 
     action: str
     contacts: tuple[float, ...]
@@ -65,6 +66,7 @@ class PersonSpec:
     size: tuple[int, int] = (640, 360)
     rate: int = 30
     azimuth: float = 0.0
+    elevation: float = 0.0
     distance: float = 4.6
     shirt: tuple[float, float, float] = (0.10, 0.30, 0.70)
     backdrop: tuple[float, float, float] = (0.70, 0.70, 0.65)
@@ -324,9 +326,11 @@ def _render(people: list[PersonSpec], frames: Path) -> None:  # pragma: no cover
     camera_data.lens = spec.lens
     camera = bpy.data.objects.new("camera", camera_data)
     scene.collection.objects.link(camera)
-    camera.location = (spec.distance * math.sin(angle), -spec.distance * math.cos(angle), 1.0)
+    down = math.radians(spec.elevation)
+    level = spec.distance * math.cos(down)
+    camera.location = (level * math.sin(angle), -level * math.cos(angle), 1.0 + spec.distance * math.sin(down))
     camera.rotation_mode = "XYZ"
-    camera.rotation_euler = (math.pi / 2, 0.0, angle)
+    camera.rotation_euler = (math.pi / 2 - down, 0.0, angle)
     scene.camera = camera
     scene.render.engine = "BLENDER_WORKBENCH"
     shading = scene.display.shading

@@ -97,21 +97,24 @@ def test_two_rendered_people_clapping_each_get_their_own_claps(tmp_path_factory:
         assert score >= 0.8 and score >= chance + 0.3, (score, chance, [round(n.start, 3) for n in track])
 
 
-@pytest.mark.parametrize(("azimuth", "seated"), [(0.0, False), (20.0, True)])
+@pytest.mark.parametrize(("azimuth", "elevation", "seated"), [(0.0, 30.0, False), (20.0, 0.0, True)])
 def test_a_rendered_drummer_at_a_kit_plays_its_pieces_and_a_resting_foot_plays_nothing(
-        azimuth: float, seated: bool, tmp_path_factory: pytest.TempPathFactory) -> None:
+        azimuth: float, elevation: float, seated: bool, tmp_path_factory: pytest.TempPathFactory) -> None:
     """Strokes on snare, crash, ride and floor tom, and kicks of the right heel (12 cm up), the left foot at rest:
-    standing, seen from the front, and seated on a stool (the kit lowered with him, feet forward on the
-    pedals), seen from 20 degrees round. Every stroke is heard, in its place's piece. From 20 degrees round the
-    kit is seen shifted sideways from the neck: the right hand's snare strokes lay 2.7 hand lengths right of
-    it, where the floor tom lies from the front, and were heard so until the pieces were placed from the kit's
-    centre (strikes._KitPlace; measured from 20 degrees round on the other side too, not a test: every piece
-    right, where the left hand's snare strokes had been heard as a rack tom). The resting foot's heel jumped
-    with the whole pose for one frame and was heard as a pedal hi-hat (and a kick) until the feet's tracks
-    were despiked. Measured: every stroke within
-    20 ms standing from the front, 26 ms seated from 20 degrees round; 3 of 4 kicks standing from the front, 2
-    seated from 20 degrees (the pose follows the heel up only partly); no pedal hi-hat."""
-    heard = _drummer_heard(tmp_path_factory, KIT_STROKES, "drums", 4.2, kicks=KICKS, azimuth=azimuth, seated=seated)
+    standing, seen from the front and 30 degrees above, and seated on a stool (the kit lowered with him, feet
+    forward on the pedals), seen level from 20 degrees round. Every stroke is heard, in its place's piece. From
+    20 degrees round the kit is seen shifted sideways from the neck: the right hand's snare strokes lay 2.7
+    hand lengths right of it, where the floor tom lies from the front, and were heard so until the pieces were
+    placed from the kit's centre (strikes._KitPlace; measured from 20 degrees round on the other side too, not
+    a test: every piece right, where the left hand's snare strokes had been heard as a rack tom). The resting
+    foot's heel jumped with the whole pose for one frame and was heard as a pedal hi-hat (and a kick) until the
+    feet's tracks were despiked. Measured: every stroke within 20 ms standing from the front, level (not a
+    test) and from 30 degrees above, 26 ms seated from 20 degrees round; 3 of 4 kicks standing from the front
+    level, 1 from above, 2 seated from 20 degrees (the pose follows the heel up only partly); no pedal hi-hat.
+    From 60 degrees above (not a test) 10 of 11 strokes are heard and two of them in the wrong piece: seen
+    from above the heights shrink, and the ride and the floor tom were heard as a rack tom."""
+    heard = _drummer_heard(tmp_path_factory, KIT_STROKES, "drums", 4.2, kicks=KICKS, azimuth=azimuth,
+                           elevation=elevation, seated=seated)
     strokes = [(time, piece) for time, piece in heard if piece not in ("kick", "pedal hi-hat")]
     assert len(strokes) == len(KIT_STROKES) and all(
         abs(time - truth) <= 0.03 for (time, _), (truth, _) in zip(strokes, KIT_STROKES, strict=True)), heard
