@@ -140,7 +140,7 @@ class Sources:
         (one instrument for all, another --source, one kind of player only, or a keyboard read as one part for
         several pitched players) None: the clip is played whole.
         Until a band was split so, its drummer was played by the learned model (the snare clip 0.675 against
-        the strike source's 0.852)."""
+        the strike source's 0.871)."""
         if self.options.source != "auto" or len(clip.instruments) == 1:
             return None
         players = instruments_for(clip.instruments, clip.keypoints.num_performers)
