@@ -282,8 +282,8 @@ class _KitPlace:
             return None
         left = float(np.median([hit.lateral for hit in low[LEFT]]))
         right = float(np.percentile([hit.lateral for hit in low[RIGHT]], 25))
-        homes = tuple(float(np.median([hit.height for hit in side])) for side in low)
-        return cls(left, right, (homes[LEFT], homes[RIGHT]))
+        left_home, right_home = (float(np.median([hit.height for hit in side])) for side in low)
+        return cls(left, right, (left_home, right_home))
 
 
 def _kit(hits: list[Hit]) -> Callable[[Hit], str]:
@@ -296,10 +296,9 @@ def _kit(hits: list[Hit]) -> Callable[[Hit], str]:
     place: a drummer's sticks meet on the snare from wrists a few hand lengths apart (3.6 on the shared snare
     clip), while a right hand playing the hi-hat crosses over to the left of the left hand's usual place. So a
     right hand's stroke left of that place is the hi-hat; a stroke far to the right, of the centre and of the
-    right hand's usual place, is the floor tom; a stroke
-    in the toms' band and well above that hand's usual height is a rack tom; everything else below the
-    cymbals is the snare. Where one hand alone strikes, places count from the neck and a stroke at the waist
-    well to the performer's left is the hi-hat."""
+    right hand's usual place, is the floor tom; a stroke in the toms' band and well above that hand's usual
+    height is a rack tom; everything else below the cymbals is the snare. Where one hand alone strikes, places
+    count from the neck and a stroke at the waist well to the performer's left is the hi-hat."""
     kit = _KitPlace.of(hits)
     centre = 0.0 if kit is None else kit.centre
 
